@@ -1,0 +1,1 @@
+"""Pure clinical and billing rules: no Qt, no SQL, no I/O."""
