@@ -1,0 +1,66 @@
+"""Errors the store tells apart, each with a message a clinician can act on.
+
+Messages never carry a key, a password or anything identifying a patient: they may be shown
+in a dialog, printed by the CLI or written to a log.
+"""
+
+from __future__ import annotations
+
+
+class StoreError(Exception):
+    """Base class: `str(err)` is the plain-language message for the user."""
+
+    title = "Cannot open the clinic database"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class DatabaseNotFound(StoreError):
+    pass
+
+
+class WrongCredentials(StoreError):
+    title = "Sign-in failed"
+
+    def __init__(self) -> None:
+        super().__init__("Wrong username or password. Check both and try again.")
+
+
+class NotACocmDatabase(StoreError):
+    pass
+
+
+class KeyFileMismatch(StoreError):
+    pass
+
+
+class DatabaseDamaged(StoreError):
+    pass
+
+
+class NewerSchema(StoreError):
+    pass
+
+
+class DatabaseLocked(StoreError):
+    pass
+
+
+class ReadOnlyLocation(StoreError):
+    title = "Cannot save"
+
+
+class DiskFull(StoreError):
+    title = "Cannot save"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The disk is full, so the last change was not saved. Nothing was half-saved. "
+            "Free some space (or ask IT), then try again."
+        )
+
+
+class NetworkShare(StoreError):
+    pass

@@ -1,0 +1,43 @@
+"""Typed SQLAlchemy models: the whole schema of workflow-and-rules.md and billing.md."""
+
+from .admin import AuditRecord, ClinicSetting
+from .base import Base, utcnow
+from .case_review import AgendaItem, CaseReviewSession, Recommendation
+from .contacts import Contact, Measure
+from .episodes import (
+    CarePlanVersion,
+    Consent,
+    Diagnosis,
+    Episode,
+    EpisodeStatusChange,
+    Medication,
+    Referral,
+    RiskEvent,
+)
+from .people import Patient, User
+from .time_log import PayerRuleSet, RunningTimer, TimeEntry
+
+__all__ = [
+    "AgendaItem",
+    "AuditRecord",
+    "Base",
+    "CarePlanVersion",
+    "CaseReviewSession",
+    "ClinicSetting",
+    "Consent",
+    "Contact",
+    "Diagnosis",
+    "Episode",
+    "EpisodeStatusChange",
+    "Measure",
+    "Medication",
+    "Patient",
+    "PayerRuleSet",
+    "Recommendation",
+    "Referral",
+    "RiskEvent",
+    "RunningTimer",
+    "TimeEntry",
+    "User",
+    "utcnow",
+]

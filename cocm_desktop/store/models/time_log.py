@@ -1,0 +1,75 @@
+"""Time entries, the crash-proof running timer and payer rule sets."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base, utcnow
+
+
+class TimeEntry(Base):
+    """Minutes of one person's work for one patient on one local calendar day."""
+
+    __tablename__ = "time_entry"
+    __table_args__ = (
+        Index("ix_time_entry_patient_date", "patient_id", "local_date"),
+        Index("ix_time_entry_date", "local_date"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"))
+    episode_id: Mapped[int | None] = mapped_column(ForeignKey("episode.id"))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    local_date: Mapped[date] = mapped_column(Date)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)  # local; None for manual minutes
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+    minutes: Mapped[int] = mapped_column(Integer)
+    activity: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(16))  # timer | manual | contact
+    note: Mapped[str | None] = mapped_column(Text)
+    billed_elsewhere: Mapped[str | None] = mapped_column(String(120))  # service it was billed under
+    counts_as_care_management: Mapped[bool] = mapped_column(Boolean, default=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id"))
+    # Entries from one timer run split at midnight/month end share a group id.
+    split_group: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    deleted_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    delete_reason: Mapped[str | None] = mapped_column(String(300))
+
+
+class RunningTimer(Base):
+    """A timer is a row from the moment it starts; the heartbeat survives a crash."""
+
+    __tablename__ = "running_timer"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("user.id"), unique=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id"))
+    episode_id: Mapped[int | None] = mapped_column(ForeignKey("episode.id"))
+    activity: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(DateTime)  # local
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime)  # local
+    paused_at: Mapped[datetime | None] = mapped_column(DateTime)
+    paused_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    # (start, end) pairs of running segments so a paused timer splits honestly
+    segments: Mapped[list[list[str]]] = mapped_column(JSON, default=list)
+
+
+class PayerRuleSet(Base):
+    """Billing rules are data (domain.billing.RuleSet.to_dict()); the Medicare set ships as default."""
+
+    __tablename__ = "payer_rule_set"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    rules: Mapped[dict] = mapped_column(JSON)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    effective_from: Mapped[date | None] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
