@@ -67,7 +67,7 @@ class CodeRule:
             return False
         return self.month == "any" or self.month == ("initial" if initial_month else "subsequent")
 
-    def addon_thresholds_from(self, minutes: int) -> int | None:
+    def next_addon_at(self, minutes: int) -> int | None:
         """The smallest minutes > `minutes` at which one more add-on unit is reached, if any."""
         if self.addon_code is None:
             return None
@@ -355,7 +355,7 @@ def next_code_gap(
     for rule in rule_set.rules_for(program, initial_month):
         if rule.billable_from > minutes:
             points.add(rule.billable_from)
-        step = rule.addon_thresholds_from(minutes)
+        step = rule.next_addon_at(minutes)
         if step is not None:
             points.add(step)
     for point in sorted(points):

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 
@@ -205,7 +205,7 @@ class MonthCount:
     month: Month
     patient_id: int | None
     lines: tuple[TimeLine, ...] = ()
-    exclusions: tuple[Exclusion, ...] = field(default=())
+    exclusions: tuple[Exclusion, ...] = ()
 
     @property
     def logged_minutes(self) -> int:
@@ -362,11 +362,14 @@ def count_month(
                 continue
             counted = piece.minutes
             whole = _whole_entry_reason(entry, piece.local_date, consent_date)
-            if whole is not None and piece.minutes:
-                exclusions.append(
-                    Exclusion(entry.entry_id, piece.local_date, entry.staff_user_id, piece.minutes, *whole)
-                )
+            if whole is not None:
                 counted = 0
+                if piece.minutes:
+                    exclusions.append(
+                        Exclusion(
+                            entry.entry_id, piece.local_date, entry.staff_user_id, piece.minutes, *whole
+                        )
+                    )
             elif piece.start in cover.get(entry.entry_id, {}):
                 seconds, ids = cover[entry.entry_id][piece.start]
                 span = piece.end - piece.start
@@ -402,4 +405,5 @@ def count_month(
                 )
             )
     lines.sort(key=lambda line: (line.local_date, line.start or datetime.min, str(line.entry_id)))
+    exclusions.sort(key=lambda e: (e.local_date, str(e.entry_id)))
     return MonthCount(month, next(iter(patients), None), tuple(lines), tuple(exclusions))
