@@ -17,7 +17,7 @@ from cocm_desktop.domain.episode_months import Month
 
 __all__ = [
     "CASE_REVIEW_WINDOW_DAYS",
-    "INITIATING_VISIT_LOOKBACK_DAYS",
+    "INITIATING_VISIT_LOOKBACK_MONTHS",
     "Check",
     "CheckName",
     "MonthFacts",
@@ -28,9 +28,10 @@ __all__ = [
     "reasons",
 ]
 
+# Defaults; the clinic's values live in policy (case_review_within_days_when_not_improving,
+# initiating_visit_lookback_months) and are passed in by the service.
 CASE_REVIEW_WINDOW_DAYS = 60
-# "Not seen in the prior 12 months": a year back from the enrollment date.
-INITIATING_VISIT_LOOKBACK_DAYS = 365
+INITIATING_VISIT_LOOKBACK_MONTHS = 12
 
 
 class Status(StrEnum):
@@ -79,11 +80,19 @@ class MonthFacts:
     as_of: date | None = None
 
 
-def initiating_visit_required(enrolled_on: date, last_seen_before: date | None) -> bool:
-    """New patient (never seen) or not seen by the billing practitioner in the prior 12 months."""
+def initiating_visit_required(
+    enrolled_on: date, last_seen_before: date | None, lookback_months: int = INITIATING_VISIT_LOOKBACK_MONTHS
+) -> bool:
+    """New patient (never seen) or not seen by the billing practitioner in the prior N months.
+
+    "Prior 12 months" is calendar months back from enrollment: enrolled 2026-11-24, a visit on
+    2025-11-24 still counts. A day that does not exist (Feb 29/30/31) is clamped to the month's end.
+    """
     if last_seen_before is None:
         return True
-    return last_seen_before < enrolled_on - timedelta(days=INITIATING_VISIT_LOOKBACK_DAYS)
+    back = Month.of(enrolled_on) + -lookback_months
+    cutoff = date(back.year, back.month, min(enrolled_on.day, back.last_day.day))
+    return last_seen_before < cutoff
 
 
 def _consent(f: MonthFacts) -> Check:
@@ -140,7 +149,7 @@ def _scale(f: MonthFacts) -> Check:
     return Check(CheckName.VALIDATED_SCALE, Status.WARN, "No PHQ-9 or GAD-7 recorded this month.")
 
 
-def _case_review(f: MonthFacts, as_of: date) -> Check:
+def _case_review(f: MonthFacts, as_of: date, window_days: int) -> Check:
     if f.program != "cocm":
         # General BHI (99484) has no psychiatric consultant requirement.
         return Check(CheckName.CASE_REVIEW, Status.OK, "Not required for general BHI.")
@@ -150,18 +159,20 @@ def _case_review(f: MonthFacts, as_of: date) -> Check:
             CheckName.CASE_REVIEW, Status.WARN, "Not yet discussed at a psychiatric case review this episode."
         )
     last = max(reviews)
-    if f.not_improving and last < as_of - timedelta(days=CASE_REVIEW_WINDOW_DAYS):
+    if f.not_improving and last < as_of - timedelta(days=window_days):
         return Check(
             CheckName.CASE_REVIEW,
             Status.WARN,
-            f"Not improving and last case review was {last.isoformat()}, more than "
-            f"{CASE_REVIEW_WINDOW_DAYS} days ago.",
+            f"Not improving and last case review was {last.isoformat()}, more than {window_days} days ago.",
         )
     return Check(CheckName.CASE_REVIEW, Status.OK, f"Last case review {last.isoformat()}.")
 
 
-def check_month(facts: MonthFacts) -> list[Check]:
-    """All required-element checks for one patient-month, in a fixed order (blocks first)."""
+def check_month(facts: MonthFacts, *, case_review_window_days: int = CASE_REVIEW_WINDOW_DAYS) -> list[Check]:
+    """All required-element checks for one patient-month, in a fixed order (blocks first).
+
+    `case_review_window_days`: pass policy.case_review_within_days_when_not_improving.
+    """
     as_of = facts.as_of or facts.month.last_day
     return [
         _consent(facts),
@@ -169,7 +180,7 @@ def check_month(facts: MonthFacts) -> list[Check]:
         _care_plan(facts),
         _contact(facts),
         _scale(facts),
-        _case_review(facts, as_of),
+        _case_review(facts, as_of, case_review_window_days),
     ]
 
 

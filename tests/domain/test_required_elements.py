@@ -146,13 +146,27 @@ def test_reasons_lists_plain_words_by_status() -> None:
 
 
 @pytest.mark.parametrize(
-    ("last_seen", "required"),
+    ("enrolled", "last_seen", "months", "required"),
     [
-        (None, True),  # new patient
-        (date(2025, 11, 24), False),  # exactly 12 months (365 days) before enrollment
-        (date(2025, 11, 23), True),
-        (date(2026, 6, 1), False),
+        (date(2026, 11, 24), None, 12, True),  # new patient
+        (date(2026, 11, 24), date(2025, 11, 24), 12, False),  # exactly 12 months before
+        (date(2026, 11, 24), date(2025, 11, 23), 12, True),
+        (date(2026, 11, 24), date(2026, 6, 1), 12, False),
+        (date(2026, 11, 24), date(2026, 6, 1), 3, True),  # a clinic policy of 3 months
+        (date(2024, 3, 31), date(2024, 2, 29), 1, False),  # Mar 31 − 1 month clamps to Feb 29
+        (date(2024, 3, 31), date(2024, 2, 28), 1, True),
     ],
 )
-def test_initiating_visit_required(last_seen: date | None, required: bool) -> None:
-    assert initiating_visit_required(date(2026, 11, 24), last_seen) is required
+def test_initiating_visit_required(
+    enrolled: date, last_seen: date | None, months: int, required: bool
+) -> None:
+    assert initiating_visit_required(enrolled, last_seen, months) is required
+
+
+@pytest.mark.parametrize(("window", "status"), [(60, Status.WARN), (90, Status.OK)])
+def test_case_review_window_comes_from_policy(window: int, status: Status) -> None:
+    facts = replace(GOOD, not_improving=True, case_review_dates=(date(2026, 9, 15),))
+    (check,) = [
+        c for c in check_month(facts, case_review_window_days=window) if c.name == CheckName.CASE_REVIEW
+    ]
+    assert check.status == status
