@@ -1,0 +1,589 @@
+"""A synthetic clinic with realistic, deterministic history (demo database and benchmarks).
+
+Every patient follows an archetype (responder, partial, non-responder, relapse, safety event,
+disengaged, transferred, stepped down, completed, new), measured and contacted on the clinic's
+cadence, with time logged so months land above and below each billing threshold, weekly case
+reviews and recommendations in every loop state. Same seed + same `today` → the same clinic.
+
+Rows are written with bulk Core inserts in one transaction: 10,000 patients with 12 months of
+history take well under a minute. All names are invented.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert, select
+
+from cocm_desktop.domain.activities import ACTIVITY_FOR_CONTACT_KIND
+from cocm_desktop.domain.instruments import score
+from cocm_desktop.store import audit
+from cocm_desktop.store.database import Database
+from cocm_desktop.store.models import (
+    AgendaItem,
+    CarePlanVersion,
+    CaseReviewSession,
+    Consent,
+    Contact,
+    Diagnosis,
+    Episode,
+    EpisodeStatusChange,
+    Measure,
+    Medication,
+    Patient,
+    PayerRuleSet,
+    Recommendation,
+    Referral,
+    RiskEvent,
+    TimeEntry,
+    User,
+)
+
+DEMO_PASSWORD = "demo"
+DEMO_LOGINS = [
+    # username, display name, role, credentials
+    ("lead", "Lee Adams", "clinic_lead", None),
+    ("cm1", "Casey Morgan", "care_manager", "LCSW"),
+    ("cm2", "Riley Chen", "care_manager", "RN"),
+    ("psych", "Dr. Priya Shah", "psychiatrist", "MD"),
+    ("doc1", "Dr. Daniel Okafor", "clinician", "MD"),
+    ("doc2", "Dr. Elena Varga", "clinician", "DO"),
+]
+
+_GIVEN_NAMES = (
+    "Ava Ben Carla Dmitri Elena Farah Gus Hana Ivan Jada Kofi Lena Marco Nia Omar Paula Quinn Rosa "
+    "Sami Tara Umar Vera Wes Xena Yusuf Zoe Abel Bria Cyrus Dalia Emil Fiona Gabe Hugo Iris Joel Kira "
+    "Luis Mara Nolan Opal Pedro Rhea Silas Tess Uri Vince Wren Yara Zeke"
+)
+_FAMILY_NAMES = (
+    "Abbott Baptiste Castillo Dubois Eriksen Fontaine Gallagher Haddad Ibarra Jansen Kowalski Lindqvist "
+    "Moreau Nakamura Okonkwo Petrov Quintero Rahman Sato Thorne Ueda Valdez Whitfield Xu Yamamoto Zielinski "
+    "Alvarez Brennan Chowdhury Delgado Esposito Fischer Grant Holloway Iverson Jovanovic Keller Larsen "
+    "Mbeki Novak Ortega Pereira Rossi Schultz Tanaka Underwood Vasquez Walsh Young Zhang"
+)
+GIVEN, FAMILY = _GIVEN_NAMES.split(), _FAMILY_NAMES.split()
+
+DIAGNOSES = {
+    "PHQ-9": [
+        ("F32.1", "Major depressive disorder, single episode, moderate"),
+        ("F33.1", "Major depressive disorder, recurrent, moderate"),
+        ("F32.2", "Major depressive disorder, single episode, severe without psychotic features"),
+        ("F43.23", "Adjustment disorder with mixed anxiety and depressed mood"),
+    ],
+    "GAD-7": [
+        ("F41.1", "Generalized anxiety disorder"),
+        ("F41.9", "Anxiety disorder, unspecified"),
+    ],
+}
+DRUGS = [
+    ("Sertraline", "50 mg daily", "100 mg daily"),
+    ("Escitalopram", "10 mg daily", "20 mg daily"),
+    ("Fluoxetine", "20 mg daily", "40 mg daily"),
+    ("Bupropion XL", "150 mg daily", "300 mg daily"),
+    ("Mirtazapine", "15 mg at night", "30 mg at night"),
+]
+SKILLS = ["Behavioral activation", "Problem solving", "Sleep hygiene", "Relaxation breathing",
+          "Thought record", "Activity scheduling", "Worry time"]
+GOALS = [
+    "Get back to walking with my sister on weekends",
+    "Sleep through the night and stop dreading Mondays",
+    "Feel like myself with my kids again",
+    "Go back to choir practice",
+    "Stop calling in sick to work",
+    "Worry less about money and make a budget",
+]
+PAYERS = [("Medicare", 0.55), ("Medicare Advantage", 0.15), ("Commercial PPO", 0.2), ("Medicaid", 0.1)]
+REFERRAL_TARGETS = ["Riverside Counseling (CBT)", "County Behavioral Health", "Dr. M. Lin, psychiatry",
+                    "Sleep clinic", "Peer support group"]
+
+# (archetype, weight)
+ARCHETYPES = [
+    ("responder", 22), ("partial", 14), ("non_responder", 14), ("relapse", 6), ("safety", 6),
+    ("disengaged", 8), ("transferred", 6), ("stepped_down", 8), ("completed", 8), ("new", 8),
+]
+
+
+@dataclass
+class DemoSummary:
+    path: Path
+    patients: int
+    episodes: int
+    measures: int
+    contacts: int
+    time_entries: int
+    logins: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class _Rows:
+    """Accumulates plain dicts per table with explicit ids (no RETURNING round trips)."""
+
+    tables: dict[Any, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    ids: dict[Any, int] = field(default_factory=lambda: defaultdict(int))
+
+    def add(self, model: Any, **values: Any) -> int:
+        self.ids[model] += 1
+        values.setdefault("id", self.ids[model])
+        self.tables[model].append(values)
+        return values["id"]
+
+
+def _items_for_total(rng: random.Random, n_items: int, total: int, item9: int = 0) -> list[int]:
+    """Item answers that add up to `total` (each 0–3); PHQ-9 item 9 set explicitly."""
+    items = [0] * n_items
+    free = list(range(n_items - 1)) if n_items == 9 else list(range(n_items))
+    if n_items == 9:
+        items[8] = item9
+        total = max(total, item9)
+    remaining = min(total - items[8] if n_items == 9 else total, 3 * len(free))
+    while remaining > 0:
+        i = rng.choice(free)
+        if items[i] < 3:
+            items[i] += 1
+            remaining -= 1
+    return items
+
+
+def _trajectory(kind: str, baseline: int, week: float, rng: random.Random) -> int:
+    noise = rng.choice((-1, 0, 0, 1))
+    if kind in ("responder", "stepped_down", "completed"):
+        value = baseline * max(0.18, 1 - week / 13)
+    elif kind in ("partial", "safety"):
+        value = baseline * (1 - 0.38 * min(1.0, week / 12))
+    elif kind == "relapse":
+        value = baseline * max(0.2, 1 - week / 12) if week < 18 else baseline * min(0.85, 0.2 + (week - 18) / 8)
+    else:  # non_responder, transferred, disengaged, new
+        value = baseline * (1 - 0.1 * min(1.0, week / 10))
+    return max(0, int(round(value)) + noise)
+
+
+class _Scheduler:
+    """Hands out non-overlapping clock times per staff member per day (overlap is a billing rule)."""
+
+    def __init__(self) -> None:
+        self._next: dict[tuple[int, date], datetime] = {}
+
+    def slot(self, staff_id: int, day: date, minutes: int, rng: random.Random) -> datetime:
+        start = self._next.get((staff_id, day)) or datetime.combine(day, time(8, 30)) + timedelta(
+            minutes=rng.randrange(0, 90, 5)
+        )
+        self._next[(staff_id, day)] = start + timedelta(minutes=minutes + rng.choice((5, 10, 15)))
+        return start
+
+
+def generate_demo(
+    path: Path | str,
+    *,
+    patients: int = 60,
+    seed: int = 7,
+    today: date | None = None,
+    months: int = 12,
+    password: str = DEMO_PASSWORD,
+) -> DemoSummary:
+    """Create an encrypted demo clinic at `path` (which must not exist)."""
+    if patients < 1:
+        raise ValueError("A demo clinic needs at least one patient.")
+    today = today or date.today()
+    rng = random.Random(seed)
+    path = Path(path)
+    db, _recovery = Database.create(path, clinic_name="Maple Street Family Medicine (demo)",
+                                    lead_username="lead", lead_display_name="Lee Adams",
+                                    lead_password=password)
+    try:
+        with db.session() as s:
+            staff = _make_staff(s, patients)
+            medicare_id = s.scalar(select(PayerRuleSet.id).where(PayerRuleSet.is_default.is_(True)))
+            rows = _Rows()
+            gen = _ClinicHistory(rng, today, months, staff, rows, medicare_id)
+            for n in range(patients):
+                gen.patient(n)
+            gen.case_reviews()
+            for model in (Patient, Episode, EpisodeStatusChange, Diagnosis, Consent, Medication,
+                          CarePlanVersion, Contact, Measure, Referral, RiskEvent, CaseReviewSession,
+                          AgendaItem, Recommendation, TimeEntry):
+                batch = rows.tables.get(model, [])
+                for i in range(0, len(batch), 20000):
+                    s.execute(insert(model), batch[i : i + 20000])
+            audit.append(s, user_id=db.actor.user_id, username=db.actor.username, action="demo.generate",
+                         summary=f"Demo clinic generated: {patients} patients, seed {seed}")
+            summary = DemoSummary(
+                path=path, patients=patients, episodes=len(rows.tables[Episode]),
+                measures=len(rows.tables[Measure]), contacts=len(rows.tables[Contact]),
+                time_entries=len(rows.tables[TimeEntry]),
+                logins=[(u, r) for u, _n, r, _c in DEMO_LOGINS],
+            )
+        for username, _name, _role, _creds in DEMO_LOGINS[1:]:
+            db.keyfile.add_slot(username, password, db.raw_key_for_backup())
+        db.save_keyfile()
+    except BaseException:
+        db.close()
+        for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), db.keyfile_path):
+            leftover.unlink(missing_ok=True)
+        raise
+    db.close()
+    return summary
+
+
+@dataclass
+class _Staff:
+    lead: int
+    psych: int
+    care_managers: list[int]
+    clinicians: list[int]
+
+
+def _make_staff(s: Any, patients: int) -> _Staff:
+    """The six demo logins, plus unnamed extra staff for big clinics (rows only, no login)."""
+    ids: dict[str, int] = {}
+    for username, name, role, creds in DEMO_LOGINS:
+        user = s.scalar(select(User).where(User.username == username))
+        if user is None:
+            user = User(username=username, display_name=name, role=role, credentials=creds)
+            s.add(user)
+            s.flush()
+        ids[username] = user.id
+    cms, docs = [ids["cm1"], ids["cm2"]], [ids["doc1"], ids["doc2"]]
+    extra_cm = max(0, math.ceil(patients / 90) - 2)
+    extra_doc = max(0, math.ceil(patients / 350) - 2)
+    for i in range(extra_cm):
+        u = User(username=f"cm{i + 3}", display_name=f"Care Manager {i + 3}", role="care_manager",
+                 credentials="LCSW", active=True)
+        s.add(u)
+        s.flush()
+        cms.append(u.id)
+    for i in range(extra_doc):
+        u = User(username=f"doc{i + 3}", display_name=f"Dr. Clinician {i + 3}", role="clinician",
+                 credentials="MD", active=True)
+        s.add(u)
+        s.flush()
+        docs.append(u.id)
+    return _Staff(ids["lead"], ids["psych"], cms, docs)
+
+
+class _ClinicHistory:
+    def __init__(self, rng: random.Random, today: date, months: int, staff: _Staff, rows: _Rows,
+                 medicare_id: int | None) -> None:
+        self.rng, self.today, self.staff, self.rows = rng, today, staff, rows
+        self.start = today - timedelta(days=months * 30)
+        self.medicare_id = medicare_id
+        self.sched = _Scheduler()
+        # episode id → list of (review date, reason group, care-manager question)
+        self.review_wishes: list[tuple[date, int, str, str | None, str]] = []
+        # Spread archetypes evenly (by weight) so even a 20-patient clinic gets every kind.
+        self.kinds = [k for _pos, k in sorted(((i + 0.5) / w, k) for k, w in ARCHETYPES for i in range(w))]
+        self._referred: list[tuple[int, date]] = []
+        self._states_used: set[str] = set()
+
+    # ---- one patient ------------------------------------------------------------------------
+    def patient(self, n: int) -> None:
+        rng, r = self.rng, self.rows
+        kind = self.kinds[n % len(self.kinds)] if n < len(self.kinds) else rng.choice(self.kinds)
+        family, given = rng.choice(FAMILY), rng.choice(GIVEN)
+        dob = date(rng.randint(1942, 2004), rng.randint(1, 12), rng.randint(1, 28))
+        payer = rng.choices([p for p, _ in PAYERS], weights=[w for _, w in PAYERS])[0]
+        span = (self.today - self.start).days
+        if kind == "new":
+            enrolled = self.today - timedelta(days=rng.randint(2, 20))
+        elif kind in ("completed", "stepped_down", "relapse", "transferred"):
+            enrolled = self.start + timedelta(days=rng.randint(0, max(1, span - 190)))
+        else:
+            enrolled = self.start + timedelta(days=rng.randint(0, max(1, span - 21)))
+        last_seen = None if rng.random() < 0.2 else enrolled - timedelta(days=rng.choice((20, 60, 200, 420)))
+        pid = r.add(Patient, mrn=f"D{100000 + n:06d}", family_name=family, given_name=given,
+                    date_of_birth=dob, sex=rng.choice(("F", "M", "F", "X" if n % 37 == 0 else "M")),
+                    phone=f"555-01{n % 100:02d}", portal=rng.random() < 0.7,
+                    preferred_contact=rng.choice(("Phone after 5 pm", "Portal message", "Phone + portal")),
+                    payer_rule_set_id=self.medicare_id, payer_name=payer,
+                    member_id=f"M{rng.randint(10**8, 10**9 - 1)}", last_seen_on=last_seen,
+                    created_by_id=self.staff.care_managers[0])
+        cm = self.staff.care_managers[(n // 3) % len(self.staff.care_managers)]
+        doc = self.staff.clinicians[n % len(self.staff.clinicians)]
+        scale = "GAD-7" if rng.random() < 0.2 else "PHQ-9"
+        program = "bhi" if rng.random() < 0.12 else "cocm"
+        needs_iv = last_seen is None or (enrolled - last_seen).days > 365
+        iv_missing = needs_iv and n % 41 == 17
+        eid = r.add(Episode, patient_id=pid, program=program, status="enrolled", enrolled_on=enrolled,
+                    primary_scale=scale, treating_clinician_id=doc, care_manager_id=cm,
+                    urgent_risk_ruled_out=True, urgent_risk_ruled_out_by_id=doc,
+                    initiating_visit_required=needs_iv,
+                    initiating_visit_on=None if (not needs_iv or iv_missing) else enrolled - timedelta(days=rng.randint(0, 6)),
+                    history=rng.choice(("Two prior depressive episodes; first at 30.", "No prior treatment.",
+                                        "Anxiety since college; worse after job loss.")),
+                    patient_goals=rng.choice(GOALS), created_by_id=cm,
+                    created_at=datetime.combine(enrolled, time(9, 0)))
+        self._status(eid, None, "enrolled", enrolled, cm)
+        code, text = rng.choice(DIAGNOSES[scale])
+        r.add(Diagnosis, episode_id=eid, icd10=code, description=text, is_primary=True)
+        if n % 53 != 11:  # a few consents still missing: the registry flags them
+            r.add(Consent, episode_id=eid, team_care_explained=True, non_face_to_face_explained=True,
+                  cost_sharing_explained=True, patient_agrees=True, consent_on=enrolled,
+                  obtained_by_id=doc, recorded_by_id=cm, attested_by_id=doc,
+                  attested_at=datetime.combine(enrolled, time(17, 0)))
+        drug = rng.choice(DRUGS)
+        med_start = enrolled - timedelta(days=rng.choice((0, 0, 30, 90)))
+        r.add(Medication, episode_id=eid, name=drug[0], dose=drug[1], started_on=med_start,
+              recorded_by_id=cm, recorded_at=datetime.combine(enrolled, time(10, 0)))
+        self._course(n, kind, eid, pid, cm, doc, enrolled, scale, program, drug)
+
+    def _status(self, eid: int, src: str | None, dst: str, on: date, by: int, reason: str | None = None,
+                note: str | None = None) -> None:
+        self.rows.add(EpisodeStatusChange, episode_id=eid, from_status=src, to_status=dst, reason=reason,
+                      note=note, changed_on=on, changed_by_id=by, changed_at=datetime.combine(on, time(16, 0)))
+
+    def _course(self, n: int, kind: str, eid: int, pid: int, cm: int, doc: int, enrolled: date,
+                scale: str, program: str, drug: tuple[str, str, str]) -> None:
+        rng, r, today = self.rng, self.rows, self.today
+        baseline = rng.randint(13, 23) if scale == "PHQ-9" else rng.randint(10, 18)
+        end = today
+        close: tuple[date, str, str | None, str | None] | None = None
+        if kind == "completed":
+            end = min(today, enrolled + timedelta(days=rng.randint(170, 200)))
+            close = (end, "completed", "Goals met; remission held for 3 months.", None) if end < today else None
+        elif kind == "disengaged":
+            end = min(today, enrolled + timedelta(days=rng.randint(60, 120)))
+            if n % 2 == 0 and end < today:
+                close = (end, "disengaged", "No response to 3 outreach attempts by phone and portal.",
+                         "Patient may call the care manager line or ask Dr. at any visit to re-enroll.")
+        elif kind == "transferred":
+            end = min(today, enrolled + timedelta(days=rng.randint(120, 160)))
+            if n % 2 == 0 and end < today:
+                close = (end, "transferred", "Transferred to County Behavioral Health; intake confirmed.", None)
+        if close:
+            end = close[0]
+        stepped = False
+        if enrolled + timedelta(days=2) <= today:
+            self._status(eid, "enrolled", "active", enrolled + timedelta(days=2), cm)
+            status = "active"
+        else:
+            status = "enrolled"
+        # Care plan v1 (a few never written: registry shows "missing element")
+        if n % 47 != 5 and enrolled + timedelta(days=3) <= today:
+            r.add(CarePlanVersion, episode_id=eid, version=1, goals=rng.choice(GOALS),
+                  medication_plan=f"{drug[0]} {drug[1]}; review at 6 weeks",
+                  skill_plan=f"{rng.choice(SKILLS)}; practise 3 times a week",
+                  follow_up_cadence="Phone every 2 weeks; PHQ-9 every 4 weeks",
+                  next_checkin_on=enrolled + timedelta(days=14),
+                  safety_steps="Crisis line 988 on the fridge; call clinic if worse" if kind == "safety" else None,
+                  contact_preferences="Phone + portal", created_by_id=cm,
+                  created_at=datetime.combine(enrolled + timedelta(days=3), time(11, 0)),
+                  signed_off_on=enrolled + timedelta(days=5) if enrolled + timedelta(days=5) <= today else None,
+                  signed_off_by_id=doc if enrolled + timedelta(days=5) <= today else None)
+        # Measures and contacts along the course
+        day, week_no, measures_taken = enrolled, 0, []
+        remissions = 0
+        safety_done = False
+        failed_attempts = 0
+        next_step_on = enrolled + timedelta(days=7)
+        while day <= end and day <= today:
+            week = (day - enrolled).days / 7
+            disengaging = kind == "disengaged" and week > 5
+            if disengaging:
+                reached = False
+                c_kind = "outreach"
+                failed_attempts += 1
+            else:
+                reached = True
+                c_kind = "assessment" if day == enrolled else ("relapse_prevention" if stepped else "follow_up")
+            minutes = rng.choice((8, 12, 15, 20, 25, 30, 35, 40)) if reached else rng.choice((3, 5))
+            mode = rng.choice(("phone", "phone", "video", "portal", "in_person")) if reached else "phone"
+            start = self.sched.slot(cm, day, minutes, rng)
+            gap = rng.choice((7, 10, 14)) if week < 12 and not stepped else rng.choice((21, 28, 30))
+            if disengaging:
+                gap = rng.choice((5, 7, 9))
+            next_step_on = day + timedelta(days=gap)
+            question = None
+            if kind in ("non_responder", "partial") and 9 <= week < 11:
+                question = f"Still no response on {drug[0]} {drug[1]}. Increase, switch, or augment?"
+            lag_days = rng.choice((3, 4)) if n % 29 == 3 and day > today - timedelta(days=20) else 0
+            cid = r.add(Contact, episode_id=eid, contact_at=start, mode=mode, kind=c_kind, reached=reached,
+                        adherence=("Taking daily" if rng.random() < 0.8 else "Missed several doses") if reached else None,
+                        side_effects=rng.choice((None, None, "Mild nausea first week", "Some insomnia")) if reached else None,
+                        skill_practised=rng.choice(SKILLS) if reached else None,
+                        summary=("Reviewed mood, sleep and activity plan." if reached
+                                 else "No answer; left a voicemail and sent a portal message."),
+                        next_step=("Follow-up call" if reached else "Try again by phone and portal"),
+                        next_step_on=next_step_on, question_for_consultant=question,
+                        minutes=minutes, staff_id=cm,
+                        entered_at=start + timedelta(days=lag_days, minutes=minutes + 10))
+            r.add(TimeEntry, patient_id=pid, episode_id=eid, staff_id=cm, local_date=day, started_at=start,
+                  ended_at=start + timedelta(minutes=minutes), minutes=minutes,
+                  activity=ACTIVITY_FOR_CONTACT_KIND[c_kind], source="contact", contact_id=cid,
+                  created_by_id=cm, created_at=start + timedelta(minutes=minutes))
+            if question:
+                self.review_wishes.append((day, eid, "medication_question", question, kind))
+            # measure when due (every ~2–4 weeks early, ~8 weeks when stable)
+            due = not measures_taken or (day - measures_taken[-1]).days >= (56 if stepped else rng.choice((14, 21, 28)))
+            if reached and due:
+                total = baseline if not measures_taken else _trajectory(kind, baseline, week, rng)
+                max_total = 27 if scale == "PHQ-9" else 21
+                total = min(total, max_total)
+                item9 = 0
+                if scale == "PHQ-9" and kind == "safety" and not safety_done and 2 <= week <= 7:
+                    item9, safety_done = rng.choice((1, 2)), True
+                mid = self._measure(eid, scale, start + timedelta(minutes=2), total, item9, cm, cid)
+                measures_taken.append(day)
+                if item9:
+                    self._risk(eid, mid, start, doc, cm, open_=(day > today - timedelta(days=10)))
+                if scale == "PHQ-9" and rng.random() < 0.3:
+                    self._measure(eid, "GAD-7", start + timedelta(minutes=4),
+                                  min(21, max(0, int(total * 0.7) + rng.choice((-1, 0, 1)))), 0, cm, cid)
+                remissions = remissions + 1 if total < 5 else 0
+                if (kind in ("stepped_down", "completed") and remissions >= 2 and not stepped
+                        and status == "active" and week >= 12):
+                    stepped = True
+                    r.add(CarePlanVersion, episode_id=eid, version=2, goals="Stay well; keep routines",
+                          medication_plan=f"Continue {drug[0]} {drug[1]} for 6–12 months",
+                          skill_plan="Weekly activity plan; early-warning signs list",
+                          follow_up_cadence="Monthly check-in; PHQ-9 every 8 weeks",
+                          next_checkin_on=day + timedelta(days=30),
+                          relapse_prevention_plan="Early signs: sleep loss, withdrawing. Action: call care manager, restart skills.",
+                          contact_preferences="Phone + portal", created_by_id=cm,
+                          created_at=datetime.combine(day, time(15, 0)),
+                          signed_off_on=day, signed_off_by_id=doc)
+                    self._status(eid, "active", "relapse_prevention", day, cm)
+                    status = "relapse_prevention"
+            # monthly extra work: coordination, registry upkeep (varies billing totals)
+            if rng.random() < 0.45:
+                extra = rng.choice((5, 10, 15, 20, 30))
+                t = self.sched.slot(cm, day, extra, rng)
+                r.add(TimeEntry, patient_id=pid, episode_id=eid, staff_id=cm, local_date=day, started_at=t,
+                      ended_at=t + timedelta(minutes=extra), minutes=extra,
+                      activity=rng.choice(("care_coordination", "registry_upkeep", "care_plan")),
+                      source=rng.choice(("timer", "manual")), created_by_id=cm,
+                      created_at=t + timedelta(minutes=extra))
+            if week_no == 1 or (kind in ("non_responder", "partial", "transferred") and 10 <= week < 10.5 + gap / 7):
+                self.review_wishes.append((day, eid, "new" if week_no == 1 else "not_improving", None, kind))
+            if kind == "transferred" and week >= 12 and not any(x[0] == eid for x in self._referred):
+                self._referral(eid, day, cm, to="County Behavioral Health", reason="Needs specialty care",
+                               confirmed=close is not None)
+            week_no += 1
+            day = next_step_on
+        if kind in ("partial", "non_responder") and n % 3 == 0 and enrolled < today - timedelta(days=40):
+            old = n % 6 == 0
+            self._referral(eid, today - timedelta(days=45 if old else 10), cm, to=rng.choice(REFERRAL_TARGETS),
+                           reason="Add weekly psychotherapy", confirmed=False)
+        next_action_on = next_step_on
+        r.tables[Episode][-1].update(
+            next_action="Follow-up call" if kind != "disengaged" else "Outreach attempt",
+            next_action_on=next_action_on if (close is None) else None,
+        )
+        if close:
+            on, reason, note, reentry = close
+            ep = r.tables[Episode][-1]
+            ep.update(status="closed", close_reason=reason, closed_on=on, close_note=note, reentry_path=reentry)
+            if reason == "transferred":
+                ep.update(transfer_to="County Behavioral Health", transfer_confirmed_on=on)
+            self._status(eid, status, "closed", on, cm, reason=reason, note=note)
+        else:
+            r.tables[Episode][-1]["status"] = status
+            if kind == "transferred":
+                r.tables[Episode][-1]["transfer_to"] = "County Behavioral Health"
+
+    def _referral(self, eid: int, on: date, by: int, *, to: str, reason: str, confirmed: bool) -> None:
+        self._referred.append((eid, on))
+        status = "seen" if confirmed else self.rng.choice(("sent", "scheduled"))
+        self.rows.add(Referral, episode_id=eid, to_whom=to, reason=reason, referred_on=on, status=status,
+                      seen_confirmed_on=on + timedelta(days=21) if confirmed and on + timedelta(days=21) <= self.today else None,
+                      created_by_id=by, updated_at=datetime.combine(on, time(12, 0)))
+
+    def _measure(self, eid: int, instrument: str, at: datetime, total: int, item9: int, by: int,
+                 contact_id: int) -> int:
+        n_items = 9 if instrument == "PHQ-9" else 7
+        items = _items_for_total(self.rng, n_items, total, item9)
+        s = score(instrument, items)
+        return self.rows.add(Measure, episode_id=eid, instrument=instrument, taken_at=at, items=items,
+                             total=s.total, band=s.band, item9=items[8] if n_items == 9 else None,
+                             difficulty=self.rng.randint(0, 3) if n_items == 9 else None,
+                             contact_id=contact_id, entered_by_id=by, entered_at=at + timedelta(minutes=20))
+
+    def _risk(self, eid: int, mid: int, at: datetime, doc: int, cm: int, open_: bool) -> None:
+        self.review_wishes.append((at.date(), eid, "safety", None, "safety"))
+        self.rows.add(RiskEvent, episode_id=eid, measure_id=mid, trigger="item9", opened_at=at,
+                      detail="PHQ-9 item 9 answered above zero", safety_assessment_done=True,
+                      clinician_notified=True, after_hours_routing_used=False, safety_plan_done=not open_,
+                      outcome=None if open_ else "No plan or intent; safety plan reviewed; crisis line given.",
+                      outcome_at=None if open_ else at + timedelta(hours=2), opened_by_id=cm,
+                      outcome_by_id=None if open_ else doc)
+
+    # ---- weekly case review ------------------------------------------------------------------
+    def case_reviews(self) -> None:
+        r, today = self.rows, self.today
+        # Thursdays from the first enrollment to the next one ahead (not yet held)
+        first = self.start + timedelta(days=(3 - self.start.weekday()) % 7)
+        sessions: list[tuple[date, int]] = []
+        day = first
+        while day <= today + timedelta(days=7):
+            sid = r.add(CaseReviewSession, session_on=day, consultant_id=self.staff.psych,
+                        attendees="Care managers, psychiatric consultant", held=day < today,
+                        created_by_id=self.staff.care_managers[0],
+                        created_at=datetime.combine(day - timedelta(days=2), time(9, 0)))
+            sessions.append((day, sid))
+            day += timedelta(days=7)
+        held = [(d, sid) for d, sid in sessions if d < today]
+        positions: dict[int, int] = defaultdict(int)
+        seen: set[tuple[int, int]] = set()
+        order = {"new": 0, "not_improving": 1, "medication_question": 2, "safety": 3, "follow_up": 4}
+        wishes = sorted(self.review_wishes, key=lambda w: (w[0], order[w[2]]))
+        for wish_day, eid, group, question, _kind in wishes:
+            target = next(((d, sid) for d, sid in held if d >= wish_day), None)
+            if target is None:
+                continue
+            d, sid = target
+            if (sid, eid) in seen:
+                continue
+            seen.add((sid, eid))
+            positions[sid] += 1
+            aid = r.add(AgendaItem, session_id=sid, episode_id=eid, group=group, position=positions[sid],
+                        reason={"new": "New enrollment", "not_improving": "Not improving at 10+ weeks",
+                                "medication_question": "Care manager question", "safety": "Safety flag",
+                                "follow_up": "Follow-up"}[group],
+                        reviewed=True, discussion="Discussed with consultant.")
+            self._recommend(sid, aid, eid, d, group, question)
+
+    def _recommend(self, sid: int, aid: int, eid: int, on: date, group: str, question: str | None) -> None:
+        rng, today = self.rng, self.today
+        drug = rng.choice(DRUGS)
+        if group in ("not_improving", "medication_question"):
+            kind, text, dname, dose = ("medication_change", f"Increase {drug[0]} to {drug[2]}; recheck PHQ-9 in 4 weeks.",
+                                       drug[0], drug[2])
+        elif group == "safety":
+            kind, text, dname, dose = ("continue", "Keep weekly contact until item 9 is 0 twice; review safety plan.",
+                                       None, None)
+        else:
+            kind, text, dname, dose = rng.choice((
+                ("psychotherapy", "Start behavioral activation with weekly calls.", None, None),
+                ("continue", "Continue current plan; recheck at 4 weeks.", None, None),
+                ("referral", "Refer for CBT at Riverside Counseling.", None, None),
+            ))
+        at = datetime.combine(on, time(13, 0))
+        age = (today - on).days
+        # Older loops are closed; recent ones spread over every state (the registry flags stuck ones).
+        if age > 28:
+            state = "closed"
+        else:
+            missing = [s for s in ("recommended", "approved", "modified", "declined", "told_patient")
+                       if s not in self._states_used]
+            state = missing[0] if missing else rng.choice(
+                ("recommended", "approved", "modified", "declined", "told_patient", "closed"))
+        self._states_used.add(state)
+        decided = state in ("approved", "modified", "declined", "told_patient", "closed")
+        told = state in ("told_patient", "closed")
+        ep = self.rows.tables[Episode][eid - 1]
+        doc, cm = ep["treating_clinician_id"], ep["care_manager_id"]
+        decision_at = at + timedelta(days=rng.choice((0, 1, 2, 5)))
+        told_at = decision_at + timedelta(days=rng.choice((1, 2, 4)))
+        self.rows.add(Recommendation, session_id=sid, agenda_item_id=aid, episode_id=eid, kind=kind, drug=dname,
+                      dose=dose, text=text, state=state, recommended_at=at, recommended_by_id=self.staff.psych,
+                      decided_at=min(decision_at, datetime.combine(today, time(8))) if decided else None,
+                      decided_by_id=doc if decided else None,
+                      decision_note="Agree" if state != "declined" else "Patient prefers to stay on current dose",
+                      modified_text=f"{text} Start at half the increase for one week." if state == "modified" else None,
+                      told_at=min(told_at, datetime.combine(today, time(8))) if told else None,
+                      told_by_id=cm if told else None, told_how="Phone" if told else None,
+                      closed_at=min(told_at, datetime.combine(today, time(8))) if state == "closed" else None)

@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""Set up everything on a fresh machine, then run the app or the tests.
+
+    python3 installer/devenv.py run     # opens CoCM Desktop on the demo clinic
+    python3 installer/devenv.py test    # runs the whole test suite
+
+Only the Python standard library is needed to start: it makes `.venv` beside this repo
+(Debian refuses system-wide pip installs), bootstraps pip into it when the system python has no
+ensurepip (Debian without python3-venv), installs the package with its test extras, and runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import urllib.request
+import venv
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PY = BIN / ("python.exe" if os.name == "nt" else "python")
+STAMP = VENV / ".cocm-installed"
+
+
+def _say(msg: str) -> None:
+    print(f"[devenv] {msg}", flush=True)
+
+
+def _bootstrap_pip() -> None:
+    """No ensurepip: fetch pip's wheel from PyPI and let it install itself."""
+    _say("this python has no ensurepip; fetching pip from PyPI")
+    with urllib.request.urlopen("https://pypi.org/pypi/pip/json", timeout=60) as resp:
+        meta = json.load(resp)
+    wheel = next(u for u in meta["urls"] if u["filename"].endswith(".whl"))
+    with tempfile.TemporaryDirectory() as tmp:
+        whl = Path(tmp) / wheel["filename"]
+        with urllib.request.urlopen(wheel["url"], timeout=120) as resp:
+            whl.write_bytes(resp.read())
+        zipfile.ZipFile(whl).testzip()
+        subprocess.check_call([str(PY), f"{whl}/pip", "install", "--quiet", str(whl)])
+
+
+def ensure_venv() -> None:
+    if not PY.exists():
+        _say(f"creating virtual environment in {VENV}")
+        try:
+            venv.EnvBuilder(with_pip=True).create(VENV)
+        except (subprocess.CalledProcessError, OSError):
+            shutil.rmtree(VENV, ignore_errors=True)
+            venv.EnvBuilder(with_pip=False).create(VENV)
+        if subprocess.call([str(PY), "-m", "pip", "--version"], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL) != 0:
+            _bootstrap_pip()
+    pyproject = ROOT / "pyproject.toml"
+    if not STAMP.exists() or STAMP.stat().st_mtime < pyproject.stat().st_mtime:
+        _say("installing CoCM Desktop and its dependencies (first run takes a minute)")
+        subprocess.check_call([str(PY), "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
+        subprocess.check_call([str(PY), "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[test]"])
+        STAMP.write_text("ok\n")
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in ("run", "test"):
+        print(__doc__)
+        return 2
+    ensure_venv()
+    if argv[0] == "run":
+        return subprocess.call([str(PY), "-m", "cocm_desktop", "--demo", *argv[1:]], cwd=ROOT)
+    env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
+    return subprocess.call([str(PY), "-m", "pytest", "-q", "-p", "no:cacheprovider", *argv[1:]],
+                           cwd=ROOT, env=env)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
