@@ -272,3 +272,23 @@ def test_ten_thousand_rows_well_under_100_ms():
         best = min(best, time.perf_counter() - start)
     assert len(result) == 10_000 and sum(map(len, result)) > 10_000
     assert best < 0.1, f"{best * 1000:.0f} ms for 10,000 rows"
+
+
+def test_waiting_reason_names_only_the_overdue_step():
+    facts = dataclasses.replace(QUIET, awaiting_approval_since=ago(1), approved_not_told_since=ago(5))
+    (hit,) = [h for h in compute_flags(facts, TODAY) if h.flag is Flag.RECOMMENDATION_WAITING]
+    assert hit.reason == f"Approved recommendation not yet told to the patient since {ago(5)}"
+
+
+def test_batch_restores_garbage_collector_state():
+    import gc
+
+    assert gc.isenabled()
+    compute_flags_many([QUIET], TODAY)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        compute_flags_many([QUIET], TODAY)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
