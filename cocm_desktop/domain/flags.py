@@ -260,7 +260,8 @@ def _target(baseline: int | None, total: int | None, policy: Policy) -> bool:
 def _r_safety(f: EpisodeFacts, today: date, policy: Policy) -> str:
     parts = []
     if f.last_phq9_item9:
-        parts.append(f"Last PHQ-9 item 9 = {f.last_phq9_item9} on {f.last_phq9_on}")
+        on = f" on {f.last_phq9_on}" if f.last_phq9_on is not None else ""
+        parts.append(f"Last PHQ-9 item 9 = {f.last_phq9_item9}{on}")
     if f.open_risk_since is not None:
         parts.append(f"Risk event of {f.open_risk_since} has no documented outcome")
     return "; ".join(parts)

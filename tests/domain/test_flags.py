@@ -292,3 +292,31 @@ def test_batch_restores_garbage_collector_state():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+maybe_day = st.one_of(st.none(), st.integers(-10, 500).map(ago))
+maybe_total = st.one_of(st.none(), st.integers(0, 27))
+any_facts = st.builds(
+    EpisodeFacts,
+    enrolled_on=st.integers(0, 500).map(ago),
+    status=st.sampled_from(["enrolled", "active", "relapse_prevention", "closed"]),
+    program=st.sampled_from(["cocm", "bhi"]),
+    primary_scale=st.sampled_from(["PHQ-9", "GAD-7"]),
+    baseline_total=maybe_total, baseline_on=maybe_day, latest_total=maybe_total, latest_on=maybe_day,
+    previous_total=maybe_total, previous_on=maybe_day, remission_since=maybe_day,
+    last_phq9_item9=st.one_of(st.none(), st.integers(0, 3)), last_phq9_on=maybe_day, open_risk_since=maybe_day,
+    last_contact_on=maybe_day, failed_attempts_since_contact=st.integers(0, 9), next_action_on=maybe_day,
+    last_case_review_on=maybe_day, awaiting_approval_since=maybe_day, approved_not_told_since=maybe_day,
+    has_consent=st.booleans(), has_care_plan=st.booleans(), max_registry_lag_days=st.one_of(st.none(), st.integers(0, 9)),
+    lagged_contact_on=maybe_day, oldest_unconfirmed_referral_on=maybe_day,
+)
+
+
+@given(any_facts)
+def test_property_any_facts_give_ordered_flags_with_sentences(facts):
+    hits = compute_flags(facts, TODAY)
+    order = list(Flag)
+    assert [order.index(h.flag) for h in hits] == sorted({order.index(h.flag) for h in hits})
+    assert all(h.reason and "None" not in h.reason for h in hits)
+    if facts.status == "closed":
+        assert hits == []
