@@ -47,6 +47,38 @@ def _bootstrap_pip() -> None:
         subprocess.check_call([str(PY), f"{whl}/pip", "install", "--quiet", str(whl)])
 
 
+# Shared libraries Qt loads even offscreen, and the Debian packages that provide them.
+QT_LIBS = {
+    "EGL": "libegl1", "GL": "libgl1", "fontconfig": "libfontconfig1", "xkbcommon": "libxkbcommon0",
+    "dbus-1": "libdbus-1-3", "glib-2.0": "libglib2.0-0",
+}
+# On a real screen Qt's xcb plugin needs these too.
+XCB_LIBS = {"xcb-cursor": "libxcb-cursor0", "xkbcommon-x11": "libxkbcommon-x11-0", "xcb-icccm": "libxcb-icccm4",
+            "xcb-keysyms": "libxcb-keysyms1", "xcb-shape": "libxcb-shape0", "xcb-randr": "libxcb-randr0",
+            "xcb-render-util": "libxcb-render-util0", "xcb-image": "libxcb-image0"}
+
+
+def ensure_system_libs(for_screen: bool) -> None:
+    """Install missing Qt libraries with apt-get when we may; otherwise say exactly what to run."""
+    if not sys.platform.startswith("linux"):
+        return
+    from ctypes.util import find_library
+
+    wanted = dict(QT_LIBS, **(XCB_LIBS if for_screen else {}))
+    missing = sorted({pkg for lib, pkg in wanted.items() if find_library(lib) is None})
+    if not for_screen and shutil.which("pdftoppm") is None:
+        missing.append("poppler-utils")
+    if not missing:
+        return
+    cmd = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing]
+    if shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0:
+        _say("installing system libraries Qt needs: " + " ".join(missing))
+        subprocess.call(["apt-get", "update", "-qq"])
+        subprocess.check_call(cmd, env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+    else:
+        _say("Qt needs these system packages; install them once with:\n    sudo " + " ".join(cmd))
+
+
 def ensure_venv() -> None:
     if not PY.exists():
         _say(f"creating virtual environment in {VENV}")
@@ -70,6 +102,7 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] not in ("run", "test"):
         print(__doc__)
         return 2
+    ensure_system_libs(for_screen=argv[0] == "run" and not os.environ.get("QT_QPA_PLATFORM"))
     ensure_venv()
     if argv[0] == "run":
         return subprocess.call([str(PY), "-m", "cocm_desktop", "--demo", *argv[1:]], cwd=ROOT)
