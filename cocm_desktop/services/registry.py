@@ -1,0 +1,500 @@
+"""The registry: one row per open episode with every column and flag of the spec.
+
+Built set-based: one base query plus one aggregate query per fact family (measures with window
+functions, contacts, recommendations, case reviews, referrals, risk events, consent and care plans)
+and the billing engineer's `billing_progress` for minutes, whatever the number of episodes. Flags
+come from domain.flags.compute_flags with the clinic policy stored in the database.
+
+Decisions:
+- Measures count from the enrollment date on (a pre-enrollment screening never is the baseline nor
+  the "last" score). The baseline is the first score on or after enrollment, and only when it is
+  within the baseline window; otherwise the episode has no baseline (missing element).
+- "Last contact" is the newest *successful* contact; failed outreach attempts are counted apart.
+- "Reviewed at case review" = an agenda item marked discussed (or carrying a recommendation) on a
+  session's date; being on a future agenda does not count.
+- Consent counts as documented when recorded (a care manager's record awaiting the clinician's
+  attestation still counts; the chart shows the attestation state).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from fractions import Fraction
+from typing import TextIO
+
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from cocm_desktop.domain.actor import Actor
+from cocm_desktop.domain.flags import EpisodeFacts, Flag, FlagHit, compute_flags
+from cocm_desktop.domain.outcomes import change_from_baseline, format_change, weeks_in_treatment
+from cocm_desktop.domain.policy import Policy
+from cocm_desktop.domain.roles import Permission
+from cocm_desktop.store.models import (
+    AgendaItem,
+    CarePlanVersion,
+    CaseReviewSession,
+    Consent,
+    Contact,
+    Episode,
+    Measure,
+    Patient,
+    Recommendation,
+    Referral,
+    RiskEvent,
+    TimeEntry,
+    User,
+)
+
+from ._sql import day_diff
+from .common import ValidationError, check, load_policy, local_today, record
+
+PHQ9, GAD7 = "PHQ-9", "GAD-7"
+
+
+@dataclass(frozen=True)
+class RegistryRow:
+    episode_id: int
+    patient_id: int
+    patient_name: str  # "Family, Given"
+    mrn: str
+    care_manager_id: int
+    care_manager: str
+    clinician_id: int
+    clinician: str
+    program: str
+    status: str
+    enrolled_on: date
+    weeks: int  # whole weeks in treatment
+    primary_scale: str
+    phq9_baseline: int | None
+    phq9_baseline_on: date | None
+    phq9_last: int | None
+    phq9_last_on: date | None
+    phq9_change: Fraction | None  # (baseline − last) / baseline; positive = better
+    phq9_change_text: str  # "−52 %", "+10 %", "—"
+    gad7_baseline: int | None
+    gad7_baseline_on: date | None
+    gad7_last: int | None
+    gad7_last_on: date | None
+    gad7_change: Fraction | None
+    gad7_change_text: str
+    last_contact_on: date | None  # newest successful contact
+    failed_attempts: int  # outreach attempts not reached since then
+    next_action: str | None
+    next_action_on: date | None
+    last_case_review_on: date | None
+    minutes_this_month: int
+    next_code: str | None
+    minutes_to_next_code: int | None
+    billing_label: str  # e.g. "12 min to 99493"
+    transfer_to: str | None  # a transfer awaiting confirmed handoff
+    flags: tuple[FlagHit, ...]
+    facts: EpisodeFacts = field(repr=False, compare=False)
+
+    @property
+    def flag_set(self) -> frozenset[Flag]:
+        return frozenset(h.flag for h in self.flags)
+
+    @property
+    def flagged(self) -> bool:
+        return bool(self.flags)
+
+    def has(self, flag: Flag) -> bool:
+        return any(h.flag is flag for h in self.flags)
+
+
+@dataclass(frozen=True)
+class RegistryExtras:
+    """Facts the case-review agenda needs beyond the row (not shown as registry columns)."""
+
+    open_question_since: date | None  # oldest unanswered question for the consultant
+    open_loops: int  # recommendations not yet closed
+
+
+def _day(v: datetime | date | None) -> date | None:
+    if v is None:
+        return None
+    return v.date() if isinstance(v, datetime) else v
+
+
+def _scope(
+    today: date, care_manager_id: int | None, status: str | Iterable[str] | None, text: str | None,
+    episode_ids: Iterable[int] | None,
+):  # type: ignore[no-untyped-def]
+    """WHERE conditions on Episode (joined with Patient and the two users) for the rows wanted."""
+    conds = [Episode.status != "closed"]
+    if care_manager_id is not None:
+        conds.append(Episode.care_manager_id == care_manager_id)
+    if status:
+        statuses = [status] if isinstance(status, str) else list(status)
+        conds.append(Episode.status.in_(statuses))
+    if episode_ids is not None:
+        conds.append(Episode.id.in_(list(episode_ids)))
+    return conds
+
+
+def resolve_staff(session: Session, name: str) -> User:
+    """A user by username or display name (case-insensitive) — for --care-manager NAME."""
+    wanted = name.strip().lower()
+    users = list(session.scalars(select(User).where(or_(
+        func.lower(User.username) == wanted, func.lower(User.display_name) == wanted))))
+    if not users:
+        raise ValidationError(f"No staff member named {name!r}.")
+    if len(users) > 1:
+        raise ValidationError(f"More than one staff member matches {name!r}; use the username.")
+    return users[0]
+
+
+def build_registry(
+    session: Session,
+    actor: Actor,
+    *,
+    today: date | None = None,
+    care_manager_id: int | None = None,
+    flagged_only: bool = False,
+    status: str | Iterable[str] | None = None,
+    text: str | None = None,
+) -> list[RegistryRow]:
+    """Registry rows of the open episodes, by patient name. Filters: care manager, flagged only,
+    status (one or several), free text (patient name, MRN, care manager, clinician, next action)."""
+    check(actor, Permission.READ_REGISTRY)
+    rows = collect(session, today=today or local_today(), care_manager_id=care_manager_id, status=status,
+                   text=text)
+    out = [r for r, _ in rows]
+    if flagged_only:
+        out = [r for r in out if r.flags]
+    return out
+
+
+def collect(
+    session: Session,
+    *,
+    today: date,
+    care_manager_id: int | None = None,
+    status: str | Iterable[str] | None = None,
+    text: str | None = None,
+    episode_ids: Iterable[int] | None = None,
+    policy: Policy | None = None,
+    with_billing: bool = True,
+) -> list[tuple[RegistryRow, RegistryExtras]]:
+    """Rows with their agenda extras (no permission check: callers check their own)."""
+    policy = policy or load_policy(session)
+    cm, cl = aliased(User), aliased(User)
+    conds = _scope(today, care_manager_id, status, text, episode_ids)
+    base = (
+        select(Episode.id, Episode.patient_id, Patient.family_name, Patient.given_name, Patient.mrn,
+               Episode.care_manager_id, cm.display_name, Episode.treating_clinician_id, cl.display_name,
+               Episode.program, Episode.status, Episode.enrolled_on, Episode.primary_scale,
+               Episode.next_action, Episode.next_action_on, Episode.transfer_to,
+               Episode.transfer_confirmed_on)
+        .join(Patient, Patient.id == Episode.patient_id)
+        .join(cm, cm.id == Episode.care_manager_id)
+        .join(cl, cl.id == Episode.treating_clinician_id)
+        .where(*conds)
+    )
+    q = (text or "").strip().lower()
+    if q:
+        like = f"%{q}%"
+        base = base.where(or_(
+            func.lower(Patient.family_name + ", " + Patient.given_name).like(like),
+            func.lower(Patient.given_name + " " + Patient.family_name).like(like),
+            func.lower(Patient.mrn).like(like), func.lower(cm.display_name).like(like),
+            func.lower(cm.username).like(like), func.lower(cl.display_name).like(like),
+            func.lower(func.coalesce(Episode.next_action, "")).like(like),
+        ))
+    base_rows = session.execute(base.order_by(Patient.family_name, Patient.given_name, Episode.id)).all()
+    if not base_rows:
+        return []
+    # Every fact query is limited to the same episodes: the scope as a subquery (cheap to repeat,
+    # never a 10 000-item IN list).
+    if q:
+        scope = select(Episode.id).join(Patient, Patient.id == Episode.patient_id) \
+            .join(cm, cm.id == Episode.care_manager_id).join(cl, cl.id == Episode.treating_clinician_id) \
+            .where(*conds).where(base.whereclause)  # type: ignore[arg-type]
+    else:
+        scope = select(Episode.id).where(*conds)
+    scope_sq = scope.scalar_subquery()
+
+    measures = _measure_facts(session, scope_sq, policy)
+    contacts = _contact_facts(session, scope_sq, today, policy)
+    recs = _recommendation_facts(session, scope_sq)
+    reviews = dict(session.execute(
+        select(AgendaItem.episode_id, func.max(CaseReviewSession.session_on))
+        .join(CaseReviewSession, CaseReviewSession.id == AgendaItem.session_id)
+        .where(AgendaItem.episode_id.in_(scope_sq), AgendaItem.reviewed.is_(True),
+               AgendaItem.removed.is_(False), CaseReviewSession.session_on <= today)
+        .group_by(AgendaItem.episode_id)).all())
+    referrals = dict(session.execute(
+        select(Referral.episode_id, func.min(Referral.referred_on))
+        .where(Referral.episode_id.in_(scope_sq), Referral.status.in_(("sent", "scheduled")))
+        .group_by(Referral.episode_id)).all())
+    risks = dict(session.execute(
+        select(RiskEvent.episode_id, func.min(RiskEvent.opened_at))
+        .where(RiskEvent.episode_id.in_(scope_sq), RiskEvent.outcome.is_(None))
+        .group_by(RiskEvent.episode_id)).all())
+    consents = set(session.scalars(
+        select(Consent.episode_id).where(Consent.episode_id.in_(scope_sq), Consent.patient_agrees.is_(True))
+        .distinct()))
+    plans = set(session.scalars(
+        select(CarePlanVersion.episode_id).where(CarePlanVersion.episode_id.in_(scope_sq)).distinct()))
+    ids = [r[0] for r in base_rows]
+    billing = _billing(session, today, ids if (q or care_manager_id or status or episode_ids) else None) \
+        if with_billing else {}
+
+    window = policy.baseline_window_days
+    out: list[tuple[RegistryRow, RegistryExtras]] = []
+    empty_m: dict[str, tuple] = {}
+    for (eid, pid, family, given, mrn, cm_id, cm_name, cl_id, cl_name, program, st, enrolled_on, scale,
+         next_action, next_action_on, transfer_to, transfer_confirmed) in base_rows:
+        m = measures.get(eid, empty_m)
+        scales = {}
+        for inst in (PHQ9, GAD7):
+            last_t, last_at, prev_t, prev_at, base_t, base_at = m.get(inst, (None,) * 6)
+            base_on = _day(base_at)
+            if base_on is not None and (base_on - enrolled_on).days > window:
+                base_t = base_on = None
+            scales[inst] = (last_t, _day(last_at), prev_t, _day(prev_at), base_t, base_on)
+        p_last, p_last_on, p_prev, p_prev_on, p_base, p_base_on = scales[scale]
+        c = contacts.get(eid)
+        rec = recs.get(eid)
+        risk_since = risks.get(eid)
+        ref_since = referrals.get(eid)
+        facts = EpisodeFacts(
+            enrolled_on=enrolled_on, status=st, program=program, primary_scale=scale,
+            baseline_total=p_base, baseline_on=p_base_on, latest_total=p_last, latest_on=p_last_on,
+            previous_total=p_prev, previous_on=p_prev_on,
+            remission_since=_day(m.get("remission_since")),
+            last_phq9_item9=m.get("phq9_item9"), last_phq9_on=scales[PHQ9][1],
+            open_risk_since=_day(risk_since),
+            last_contact_on=_day(c[0]) if c else None,
+            failed_attempts_since_contact=(c[1] or 0) if c else 0,
+            next_action_on=next_action_on,
+            last_case_review_on=reviews.get(eid),
+            awaiting_approval_since=_day(rec[0]) if rec else None,
+            approved_not_told_since=_day(rec[1]) if rec else None,
+            has_consent=eid in consents, has_care_plan=eid in plans,
+            max_registry_lag_days=c[2] if c else None, lagged_contact_on=_day(c[3]) if c else None,
+            oldest_unconfirmed_referral_on=_day(ref_since),
+        )
+        hits = tuple(compute_flags(facts, today, policy))
+        bp = billing.get(eid)
+        row = RegistryRow(
+            episode_id=eid, patient_id=pid, patient_name=f"{family}, {given}", mrn=mrn,
+            care_manager_id=cm_id, care_manager=cm_name, clinician_id=cl_id, clinician=cl_name,
+            program=program, status=st, enrolled_on=enrolled_on, weeks=weeks_in_treatment(enrolled_on, today),
+            primary_scale=scale,
+            **_scale_cols("phq9", scales[PHQ9]), **_scale_cols("gad7", scales[GAD7]),
+            last_contact_on=facts.last_contact_on, failed_attempts=facts.failed_attempts_since_contact,
+            next_action=next_action, next_action_on=next_action_on, last_case_review_on=reviews.get(eid),
+            minutes_this_month=bp.minutes if bp else 0,
+            next_code=bp.next_code if bp else None,
+            minutes_to_next_code=bp.minutes_needed if bp else None,
+            billing_label=bp.label if bp else "",
+            transfer_to=transfer_to if transfer_to and transfer_confirmed is None else None,
+            flags=hits, facts=facts,
+        )
+        extras = RegistryExtras(open_question_since=_day(c[4]) if c else None,
+                                open_loops=rec[2] if rec else 0)
+        out.append((row, extras))
+    return out
+
+
+def _scale_cols(prefix: str, s: tuple) -> dict[str, object]:  # type: ignore[type-arg]
+    last_t, last_on, _pt, _pon, base_t, base_on = s
+    # A lone baseline is not a change: show the change once a later score exists.
+    change = change_from_baseline(base_t, last_t) if last_on != base_on or last_t != base_t else None
+    if base_on is not None and last_on is not None and last_on <= base_on:
+        change = None
+    return {
+        f"{prefix}_baseline": base_t, f"{prefix}_baseline_on": base_on,
+        f"{prefix}_last": last_t, f"{prefix}_last_on": last_on,
+        f"{prefix}_change": change, f"{prefix}_change_text": format_change(change),
+    }
+
+
+def _measure_facts(session: Session, scope_sq, policy: Policy) -> dict[int, dict]:  # type: ignore[no-untyped-def,type-arg]
+    """Per episode and scale: last, previous, first-after-enrollment; newest PHQ-9 item 9; and the
+    start of the current run of primary-scale remission scores. One windowed query."""
+    part = (Measure.episode_id, Measure.instrument)
+    remission = policy.remission_below
+    primary = Measure.instrument == Episode.primary_scale
+    ranked = (
+        select(
+            Measure.episode_id, Measure.instrument, Measure.taken_at, Measure.total, Measure.item9,
+            primary.label("is_primary"),
+            func.row_number().over(partition_by=part, order_by=(Measure.taken_at.desc(), Measure.id.desc()))
+            .label("rn_desc"),
+            func.row_number().over(partition_by=part, order_by=(Measure.taken_at.asc(), Measure.id.asc()))
+            .label("rn_asc"),
+            func.max(case((Measure.total >= remission, Measure.taken_at))).over(partition_by=part)
+            .label("last_bad"),
+        )
+        .join(Episode, Episode.id == Measure.episode_id)
+        .where(Measure.episode_id.in_(scope_sq), Measure.taken_at >= Episode.enrolled_on)
+        .subquery()
+    )
+    r = ranked.c
+    cols = [r.episode_id]
+    for inst in (PHQ9, GAD7):
+        is_i = r.instrument == inst
+        for cond in (r.rn_desc == 1, r.rn_desc == 2, r.rn_asc == 1):
+            cols.append(func.max(case((and_(is_i, cond), r.total))))
+            cols.append(func.max(case((and_(is_i, cond), r.taken_at))))
+    cols.append(func.max(case((and_(r.instrument == PHQ9, r.rn_desc == 1), r.item9))))
+    cols.append(func.min(case((and_(r.is_primary, r.total < remission,
+                                    or_(r.last_bad.is_(None), r.taken_at > r.last_bad)), r.taken_at))))
+    out: dict[int, dict] = {}  # type: ignore[type-arg]
+    for row in session.execute(select(*cols).group_by(r.episode_id)):
+        out[row[0]] = {
+            PHQ9: tuple(row[1:7]), GAD7: tuple(row[7:13]), "phq9_item9": row[13],
+            "remission_since": row[14],
+        }
+    return out
+
+
+def _contact_facts(session: Session, scope_sq, today: date, policy: Policy) -> dict[int, tuple]:  # type: ignore[no-untyped-def,type-arg]
+    """(last successful contact, failed attempts since, max registry lag in the look-back, the
+    contact with that lag, oldest unanswered question) per episode. One windowed query."""
+    cutoff = datetime.combine(today - timedelta(days=policy.registry_lag_lookback_days), time.min)
+    recent = Contact.contact_at >= cutoff
+    lag = day_diff(Contact.entered_at, Contact.contact_at)
+    inner = (
+        select(
+            Contact.episode_id, Contact.contact_at, Contact.kind, Contact.reached,
+            recent.label("recent"), lag.label("lag"),
+            and_(Contact.question_for_consultant.is_not(None), Contact.question_answered.is_(False))
+            .label("open_q"),
+            func.max(case((Contact.reached.is_(True), Contact.contact_at)))
+            .over(partition_by=Contact.episode_id).label("last_ok"),
+            func.row_number().over(
+                partition_by=Contact.episode_id,
+                order_by=(case((recent, lag), else_=-1).desc(), Contact.contact_at.desc()),
+            ).label("lag_rn"),
+        )
+        .where(Contact.episode_id.in_(scope_sq))
+        .subquery()
+    )
+    c = inner.c
+    failed = and_(c.kind == "outreach", c.reached.is_(False), or_(c.last_ok.is_(None), c.contact_at > c.last_ok))
+    top_lag = and_(c.lag_rn == 1, c.recent)
+    q = select(
+        c.episode_id, func.max(c.last_ok), func.count(case((failed, 1))),
+        func.max(case((top_lag, c.lag))), func.max(case((top_lag, c.contact_at))),
+        func.min(case((c.open_q, c.contact_at))),
+    ).group_by(c.episode_id)
+    return {row[0]: tuple(row[1:]) for row in session.execute(q)}
+
+
+def _recommendation_facts(session: Session, scope_sq) -> dict[int, tuple]:  # type: ignore[no-untyped-def,type-arg]
+    q = (
+        select(
+            Recommendation.episode_id,
+            func.min(case((Recommendation.state == "recommended", Recommendation.recommended_at))),
+            func.min(case((Recommendation.state.in_(("approved", "modified")), Recommendation.decided_at))),
+            func.count(case((Recommendation.state != "closed", 1))),
+        )
+        .where(Recommendation.episode_id.in_(scope_sq))
+        .group_by(Recommendation.episode_id)
+    )
+    return {row[0]: tuple(row[1:]) for row in session.execute(q)}
+
+
+def _billing(session: Session, today: date, ids: list[int] | None) -> dict:  # type: ignore[type-arg]
+    month_start = today.replace(day=1)
+    try:
+        from .billing_progress import billing_progress
+    except ImportError:  # pragma: no cover - the billing module ships with the app
+        return _local_minutes(session, month_start, ids)
+    return billing_progress(session, month_start, ids)
+
+
+@dataclass(frozen=True)
+class _Minutes:  # pragma: no cover - fallback only
+    minutes: int
+    next_code: str | None = None
+    minutes_needed: int | None = None
+    label: str = ""
+
+
+def _local_minutes(session: Session, month_start: date, ids: list[int] | None) -> dict:  # type: ignore[type-arg]  # pragma: no cover
+    nxt = (month_start.replace(day=28) + timedelta(days=4)).replace(day=1)
+    q = select(TimeEntry.episode_id, func.sum(TimeEntry.minutes)).where(
+        TimeEntry.local_date >= month_start, TimeEntry.local_date < nxt, TimeEntry.deleted_at.is_(None))
+    if ids is not None:
+        q = q.where(TimeEntry.episode_id.in_(ids))
+    return {eid: _Minutes(int(m or 0), label=f"{int(m or 0)} min") for eid, m in session.execute(
+        q.group_by(TimeEntry.episode_id))}
+
+
+# ---------------------------------------------------------------------------------------------
+# CSV
+
+CSV_COLUMNS: tuple[str, ...] = (
+    "Patient", "MRN", "Care manager", "Clinician", "Program", "Status", "Enrolled", "Weeks",
+    "Primary scale", "Baseline PHQ-9", "Baseline PHQ-9 date", "Last PHQ-9", "Last PHQ-9 date",
+    "PHQ-9 change", "Baseline GAD-7", "Baseline GAD-7 date", "Last GAD-7", "Last GAD-7 date",
+    "GAD-7 change", "Last contact", "Failed outreach attempts", "Next action", "Next action due",
+    "Last case review", "Minutes this month", "Next code", "Minutes to next code", "Billing",
+    "Transfer pending to", "Flags",
+) + tuple(f.label for f in Flag)
+
+
+def _safe(value: str | None) -> str:
+    """Free text into a spreadsheet cell: a leading = + - @ would run as a formula."""
+    if not value:
+        return ""
+    return "'" + value if value[0] in "=+-@\t\r" else value
+
+
+def _d(v: date | None) -> str:
+    return v.isoformat() if v else ""
+
+
+def _n(v: int | None) -> str:
+    return "" if v is None else str(v)
+
+
+def csv_record(row: RegistryRow) -> list[str]:
+    flags = row.flag_set
+    return [
+        _safe(row.patient_name), _safe(row.mrn), _safe(row.care_manager), _safe(row.clinician), row.program,
+        row.status, _d(row.enrolled_on), str(row.weeks), row.primary_scale,
+        _n(row.phq9_baseline), _d(row.phq9_baseline_on), _n(row.phq9_last), _d(row.phq9_last_on),
+        row.phq9_change_text if row.phq9_change is not None else "",
+        _n(row.gad7_baseline), _d(row.gad7_baseline_on), _n(row.gad7_last), _d(row.gad7_last_on),
+        row.gad7_change_text if row.gad7_change is not None else "",
+        _d(row.last_contact_on), str(row.failed_attempts), _safe(row.next_action), _d(row.next_action_on),
+        _d(row.last_case_review_on), str(row.minutes_this_month), row.next_code or "",
+        _n(row.minutes_to_next_code), row.billing_label, _safe(row.transfer_to),
+        "; ".join(h.flag.label for h in row.flags),
+    ] + ["yes" if f in flags else "" for f in Flag]
+
+
+def write_registry_csv(
+    session: Session, actor: Actor, out: TextIO, *, today: date | None = None, care_manager_id: int | None = None,
+    flagged_only: bool = False, status: str | Iterable[str] | None = None, text: str | None = None,
+) -> int:
+    """Write the (filtered) registry as CSV with a header row; audited as an export. Returns rows."""
+    rows = build_registry(session, actor, today=today, care_manager_id=care_manager_id,
+                          flagged_only=flagged_only, status=status, text=text)
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in rows:
+        writer.writerow(csv_record(row))
+    record(session, actor, "registry.export", object_type="registry",
+           summary=f"Registry exported as CSV ({len(rows)} rows)",
+           detail={"care_manager_id": care_manager_id, "flagged_only": flagged_only,
+                   "status": status if isinstance(status, str) or status is None else list(status),
+                   "text": bool(text)})
+    return len(rows)
+
+
+def registry_csv_text(session: Session, actor: Actor, **filters: object) -> str:
+    buf = io.StringIO()
+    write_registry_csv(session, actor, buf, **filters)  # type: ignore[arg-type]
+    return buf.getvalue()
