@@ -1,0 +1,486 @@
+"""The time log: minutes a staff member spent on a patient, manual or from the timer.
+
+Rules kept here (the counting rules live in domain.timelog):
+- A person logs their own time (`Permission.LOG_TIME`); the entry's staff member is the actor.
+- Stored rows are one local calendar day each: a span across midnight (or month end) is split
+  with `domain.timelog.split_at_midnight`, the pieces share a `split_group`.
+- Refused with a plain message: minutes that are not a whole number, zero or negative, more than
+  24 hours, a date or time in the future, an end before the start, an unknown activity, a patient
+  or episode that does not exist (or does not belong together).
+- The treating clinician's time counts toward CoCM only when marked as care-manager work
+  (`counts_as_care_management`; default True for care managers, False for clinicians);
+  consultant time is logged but never counted (the domain decides; we just store who).
+- Time billed as another service (psychotherapy, psychiatric evaluation, …) is kept and marked
+  (`billed_elsewhere`), never counted.
+- Deleting is a soft delete with a reason, audited; deleted rows stay for the audit trail.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cocm_desktop.domain.activities import ACTIVITIES
+from cocm_desktop.domain.actor import Actor
+from cocm_desktop.domain.episode_months import Month
+from cocm_desktop.domain.roles import Permission, Role
+from cocm_desktop.domain.timelog import split_at_midnight
+from cocm_desktop.store.models import Episode, Patient, TimeEntry, User
+
+from .common import NotFound, ValidationError, check, local_now, not_in_future, record
+
+__all__ = [
+    "ACTIVITIES",
+    "MAX_MINUTES",
+    "TimeEntryView",
+    "activity_label",
+    "add_manual_time",
+    "delete_time_entry",
+    "get_time_entry",
+    "list_time",
+    "mark_billed_elsewhere",
+    "resolve_episode",
+    "write_span",
+]
+
+MAX_MINUTES = 24 * 60
+
+
+def activity_label(value: str) -> str:
+    return ACTIVITIES.get(value, value)
+
+
+@dataclass(frozen=True)
+class TimeEntryView:
+    id: int
+    patient_id: int
+    episode_id: int | None
+    staff_id: int
+    staff_name: str
+    staff_role: str
+    local_date: date
+    started_at: datetime | None
+    ended_at: datetime | None
+    minutes: int
+    activity: str
+    activity_label: str
+    source: str  # timer | manual | contact
+    note: str | None
+    billed_elsewhere: str | None
+    counts_as_care_management: bool
+    split_group: str | None
+    deleted: bool
+    delete_reason: str | None
+
+
+def _view(t: TimeEntry, staff: User) -> TimeEntryView:
+    return TimeEntryView(
+        t.id,
+        t.patient_id,
+        t.episode_id,
+        t.staff_id,
+        staff.display_name,
+        staff.role,
+        t.local_date,
+        t.started_at,
+        t.ended_at,
+        t.minutes,
+        t.activity,
+        activity_label(t.activity),
+        t.source,
+        t.note,
+        t.billed_elsewhere,
+        bool(t.counts_as_care_management),
+        t.split_group,
+        t.deleted_at is not None,
+        t.delete_reason,
+    )
+
+
+# ---- validation helpers (shared with services.timer) ---------------------------------------------
+
+
+def check_activity(activity: str) -> str:
+    if activity not in ACTIVITIES:
+        known = ", ".join(ACTIVITIES.values())
+        raise ValidationError(f"Activity: “{activity}” is not a known activity (choose one of: {known}).")
+    return activity
+
+
+def resolve_episode(session: Session, patient_id: int, episode_id: int | None, day: date) -> int | None:
+    """Check the patient (and episode) exist and belong together; without an episode, use the
+    patient's episode open on `day` (the latest enrollment), else None."""
+    if session.get(Patient, patient_id) is None:
+        raise NotFound("That patient does not exist.")
+    if episode_id is not None:
+        owner = session.scalar(select(Episode.patient_id).where(Episode.id == episode_id))
+        if owner is None:
+            raise NotFound("That episode of care does not exist.")
+        if owner != patient_id:
+            raise ValidationError("Episode: that episode of care belongs to another patient.")
+        return episode_id
+    return session.scalar(
+        select(Episode.id)
+        .where(
+            Episode.patient_id == patient_id,
+            Episode.enrolled_on <= day,
+            (Episode.closed_on.is_(None)) | (Episode.closed_on >= day),
+        )
+        .order_by(Episode.enrolled_on.desc(), Episode.id.desc())
+        .limit(1)
+    )
+
+
+def _default_counts(actor: Actor, counts: bool | None) -> bool:
+    if counts is not None:
+        return bool(counts)
+    return actor.role == Role.CARE_MANAGER
+
+
+def _minutes(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError("Minutes: give a whole number of minutes.")
+    if value < 0:
+        raise ValidationError(f"Minutes: {value} is negative; give the minutes spent.")
+    if value == 0:
+        raise ValidationError("Minutes: 0 minutes is nothing to log.")
+    if value > MAX_MINUTES:
+        raise ValidationError(f"Minutes: {value} min is more than 24 hours; split it into separate days.")
+    return value
+
+
+def _billed(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    if len(value) > 120:
+        raise ValidationError("Billed elsewhere: name the service in at most 120 characters.")
+    return value or None
+
+
+def write_span(
+    session: Session,
+    actor: Actor,
+    *,
+    patient_id: int,
+    episode_id: int | None,
+    segments: Sequence[tuple[datetime, datetime]],
+    activity: str,
+    source: str,
+    note: str | None = None,
+    billed_elsewhere: str | None = None,
+    counts_as_care_management: bool | None = None,
+) -> list[TimeEntryView]:
+    """Store running time (one or more segments of one timer run or one manual span), one row per
+    segment per local day (split with domain.timelog.split_at_midnight), sharing a split_group.
+    Pieces under a minute are not stored. Validated by the callers; not audited here."""
+    group = str(uuid.uuid4())
+    staff = session.get(User, actor.user_id)
+    if staff is None:
+        raise NotFound("Your user account was not found.")
+    counts = _default_counts(actor, counts_as_care_management)
+    rows: list[TimeEntry] = []
+    episodes: dict[date, int | None] = {}
+    for start, end in segments:
+        for piece in split_at_midnight(start, end):
+            if piece.minutes <= 0:
+                continue
+            if piece.local_date not in episodes:
+                episodes[piece.local_date] = resolve_episode(
+                    session, patient_id, episode_id, piece.local_date
+                )
+            row = TimeEntry(
+                patient_id=patient_id,
+                episode_id=episodes[piece.local_date],
+                staff_id=actor.user_id,
+                local_date=piece.local_date,
+                started_at=piece.start,
+                ended_at=piece.end,
+                minutes=piece.minutes,
+                activity=activity,
+                source=source,
+                note=note,
+                billed_elsewhere=billed_elsewhere,
+                counts_as_care_management=counts,
+                split_group=group,
+                created_by_id=actor.user_id,
+            )
+            session.add(row)
+            rows.append(row)
+    if len(rows) == 1:
+        rows[0].split_group = None  # nothing was split
+    session.flush()
+    return [_view(r, staff) for r in rows]
+
+
+def add_manual_time(
+    session: Session,
+    actor: Actor,
+    *,
+    patient_id: int,
+    activity: str,
+    minutes: int | None = None,
+    local_date: date | None = None,
+    started_at: datetime | None = None,
+    ended_at: datetime | None = None,
+    episode_id: int | None = None,
+    note: str | None = None,
+    billed_elsewhere: str | None = None,
+    counts_as_care_management: bool | None = None,
+    now: datetime | None = None,
+) -> list[TimeEntryView]:
+    """Log your own time by hand: either `local_date` + `minutes`, or `started_at` + `ended_at`
+    (optionally with fewer `minutes` than the span, e.g. an interrupted call). A span across
+    midnight becomes one entry per day. Returns the stored entries."""
+    check(actor, Permission.LOG_TIME)
+    now = now or local_now()
+    check_activity(activity)
+    billed = _billed(billed_elsewhere)
+    if (started_at is None) != (ended_at is None):
+        raise ValidationError("Time: give both the start and the end time, or just the minutes and the date.")
+    staff = session.get(User, actor.user_id)
+    if staff is None:
+        raise NotFound("Your user account was not found.")
+    if started_at is not None and ended_at is not None:
+        if ended_at <= started_at:
+            raise ValidationError("End time: it must be after the start time.")
+        not_in_future(ended_at, "The end time", now)
+        span = ended_at - started_at
+        if span > timedelta(minutes=MAX_MINUTES):
+            raise ValidationError("Time: more than 24 hours between start and end; check the dates.")
+        if local_date is not None and local_date != started_at.date():
+            raise ValidationError("Date: it differs from the start time's date.")
+        span_minutes = span // timedelta(minutes=1)
+        if minutes is not None:
+            _minutes(minutes)
+            if minutes > span_minutes:
+                raise ValidationError(
+                    f"Minutes: {minutes} min is more than the {span_minutes} min between start and end."
+                )
+        elif span_minutes == 0:
+            raise ValidationError("Time: less than a minute between start and end; nothing to log.")
+        resolve_episode(session, patient_id, episode_id, started_at.date())
+        if minutes is None or minutes == span_minutes:
+            views = write_span(
+                session,
+                actor,
+                patient_id=patient_id,
+                episode_id=episode_id,
+                segments=[(started_at, ended_at)],
+                activity=activity,
+                source="manual",
+                note=note,
+                billed_elsewhere=billed,
+                counts_as_care_management=counts_as_care_management,
+            )
+        else:
+            views = _write_partial_span(
+                session,
+                actor,
+                staff,
+                patient_id,
+                episode_id,
+                started_at,
+                ended_at,
+                minutes,
+                activity,
+                note,
+                billed,
+                counts_as_care_management,
+            )
+    else:
+        if local_date is None:
+            raise ValidationError("Date: give the day the time was spent.")
+        if isinstance(local_date, datetime):
+            local_date = local_date.date()
+        not_in_future(local_date, "The date", now)
+        minutes = _minutes(minutes)
+        eid = resolve_episode(session, patient_id, episode_id, local_date)
+        row = TimeEntry(
+            patient_id=patient_id,
+            episode_id=eid,
+            staff_id=actor.user_id,
+            local_date=local_date,
+            minutes=minutes,
+            activity=activity,
+            source="manual",
+            note=note,
+            billed_elsewhere=billed,
+            counts_as_care_management=_default_counts(actor, counts_as_care_management),
+            created_by_id=actor.user_id,
+        )
+        session.add(row)
+        session.flush()
+        views = [_view(row, staff)]
+    total = sum(v.minutes for v in views)
+    for v in views:
+        record(
+            session,
+            actor,
+            "time.add",
+            patient_id=patient_id,
+            object_type="time_entry",
+            object_id=v.id,
+            summary=f"{v.minutes} min {v.activity_label} on {v.local_date.isoformat()} (manual)",
+            detail={"split_group": v.split_group, "total_minutes": total} if v.split_group else None,
+        )
+    return views
+
+
+def _write_partial_span(
+    session,
+    actor,
+    staff,
+    patient_id,
+    episode_id,
+    start,
+    end,
+    minutes,
+    activity,  # type: ignore[no-untyped-def]
+    note,
+    billed,
+    counts,
+) -> list[TimeEntryView]:
+    """A manual span with fewer minutes than its clock span: minutes shared out per day."""
+    group = str(uuid.uuid4())
+    pieces = [p for p in split_at_midnight(start, end, minutes) if p.minutes > 0]
+    rows = []
+    for p in pieces:
+        row = TimeEntry(
+            patient_id=patient_id,
+            episode_id=resolve_episode(session, patient_id, episode_id, p.local_date),
+            staff_id=actor.user_id,
+            local_date=p.local_date,
+            started_at=p.start,
+            ended_at=p.end,
+            minutes=p.minutes,
+            activity=activity,
+            source="manual",
+            note=note,
+            billed_elsewhere=billed,
+            counts_as_care_management=_default_counts(actor, counts),
+            split_group=group if len(pieces) > 1 else None,
+            created_by_id=actor.user_id,
+        )
+        session.add(row)
+        rows.append(row)
+    session.flush()
+    return [_view(r, staff) for r in rows]
+
+
+def get_time_entry(session: Session, actor: Actor, entry_id: int) -> TimeEntryView:
+    check(actor, Permission.READ_CHART)
+    row = session.get(TimeEntry, entry_id)
+    if row is None:
+        raise NotFound("That time entry does not exist.")
+    staff = session.get(User, row.staff_id)
+    assert staff is not None
+    return _view(row, staff)
+
+
+def list_time(
+    session: Session,
+    actor: Actor,
+    *,
+    patient_id: int | None = None,
+    month: date | Month | None = None,
+    staff_id: int | None = None,
+    include_deleted: bool = False,
+) -> list[TimeEntryView]:
+    """Time entries, oldest first, filtered by patient, month (any date in it) and/or staff."""
+    check(actor, Permission.READ_CHART)
+    q = select(TimeEntry, User).join(User, User.id == TimeEntry.staff_id)
+    if patient_id is not None:
+        q = q.where(TimeEntry.patient_id == patient_id)
+    if staff_id is not None:
+        q = q.where(TimeEntry.staff_id == staff_id)
+    if month is not None:
+        m = Month.of(month)
+        q = q.where(TimeEntry.local_date >= m.first_day, TimeEntry.local_date <= m.last_day)
+    if not include_deleted:
+        q = q.where(TimeEntry.deleted_at.is_(None))
+    q = q.order_by(TimeEntry.local_date, TimeEntry.started_at, TimeEntry.id)
+    return [_view(t, u) for t, u in session.execute(q)]
+
+
+def _own_entry(session: Session, actor: Actor, entry_id: int) -> TimeEntry:
+    check(actor, Permission.LOG_TIME)
+    row = session.get(TimeEntry, entry_id)
+    if row is None or row.deleted_at is not None:
+        raise NotFound("That time entry does not exist (or was deleted).")
+    if row.staff_id != actor.user_id:
+        raise ValidationError("Only the person who logged this time can change or delete it.")
+    return row
+
+
+def delete_time_entry(
+    session: Session,
+    actor: Actor,
+    entry_id: int,
+    reason: str,
+    *,
+    whole_run: bool = False,
+    now: datetime | None = None,
+) -> list[int]:
+    """Soft-delete your own entry with a reason (kept for the audit trail, no longer counted).
+    `whole_run`: also the other day-pieces of the same timer run. Returns the deleted ids."""
+    row = _own_entry(session, actor, entry_id)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError("Reason: say why this time entry is deleted.")
+    if len(reason) > 300:
+        raise ValidationError("Reason: at most 300 characters.")
+    rows = [row]
+    if whole_run and row.split_group:
+        rows = list(
+            session.scalars(
+                select(TimeEntry).where(
+                    TimeEntry.split_group == row.split_group, TimeEntry.deleted_at.is_(None)
+                )
+            )
+        )
+    stamp = now or local_now()
+    for r in rows:
+        r.deleted_at = stamp
+        r.deleted_by_id = actor.user_id
+        r.delete_reason = reason
+    session.flush()
+    for r in rows:
+        record(
+            session,
+            actor,
+            "time.delete",
+            patient_id=r.patient_id,
+            object_type="time_entry",
+            object_id=r.id,
+            summary=f"{r.minutes} min on {r.local_date.isoformat()} deleted",
+            detail={"reason": reason},
+        )
+    return [r.id for r in rows]
+
+
+def mark_billed_elsewhere(
+    session: Session, actor: Actor, entry_id: int, service: str | None
+) -> TimeEntryView:
+    """Mark your entry as billed under another service (e.g. "psychotherapy 90834"), or clear it
+    with None. Marked time is kept but never counted toward CoCM minutes."""
+    row = _own_entry(session, actor, entry_id)
+    row.billed_elsewhere = _billed(service)
+    session.flush()
+    record(
+        session,
+        actor,
+        "time.billed_elsewhere",
+        patient_id=row.patient_id,
+        object_type="time_entry",
+        object_id=row.id,
+        summary=f"Billed elsewhere: {row.billed_elsewhere or 'cleared'}",
+    )
+    staff = session.get(User, row.staff_id)
+    assert staff is not None
+    return _view(row, staff)
