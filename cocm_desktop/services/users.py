@@ -7,6 +7,7 @@ must change together: the row and the key slot.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -15,12 +16,14 @@ from cocm_desktop.domain.actor import Actor
 from cocm_desktop.domain.roles import Permission, Role
 from cocm_desktop.store.database import Database
 from cocm_desktop.store.keyslots import normalize_username
-from cocm_desktop.store.models import User
+from cocm_desktop.store.models import User, utcnow
 
-from .common import ValidationError, check, record
+from .common import NotFound, ValidationError, check, record
 
 USERNAME_RE = re.compile(r"^[a-z][a-z0-9._-]{1,31}$")
 MIN_PASSWORD = 4  # the demo uses "demo"; set-up screens ask for more (see gui)
+MAX_PASSWORD = 1024
+MAX_DISPLAY_NAME = 200
 
 
 @dataclass(frozen=True)
@@ -58,14 +61,16 @@ def add_staff_user(
         role = Role(role).value
     except ValueError:
         raise ValidationError(f"Unknown role “{role}”.") from None
-    if not display_name.strip():
-        raise ValidationError("Give the person's full name.")
-    if len(password) < MIN_PASSWORD:
-        raise ValidationError(f"A password needs at least {MIN_PASSWORD} characters.")
+    display_name = _clean_display_name(display_name)
+    credentials = _optional_text(credentials, "Credentials", 64)
+    npi = _optional_text(npi, "NPI", 10)
+    if npi is not None and not (npi.isascii() and npi.isdigit() and len(npi) == 10):
+        raise ValidationError("An NPI is exactly 10 digits.")
+    _check_password_rules(password, name)
     with db.session() as s:
         if s.scalar(select(User.id).where(User.username == name)) is not None:
             raise ValidationError(f"The username “{name}” is taken.")
-        user = User(username=name, display_name=display_name.strip(), role=role,
+        user = User(username=name, display_name=display_name, role=role,
                     credentials=credentials, npi=npi)
         s.add(user)
         s.flush()
@@ -76,9 +81,146 @@ def add_staff_user(
         return _to_staff(user)
 
 
+_REFUSED_CATEGORIES = ("Cc", "Cf", "Cs", "Co", "Cn")
+_ALLOWED_FORMAT = {"\u200c", "\u200d"}  # zero-width (non-)joiner: needed to spell some names
+
+
+def _has_hidden_characters(text: str) -> bool:
+    return any(unicodedata.category(ch) in _REFUSED_CATEGORIES and ch not in _ALLOWED_FORMAT for ch in text)
+
+
+def _clean_display_name(display_name: str) -> str:
+    cleaned = display_name.strip()
+    if not cleaned:
+        raise ValidationError("Give the person's full name.")
+    if len(cleaned) > MAX_DISPLAY_NAME:
+        raise ValidationError(f"A name can have at most {MAX_DISPLAY_NAME} characters.")
+    if _has_hidden_characters(cleaned):
+        raise ValidationError("The name contains invisible or control characters; retype it.")
+    return cleaned
+
+
+def _optional_text(value: str | None, label: str, limit: int) -> str | None:
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if len(value) > limit:
+        raise ValidationError(f"{label} can have at most {limit} characters.")
+    if _has_hidden_characters(value):
+        raise ValidationError(f"{label} contains invisible or control characters; retype it.")
+    return value
+
+
 def list_staff(db: Database, include_inactive: bool = False) -> list[StaffUser]:
     with db.session() as s:
         q = select(User).order_by(User.role, User.display_name)
         if not include_inactive:
             q = q.where(User.active.is_(True))
         return [_to_staff(u) for u in s.scalars(q)]
+
+
+def _find_user(s, username: str) -> User:  # type: ignore[no-untyped-def]
+    user = s.scalar(select(User).where(User.username == normalize_username(username)))
+    if user is None:
+        raise NotFound(f"There is no user “{normalize_username(username)}”.")
+    return user
+
+
+def _check_password_rules(password: str, username: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise ValidationError(f"A password needs at least {MIN_PASSWORD} characters.")
+    if len(password) > MAX_PASSWORD:
+        raise ValidationError(f"A password can have at most {MAX_PASSWORD} characters.")
+    if password.strip().lower() == username:
+        raise ValidationError("The password cannot be the username.")
+
+
+def _active_leads(s) -> int:  # type: ignore[no-untyped-def]
+    return len(s.scalars(select(User.id).where(User.role == Role.CLINIC_LEAD.value, User.active.is_(True))).all())
+
+
+def deactivate_user(db: Database, actor: Actor, username: str, *, reason: str) -> StaffUser:
+    """Someone leaves: the row stays (history, audit) but is inactive; the key slot is deleted and
+    the database re-keyed, so the person's old password opens nothing current (old backups
+    excepted — see store.keyslots)."""
+    check(actor, Permission.MANAGE_USERS)
+    if not reason.strip():
+        raise ValidationError("Say why the user is being removed; the reason is kept in the audit log.")
+    name = normalize_username(username)
+    if name == actor.username:
+        raise ValidationError("You cannot remove yourself; another clinic lead has to do it.")
+    with db.session() as s:
+        user = _find_user(s, name)
+        if not user.active:
+            raise ValidationError(f"“{name}” is already removed.")
+        if user.role == Role.CLINIC_LEAD.value and _active_leads(s) <= 1:
+            raise ValidationError("The last clinic lead cannot be removed.")
+        user.active = False
+        user.deactivated_at = utcnow()
+        record(s, actor, "user.deactivate", object_type="user", object_id=user.id,
+               summary=f"User {name} removed", detail={"reason": reason.strip()})
+        result = _to_staff(user)
+    # After the commit: the re-key reads the active users, and cannot run inside a transaction.
+    db.remove_key_slot(name, reason=f"user {name} removed")
+    return result
+
+
+def reactivate_user(db: Database, actor: Actor, username: str, *, password: str) -> StaffUser:
+    check(actor, Permission.MANAGE_USERS)
+    name = normalize_username(username)
+    _check_password_rules(password, name)
+    with db.session() as s:
+        user = _find_user(s, name)
+        if user.active:
+            raise ValidationError(f"“{name}” is already active.")
+        user.active = True
+        user.deactivated_at = None
+        record(s, actor, "user.reactivate", object_type="user", object_id=user.id,
+               summary=f"User {name} reactivated with a new password")
+        db.add_key_slot(name, password)
+        return _to_staff(user)
+
+
+def reset_password(db: Database, actor: Actor, username: str, *, new_password: str) -> None:
+    """The clinic lead sets a new password for someone who forgot theirs."""
+    check(actor, Permission.MANAGE_USERS)
+    name = normalize_username(username)
+    _check_password_rules(new_password, name)
+    with db.session() as s:
+        user = _find_user(s, name)
+        if not user.active:
+            raise ValidationError(f"“{name}” is removed; reactivate the user instead.")
+        record(s, actor, "user.password_reset", object_type="user", object_id=user.id,
+               summary=f"Password of {name} reset by the clinic lead")
+        db.add_key_slot(name, new_password)
+
+
+def change_own_password(db: Database, actor: Actor, *, current_password: str, new_password: str) -> None:
+    """Everyone changes their own password (re-wraps only their own key slot)."""
+    _check_password_rules(new_password, actor.username)
+    if not db.check_password(actor.username, current_password):
+        raise ValidationError("The current password is not right; the password was not changed.")
+    with db.session() as s:
+        record(s, actor, "user.password_change", object_type="user", object_id=actor.user_id,
+               summary="Changed own password")
+        db.add_key_slot(actor.username, new_password)
+
+
+def change_role(db: Database, actor: Actor, username: str, *, role: str) -> StaffUser:
+    check(actor, Permission.MANAGE_USERS)
+    name = normalize_username(username)
+    try:
+        new_role = Role(role).value
+    except ValueError:
+        raise ValidationError(f"Unknown role “{role}”.") from None
+    with db.session() as s:
+        user = _find_user(s, name)
+        if user.role == new_role:
+            return _to_staff(user)
+        if user.role == Role.CLINIC_LEAD.value and user.active and _active_leads(s) <= 1:
+            raise ValidationError("The last clinic lead cannot be given another role.")
+        old = user.role
+        user.role = new_role
+        record(s, actor, "user.role_change", object_type="user", object_id=user.id,
+               summary=f"Role of {name}: {old} → {new_role}", detail={"from": old, "to": new_role})
+        return _to_staff(user)

@@ -7,8 +7,9 @@ as it was. Nothing here ever creates a database in place of one that did not ope
 from __future__ import annotations
 
 import contextlib
+import hmac
+import math
 import os
-import shutil
 import uuid
 from collections.abc import Iterator
 from datetime import date, datetime
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cocm_desktop import __version__
 from cocm_desktop.domain.actor import Actor
+from cocm_desktop.domain.policy import DEFAULT_POLICY, Policy, login_delay_seconds
 
 from . import audit, migrate
 from .engine import make_engine, raw_connect, translate
@@ -28,7 +30,9 @@ from .errors import (
     DatabaseNotFound,
     NewerSchema,
     NotACocmDatabase,
+    SessionLocked,
     StoreError,
+    TooManyAttempts,
     WrongCredentials,
 )
 from .keyslots import (
@@ -44,6 +48,14 @@ from .location import check_location
 from .lockfile import InstanceLock
 from .models import ClinicSetting, User, utcnow
 
+AUDIT_KEY_SETTING = "audit_chain_key"
+LOGIN_POLICY_FIELDS = ("failed_login_free_attempts", "failed_login_delay_seconds",
+                       "failed_login_max_delay_seconds")
+
+
+def _utcnow() -> datetime:  # tests move the clock here
+    return utcnow()
+
 SQLITE_PLAIN_HEADER = b"SQLite format 3\x00"
 PAGE_SIZE = 4096  # SQLCipher 4 default
 
@@ -56,7 +68,12 @@ def _damaged(name: str) -> DatabaseDamaged:
 
 
 class Database:
-    """An open clinic database and who unlocked it. Use `session()` for each user action."""
+    """An open clinic database and who unlocked it. Use `session()` for each user action.
+
+    `lock()` (idle lock or by hand) makes every `session()` refuse with SessionLocked until
+    `unlock(username, password)`; both are audited. Removing a key slot re-keys the database
+    (see store.keyslots for the design).
+    """
 
     def __init__(
         self, path: Path, engine: Engine, key: bytes, keyfile: KeyFile, actor: Actor | None
@@ -70,6 +87,7 @@ class Database:
         self.actor = actor
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._lock: InstanceLock | None = None
+        self._locked = False
 
     def __repr__(self) -> str:  # never show the key
         return f"<Database {self.path.name}>"
@@ -77,7 +95,17 @@ class Database:
     # ---- sessions -------------------------------------------------------------------------
     @contextlib.contextmanager
     def session(self) -> Iterator[Session]:
-        """One unit of work: commits on success, rolls back on any error, storage faults translated."""
+        """One unit of work: commits on success, rolls back on any error, storage faults translated.
+
+        Refused with SessionLocked while the session is locked.
+        """
+        if self._locked:
+            raise SessionLocked()
+        with self._session() as s:
+            yield s
+
+    @contextlib.contextmanager
+    def _session(self) -> Iterator[Session]:
         session = self._sessions()
         session.info["audit_key"] = self._audit_key
         try:
@@ -107,12 +135,139 @@ class Database:
         self.keyfile.save(self.keyfile_path)
 
     def add_key_slot(self, username: str, password: str, kdf: dict[str, int] | None = None) -> None:
+        """Create or replace (password change/reset) a user's slot. Takes effect at once."""
         self.keyfile.add_slot(normalize_username(username), password, self._key, kdf)
         self.save_keyfile()
 
-    def remove_key_slot(self, username: str) -> None:
+    def check_password(self, username: str, password: str) -> bool:
+        """True when this password opens this user's slot to the key in use (no audit, no count)."""
+        try:
+            keys = self.keyfile.unlock(normalize_username(username), password)
+        except WrongCredentials:
+            return False
+        return any(hmac.compare_digest(k, self._key) for k in keys)
+
+    def remove_key_slot(self, username: str, *, reason: str = "user removed") -> list[str]:
+        """Delete a user's slot and re-key the database so their old key no longer opens it.
+
+        Returns the names of all slots dropped by the re-key (the removed one included).
+        """
         self.keyfile.remove_slot(normalize_username(username))
         self.save_keyfile()
+        dropped = self.rekey(reason=reason)
+        return sorted({normalize_username(username), *dropped})
+
+    # ---- re-key ---------------------------------------------------------------------------
+    def rekey(self, *, reason: str, keep: set[str] | None = None) -> list[str]:
+        """New random database key (PRAGMA rekey), sealed to every remaining authentic slot.
+
+        `keep` defaults to the active users plus the recovery slot. Crash-safe: see store.keyslots.
+        Refused (DatabaseLocked) while another CoCM Desktop window holds the database.
+        """
+        if self._locked:
+            raise SessionLocked()
+        temp_lock = None
+        if self._lock is None:
+            temp_lock = InstanceLock(self.path)
+            temp_lock.acquire()
+        try:
+            with self._session() as s:
+                if keep is None:
+                    keep = set(s.scalars(select(User.username).where(User.active.is_(True))))
+                    keep.add(RECOVERY_SLOT)
+                # The audit chain's key must outlive the database key it was first derived from.
+                if s.get(ClinicSetting, AUDIT_KEY_SETTING) is None:
+                    s.add(ClinicSetting(key=AUDIT_KEY_SETTING, value=self._audit_key.hex()))
+            new_key = new_database_key()
+            self.keyfile.abandon_rekey()
+            dropped = self.keyfile.begin_rekey(self._key, new_key, keep)
+            self.save_keyfile()
+            self._apply_rekey(new_key)
+            self.keyfile.finish_rekey()
+            self.save_keyfile()
+            with self._session() as s:
+                actor = self.actor
+                audit.append(s, user_id=actor.user_id if actor else None,
+                             username=actor.username if actor else "system", action="key.rekey",
+                             summary="Database re-keyed", detail={"reason": reason, "slots_dropped": dropped,
+                                                                  "epoch": self.keyfile.key_epoch})
+            return dropped
+        finally:
+            if temp_lock is not None:
+                temp_lock.release()
+
+    def _apply_rekey(self, new_key: bytes) -> None:
+        """Switch the file to `new_key` in one SQLite transaction; reopen the pool with it."""
+        self.engine.dispose()
+        conn = raw_connect(self.path, self._key)
+        try:
+            conn.execute(f"PRAGMA rekey = \"x'{new_key.hex()}'\"")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # no page under the old key left behind
+        finally:
+            conn.close()
+        if not _opens_with(self.path, new_key):
+            if _opens_with(self.path, self._key):
+                self.keyfile.abandon_rekey()
+                self.save_keyfile()
+                raise StoreError("The database could not be re-keyed; nothing was changed. Try again.")
+            raise _damaged(self.path.name)
+        self._key = new_key
+        self.engine = make_engine(self.path, new_key)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def _finish_interrupted_rekey(self, opened_with_next: bool) -> None:
+        """A re-key was cut short (crash, power loss): finish it now that we hold a key."""
+        if opened_with_next:  # the file already uses the new key; only the sidecar lagged
+            self.keyfile.finish_rekey()
+            self.save_keyfile()
+        else:  # the file still uses the old key: do the whole re-key again
+            self.rekey(reason="finishing an interrupted re-key")
+
+    # ---- lock / unlock --------------------------------------------------------------------
+    @property
+    def locked(self) -> bool:
+        return self._locked
+
+    def lock(self) -> None:
+        """Idle or manual lock: sessions are refused until `unlock`. Audited."""
+        if self._locked:
+            return
+        actor = self.actor
+        with self._session() as s:
+            audit.append(s, user_id=actor.user_id if actor else None,
+                         username=actor.username if actor else "system", action="session.lock",
+                         summary="Session locked")
+        self._locked = True
+        self.engine.dispose()  # idle connections (and their page caches) go
+
+    def unlock(self, username: str, password: str) -> Actor:
+        """Resume a locked session with a password (the same growing delay as sign-in)."""
+        slot = normalize_username(username)
+        _check_delay(self.keyfile, slot)
+        try:
+            keys = self.keyfile.unlock(slot, password)
+            if not any(hmac.compare_digest(k, self._key) for k in keys):
+                raise WrongCredentials()
+        except WrongCredentials:
+            _note_failure(self.path, self.keyfile, slot)
+            raise WrongCredentials() from None
+        with self._session() as s:
+            user = s.scalar(select(User).where(User.username == slot))
+            if user is None or not user.active:
+                raise WrongCredentials()
+            previous = self.actor.username if self.actor else None
+            actor = Actor(user.id, user.username, user.display_name, user.role)
+            _flush_failures(s, self.keyfile)
+            audit.append(s, user_id=user.id, username=user.username, action="session.unlock",
+                         summary="Session unlocked",
+                         detail=None if previous == user.username else {"previous_user": previous})
+        self.actor = actor
+        self._locked = False
+        self.keyfile.clear_failures(slot)
+        self.keyfile.pending.clear()
+        self.keyfile.pending_dropped = 0
+        self.save_keyfile()
+        return actor
 
     def close(self) -> None:
         self.engine.dispose()
@@ -161,6 +316,7 @@ class Database:
                         ClinicSetting(key="database_id", value=database_id),
                         ClinicSetting(key="created_with_version", value=__version__),
                         ClinicSetting(key="created_on", value=date.today().isoformat()),
+                        ClinicSetting(key=AUDIT_KEY_SETTING, value=db._audit_key.hex()),
                     ]
                 )
                 _seed_payer_rules(s)
@@ -200,16 +356,21 @@ class Database:
         *,
         exclusive: bool = False,
     ) -> Database:
-        """Unlock with a user's password. `exclusive` takes the one-app-instance lock (the GUI)."""
+        """Unlock with a user's password. `exclusive` takes the one-app-instance lock (the GUI).
+
+        Raises TooManyAttempts (without trying the password) during the growing delay that
+        follows repeated failures.
+        """
         path = Path(path).absolute()
         keyfile = _precheck(path)
         slot = normalize_username(username)
+        _check_delay(keyfile, slot)
         try:
-            key = keyfile.unwrap(slot, password)
+            keys = keyfile.unlock(slot, password)
         except WrongCredentials:
             _note_failure(path, keyfile, slot)
             raise
-        db = cls._open_with_key(path, key, keyfile, exclusive)
+        db, opened_with_next = cls._open_with_candidates(path, keys, keyfile, exclusive)
         try:
             with db.session() as s:
                 user = s.scalar(select(User).where(User.username == slot))
@@ -219,9 +380,8 @@ class Database:
                 _flush_failures(s, keyfile)
                 audit.append(s, user_id=user.id, username=user.username, action="login.success",
                              summary="Signed in")
-            if keyfile.failures.pop(slot, None) is not None or keyfile.pending:
-                keyfile.pending.clear()
-                db.save_keyfile()
+                policy_changed = _sync_login_policy(s, keyfile)
+            db._after_unlock(slot, password, opened_with_next, policy_changed)
         except BaseException:
             db.close()
             raise
@@ -236,12 +396,14 @@ class Database:
             raise ValueError("Say why the recovery code is being used; the reason is kept in the audit log.")
         path = Path(path).absolute()
         keyfile = _precheck(path)
+        _check_delay(keyfile, RECOVERY_SLOT)
+        code = normalize_recovery_code(recovery_code)
         try:
-            key = keyfile.unwrap(RECOVERY_SLOT, normalize_recovery_code(recovery_code))
+            keys = keyfile.unlock(RECOVERY_SLOT, code)
         except WrongCredentials:
             _note_failure(path, keyfile, RECOVERY_SLOT)
             raise WrongCredentials() from None
-        db = cls._open_with_key(path, key, keyfile, exclusive)
+        db, opened_with_next = cls._open_with_candidates(path, keys, keyfile, exclusive)
         try:
             with db.session() as s:
                 lead = s.scalar(
@@ -253,10 +415,43 @@ class Database:
                 _flush_failures(s, keyfile)
                 audit.append(s, user_id=lead.id, username=lead.username, action="login.recovery_code",
                              summary="Emergency access with the recovery code", detail={"reason": reason})
+            db._after_unlock(RECOVERY_SLOT, code, opened_with_next, False)
         except BaseException:
             db.close()
             raise
         return db
+
+    def _after_unlock(self, slot: str, secret: str, opened_with_next: bool | None, dirty: bool) -> None:
+        """Sidecar housekeeping after a good sign-in: counters, re-key recovery, slot upgrade."""
+        if self.keyfile.clear_failures(slot) or self.keyfile.pending or self.keyfile.pending_dropped:
+            self.keyfile.pending.clear()
+            self.keyfile.pending_dropped = 0
+            dirty = True
+        if self.keyfile.needs_upgrade(slot):
+            self.keyfile.add_slot(slot, secret, self._key)  # format 1 → 2, or stronger Argon2
+            dirty = True
+        if dirty:
+            with contextlib.suppress(OSError):  # read-only folder: sign-in still works
+                self.save_keyfile()
+        if opened_with_next is not None:
+            self._finish_interrupted_rekey(opened_with_next)
+
+    @classmethod
+    def _open_with_candidates(
+        cls, path: Path, keys: list[bytes], keyfile: KeyFile, exclusive: bool
+    ) -> tuple[Database, bool | None]:
+        """Try the current key, then (mid re-key) the next one. The bool says which one opened
+        it when a re-key was in flight (None: no re-key pending)."""
+        error: StoreError | None = None
+        for index, key in enumerate(keys):
+            try:
+                db = cls._open_with_key(path, key, keyfile, exclusive)
+            except DatabaseDamaged as exc:
+                error = exc
+                continue
+            return db, (index == 1) if keyfile.rekey_in_progress else None
+        assert error is not None
+        raise error
 
     @classmethod
     def _open_with_key(cls, path: Path, key: bytes, keyfile: KeyFile, exclusive: bool) -> Database:
@@ -266,13 +461,19 @@ class Database:
         engine = make_engine(path, key)
         try:
             _verify_readable(engine, path)
-            _check_schema(engine, path, key)
+            _check_schema(engine, path, key, keyfile)
+            with engine.connect() as conn:
+                pinned = conn.execute(
+                    select(ClinicSetting.value).where(ClinicSetting.key == AUDIT_KEY_SETTING)
+                ).scalar()
         except BaseException:
             engine.dispose()
             if lock is not None:
                 lock.release()
             raise
         db = cls(path, engine, key, keyfile, None)
+        if pinned:
+            db._audit_key = bytes.fromhex(str(pinned))
         db._lock = lock
         return db
 
@@ -306,6 +507,20 @@ def _precheck(path: Path) -> KeyFile:
     return keyfile
 
 
+def _opens_with(path: Path, key: bytes) -> bool:
+    try:
+        conn = raw_connect(path, key)
+    except Exception:
+        return False
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return True
+    except Exception:
+        return False
+    finally:
+        conn.close()
+
+
 def _verify_readable(engine: Engine, path: Path) -> None:
     try:
         with engine.connect() as conn:
@@ -322,7 +537,7 @@ def _verify_readable(engine: Engine, path: Path) -> None:
         raise _damaged(path.name)  # header says more pages than the file holds: truncated
 
 
-def _check_schema(engine: Engine, path: Path, key: bytes) -> None:
+def _check_schema(engine: Engine, path: Path, key: bytes, keyfile: KeyFile) -> None:
     with engine.connect() as conn:
         current = migrate.current_revision(conn)
     if current is None:
@@ -336,27 +551,58 @@ def _check_schema(engine: Engine, path: Path, key: bytes) -> None:
             f"({__version__}). Install the latest version to open it; nothing was changed."
         )
     backup = path.with_name(f"{path.stem}.before-upgrade-{current}{path.suffix}")
-    _copy_encrypted(path, key, engine, backup)
+    _copy_encrypted(engine, key, keyfile, backup)
     with engine.begin() as conn:
         migrate.upgrade(conn)
 
 
-def _copy_encrypted(path: Path, key: bytes, engine: Engine, dest: Path) -> None:
+def _copy_encrypted(engine: Engine, key: bytes, keyfile: KeyFile, dest: Path) -> None:
     """Consistent encrypted copy (SQLite backup API, same key) plus its key file, before a migration."""
-    with engine.connect() as conn:
-        src = conn.connection.dbapi_connection
-        assert src is not None
-        dst = raw_connect(dest, key)
-        try:
-            src.backup(dst)
-        finally:
-            dst.close()
-    shutil.copy2(keyfile_path(path), keyfile_path(dest))
+    from .backup import copy_encrypted
+
+    copy_encrypted(engine, key, keyfile, dest)
+
+
+def _check_delay(keyfile: KeyFile, slot: str) -> None:
+    """The growing delay after repeated failed sign-ins (domain.policy.login_delay_seconds)."""
+    failures = keyfile.failures.get(slot, 0)
+    policy = DEFAULT_POLICY
+    if keyfile.login_policy:
+        with contextlib.suppress(ValueError, TypeError):
+            policy = Policy.from_mapping(keyfile.login_policy)
+    delay = login_delay_seconds(failures, policy)
+    if delay <= 0:
+        return
+    try:
+        last = datetime.fromisoformat(keyfile.failure_at[slot])
+    except (KeyError, ValueError):
+        return
+    elapsed = (_utcnow() - last).total_seconds()
+    remaining = min(delay, math.ceil(delay - elapsed))
+    if remaining > 0:
+        raise TooManyAttempts(remaining)
+
+
+def _sync_login_policy(session: Session, keyfile: KeyFile) -> bool:
+    """Copy the clinic policy's login-delay numbers into the sidecar (readable before unlock)."""
+    row = session.get(ClinicSetting, "policy")
+    try:
+        policy = Policy.from_mapping(row.value if row is not None and isinstance(row.value, dict) else {})
+    except (ValueError, TypeError):
+        policy = DEFAULT_POLICY
+    wanted = {name: getattr(policy, name) for name in LOGIN_POLICY_FIELDS}
+    if wanted == {name: getattr(DEFAULT_POLICY, name) for name in LOGIN_POLICY_FIELDS}:
+        wanted_or_none = None
+    else:
+        wanted_or_none = wanted
+    if keyfile.login_policy != wanted_or_none:
+        keyfile.login_policy = wanted_or_none
+        return True
+    return False
 
 
 def _note_failure(path: Path, keyfile: KeyFile, slot: str) -> None:
-    keyfile.failures[slot] = keyfile.failures.get(slot, 0) + 1
-    keyfile.pending.append({"username": slot, "at_utc": utcnow().isoformat()})
+    keyfile.note_failure(slot, _utcnow().isoformat())
     with contextlib.suppress(OSError):  # a read-only folder must not hide "wrong password"
         keyfile.save(keyfile_path(path))
 
@@ -364,9 +610,13 @@ def _note_failure(path: Path, keyfile: KeyFile, slot: str) -> None:
 def _flush_failures(session: Session, keyfile: KeyFile) -> None:
     """Failed sign-ins cannot be written while locked; they wait in the key file until now."""
     for item in keyfile.pending:
-        audit.append(session, user_id=None, username=str(item.get("username", "?")),
+        audit.append(session, user_id=None, username=str(item.get("username", "?"))[:64],
                      action="login.failure", summary="Failed sign-in",
                      at_utc=datetime.fromisoformat(str(item["at_utc"])))
+    if keyfile.pending_dropped:
+        audit.append(session, user_id=None, username="?", action="login.failure",
+                     summary=f"{keyfile.pending_dropped} more failed sign-ins (not listed one by one)",
+                     detail={"count": keyfile.pending_dropped})
 
 
 def count_rows(session: Session, model: type) -> int:

@@ -64,3 +64,31 @@ class DiskFull(StoreError):
 
 class NetworkShare(StoreError):
     pass
+
+
+class TooManyAttempts(StoreError):
+    """Sign-in refused without trying the password: the growing delay after repeated failures."""
+
+    title = "Sign-in paused"
+
+    def __init__(self, wait_seconds: int) -> None:
+        self.wait_seconds = wait_seconds
+        unit = "second" if wait_seconds == 1 else "seconds"
+        super().__init__(f"Too many failed sign-ins; wait {wait_seconds} {unit}, then try again.")
+
+
+class SessionLocked(StoreError):
+    """The session was locked (idle or by hand); nothing can be read or saved until unlocked."""
+
+    title = "Locked"
+
+    def __init__(self) -> None:
+        super().__init__("CoCM Desktop is locked. Sign in again to continue; nothing was read or saved.")
+
+
+class BackupFailed(StoreError):
+    title = "Backup not made"
+
+
+class RestoreRefused(StoreError):
+    title = "Restore refused"

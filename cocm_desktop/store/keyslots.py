@@ -1,16 +1,48 @@
-"""Key slots: the database key wrapped once per user, in a sidecar file with no PHI in it.
+"""Key slots: the database key made reachable once per user, in a sidecar file with no PHI in it.
 
-The database key is 32 random bytes used as a raw SQLCipher key. Each user's password derives
-(Argon2id) a key-encryption key that wraps the database key with AES-256-GCM; the associated data
-binds a slot to its database, its user and its slot version, so a slot copied from another
-database or another user fails like a wrong password. The recovery slot works the same way with
-a high-entropy code printed once at set-up.
+The database key is 32 random bytes used as a raw SQLCipher key. The sidecar (`<db>.keys`,
+written atomically) holds one slot per user plus the recovery slot.
+
+Format 2 (current) — why two levels
+-----------------------------------
+Removing a user must re-key the database (`PRAGMA rekey`) and hand the NEW key to every remaining
+user without knowing their passwords. A slot that only wraps the database key under a password
+cannot be re-wrapped without that password. So each slot holds an X25519 key pair:
+
+* `private`: the slot's X25519 private key, wrapped with AES-256-GCM under a key derived from the
+  user's password by Argon2id (parameters stored per slot and raised at the next sign-in);
+  associated data = database id ‖ slot name ‖ slot version.
+* `public`: the slot's public key, in clear.
+* `sealed`: the database key sealed to that public key (ephemeral X25519 + HKDF-SHA256 +
+  AES-256-GCM, associated data = database id ‖ slot name ‖ key epoch).
+* `mac`: HMAC-SHA256, keyed from the current database key, over database id ‖ slot ‖ version ‖
+  public key. Someone who can edit the sidecar but does not hold the database key cannot plant a
+  slot that a later re-key would hand the new key to.
+
+Signing in: password → Argon2id → unwrap private key → unseal database key. Re-keying (a user
+removed): new random key; it is sealed to the public key of every slot that belongs to an active
+user (or is the recovery slot) AND whose MAC verifies; the removed user's slot is gone, so their
+old password reaches only the old key, which opens old backups but not the current file.
+
+Crash safety of a re-key: (1) the sidecar is saved with `sealed_next` (new key) beside `sealed`
+(old key) in every kept slot; (2) `PRAGMA rekey` runs as one SQLite transaction; (3) the sidecar
+is saved with `sealed_next` promoted. A crash between any two steps leaves a file that opens with
+one of the two sealed keys, and the next sign-in finishes (or redoes) the re-key.
+
+Format 1 (the first development builds) wrapped the database key directly under the password; it
+is still read, and a format-1 slot is converted to format 2 at that user's next sign-in.
+
+Failed sign-in counts live here too because they must be checked before the database is
+unlocked (the growing delay of domain.policy.login_delay_seconds). The sidecar protects against
+guessing through the app; offline guessing is bounded by Argon2id alone.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -21,17 +53,23 @@ from typing import Any
 
 from argon2.low_level import Type, hash_secret_raw
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from .errors import NotACocmDatabase, WrongCredentials
 
 FORMAT = "cocm-desktop-keyslots"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 RECOVERY_SLOT = "__recovery__"
 # Argon2id at least m=64 MiB, t=3 (security.md); kept per slot so they can be raised later.
 DEFAULT_KDF = {"t": 3, "m": 65536, "p": 2}
 # Recovery code: 25 chars of Crockford base32 (~125 bits), grouped for reading aloud.
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+# The sidecar must not grow without bound under a guessing attack with random usernames.
+MAX_PENDING = 1000
+MAX_FAILURE_NAMES = 1000
 
 
 def _b64(data: bytes) -> str:
@@ -77,35 +115,104 @@ def _derive(secret: str, salt: bytes, kdf: dict[str, int]) -> bytes:
     )
 
 
-def _associated_data(database_id: str, slot_name: str, version: int) -> bytes:
+def kdf_is_weaker(kdf: dict[str, int], than: dict[str, int] = DEFAULT_KDF) -> bool:
+    return int(kdf.get("m", 0)) < than["m"] or int(kdf.get("t", 0)) < than["t"]
+
+
+def _associated_data(database_id: str, slot_name: str, version: int | str) -> bytes:
     return f"{database_id}\x1f{slot_name}\x1f{version}".encode()
+
+
+def _hkdf(key: bytes, info: bytes, salt: bytes | None = None) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=info).derive(key)
+
+
+def _slot_mac(db_key: bytes, database_id: str, slot_name: str, version: int, public: str) -> str:
+    mac_key = _hkdf(db_key, b"cocm-desktop slot mac v2")
+    msg = _associated_data(database_id, slot_name, version) + b"\x1f" + public.encode("ascii")
+    return hmac.new(mac_key, msg, hashlib.sha256).hexdigest()
+
+
+def _raw_public(public: X25519PublicKey) -> bytes:
+    return public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def _raw_private(private: X25519PrivateKey) -> bytes:
+    return private.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+
+
+def seal(db_key: bytes, public_b64: str, ad: bytes) -> dict[str, str]:
+    """Encrypt the database key to a slot's public key (only its private key opens it)."""
+    recipient = X25519PublicKey.from_public_bytes(_unb64(public_b64))
+    ephemeral = X25519PrivateKey.generate()
+    epk = _raw_public(ephemeral.public_key())
+    wrap_key = _hkdf(ephemeral.exchange(recipient), b"cocm-desktop slot seal v2", epk + _unb64(public_b64))
+    nonce = secrets.token_bytes(12)
+    return {"epk": _b64(epk), "nonce": _b64(nonce), "ct": _b64(AESGCM(wrap_key).encrypt(nonce, db_key, ad))}
+
+
+def unseal(private: X25519PrivateKey, sealed: dict[str, str], ad: bytes) -> bytes:
+    epk = _unb64(sealed["epk"])
+    public = _raw_public(private.public_key())
+    wrap_key = _hkdf(private.exchange(X25519PublicKey.from_public_bytes(epk)), b"cocm-desktop slot seal v2",
+                     epk + public)
+    return AESGCM(wrap_key).decrypt(_unb64(sealed["nonce"]), _unb64(sealed["ct"]), ad)
 
 
 @dataclass
 class KeySlot:
+    """One user's (or the recovery code's) way to the database key."""
+
     salt: str
     nonce: str
-    wrapped: str
+    wrapped: str  # format 2: the wrapped X25519 private key; format 1: the wrapped database key
     version: int
     kdf: dict[str, int]
+    public: str | None = None  # None: a format-1 slot
+    sealed: dict[str, str] | None = None
+    mac: str | None = None
+    epoch: int = 0
+    # Only while a re-key is in flight:
+    sealed_next: dict[str, str] | None = None
+    mac_next: str | None = None
+
+    @property
+    def legacy(self) -> bool:
+        return self.public is None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "salt": self.salt,
             "nonce": self.nonce,
             "wrapped": self.wrapped,
             "version": self.version,
             "kdf": dict(self.kdf),
         }
+        if self.public is not None:
+            data.update(public=self.public, sealed=self.sealed, mac=self.mac, epoch=self.epoch)
+        if self.sealed_next is not None:
+            data.update(sealed_next=self.sealed_next, mac_next=self.mac_next)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> KeySlot:
+        def blob(value: Any) -> dict[str, str] | None:
+            return None if value is None else {str(k): str(v) for k, v in dict(value).items()}
+
         return cls(
             salt=str(data["salt"]),
             nonce=str(data["nonce"]),
             wrapped=str(data["wrapped"]),
             version=int(data["version"]),
             kdf={k: int(v) for k, v in dict(data["kdf"]).items()},
+            public=None if data.get("public") is None else str(data["public"]),
+            sealed=blob(data.get("sealed")),
+            mac=None if data.get("mac") is None else str(data["mac"]),
+            epoch=int(data.get("epoch", 0)),
+            sealed_next=blob(data.get("sealed_next")),
+            mac_next=None if data.get("mac_next") is None else str(data["mac_next"]),
         )
 
 
@@ -116,74 +223,201 @@ class KeyFile:
     database_id: str
     db_salt: str  # hex of the database file's first 16 bytes (SQLCipher's per-file salt)
     slots: dict[str, KeySlot] = field(default_factory=dict)
-    # Failed sign-ins per username: the sidecar is readable before the database is unlocked,
-    # which is when the growing delay has to be applied. Counts only, never a password.
+    # Consecutive failed sign-ins per username, and when the last one was (UTC ISO): the sidecar is
+    # readable before the database is unlocked, which is when the growing delay has to be applied.
     failures: dict[str, int] = field(default_factory=dict)
+    failure_at: dict[str, str] = field(default_factory=dict)
     # Failed sign-ins waiting to be written to the audit log at the next successful unlock.
     pending: list[dict[str, str]] = field(default_factory=list)
+    pending_dropped: int = 0
+    # The clinic policy's login-delay numbers, copied here at each sign-in (the policy itself is
+    # inside the encrypted database, out of reach before unlock). None: the shipped defaults.
+    login_policy: dict[str, int] | None = None
+    key_epoch: int = 0
 
-    # ---- wrapping -------------------------------------------------------------------------
+    # ---- slots ----------------------------------------------------------------------------
     def add_slot(
         self, slot_name: str, secret: str, db_key: bytes, kdf: dict[str, int] | None = None
     ) -> None:
+        """Create (or replace: password change/reset) a slot. A new key pair every time."""
         previous = self.slots.get(slot_name)
         version = previous.version + 1 if previous else 1
         kdf = dict(kdf or DEFAULT_KDF)
         salt = secrets.token_bytes(16)
         nonce = secrets.token_bytes(12)
+        private = X25519PrivateKey.generate()
+        public = _b64(_raw_public(private.public_key()))
         kek = _derive(secret, salt, kdf)
         wrapped = AESGCM(kek).encrypt(
-            nonce, db_key, _associated_data(self.database_id, slot_name, version)
+            nonce, _raw_private(private), _associated_data(self.database_id, slot_name, version)
         )
-        self.slots[slot_name] = KeySlot(_b64(salt), _b64(nonce), _b64(wrapped), version, kdf)
+        self.slots[slot_name] = KeySlot(
+            salt=_b64(salt),
+            nonce=_b64(nonce),
+            wrapped=_b64(wrapped),
+            version=version,
+            kdf=kdf,
+            public=public,
+            sealed=seal(db_key, public, _associated_data(self.database_id, slot_name, self.key_epoch)),
+            mac=_slot_mac(db_key, self.database_id, slot_name, version, public),
+            epoch=self.key_epoch,
+        )
 
-    def unwrap(self, slot_name: str, secret: str) -> bytes:
-        """The database key, or WrongCredentials (unknown user and bad password look alike)."""
+    def unlock(self, slot_name: str, secret: str) -> list[bytes]:
+        """Candidate database keys for this slot: the current one, then (mid re-key) the next.
+
+        WrongCredentials when the password is wrong or the user unknown (they look alike, and
+        cost the same time).
+        """
         slot = self.slots.get(slot_name)
         if slot is None:
-            # Spend the same effort as a real attempt so timing does not reveal who exists.
-            _derive(secret, b"\0" * 16, DEFAULT_KDF)
+            _derive(secret, b"\0" * 16, DEFAULT_KDF)  # same effort: timing must not reveal who exists
             raise WrongCredentials()
         kek = _derive(secret, _unb64(slot.salt), slot.kdf)
         try:
-            return AESGCM(kek).decrypt(
+            inner = AESGCM(kek).decrypt(
                 _unb64(slot.nonce),
                 _unb64(slot.wrapped),
                 _associated_data(self.database_id, slot_name, slot.version),
             )
-        except InvalidTag:
+        except (InvalidTag, ValueError):
             raise WrongCredentials() from None
+        if slot.legacy:
+            return [inner]
+        private = X25519PrivateKey.from_private_bytes(inner)
+        keys = []
+        for blob, epoch in ((slot.sealed, slot.epoch), (slot.sealed_next, slot.epoch + 1)):
+            if blob is None:
+                continue
+            try:
+                keys.append(unseal(private, blob, _associated_data(self.database_id, slot_name, epoch)))
+            except (InvalidTag, ValueError, KeyError):
+                continue  # a damaged or swapped blob; the other candidate may still work
+        if not keys:
+            raise NotACocmDatabase(
+                "The key file's entry for this user is damaged. The clinic lead can reset the "
+                "password, or restore the key file from a backup."
+            )
+        return keys
+
+    def unwrap(self, slot_name: str, secret: str) -> bytes:
+        """The current database key (first candidate)."""
+        return self.unlock(slot_name, secret)[0]
+
+    def needs_upgrade(self, slot_name: str) -> bool:
+        """A format-1 slot or weaker Argon2 parameters than today's: re-create it at sign-in."""
+        slot = self.slots.get(slot_name)
+        return slot is not None and (slot.legacy or kdf_is_weaker(slot.kdf))
+
+    def slot_is_authentic(self, slot_name: str, db_key: bytes) -> bool:
+        slot = self.slots.get(slot_name)
+        if slot is None or slot.legacy or slot.mac is None or slot.public is None:
+            return False
+        expected = _slot_mac(db_key, self.database_id, slot_name, slot.version, slot.public)
+        return hmac.compare_digest(expected, slot.mac)
 
     def remove_slot(self, slot_name: str) -> None:
         self.slots.pop(slot_name, None)
         self.failures.pop(slot_name, None)
+        self.failure_at.pop(slot_name, None)
+
+    # ---- re-key ---------------------------------------------------------------------------
+    @property
+    def rekey_in_progress(self) -> bool:
+        return any(s.sealed_next is not None for s in self.slots.values())
+
+    def begin_rekey(self, current_key: bytes, new_key: bytes, keep: set[str]) -> list[str]:
+        """Seal `new_key` next to the current key in every slot worth keeping; drop the rest.
+
+        Kept: slots named in `keep` (active users, the recovery slot) whose MAC verifies under the
+        current key. Returns the names of the slots dropped (removed users, planted or format-1
+        slots), sorted.
+        """
+        dropped = []
+        for name in sorted(self.slots):
+            slot = self.slots[name]
+            if name not in keep or not self.slot_is_authentic(name, current_key):
+                dropped.append(name)
+                continue
+            assert slot.public is not None
+            slot.sealed_next = seal(
+                new_key, slot.public, _associated_data(self.database_id, name, slot.epoch + 1)
+            )
+            slot.mac_next = _slot_mac(new_key, self.database_id, name, slot.version, slot.public)
+        for name in dropped:
+            self.remove_slot(name)
+        return dropped
+
+    def finish_rekey(self) -> None:
+        """The database now uses the new key: promote every `sealed_next`."""
+        for name in list(self.slots):
+            slot = self.slots[name]
+            if slot.sealed_next is None:
+                self.remove_slot(name)  # it never received the new key: it can no longer open the file
+                continue
+            slot.sealed, slot.mac, slot.epoch = slot.sealed_next, slot.mac_next, slot.epoch + 1
+            slot.sealed_next = slot.mac_next = None
+        self.key_epoch += 1
+
+    def abandon_rekey(self) -> None:
+        for slot in self.slots.values():
+            slot.sealed_next = slot.mac_next = None
+
+    # ---- failed sign-ins ------------------------------------------------------------------
+    def note_failure(self, slot_name: str, at_utc_iso: str) -> None:
+        self.failures[slot_name] = self.failures.get(slot_name, 0) + 1
+        self.failure_at[slot_name] = at_utc_iso
+        if len(self.failures) > MAX_FAILURE_NAMES:
+            oldest = min(self.failure_at, key=lambda n: self.failure_at[n])
+            self.failures.pop(oldest, None)
+            self.failure_at.pop(oldest, None)
+        if len(self.pending) >= MAX_PENDING:
+            self.pending_dropped += 1
+        else:
+            self.pending.append({"username": slot_name[:64], "at_utc": at_utc_iso})
+
+    def clear_failures(self, slot_name: str) -> bool:
+        changed = slot_name in self.failures or slot_name in self.failure_at
+        self.failures.pop(slot_name, None)
+        self.failure_at.pop(slot_name, None)
+        return changed
 
     # ---- persistence ----------------------------------------------------------------------
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "format": FORMAT,
-                "format_version": FORMAT_VERSION,
-                "database_id": self.database_id,
-                "db_salt": self.db_salt,
-                "slots": {name: slot.to_dict() for name, slot in sorted(self.slots.items())},
-                "failures": dict(sorted(self.failures.items())),
-                "pending": list(self.pending),
-            },
-            indent=2,
-        )
+        data: dict[str, Any] = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "database_id": self.database_id,
+            "db_salt": self.db_salt,
+            "key_epoch": self.key_epoch,
+            "slots": {name: slot.to_dict() for name, slot in sorted(self.slots.items())},
+            "failures": dict(sorted(self.failures.items())),
+            "failure_at": dict(sorted(self.failure_at.items())),
+            "pending": list(self.pending),
+            "pending_dropped": self.pending_dropped,
+        }
+        if self.login_policy is not None:
+            data["login_policy"] = dict(self.login_policy)
+        return json.dumps(data, indent=2)
 
     @classmethod
     def from_json(cls, text: str) -> KeyFile:
         data = json.loads(text)
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ValueError("not a key file")
+        if int(data.get("format_version", 1)) > FORMAT_VERSION:
+            raise NewerKeyFile()
+        policy = data.get("login_policy")
         return cls(
             database_id=str(data["database_id"]),
             db_salt=str(data["db_salt"]),
             slots={str(k): KeySlot.from_dict(v) for k, v in dict(data["slots"]).items()},
             failures={str(k): int(v) for k, v in dict(data.get("failures", {})).items()},
+            failure_at={str(k): str(v) for k, v in dict(data.get("failure_at", {})).items()},
             pending=[{str(k): str(v) for k, v in dict(p).items()} for p in data.get("pending", [])],
+            pending_dropped=int(data.get("pending_dropped", 0)),
+            login_policy=None if policy is None else {str(k): int(v) for k, v in dict(policy).items()},
+            key_epoch=int(data.get("key_epoch", 0)),
         )
 
     def save(self, path: Path) -> None:
@@ -203,11 +437,20 @@ class KeyFile:
             raise NotACocmDatabase(f"The key file “{path.name}” cannot be read.") from None
         try:
             return cls.from_json(text)
-        except (ValueError, KeyError, TypeError):
+        except NewerKeyFile:
+            raise NotACocmDatabase(
+                f"The key file “{path.name}” was written by a newer version of CoCM Desktop. "
+                "Install the latest version to open this database; nothing was changed."
+            ) from None
+        except (ValueError, KeyError, TypeError, AttributeError):
             raise NotACocmDatabase(
                 f"The key file “{path.name}” is damaged or is not a CoCM Desktop key file. "
                 "Restore it from the backup taken with this database."
             ) from None
+
+
+class NewerKeyFile(ValueError):
+    pass
 
 
 def write_atomically(path: Path, data: bytes) -> None:
