@@ -159,7 +159,9 @@ def verify_file(path: Path, key: bytes) -> Verification:
             s.rollback()
     except DBAPIError as exc:
         err = translate(exc)
-        problems.append("the file is damaged" if err is None or isinstance(err, DatabaseDamaged) else str(err))
+        problems.append(
+            "the file is damaged" if err is None or isinstance(err, DatabaseDamaged) else str(err)
+        )
     return Verification(not problems, tuple(problems), records, schema)
 
 
@@ -202,14 +204,24 @@ def make_backup(db, dest: Path | str, *, kind: str = "manual") -> BackupResult: 
         raise
     size = dest.stat().st_size
     with db.session() as s:
-        audit.append(s, user_id=actor.user_id if actor else None, username=actor.username if actor else "system",
-                     action=f"backup.{'auto' if kind == 'auto' else 'create'}", summary=f"Backup made: {dest.name}",
-                     detail={"file": dest.name, "bytes": size, "audit_records": verification.audit_records})
+        audit.append(
+            s,
+            user_id=actor.user_id if actor else None,
+            username=actor.username if actor else "system",
+            action=f"backup.{'auto' if kind == 'auto' else 'create'}",
+            summary=f"Backup made: {dest.name}",
+            detail={"file": dest.name, "bytes": size, "audit_records": verification.audit_records},
+        )
     return BackupResult(dest, keyfile_path(dest), size, verification)
 
 
-def auto_backup(db, folder: Path | str | None = None, *, keep: int = AUTO_KEEP,  # type: ignore[no-untyped-def]
-                today: date | None = None) -> BackupResult | None:
+def auto_backup(
+    db,
+    folder: Path | str | None = None,
+    *,
+    keep: int = AUTO_KEEP,  # type: ignore[no-untyped-def]
+    today: date | None = None,
+) -> BackupResult | None:
     """The daily automatic backup (the GUI calls it at start-up and at close).
 
     One per calendar day in `folder` (default: `backups/` beside the database), named
@@ -268,8 +280,9 @@ def _unlock_backup(source: Path, username: str, password: str) -> tuple[bytes, K
     raise RestoreRefused(f"The backup “{source.name}” is damaged; nothing was changed.")
 
 
-def restore(db_path: Path | str, source: Path | str, username: str, password: str,
-            *, now: datetime | None = None) -> RestoreResult:
+def restore(
+    db_path: Path | str, source: Path | str, username: str, password: str, *, now: datetime | None = None
+) -> RestoreResult:
     """Replace the database at `db_path` with the backup at `source`, after checking it."""
     db_path, source = Path(db_path).absolute(), Path(source).absolute()
     if source.resolve() == db_path.resolve():
@@ -320,13 +333,17 @@ def restore(db_path: Path | str, source: Path | str, username: str, password: st
     with Database.open(db_path, username, password) as restored, restored.session() as s:
         actor = restored.actor
         assert actor is not None
-        audit.append(s, user_id=actor.user_id, username=actor.username, action="backup.restore",
-                     summary=f"Database restored from {source.name}",
-                     detail={"from": source.name, "replaced": replaced.name if replaced else None})
+        audit.append(
+            s,
+            user_id=actor.user_id,
+            username=actor.username,
+            action="backup.restore",
+            summary=f"Database restored from {source.name}",
+            detail={"from": source.name, "replaced": replaced.name if replaced else None},
+        )
     return RestoreResult(db_path, replaced, verification)
 
 
 def verify_database(db) -> Verification:  # type: ignore[no-untyped-def]
     """The same checks on the open live database (read-only)."""
     return verify_file(db.path, db.raw_key_for_backup())
-

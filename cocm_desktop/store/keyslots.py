@@ -156,8 +156,9 @@ def seal(db_key: bytes, public_b64: str, ad: bytes) -> dict[str, str]:
 def unseal(private: X25519PrivateKey, sealed: dict[str, str], ad: bytes) -> bytes:
     epk = _unb64(sealed["epk"])
     public = _raw_public(private.public_key())
-    wrap_key = _hkdf(private.exchange(X25519PublicKey.from_public_bytes(epk)), b"cocm-desktop slot seal v2",
-                     epk + public)
+    wrap_key = _hkdf(
+        private.exchange(X25519PublicKey.from_public_bytes(epk)), b"cocm-desktop slot seal v2", epk + public
+    )
     return AESGCM(wrap_key).decrypt(_unb64(sealed["nonce"]), _unb64(sealed["ct"]), ad)
 
 
@@ -236,9 +237,7 @@ class KeyFile:
     key_epoch: int = 0
 
     # ---- slots ----------------------------------------------------------------------------
-    def add_slot(
-        self, slot_name: str, secret: str, db_key: bytes, kdf: dict[str, int] | None = None
-    ) -> None:
+    def add_slot(self, slot_name: str, secret: str, db_key: bytes, kdf: dict[str, int] | None = None) -> None:
         """Create (or replace: password change/reset) a slot. A new key pair every time."""
         previous = self.slots.get(slot_name)
         version = previous.version + 1 if previous else 1
