@@ -1,0 +1,385 @@
+"""Case review: weekly sessions, the automatic (editable) agenda and the recommendation loop.
+
+Decisions:
+- The agenda is built from the registry facts as of the day it is built, in the spec's order
+  (domain.case_review.build_agenda): new enrollments (never reviewed), not improving, medication
+  questions (a contact carries an unanswered question), safety flags, follow-ups (a recommendation
+  loop still open). Only CoCM episodes are put on automatically (BHI has no consultant review);
+  anyone may be added by hand. `rebuild_agenda` refreshes it and keeps manual additions, drops and
+  items already discussed.
+- An episode counts as "reviewed" on the session date once its agenda item is marked discussed or
+  gets a recommendation. Discussing an item answers the episode's open consultant questions.
+- Loop: recommended → approved | modified | declined (treating clinician) → told_patient (care
+  manager or clinician; date and how) → closed; each step keeps who and when.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from cocm_desktop.domain import case_review as cr
+from cocm_desktop.domain.actor import Actor
+from cocm_desktop.domain.roles import Permission, Role
+from cocm_desktop.store.models import AgendaItem, CaseReviewSession, Contact, Episode, Patient, Recommendation
+
+from ._clinical import get_episode, get_open_episode, get_row, staff_user, user_names
+from ._clinical import text as clean
+from .common import ValidationError, check, local_now, local_today, record
+
+
+@dataclass(frozen=True)
+class AgendaEntry:
+    id: int
+    episode_id: int
+    patient_id: int
+    patient_name: str
+    group: str  # domain.case_review.AgendaGroup value
+    group_label: str
+    reasons: tuple[str, ...]  # every group the patient qualified for (labels)
+    position: int
+    added_manually: bool
+    removed: bool
+    reviewed: bool
+    discussion: str | None
+
+
+@dataclass(frozen=True)
+class ReviewSessionView:
+    id: int
+    session_on: date
+    consultant_id: int
+    consultant: str
+    attendees: str | None
+    notes: str | None
+    held: bool
+    agenda: tuple[AgendaEntry, ...]  # in agenda order; dropped items last with removed=True
+
+
+@dataclass(frozen=True)
+class RecommendationView:
+    id: int
+    episode_id: int
+    session_id: int | None
+    kind: str
+    kind_label: str
+    drug: str | None
+    dose: str | None
+    text: str
+    state: str
+    state_label: str
+    recommended_at: datetime
+    recommended_by: str
+    decided_at: datetime | None
+    decided_by: str | None
+    decision_note: str | None
+    modified_text: str | None
+    told_at: datetime | None
+    told_by: str | None
+    told_how: str | None
+    closed_at: datetime | None
+
+
+# ---------------------------------------------------------------------------------------------
+# Sessions and agenda
+
+
+def create_review_session(
+    session: Session, actor: Actor, *, session_on: date, consultant_id: int, attendees: str | None = None,
+    notes: str | None = None, today: date | None = None,
+) -> ReviewSessionView:
+    """A case-review session with its agenda built automatically."""
+    check(actor, Permission.MANAGE_CASE_REVIEW)
+    consultant = staff_user(session, consultant_id, Role.PSYCHIATRIST, "psychiatric consultant")
+    row = CaseReviewSession(session_on=session_on, consultant_id=consultant.id,
+                            attendees=clean(attendees, "Attendees", max_len=2000),
+                            notes=clean(notes, "Notes", max_len=8000), created_by_id=actor.user_id)
+    session.add(row)
+    session.flush()
+    record(session, actor, "case_review.create", object_type="case_review_session", object_id=row.id,
+           summary=f"Case review on {session_on.isoformat()} set up")
+    _sync_agenda(session, row, today or local_today())
+    return review_view(session, row)
+
+
+def rebuild_agenda(session: Session, actor: Actor, review_id: int, *, today: date | None = None) -> ReviewSessionView:
+    check(actor, Permission.MANAGE_CASE_REVIEW)
+    row = get_row(session, CaseReviewSession, review_id, "case review")
+    _sync_agenda(session, row, today or local_today())
+    record(session, actor, "case_review.agenda", object_type="case_review_session", object_id=row.id,
+           summary="Agenda rebuilt")
+    return review_view(session, row)
+
+
+def add_to_agenda(
+    session: Session, actor: Actor, review_id: int, episode_id: int, *, reason: str | None = None,
+    today: date | None = None,
+) -> ReviewSessionView:
+    """The care manager adds a patient; a previously dropped patient comes back."""
+    check(actor, Permission.MANAGE_CASE_REVIEW)
+    row = get_row(session, CaseReviewSession, review_id, "case review")
+    episode = get_open_episode(session, episode_id)
+    existing = session.scalars(select(AgendaItem).where(
+        AgendaItem.session_id == row.id, AgendaItem.episode_id == episode.id)).first()
+    if existing is not None and not existing.removed:
+        raise ValidationError("This patient is already on the agenda.")
+    if existing is not None:
+        existing.removed = False
+        existing.added_manually = True
+    else:
+        session.add(AgendaItem(session_id=row.id, episode_id=episode.id, group=cr.AgendaGroup.FOLLOW_UP.value,
+                               position=9999, reason=clean(reason, "Reason", max_len=300), added_manually=True))
+    session.flush()
+    _sync_agenda(session, row, today or local_today())
+    record(session, actor, "case_review.agenda_add", patient_id=episode.patient_id,
+           object_type="case_review_session", object_id=row.id, summary="Patient added to the agenda")
+    return review_view(session, row)
+
+
+def drop_from_agenda(session: Session, actor: Actor, agenda_item_id: int, *, today: date | None = None) -> ReviewSessionView:
+    check(actor, Permission.MANAGE_CASE_REVIEW)
+    item = get_row(session, AgendaItem, agenda_item_id, "agenda item")
+    if item.reviewed:
+        raise ValidationError("This patient was already discussed; the item stays on the agenda.")
+    if item.removed:
+        raise ValidationError("This patient is already dropped from the agenda.")
+    item.removed = True
+    row = get_row(session, CaseReviewSession, item.session_id, "case review")
+    session.flush()
+    _sync_agenda(session, row, today or local_today())
+    record(session, actor, "case_review.agenda_drop", patient_id=get_episode(session, item.episode_id).patient_id,
+           object_type="agenda_item", object_id=item.id, summary="Patient dropped from the agenda")
+    return review_view(session, row)
+
+
+def mark_discussed(
+    session: Session, actor: Actor, agenda_item_id: int, *, discussion: str | None = None,
+) -> AgendaEntry:
+    """The patient was discussed: counts as reviewed on the session date; open questions answered."""
+    check(actor, Permission.MANAGE_CASE_REVIEW)
+    item = get_row(session, AgendaItem, agenda_item_id, "agenda item")
+    if item.removed:
+        raise ValidationError("This patient was dropped from the agenda; add them back first.")
+    _discussed(session, item, clean(discussion, "Discussion", max_len=8000))
+    episode = get_episode(session, item.episode_id)
+    record(session, actor, "case_review.discussed", patient_id=episode.patient_id, object_type="agenda_item",
+           object_id=item.id, summary="Discussed at case review")
+    return next(e for e in review_view(session, session.get(CaseReviewSession, item.session_id)).agenda
+                if e.id == item.id)
+
+
+def _discussed(session: Session, item: AgendaItem, discussion: str | None) -> None:
+    item.reviewed = True
+    if discussion:
+        item.discussion = discussion
+    sess = session.get(CaseReviewSession, item.session_id)
+    if sess is not None:
+        sess.held = True
+    session.execute(update(Contact).where(
+        Contact.episode_id == item.episode_id, Contact.question_for_consultant.is_not(None),
+        Contact.question_answered.is_(False)).values(question_answered=True))
+
+
+def _sync_agenda(session: Session, review: CaseReviewSession, today: date) -> None:
+    from .registry import collect
+
+    existing = {i.episode_id: i for i in session.scalars(select(AgendaItem).where(AgendaItem.session_id == review.id))}
+    rows = collect(session, today=today, with_billing=False)
+    candidates = []
+    names: dict[int, str] = {}
+    for row, extras in rows:
+        names[row.episode_id] = row.patient_name
+        if row.program != "cocm":
+            continue
+        groups = cr.agenda_groups_for(
+            ever_reviewed=row.last_case_review_on is not None, flags=row.flag_set,
+            open_question=extras.open_question_since is not None, follow_up_requested=extras.open_loops > 0)
+        since = extras.open_question_since if cr.AgendaGroup.MEDICATION_QUESTION in groups and not (
+            cr.AgendaGroup.NEW in groups or cr.AgendaGroup.NOT_IMPROVING in groups) else row.enrolled_on
+        candidates.append(cr.AgendaCandidate(row.episode_id, groups, row.patient_name, since))
+    missing = [eid for eid in existing if eid not in names]
+    if missing:
+        for eid, family, given in session.execute(
+                select(Episode.id, Patient.family_name, Patient.given_name)
+                .join(Patient, Patient.id == Episode.patient_id).where(Episode.id.in_(missing))):
+            names[eid] = f"{family}, {given}"
+    keep = [cr.AgendaCandidate(eid, frozenset({cr.AgendaGroup(i.group)}) if i.reviewed and not i.added_manually
+                               else frozenset(), names.get(eid, ""), None)
+            for eid, i in existing.items() if (i.added_manually or i.reviewed) and not i.removed]
+    dropped = [eid for eid, i in existing.items() if i.removed]
+    built = cr.build_agenda(candidates, added=keep, dropped=dropped)
+    for pos, entry in enumerate(built, start=1):
+        item = existing.pop(entry.episode_id, None)
+        reasons = ", ".join(g.label for g in entry.reasons)
+        if item is None:
+            session.add(AgendaItem(session_id=review.id, episode_id=entry.episode_id, group=entry.group.value,
+                                   position=pos, reason=reasons, added_manually=False))
+        else:
+            item.group, item.position = entry.group.value, pos
+            if not item.added_manually or not item.reason:
+                item.reason = reasons
+    for item in existing.values():  # automatic items no longer qualifying, never discussed
+        if item.removed:
+            item.position = 10_000 + item.id
+        else:
+            session.delete(item)
+    session.flush()
+
+
+def review_view(session: Session, row: CaseReviewSession) -> ReviewSessionView:
+    items = session.execute(
+        select(AgendaItem, Episode.patient_id, Patient.family_name, Patient.given_name)
+        .join(Episode, Episode.id == AgendaItem.episode_id).join(Patient, Patient.id == Episode.patient_id)
+        .where(AgendaItem.session_id == row.id).order_by(AgendaItem.removed, AgendaItem.position, AgendaItem.id)
+    ).all()
+    names = user_names(session, {row.consultant_id})
+    agenda = tuple(
+        AgendaEntry(i.id, i.episode_id, pid, f"{fam}, {giv}", i.group, cr.AgendaGroup(i.group).label,
+                    tuple(r.strip() for r in (i.reason or "").split(",") if r.strip()), i.position,
+                    bool(i.added_manually), bool(i.removed), bool(i.reviewed), i.discussion)
+        for i, pid, fam, giv in items
+    )
+    return ReviewSessionView(row.id, row.session_on, row.consultant_id, names.get(row.consultant_id, "?"),
+                             row.attendees, row.notes, bool(row.held), agenda)
+
+
+def get_review_session(session: Session, actor: Actor, review_id: int) -> ReviewSessionView:
+    check(actor, Permission.READ_REGISTRY)
+    return review_view(session, get_row(session, CaseReviewSession, review_id, "case review"))
+
+
+def list_review_sessions(session: Session, actor: Actor, *, limit: int = 52) -> list[tuple[int, date, bool]]:
+    """(id, date, held), newest first."""
+    check(actor, Permission.READ_REGISTRY)
+    return [tuple(r) for r in session.execute(  # type: ignore[misc]
+        select(CaseReviewSession.id, CaseReviewSession.session_on, CaseReviewSession.held)
+        .order_by(CaseReviewSession.session_on.desc(), CaseReviewSession.id.desc()).limit(limit))]
+
+
+# ---------------------------------------------------------------------------------------------
+# Recommendations
+
+
+def _rec_view(session: Session, r: Recommendation, names: dict[int, str] | None = None) -> RecommendationView:
+    names = names if names is not None else user_names(
+        session, {r.recommended_by_id, r.decided_by_id, r.told_by_id})
+    state = cr.LoopState(r.state)
+    return RecommendationView(
+        r.id, r.episode_id, r.session_id, r.kind, cr.RecommendationKind(r.kind).label, r.drug, r.dose, r.text,
+        r.state, state.label, r.recommended_at, names.get(r.recommended_by_id, "?"), r.decided_at,
+        names.get(r.decided_by_id) if r.decided_by_id else None, r.decision_note, r.modified_text, r.told_at,
+        names.get(r.told_by_id) if r.told_by_id else None, r.told_how, r.closed_at,
+    )
+
+
+def recommendations_for(session: Session, episode_id: int) -> list[RecommendationView]:
+    """Newest first (no permission/audit: the chart service calls it)."""
+    rows = list(session.scalars(select(Recommendation).where(Recommendation.episode_id == episode_id)
+                                .order_by(Recommendation.recommended_at.desc(), Recommendation.id.desc())))
+    ids = set()
+    for r in rows:
+        ids |= {r.recommended_by_id, r.decided_by_id, r.told_by_id}
+    names = user_names(session, ids)
+    return [_rec_view(session, r, names) for r in rows]
+
+
+def record_recommendation(
+    session: Session, actor: Actor, episode_id: int, *, kind: str, text: str, drug: str | None = None,
+    dose: str | None = None, agenda_item_id: int | None = None, now: datetime | None = None,
+) -> RecommendationView:
+    """The psychiatric consultant's recommendation (medication kinds name the drug; start/change the dose)."""
+    check(actor, Permission.RECORD_RECOMMENDATION)
+    now = now or local_now()
+    episode = get_open_episode(session, episode_id)
+    try:
+        cr.check_recommendation(kind, drug, dose)
+    except cr.RecommendationError as exc:
+        raise ValidationError(str(exc)) from None
+    body = clean(text, "Recommendation", required=True, max_len=8000)
+    item = None
+    if agenda_item_id is not None:
+        item = get_row(session, AgendaItem, agenda_item_id, "agenda item")
+        if item.episode_id != episode.id:
+            raise ValidationError("The agenda item is for another patient.")
+    row = Recommendation(
+        session_id=item.session_id if item else None, agenda_item_id=item.id if item else None,
+        episode_id=episode.id, kind=kind, drug=clean(drug, "Drug", max_len=200), dose=clean(dose, "Dose", max_len=120),
+        text=body, state=cr.LoopState.RECOMMENDED.value, recommended_at=now, recommended_by_id=actor.user_id,
+    )
+    session.add(row)
+    session.flush()
+    if item is not None:
+        _discussed(session, item, None)
+    record(session, actor, "recommendation.create", patient_id=episode.patient_id, object_type="recommendation",
+           object_id=row.id, summary=f"Recommendation: {cr.RecommendationKind(kind).label}")
+    return _rec_view(session, row)
+
+
+def _step(session: Session, actor: Actor, rec_id: int, to: cr.LoopState, **kw: str | None) -> Recommendation:
+    row = get_row(session, Recommendation, rec_id, "recommendation")
+    try:
+        cr.loop_transition(row.state, to, actor.role, **kw)
+    except cr.RecommendationError as exc:
+        raise ValidationError(str(exc)) from None
+    return row
+
+
+def decide_recommendation(
+    session: Session, actor: Actor, rec_id: int, decision: str, *, note: str | None = None,
+    modified_text: str | None = None, now: datetime | None = None,
+) -> RecommendationView:
+    """The treating clinician approves, modifies (say what changed) or declines."""
+    check(actor, Permission.DECIDE_RECOMMENDATION)
+    now = now or local_now()
+    try:
+        to = cr.LoopState(decision)
+    except ValueError:
+        raise ValidationError("Decide with approved, modified or declined.") from None
+    if to not in (cr.LoopState.APPROVED, cr.LoopState.MODIFIED, cr.LoopState.DECLINED):
+        raise ValidationError("Decide with approved, modified or declined.")
+    what = modified_text if to is cr.LoopState.MODIFIED else note
+    row = _step(session, actor, rec_id, to, note=what)
+    row.state = to.value
+    row.decided_at, row.decided_by_id = now, actor.user_id
+    row.decision_note = clean(note, "Decision note", max_len=4000)
+    if to is cr.LoopState.MODIFIED:
+        row.modified_text = clean(modified_text, "Modified recommendation", required=True, max_len=8000)
+    episode = get_episode(session, row.episode_id)
+    record(session, actor, "recommendation.decide", patient_id=episode.patient_id, object_type="recommendation",
+           object_id=row.id, summary=f"Recommendation {to.label.lower()}")
+    return _rec_view(session, row)
+
+
+def tell_patient(
+    session: Session, actor: Actor, rec_id: int, *, how: str, told_at: datetime | None = None,
+    now: datetime | None = None,
+) -> RecommendationView:
+    check(actor, Permission.CLOSE_LOOP)
+    now = now or local_now()
+    told_at = told_at or now
+    row = _step(session, actor, rec_id, cr.LoopState.TOLD_PATIENT, told_how=how)
+    if told_at > now:
+        raise ValidationError("The patient cannot be told in the future; check the date.")
+    if row.decided_at is not None and told_at < row.decided_at:
+        raise ValidationError("The patient cannot be told before the clinician decided.")
+    row.state = cr.LoopState.TOLD_PATIENT.value
+    row.told_at, row.told_by_id, row.told_how = told_at, actor.user_id, how
+    episode = get_episode(session, row.episode_id)
+    record(session, actor, "recommendation.told", patient_id=episode.patient_id, object_type="recommendation",
+           object_id=row.id, summary=f"Patient told ({how})")
+    return _rec_view(session, row)
+
+
+def close_recommendation(session: Session, actor: Actor, rec_id: int, *, now: datetime | None = None) -> RecommendationView:
+    check(actor, Permission.CLOSE_LOOP)
+    now = now or local_now()
+    row = _step(session, actor, rec_id, cr.LoopState.CLOSED)
+    row.state = cr.LoopState.CLOSED.value
+    row.closed_at = now
+    episode = get_episode(session, row.episode_id)
+    record(session, actor, "recommendation.close", patient_id=episode.patient_id, object_type="recommendation",
+           object_id=row.id, summary="Recommendation loop closed")
+    return _rec_view(session, row)

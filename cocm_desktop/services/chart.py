@@ -1,0 +1,274 @@
+"""The patient chart read model for the GUI: one call, plain dataclasses, audited ("chart.open")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cocm_desktop.domain.actor import Actor
+from cocm_desktop.domain.episode import CloseReason, EpisodeStatus
+from cocm_desktop.domain.flags import FlagHit
+from cocm_desktop.domain.outcomes import Outcome, assess, format_change, pick_baseline
+from cocm_desktop.domain.roles import Permission
+from cocm_desktop.store.models import (
+    Consent,
+    Contact,
+    Diagnosis,
+    Episode,
+    Measure,
+    Medication,
+    Referral,
+    RiskEvent,
+)
+
+from . import referrals as referrals_svc
+from . import risk as risk_svc
+from ._clinical import get_episode, get_patient, user_names
+from .care_plans import CarePlanView, MedicationView, care_plan_versions, medication_view
+from .case_review import RecommendationView, recommendations_for
+from .common import NotFound, check, load_policy, local_today, record
+from .episodes import StatusChangeView, status_history
+from .patients import PatientSummary, _summary
+from .referrals import ReferralView
+from .risk import RiskEventView
+
+
+@dataclass(frozen=True)
+class EpisodeBrief:
+    id: int
+    program: str
+    status: str
+    enrolled_on: date
+    closed_on: date | None
+    close_reason: str | None
+
+
+@dataclass(frozen=True)
+class ConsentView:
+    consent_on: date
+    team_care_explained: bool
+    non_face_to_face_explained: bool
+    cost_sharing_explained: bool
+    patient_agrees: bool
+    obtained_by: str
+    recorded_by: str
+    recorded_at: datetime
+    attested_by: str | None
+    attested_at: datetime | None
+    note: str | None
+
+    @property
+    def awaiting_attestation(self) -> bool:
+        return self.attested_by is None
+
+
+@dataclass(frozen=True)
+class MeasureView:
+    id: int
+    instrument: str
+    taken_at: datetime
+    items: tuple[int, ...]
+    total: int
+    band: str
+    item9: int | None
+    difficulty: int | None
+    entered_by: str
+    is_baseline: bool
+
+
+@dataclass(frozen=True)
+class ContactView:
+    id: int
+    contact_at: datetime
+    mode: str
+    kind: str
+    reached: bool
+    adherence: str | None
+    side_effects: str | None
+    skill_practised: str | None
+    summary: str | None
+    next_step: str
+    next_step_on: date
+    question_for_consultant: str | None
+    question_answered: bool
+    minutes: int
+    staff: str
+    entered_at: datetime
+
+
+@dataclass(frozen=True)
+class EpisodeHeader:
+    id: int
+    program: str
+    status: str
+    status_label: str
+    close_reason: str | None
+    close_reason_label: str | None
+    closed_on: date | None
+    close_note: str | None
+    reentry_path: str | None
+    transfer_to: str | None
+    transfer_confirmed_on: date | None
+    enrolled_on: date
+    weeks: int
+    primary_scale: str
+    care_manager_id: int
+    care_manager: str
+    clinician_id: int
+    clinician: str
+    target_conditions: tuple[tuple[str, str], ...]  # (ICD-10, description), primary first
+    urgent_risk_ruled_out_by: str | None
+    initiating_visit_required: bool
+    initiating_visit_on: date | None
+    history: str | None
+    patient_goals: str | None
+    next_action: str | None
+    next_action_on: date | None
+    baseline: int | None
+    baseline_on: date | None
+    latest: int | None
+    latest_on: date | None
+    change_text: str
+    outcome: Outcome
+
+    @property
+    def initiating_visit_missing(self) -> bool:
+        return self.initiating_visit_required and self.initiating_visit_on is None
+
+
+@dataclass(frozen=True)
+class Chart:
+    patient: PatientSummary
+    episodes: tuple[EpisodeBrief, ...]  # every episode of the patient, newest first
+    episode: EpisodeHeader | None  # the one shown (None: the patient was never enrolled)
+    consent: ConsentView | None
+    flags: tuple[FlagHit, ...]  # registry flags of an open episode
+    open_risk: tuple[RiskEventView, ...]
+    risk_events: tuple[RiskEventView, ...]
+    measures: tuple[MeasureView, ...]  # newest first
+    contacts: tuple[ContactView, ...]  # newest first
+    care_plans: tuple[CarePlanView, ...]  # newest version first
+    medications: tuple[MedicationView, ...]
+    referrals: tuple[ReferralView, ...]
+    recommendations: tuple[RecommendationView, ...]
+    status_history: tuple[StatusChangeView, ...]  # oldest first
+
+
+def open_chart(
+    session: Session, actor: Actor, *, episode_id: int | None = None, patient_id: int | None = None,
+    today: date | None = None,
+) -> Chart:
+    """The chart of an episode, or of a patient (their open episode, else the newest one)."""
+    check(actor, Permission.READ_CHART)
+    today = today or local_today()
+    if episode_id is None and patient_id is None:
+        raise NotFound("Choose a patient or an episode to open.")
+    if episode_id is not None:
+        ep = get_episode(session, episode_id)
+        if patient_id is not None and ep.patient_id != patient_id:
+            raise NotFound("That episode belongs to another patient.")
+        patient = get_patient(session, ep.patient_id)
+    else:
+        patient = get_patient(session, patient_id)  # type: ignore[arg-type]
+        ep = None
+    all_eps = list(session.scalars(select(Episode).where(Episode.patient_id == patient.id)
+                                   .order_by(Episode.enrolled_on.desc(), Episode.id.desc())))
+    if ep is None and all_eps:
+        ep = next((e for e in all_eps if e.status != EpisodeStatus.CLOSED), all_eps[0])
+    record(session, actor, "chart.open", patient_id=patient.id, object_type="episode" if ep else "patient",
+           object_id=ep.id if ep else patient.id, summary="Chart opened")
+    briefs = tuple(EpisodeBrief(e.id, e.program, e.status, e.enrolled_on, e.closed_on, e.close_reason)
+                   for e in all_eps)
+    if ep is None:
+        return Chart(_summary(session, patient), briefs, None, None, (), (), (), (), (), (), (), (), (), ())
+    return _episode_chart(session, patient, ep, briefs, today)
+
+
+def _episode_chart(session, patient, ep: Episode, briefs, today: date) -> Chart:  # type: ignore[no-untyped-def]
+    policy = load_policy(session)
+    measures = list(session.scalars(select(Measure).where(Measure.episode_id == ep.id)
+                                    .order_by(Measure.taken_at.desc(), Measure.id.desc())))
+    contacts = list(session.scalars(select(Contact).where(Contact.episode_id == ep.id)
+                                    .order_by(Contact.contact_at.desc(), Contact.id.desc())))
+    consent = session.scalars(select(Consent).where(Consent.episode_id == ep.id).order_by(Consent.id.desc())).first()
+    meds = list(session.scalars(select(Medication).where(Medication.episode_id == ep.id)
+                                .order_by(Medication.stopped_on.is_not(None), Medication.started_on, Medication.id)))
+    risks = list(session.scalars(select(RiskEvent).where(RiskEvent.episode_id == ep.id)
+                                 .order_by(RiskEvent.opened_at.desc())))
+    refs = list(session.scalars(select(Referral).where(Referral.episode_id == ep.id)
+                                .order_by(Referral.referred_on.desc(), Referral.id.desc())))
+    dx = session.execute(select(Diagnosis.icd10, Diagnosis.description).where(Diagnosis.episode_id == ep.id)
+                         .order_by(Diagnosis.is_primary.desc(), Diagnosis.id)).all()
+    ids = {ep.care_manager_id, ep.treating_clinician_id, ep.urgent_risk_ruled_out_by_id}
+    ids |= {m.entered_by_id for m in measures} | {c.staff_id for c in contacts} | {m.recorded_by_id for m in meds}
+    if consent is not None:
+        ids |= {consent.obtained_by_id, consent.recorded_by_id, consent.attested_by_id}
+    names = user_names(session, ids)
+
+    primary = [m for m in measures if m.instrument == ep.primary_scale and m.taken_at.date() >= ep.enrolled_on]
+
+    class _M:  # MeasureLike adapter
+        __slots__ = ("m", "taken_on", "total", "instrument")
+
+        def __init__(self, m: Measure) -> None:
+            self.m, self.taken_on, self.total, self.instrument = m, m.taken_at, m.total, m.instrument
+
+    base = pick_baseline(ep.enrolled_on, [_M(m) for m in primary], policy=policy)
+    base_m = base.m if base else None
+    latest = primary[0] if primary else None
+    baseline_total = base_m.total if base_m else None
+    latest_total = latest.total if latest else None
+    outcome = assess(ep.enrolled_on, today if ep.closed_on is None else ep.closed_on, baseline_total,
+                     latest_total, policy)
+    change = outcome.change if latest is not None and base_m is not None and latest.id != base_m.id else None
+    header = EpisodeHeader(
+        id=ep.id, program=ep.program, status=ep.status, status_label=EpisodeStatus(ep.status).label,
+        close_reason=ep.close_reason,
+        close_reason_label=CloseReason(ep.close_reason).label if ep.close_reason else None,
+        closed_on=ep.closed_on, close_note=ep.close_note, reentry_path=ep.reentry_path,
+        transfer_to=ep.transfer_to, transfer_confirmed_on=ep.transfer_confirmed_on, enrolled_on=ep.enrolled_on,
+        weeks=outcome.weeks, primary_scale=ep.primary_scale,
+        care_manager_id=ep.care_manager_id, care_manager=names.get(ep.care_manager_id, "?"),
+        clinician_id=ep.treating_clinician_id, clinician=names.get(ep.treating_clinician_id, "?"),
+        target_conditions=tuple((r[0], r[1]) for r in dx),
+        urgent_risk_ruled_out_by=names.get(ep.urgent_risk_ruled_out_by_id) if ep.urgent_risk_ruled_out_by_id else None,
+        initiating_visit_required=bool(ep.initiating_visit_required), initiating_visit_on=ep.initiating_visit_on,
+        history=ep.history, patient_goals=ep.patient_goals, next_action=ep.next_action,
+        next_action_on=ep.next_action_on, baseline=baseline_total,
+        baseline_on=base_m.taken_at.date() if base_m else None, latest=latest_total,
+        latest_on=latest.taken_at.date() if latest else None, change_text=format_change(change), outcome=outcome,
+    )
+    consent_view = None
+    if consent is not None:
+        consent_view = ConsentView(
+            consent.consent_on, bool(consent.team_care_explained), bool(consent.non_face_to_face_explained),
+            bool(consent.cost_sharing_explained), bool(consent.patient_agrees),
+            names.get(consent.obtained_by_id, "?"), names.get(consent.recorded_by_id, "?"), consent.recorded_at,
+            names.get(consent.attested_by_id) if consent.attested_by_id else None, consent.attested_at,
+            consent.note)
+    flags: tuple[FlagHit, ...] = ()
+    if ep.status != EpisodeStatus.CLOSED:
+        from .registry import collect
+
+        rows = collect(session, today=today, episode_ids=[ep.id], policy=policy, with_billing=False)
+        flags = rows[0][0].flags if rows else ()
+    risk_views = tuple(risk_svc.view(session, r) for r in risks)
+    return Chart(
+        patient=_summary(session, patient), episodes=briefs, episode=header, consent=consent_view, flags=flags,
+        open_risk=tuple(r for r in risk_views if r.is_open), risk_events=risk_views,
+        measures=tuple(MeasureView(m.id, m.instrument, m.taken_at, tuple(m.items), m.total, m.band, m.item9,
+                                   m.difficulty, names.get(m.entered_by_id, "?"),
+                                   base_m is not None and m.id == base_m.id) for m in measures),
+        contacts=tuple(ContactView(c.id, c.contact_at, c.mode, c.kind, bool(c.reached), c.adherence,
+                                   c.side_effects, c.skill_practised, c.summary, c.next_step, c.next_step_on,
+                                   c.question_for_consultant, bool(c.question_answered), c.minutes,
+                                   names.get(c.staff_id, "?"), c.entered_at) for c in contacts),
+        care_plans=tuple(care_plan_versions(session, ep.id)),
+        medications=tuple(medication_view(m, names) for m in meds),
+        referrals=tuple(referrals_svc.view(r) for r in refs),
+        recommendations=tuple(recommendations_for(session, ep.id)),
+        status_history=tuple(status_history(session, ep.id)),
+    )
