@@ -46,6 +46,7 @@ from cocm_desktop.domain.episode_months import (
 from cocm_desktop.domain.timelog import COUNTED_ROLES, ROLE_CLINICIAN, TimeEntryIn, count_month
 from cocm_desktop.store.models import Consent, Episode, Patient, TimeEntry, User
 
+from .billing_month import consent_covering, episode_for_day
 from .payer_rules import load_rule_sets
 
 __all__ = ["BillingProgress", "billing_progress", "progress_label"]
@@ -360,40 +361,22 @@ def _decide(
 
 
 def _open_episode_resolver(episodes_by_patient: dict[int, list]):  # type: ignore[no-untyped-def,type-arg]
-    """Entries logged without an episode belong to the patient's episode open that day."""
-
     def resolve(patient_id: int, day: date) -> int | None:
-        best = None
-        for e in episodes_by_patient.get(patient_id, ()):
-            if (
-                e.enrolled_on <= day
-                and (e.closed_on is None or e.closed_on >= day)
-                and (best is None or e.enrolled_on > best.enrolled_on)
-            ):
-                best = e
-        return None if best is None else best.id
+        return episode_for_day(episodes_by_patient.get(patient_id, []), day)
 
     return resolve
 
 
 def _patient_consent(
-    episodes_by_patient: dict[int, list],
-    consent_by_episode: dict[int, date],  # type: ignore[type-arg]
+    episodes_by_patient: dict[int, list],  # type: ignore[type-arg]
+    consent_by_episode: dict[int, date],
     month: Month,
 ) -> dict[int, date]:
-    """The consent that covers a patient-month: the earliest among episodes open in the month."""
     out: dict[int, date] = {}
-    first, last = month.first_day, month.last_day
     for pid, eps in episodes_by_patient.items():
-        dates = [
-            consent_by_episode[e.id]
-            for e in eps
-            if e.id in consent_by_episode
-            and e.enrolled_on <= last
-            and (e.closed_on is None or e.closed_on >= first)
-        ]
-        if dates:
-            out[pid] = min(dates)
+        on = consent_covering(eps, consent_by_episode, month)
+        if on is not None:
+            out[pid] = on
     return out
 
 
