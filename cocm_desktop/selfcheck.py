@@ -269,7 +269,8 @@ def _show_widget() -> str:
         widget.close()
         widget.deleteLater()
         app.processEvents()
-    return f"Qt {PySide6.__version__} ({app.platformName()}): window shown and grabbed, text and SVG icon drawn"
+    return (f"Qt {PySide6.__version__} ({app.platformName()}): window shown and grabbed, "
+            "text and SVG icon drawn")
 
 
 def _distinct_colors(image) -> int:  # type: ignore[no-untyped-def]

@@ -34,12 +34,8 @@ PLACEHOLDER = re.compile(r"@[A-Z_]+@")
 sys.path.insert(0, str(ROOT))
 from cocm_desktop import APP_ID, __version__  # noqa: E402
 
-
-def numeric_version(version: str) -> str:
-    """"0.1.0" -> "0.1.0.0"; "1.2.0rc1" -> "1.2.0.0" (Windows version resources take 4 numbers)."""
-    numbers = [int(m) for m in re.findall(r"\d+", version.split("+")[0])[:3]]
-    numbers += [0] * (4 - len(numbers))
-    return ".".join(str(n) for n in numbers[:4])
+sys.path.insert(0, str(INSTALLER_DIR))
+from buildinfo import numeric_version  # noqa: E402
 
 
 def fill_placeholders(template: str, values: dict[str, str]) -> str:
@@ -98,7 +94,7 @@ def find_iscc() -> Path | None:
     found = shutil.which("ISCC") or shutil.which("iscc")
     if found:
         return Path(found)
-    for base in (os.environ.get("ProgramFiles(x86)"), os.environ.get("ProgramFiles"),
+    for base in (os.environ.get("PROGRAMFILES(X86)"), os.environ.get("PROGRAMFILES"),
                  os.path.join(os.environ.get("LOCALAPPDATA", ""), "Programs")):
         if base and (Path(base) / "Inno Setup 6" / "ISCC.exe").exists():
             return Path(base) / "Inno Setup 6" / "ISCC.exe"
@@ -108,7 +104,6 @@ def find_iscc() -> Path | None:
 def package_windows(dist: Path, work: Path) -> Path:
     icon = work / "cocm-desktop" / f"{APP_ID}.ico"
     if not icon.exists():  # the spec writes it next to its work files; make it if built elsewhere
-        sys.path.insert(0, str(INSTALLER_DIR))
         from make_icon import svg_to_ico
 
         svg_to_ico(ROOT / "resources" / "icons" / "cocm-desktop.svg", icon)

@@ -18,9 +18,11 @@ started=$(date +%s)
 
 # PyInstaller reads shared-library dependencies with objdump/ldd (binutils, libc-bin).
 if ! command -v objdump >/dev/null 2>&1; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    if command -v apt-get >/dev/null 2>&1; then
         echo "ci_bundle: installing binutils (objdump) ..."
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq binutils >/dev/null
+        $SUDO apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends binutils >/dev/null
     else
         echo "ci_bundle: objdump missing; install binutils" >&2; exit 2
     fi
