@@ -1,0 +1,166 @@
+"""Sign-in dialog: unlocks the clinic database with a user's password (off the GUI thread:
+Argon2id takes a noticeable moment by design).
+
+Result: `dialog.database` (an open `Database`, exclusive) after `Accepted`;
+`dialog.wants_other_clinic` when the user asked to pick another clinic file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QDialog, QInputDialog, QLineEdit, QWidget
+
+from cocm_desktop.gui.forms.ui_login_dialog import Ui_LoginDialog
+from cocm_desktop.gui.resources import app_icon
+from cocm_desktop.gui.worker import run_in_background
+from cocm_desktop.store.database import Database
+from cocm_desktop.store.errors import DatabaseLocked, StoreError, WrongCredentials
+
+
+def delay_seconds(exc: BaseException) -> int | None:
+    """A store error that asks the user to wait (growing delay after repeated failures)."""
+    for name in ("wait_seconds", "retry_after", "seconds", "delay_seconds", "delay"):
+        value = getattr(exc, name, None)
+        if isinstance(value, int | float) and value > 0:
+            return int(round(value))
+    return None
+
+
+class LoginDialog(QDialog):
+    def __init__(self, db_path: Path, *, demo: bool = False, username: str = "",
+                 parent: QWidget | None = None, title: str | None = None, exclusive: bool = True) -> None:
+        super().__init__(parent)
+        self.ui = Ui_LoginDialog()
+        self.ui.setupUi(self)
+        self.setWindowIcon(app_icon())
+        self.db_path = Path(db_path)
+        self.exclusive = exclusive
+        self.database: Database | None = None
+        self.wants_other_clinic = False
+        self._busy = False
+        self._wait_left = 0
+        self._wait_timer = QTimer(self)
+        self._wait_timer.setInterval(1000)
+        self._wait_timer.timeout.connect(self._tick_wait)
+        if title:
+            self.ui.titleLabel.setText(title)
+        self.ui.clinicLabel.setText(f"Clinic file: {self.db_path.name}  ({self.db_path.parent})")
+        self.ui.clinicLabel.setToolTip(str(self.db_path))
+        self.ui.demoHint.setVisible(demo)
+        self.ui.errorLabel.hide()
+        self.ui.busyBar.hide()
+        self.ui.usernameEdit.setText(username)
+        self.ui.signInButton.clicked.connect(self.sign_in)
+        self.ui.cancelButton.clicked.connect(self.reject)
+        self.ui.otherClinicButton.clicked.connect(self._other_clinic)
+        self.ui.recoveryButton.clicked.connect(self._use_recovery_code)
+        self.ui.usernameEdit.textChanged.connect(self._update_enabled)
+        self.ui.passwordEdit.textChanged.connect(self._update_enabled)
+        (self.ui.passwordEdit if username else self.ui.usernameEdit).setFocus()
+        self._update_enabled()
+
+    # ---- state --------------------------------------------------------------------------
+    def _update_enabled(self) -> None:
+        ready = bool(self.ui.usernameEdit.text().strip() and self.ui.passwordEdit.text())
+        self.ui.signInButton.setEnabled(ready and not self._busy and self._wait_left == 0)
+
+    def _set_busy(self, busy: bool) -> None:
+        self._busy = busy
+        self.ui.busyBar.setVisible(busy)
+        for w in (self.ui.usernameEdit, self.ui.passwordEdit, self.ui.otherClinicButton,
+                  self.ui.recoveryButton):
+            w.setEnabled(not busy)
+        self._update_enabled()
+
+    def show_error(self, message: str) -> None:
+        self.ui.errorLabel.setText(message)
+        self.ui.errorLabel.setVisible(bool(message))
+
+    # ---- sign in --------------------------------------------------------------------------
+    def sign_in(self) -> None:
+        if not self.ui.signInButton.isEnabled():
+            return
+        username = self.ui.usernameEdit.text().strip()
+        password = self.ui.passwordEdit.text()
+        path, exclusive = self.db_path, self.exclusive
+        self.show_error("")
+        self._set_busy(True)
+        run_in_background(lambda: Database.open(path, username, password, exclusive=exclusive),
+                          self._opened, self._failed)
+
+    def _opened(self, db: Database) -> None:
+        self._set_busy(False)
+        if not self.isVisible():  # closed while the key was being derived: do not keep it open
+            db.close()
+            return
+        self.ui.passwordEdit.clear()
+        self.database = db
+        self.accept()
+
+    def _failed(self, exc: BaseException) -> None:
+        self._set_busy(False)
+        self.ui.passwordEdit.clear()
+        wait = delay_seconds(exc)
+        if wait:
+            self._start_wait(wait, str(exc))
+        elif isinstance(exc, WrongCredentials | DatabaseLocked):
+            self.show_error(str(exc))
+        elif isinstance(exc, StoreError):
+            self.show_error(f"{exc.title}: {exc}")
+        else:
+            from cocm_desktop.gui.errors import GENERIC_MESSAGE, log_without_phi
+
+            log_without_phi(exc)
+            self.show_error(GENERIC_MESSAGE)
+        self.ui.passwordEdit.setFocus()
+
+    def _start_wait(self, seconds: int, message: str) -> None:
+        self._wait_left = seconds
+        self._wait_message = message or "Too many failed sign-ins."
+        self._tick_wait(first=True)
+        self._wait_timer.start()
+
+    def _tick_wait(self, first: bool = False) -> None:
+        if not first:
+            self._wait_left = max(0, self._wait_left - 1)
+        if self._wait_left:
+            self.show_error(f"{self._wait_message}\nYou can try again in {self._wait_left} s.")
+        else:
+            self._wait_timer.stop()
+            self.show_error("You can try again now.")
+        self._update_enabled()
+
+    # ---- other ways in ----------------------------------------------------------------------
+    def _other_clinic(self) -> None:
+        self.wants_other_clinic = True
+        self.reject()
+
+    def _use_recovery_code(self) -> None:
+        code, ok = QInputDialog.getText(
+            self, "Recovery code",
+            "Emergency access for the clinic lead.\nType the recovery code printed when the clinic was set up:",
+            QLineEdit.EchoMode.Password)
+        if not ok or not code.strip():
+            return
+        reason, ok = QInputDialog.getText(
+            self, "Recovery code", "Say why the recovery code is used (kept in the audit log):")
+        if not ok:
+            return
+        if not reason.strip():
+            self.show_error("Using the recovery code needs a reason; it is kept in the audit log.")
+            return
+        path, exclusive = self.db_path, self.exclusive
+        self.show_error("")
+        self._set_busy(True)
+        run_in_background(
+            lambda: Database.open_with_recovery(path, code, reason, exclusive=exclusive),
+            self._opened, self._failed)
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802 - Enter in the username field moves on
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.ui.usernameEdit.hasFocus() \
+                and not self.ui.passwordEdit.text():
+            self.ui.passwordEdit.setFocus()
+            return
+        super().keyPressEvent(event)

@@ -1,0 +1,366 @@
+"""The main window: navigation rail, registry / chart / case-review panes, the always-visible
+timer bar, menus per role, status bar, and the idle lock.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QKeySequence
+from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QLabel, QMainWindow, QMessageBox
+
+from cocm_desktop import APP_NAME
+from cocm_desktop.domain.roles import Permission, Role
+from cocm_desktop.gui.context import AppContext, settings
+from cocm_desktop.gui.errors import show_error
+from cocm_desktop.gui.forms.ui_main_window import Ui_MainWindow
+from cocm_desktop.gui.lock import DialogVeil, IdleWatcher, LockScreen
+from cocm_desktop.gui.resources import ON_DARK, app_icon, icon
+from cocm_desktop.gui.worker import run_in_background
+from cocm_desktop.store.errors import SessionLocked, StoreError, WrongCredentials
+
+PACKET_MODULE = "cocm_desktop.reports.case_review_packet"
+
+
+def module_available(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+class MainWindow(QMainWindow):
+    signOutRequested = Signal()
+    openClinicRequested = Signal()
+    locked = Signal()
+    unlocked = Signal()
+
+    def __init__(self, context: AppContext, *, idle_ms: int | None = None) -> None:
+        super().__init__()
+        from cocm_desktop.gui.case_review_pane import CaseReviewPane
+        from cocm_desktop.gui.chart_pane import ChartPane
+        from cocm_desktop.gui.registry_pane import RegistryPane
+        from cocm_desktop.gui.timer_widget import TimerWidget
+
+        self.ctx = context
+        self.ui = Ui_MainWindow()
+        self.ui.setupUi(self)
+        self.setWindowIcon(app_icon())
+        self.setWindowTitle(f"{context.clinic_name} — {APP_NAME}" + ("  (demo)" if context.demo else ""))
+        ui = self.ui
+        ui.timerToolBar.toggleViewAction().setEnabled(False)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.NoContextMenu)
+
+        # Panes
+        self.registry = RegistryPane(context, self)
+        ui.registryPageLayout.addWidget(self.registry)
+        self.chart = ChartPane(context, self)
+        ui.chartPageLayout.addWidget(self.chart)
+        self.case_review = CaseReviewPane(context, self)
+        ui.caseReviewPageLayout.addWidget(self.case_review)
+        self.timer = TimerWidget(context, self)
+        ui.timerToolBar.addWidget(self.timer)
+        who = f"Signed in as {context.actor.display_name} ({context.actor.username})."
+        self.lock_screen = LockScreen(who, context.clinic_name, self)
+        ui.lockPageLayout.addWidget(self.lock_screen)
+        self.lock_screen.form.unlockRequested.connect(self.unlock)
+        self.lock_screen.form.signOutRequested.connect(self.sign_out)
+        self._veils: list[DialogVeil] = []
+        self._locked = False
+        self._page_before_lock = None
+
+        # Navigation
+        for button, name in ((ui.registryNav, "registry"), (ui.chartNav, "chart"),
+                             (ui.caseReviewNav, "case_review"), (ui.lockNav, "lock")):
+            button.setIcon(icon(name, ON_DARK))
+        ui.registryNav.clicked.connect(self.show_registry)
+        ui.chartNav.clicked.connect(self.show_chart)
+        ui.caseReviewNav.clicked.connect(self.show_case_review)
+        ui.lockNav.clicked.connect(self.lock)
+        ui.actionGoRegistry.triggered.connect(self.show_registry)
+        ui.actionGoChart.triggered.connect(self.show_chart)
+        ui.actionGoCaseReview.triggered.connect(self.show_case_review)
+        ui.actionFind.triggered.connect(self._find)
+        ui.actionRefresh.triggered.connect(self.refresh)
+        ui.actionLock.triggered.connect(self.lock)
+        ui.actionSignOut.triggered.connect(self.sign_out)
+        ui.actionQuit.triggered.connect(self.close)
+        ui.actionOpenClinic.triggered.connect(self._open_clinic)
+        ui.actionBackUp.triggered.connect(self._back_up)
+        ui.actionAbout.triggered.connect(self._about)
+        ui.actionCaseReviewPacket.triggered.connect(self.case_review.print_packet)
+        ui.actionBillingReport.triggered.connect(self._billing_report)
+        ui.actionQualityReport.triggered.connect(self._quality_report)
+        ui.actionQuit.setShortcut(QKeySequence(QKeySequence.StandardKey.Quit))
+
+        self.registry.openChart.connect(self.open_chart)
+        self.case_review.openChart.connect(self.open_chart)
+        self.chart.patientChanged.connect(self.timer.set_default_patient)
+        self.chart.patientChanged.connect(lambda _pid, _name: ui.chartNav.setEnabled(True))
+        context.changed.connect(self._data_changed)
+
+        self._apply_role()
+        self._build_status_bar()
+        ui.chartNav.setEnabled(False)
+        ui.actionGoChart.setEnabled(True)
+        self.show_registry()
+
+        # Idle lock
+        minutes = context.policy.idle_lock_minutes
+        self.idle = IdleWatcher(idle_ms if idle_ms is not None else minutes * 60_000, self)
+        self.idle.idle.connect(self.lock)
+        self.idle.start()
+        self._restore_geometry()
+        QTimer.singleShot(0, self.registry.reload)
+        QTimer.singleShot(0, self.timer.check_recovery)
+
+    # ---- set-up ------------------------------------------------------------------------------
+    def _apply_role(self) -> None:
+        ui, ctx = self.ui, self.ctx
+        for action, perm, who in (
+            (ui.actionBillingReport, Permission.RUN_BILLING_REPORT, "the clinic lead"),
+            (ui.actionQualityReport, Permission.RUN_QUALITY_REPORT, "the clinic lead"),
+            (ui.actionBackUp, Permission.BACKUP, "the clinic lead"),
+        ):
+            allowed = ctx.can(perm)
+            action.setEnabled(allowed)
+            action.setToolTip("" if allowed else f"Only {who} can do this.")
+        packet_ready = module_available(PACKET_MODULE)
+        ui.actionCaseReviewPacket.setEnabled(packet_ready and ctx.role is not Role.CLINIC_LEAD)
+        ui.menuReports.setToolTipsVisible(True)
+        ui.menuFile.setToolTipsVisible(True)
+        if not packet_ready:
+            ui.actionCaseReviewPacket.setToolTip("The case-review packet is not available in this version yet.")
+        if ctx.role is Role.CLINIC_LEAD:
+            ui.timerToolBar.setVisible(False)  # the clinic lead does not log patient time
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        actor = self.ctx.actor
+        self.status_clinic = QLabel(self.ctx.clinic_name + ("  · demo data, all patients invented" if self.ctx.demo else ""))
+        self.status_user = QLabel(f"{actor.display_name} ({actor.username})")
+        self.status_role = QLabel(Role(actor.role).label)
+        for w in (self.status_clinic, self.status_user, self.status_role):
+            bar.addPermanentWidget(w)
+        bar.setSizeGripEnabled(False)
+
+    def _restore_geometry(self) -> None:
+        s = settings()
+        geometry = s.value("window/geometry")
+        if isinstance(geometry, QByteArray | bytes):
+            self.restoreGeometry(QByteArray(geometry))
+        else:
+            self.resize(1440, 900)
+
+    # ---- navigation ----------------------------------------------------------------------------
+    def _go(self, page, nav) -> None:  # type: ignore[no-untyped-def]
+        if self._locked:
+            return
+        self.ui.paneStack.setCurrentWidget(page)
+        nav.setChecked(True)
+
+    def show_registry(self) -> None:
+        self._go(self.ui.registryPage, self.ui.registryNav)
+
+    def show_chart(self) -> None:
+        if self.chart.patient_id is None:
+            self.show_registry()
+            self.statusBar().showMessage("Open a patient from the registry first (double-click or Enter).", 5000)
+            return
+        self._go(self.ui.chartPage, self.ui.chartNav)
+
+    def show_case_review(self) -> None:
+        self._go(self.ui.caseReviewPage, self.ui.caseReviewNav)
+        self.case_review.ensure_loaded()
+
+    def open_chart(self, patient_id: int) -> None:
+        if self._locked:
+            return
+        self.chart.open_patient(patient_id)
+        self.ui.chartNav.setEnabled(True)
+        self._go(self.ui.chartPage, self.ui.chartNav)
+
+    def _find(self) -> None:
+        self.show_registry()
+        self.registry.focus_search()
+
+    def refresh(self) -> None:
+        if self._locked:
+            return
+        self.registry.reload()
+        if self.chart.patient_id is not None:
+            self.chart.reload()
+        self.case_review.reload()
+
+    def _data_changed(self, what: str, patient_id: object) -> None:
+        """One broadcast after each write: panes reload what may have changed."""
+        if self._locked:
+            return
+        self.registry.reload()
+        if self.chart.patient_id is not None and (patient_id is None or patient_id == self.chart.patient_id):
+            self.chart.reload()
+        if what in ("case_review", "recommendation"):
+            self.case_review.reload()
+        else:
+            self.case_review.mark_stale()
+        if patient_id is not None:
+            self.timer.refresh_totals()
+
+    # ---- lock --------------------------------------------------------------------------------
+    @property
+    def is_locked(self) -> bool:
+        return self._locked
+
+    def lock(self) -> None:
+        if self._locked:
+            return
+        self._locked = True
+        self.idle.stop()
+        self._page_before_lock = self.ui.paneStack.currentWidget()
+        # Patient data leaves the screen first, then the database refuses every read.
+        for pane in (self.registry, self.chart, self.case_review):
+            pane.clear_for_lock()
+        self.timer.set_locked(True)
+        self.ui.timerToolBar.setVisible(False)
+        self.ui.rootStack.setCurrentWidget(self.ui.lockPage)
+        self.menuBar().setEnabled(False)
+        self.lock_screen.form.reset()
+        who = f"Signed in as {self.ctx.actor.display_name} ({self.ctx.actor.username})."
+        for widget in QApplication.topLevelWidgets():
+            if isinstance(widget, QDialog) and widget.isVisible():
+                veil = DialogVeil(widget, who)
+                veil.form.unlockRequested.connect(self.unlock)
+                self._veils.append(veil)
+        try:
+            self.ctx.db.lock()
+        except StoreError as exc:  # the lock itself failed to write its audit row: still locked on screen
+            show_error(self, exc)
+        self.lock_screen.form.password.setFocus()
+        self.locked.emit()
+
+    def _forms(self):  # type: ignore[no-untyped-def]
+        return [self.lock_screen.form] + [v.form for v in self._veils]
+
+    def unlock(self, password: str) -> None:
+        if not self._locked:
+            return
+        for form in self._forms():
+            form.set_busy(True)
+        username = self.ctx.actor.username
+        db = self.ctx.db
+        run_in_background(lambda: db.unlock(username, password) if db.locked else db.actor,
+                          self._unlocked, self._unlock_failed)
+
+    def _unlock_failed(self, exc: BaseException) -> None:
+        from cocm_desktop.gui.login import delay_seconds
+
+        for form in self._forms():
+            form.set_busy(False)
+            if isinstance(exc, WrongCredentials):
+                form.show_error("Wrong password. Try again.")
+            elif delay_seconds(exc):
+                form.show_error(str(exc))
+            else:
+                form.show_error(str(exc) if isinstance(exc, StoreError) else "Could not unlock; try again.")
+
+    def _unlocked(self, _actor: object) -> None:
+        self._locked = False
+        for veil in self._veils:
+            veil.deleteLater()
+        self._veils.clear()
+        self.menuBar().setEnabled(True)
+        self.ui.rootStack.setCurrentWidget(self.ui.workPage)
+        if self.ctx.role is not Role.CLINIC_LEAD:
+            self.ui.timerToolBar.setVisible(True)
+        self.timer.set_locked(False)
+        self.registry.reload()
+        if self.chart.patient_id is not None:
+            self.chart.reload()
+        self.case_review.mark_stale()
+        if self._page_before_lock is self.ui.caseReviewPage:
+            self.show_case_review()
+        elif self._page_before_lock is self.ui.chartPage and self.chart.patient_id is not None:
+            self._go(self.ui.chartPage, self.ui.chartNav)
+        else:
+            self.show_registry()
+        self.idle.start()
+        self.unlocked.emit()
+
+    # ---- file menu -------------------------------------------------------------------------------
+    def sign_out(self) -> None:
+        if not self._confirm_leave("sign out"):
+            return
+        self.signOutRequested.emit()
+
+    def _open_clinic(self) -> None:
+        if not self._confirm_leave("open another clinic"):
+            return
+        self.openClinicRequested.emit()
+
+    def _confirm_leave(self, what: str) -> bool:
+        if self.timer.is_running and not self._locked:
+            answer = QMessageBox.question(
+                self, "Timer running",
+                f"A timer is running. Stop it and save the time before you {what}?\n\n"
+                "Yes: stop and save.  No: leave it running (it is offered back at your next sign-in).",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No | QMessageBox.StandardButton.Cancel,
+                QMessageBox.StandardButton.Yes)
+            if answer == QMessageBox.StandardButton.Cancel:
+                return False
+            if answer == QMessageBox.StandardButton.Yes:
+                return self.timer.stop()
+        return True
+
+    def _back_up(self) -> None:
+        try:
+            from cocm_desktop.store import backup as backup_mod  # type: ignore[attr-defined]
+        except ImportError:
+            QMessageBox.information(self, "Back up", "Backups are not available in this version yet.")
+            return
+        fn = getattr(backup_mod, "backup", None) or getattr(backup_mod, "make_backup", None)
+        if fn is None:
+            QMessageBox.information(self, "Back up", "Backups are not available in this version yet.")
+            return
+        folder = QFileDialog.getExistingDirectory(self, "Back up to folder")
+        if not folder:
+            return
+        db = self.ctx.db
+
+        def done(result: object) -> None:
+            QMessageBox.information(self, "Back up", f"Backup saved and verified:\n{result}")
+
+        run_in_background(lambda: fn(db, folder), done, lambda e: show_error(self, e))
+
+    def _about(self) -> None:
+        from cocm_desktop.gui.app import show_about
+
+        show_about(self)
+
+    def _billing_report(self) -> None:
+        from cocm_desktop.gui.reports import run_billing_report
+
+        run_billing_report(self, self.ctx)
+
+    def _quality_report(self) -> None:
+        from cocm_desktop.gui.reports import run_quality_report
+
+        run_quality_report(self, self.ctx)
+
+    # ---- closing -----------------------------------------------------------------------------------
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        if not self._confirm_leave("quit"):
+            event.ignore()
+            return
+        settings().setValue("window/geometry", self.saveGeometry())
+        self.shutdown()
+        event.accept()
+
+    def shutdown(self) -> None:
+        """Stop timers and background refreshes; the controller closes the database."""
+        self.idle.dispose()
+        self.timer.shutdown()
+        self.hide()
+
+
+__all__ = ["MainWindow", "SessionLocked"]

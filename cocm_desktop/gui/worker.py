@@ -1,0 +1,157 @@
+"""Run slow work off the GUI thread and get the result back on it.
+
+`run_in_background(fn, on_done, on_error)` runs `fn()` on a small thread pool; the callbacks run
+on the GUI thread. Callbacks that are bound methods of a QObject are skipped when that object has
+been deleted meanwhile. `BusyOverlay` greys a pane and spins while its data loads.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import shiboken6
+from PySide6.QtCore import QEvent, QObject, QRectF, QRunnable, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+POOL = QThreadPool()
+POOL.setMaxThreadCount(2)
+_pending: set[Task] = set()
+
+
+class _Signals(QObject):
+    done = Signal(object)
+    failed = Signal(object)
+
+
+class Task(QRunnable):
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        super().__init__()
+        self.setAutoDelete(False)
+        self.fn = fn
+        self.signals = _Signals()
+
+    def run(self) -> None:
+        try:
+            result = self.fn()
+        except BaseException as exc:  # handed to the GUI thread, shown there
+            self.signals.failed.emit(exc)
+        else:
+            self.signals.done.emit(result)
+
+
+def _alive(callback: Callable[..., Any] | None) -> bool:
+    owner = getattr(callback, "__self__", None)
+    return not (isinstance(owner, QObject) and not shiboken6.isValid(owner))
+
+
+def run_in_background(
+    fn: Callable[[], Any],
+    on_done: Callable[[Any], None],
+    on_error: Callable[[BaseException], None] | None = None,
+) -> Task:
+    task = Task(fn)
+    _pending.add(task)
+
+    def finished_ok(result: Any) -> None:
+        _pending.discard(task)
+        if _alive(on_done):
+            on_done(result)
+
+    def finished_bad(exc: BaseException) -> None:
+        _pending.discard(task)
+        if on_error is not None:
+            if _alive(on_error):
+                on_error(exc)
+        else:
+            from cocm_desktop.gui.errors import show_error
+
+            show_error(None, exc)
+
+    task.signals.done.connect(finished_ok, Qt.ConnectionType.QueuedConnection)
+    task.signals.failed.connect(finished_bad, Qt.ConnectionType.QueuedConnection)
+    POOL.start(task)
+    return task
+
+
+def busy() -> bool:
+    """True while any background task has not yet delivered its result (tests wait on this)."""
+    return bool(_pending)
+
+
+class Spinner(QWidget):
+    """A small rotating arc (no GIFs, crisp at any DPI)."""
+
+    def __init__(self, parent: QWidget | None = None, size: int = 28, color: str = "#1F6F8B") -> None:
+        super().__init__(parent)
+        self.setFixedSize(size, size)
+        self._angle = 0
+        self._color = QColor(color)
+        self._timer = QTimer(self)
+        self._timer.setInterval(40)
+        self._timer.timeout.connect(self._tick)
+
+    def showEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
+        self._timer.start()
+        super().showEvent(event)
+
+    def hideEvent(self, event: QEvent) -> None:  # noqa: N802
+        self._timer.stop()
+        super().hideEvent(event)
+
+    def _tick(self) -> None:
+        self._angle = (self._angle + 12) % 360
+        self.update()
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        w = max(2.0, self.width() / 9)
+        rect = QRectF(w, w, self.width() - 2 * w, self.height() - 2 * w)
+        track = QColor(self._color)
+        track.setAlpha(40)
+        p.setPen(QPen(track, w))
+        p.drawEllipse(rect)
+        p.setPen(QPen(self._color, w, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+        p.drawArc(rect, int(-self._angle * 16), int(-100 * 16 - 40 * 16 * math.sin(math.radians(self._angle))))
+        p.end()
+
+
+class BusyOverlay(QWidget):
+    """Covers its parent with a translucent veil, a spinner and a short message."""
+
+    def __init__(self, parent: QWidget, text: str = "Loading…") -> None:
+        super().__init__(parent)
+        self.setAttribute(Qt.WidgetAttribute.WA_NoSystemBackground)
+        self.setObjectName("BusyOverlay")
+        layout = QVBoxLayout(self)
+        layout.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.spinner = Spinner(self)
+        self.label = QLabel(text, self)
+        self.label.setProperty("role", "muted")
+        layout.addWidget(self.spinner, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addWidget(self.label, 0, Qt.AlignmentFlag.AlignHCenter)
+        parent.installEventFilter(self)
+        self.hide()
+
+    def start(self, text: str | None = None) -> None:
+        if text:
+            self.label.setText(text)
+        self.setGeometry(self.parentWidget().rect())
+        self.raise_()
+        self.show()
+
+    def stop(self) -> None:
+        self.hide()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        if watched is self.parentWidget() and event.type() == QEvent.Type.Resize and self.isVisible():
+            self.setGeometry(self.parentWidget().rect())
+        return False
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor(244, 246, 249, 200))
+        p.end()
