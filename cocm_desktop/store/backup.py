@@ -121,7 +121,7 @@ def copy_encrypted(engine: Engine, key: bytes, keyfile: KeyFile, dest: Path) -> 
 
 @contextlib.contextmanager
 def _file_session(path: Path, key: bytes) -> Iterator[tuple[Engine, Session]]:
-    engine = make_engine(path, key, pool_size=1)
+    engine = make_engine(path, key, pool_size=1, immediate=False)
     session = Session(engine)
     try:
         yield engine, session
@@ -143,8 +143,7 @@ def verify_file(path: Path, key: bytes) -> Verification:
             cipher_rows = s.execute(text("PRAGMA cipher_integrity_check")).all()
             if cipher_rows:
                 problems.append(f"encrypted page check failed ({len(cipher_rows)} damaged page(s))")
-            with engine.connect() as conn:
-                schema = migrate.current_revision(conn)
+            schema = migrate.current_revision(s.connection())
             if schema is None:
                 problems.append("it holds no CoCM Desktop data")
             elif schema not in migrate.known_revisions():

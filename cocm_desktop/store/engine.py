@@ -71,7 +71,9 @@ def raw_connect(path: Path, key: bytes) -> sqlcipher3.Connection:
     return conn
 
 
-def make_engine(path: Path, key: bytes, pool_size: int = 3) -> Engine:
+def make_engine(path: Path, key: bytes, pool_size: int = 3, *, immediate: bool = True) -> Engine:
+    """`immediate=False` (checks, reports on a copy): plain deferred transactions, no write lock."""
+
     def creator() -> sqlcipher3.Connection:
         return raw_connect(path, key)
 
@@ -94,7 +96,7 @@ def make_engine(path: Path, key: bytes, pool_size: int = 3) -> Engine:
     def _on_begin(conn):  # type: ignore[no-untyped-def]
         # IMMEDIATE takes the write lock up front, so the audit chain's "read last HMAC, then
         # append" cannot interleave with another writer.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
 

@@ -18,11 +18,11 @@ REPO = Path(__file__).resolve().parents[2]
 def run_script(tmp_path: Path):  # type: ignore[no-untyped-def]
     """Start `python -c <code>` in a child process (our package importable), return the Popen."""
 
-    def start(code: str, **kwargs) -> subprocess.Popen[str]:  # type: ignore[no-untyped-def]
+    def start(code: str, args: list[str] | None = None, **kwargs) -> subprocess.Popen[str]:  # type: ignore[no-untyped-def]
         env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1")
         env.update(kwargs.pop("env", {}))
         return subprocess.Popen(
-            [sys.executable, "-c", textwrap.dedent(code)],
+            [sys.executable, "-c", textwrap.dedent(code), *(args or [])],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
