@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import itertools
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -45,6 +47,13 @@ class Builder:
     db: Database
     actors: dict[str, Actor]
     _mrn: Any = None
+    today: date = TODAY
+    now: datetime = NOW
+    _s: Any = None  # the open session of a test's call
+
+    @staticmethod
+    def at(day: date, hour: int = 10) -> datetime:
+        return at(day, hour)
 
     def __post_init__(self) -> None:
         self._mrn = itertools.count(1000)
@@ -116,3 +125,30 @@ class Builder:
 @pytest.fixture
 def build(clinic: Database, actors: dict[str, Actor]) -> Builder:
     return Builder(clinic, actors)
+
+
+def _make_builder(db: Database) -> Builder:
+    from cocm_desktop.store.models import User
+
+    with db.session() as s:
+        actors = {u.username: Actor(u.id, u.username, u.display_name, u.role) for u in s.scalars(select(User))}
+    return Builder(db, actors)
+
+
+def _copy_clinic(src: Path, dest_dir: Path) -> Path:
+    from cocm_desktop.store.keyslots import keyfile_path
+
+    dest = dest_dir / "copy.db"
+    shutil.copy2(src, dest)
+    shutil.copy2(keyfile_path(src), keyfile_path(dest))
+    return dest
+
+
+@pytest.fixture(scope="session")
+def make_builder() -> Callable[[Database], Builder]:
+    return _make_builder
+
+
+@pytest.fixture(scope="session")
+def copy_clinic() -> Callable[[Path, Path], Path]:
+    return _copy_clinic
