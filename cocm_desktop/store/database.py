@@ -30,6 +30,7 @@ from .errors import (
     DatabaseNotFound,
     NewerSchema,
     NotACocmDatabase,
+    ReadOnlyLocation,
     SessionLocked,
     StoreError,
     TooManyAttempts,
@@ -112,8 +113,15 @@ class Database:
             yield session
             session.commit()
         except DBAPIError as exc:
-            session.rollback()
+            with contextlib.suppress(DBAPIError):
+                session.rollback()
             store_error = translate(exc)
+            if isinstance(store_error, ReadOnlyLocation) and _writable(self.path):
+                # SQLCipher answers "readonly" once a page failed its HMAC check: that is damage.
+                store_error = DatabaseDamaged(
+                "The database file is damaged. Nothing has been changed. "
+                "Restore the latest backup (File ▸ Restore) or call your IT support."
+            )
             if store_error is not None:
                 raise store_error from None
             raise
@@ -505,6 +513,10 @@ def _precheck(path: Path) -> KeyFile:
     if size % PAGE_SIZE:
         raise _damaged(path.name)  # a partial page: the file was cut short
     return keyfile
+
+
+def _writable(path: Path) -> bool:
+    return os.access(path.parent, os.W_OK | os.X_OK) and os.access(path, os.W_OK)
 
 
 def _opens_with(path: Path, key: bytes) -> bool:
