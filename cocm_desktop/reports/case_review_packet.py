@@ -107,7 +107,7 @@ S = {
 
 _PUNCT = str.maketrans({
     "\u2212": "\u2013",  # minus → en dash (Helvetica has no minus sign glyph)
-    "\u2264": "<=", "\u2265": ">=", "\u2192": "->", "\u00a0": " ", "\u2009": " ", "\u202f": " ",
+    "\u2264": "<=", "\u2265": ">=", "\u2192": "\u00bb", "\u00a0": " ", "\u2009": " ", "\u202f": " ",
     "\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"',
 })
 
@@ -601,8 +601,8 @@ def _cover(packet: CaseReviewPacket) -> list[Flowable]:
     story += [P("AGENDA BY GROUP", "h_section"), Spacer(1, 4), tt, Spacer(1, 16)]
 
     # caseload per care manager
-    rows = [th("Care manager", "Open episodes", "On this agenda", "Not improving", "Safety flag",
-               "Contact overdue", "Measure due", "At target*")]
+    rows = [[P(t(x), "th") for x in ("Care manager", "Open episodes", "On this agenda", "Not improving",
+                                      "Safety flag", "Contact overdue", "Measure due", "At target*")]]
     tot = [0] * 8
     for r in packet.caseload:
         vals = [r.open_episodes, r.on_agenda, r.not_improving, r.safety, r.contact_overdue, r.measure_due]
@@ -710,7 +710,7 @@ def _patient(p: PacketPatient, count: int, year: int, on: date) -> list[Flowable
         story.append(Spacer(1, 4))
         story.append(chip_row([Chip(label, ALERT if label == "Safety" else MUTED, outline=label != "Safety")
                                for label, _ in p.flags]))
-    story.append(Spacer(1, 8))
+    story.append(Spacer(1, 6))
 
     # the question
     if p.questions:
@@ -720,9 +720,10 @@ def _patient(p: PacketPatient, count: int, year: int, on: date) -> list[Flowable
             paras.append((f"\u2014 {t(q.asked_by)}, {t(d_short(q.asked_on, year))}", "question_by"))
         story.append(QuestionBox("Care manager's question" + ("s" if len(p.questions) > 1 else ""), paras))
     else:
-        why = p.reason_text or ", ".join(p.reasons)
-        story.append(QuestionBox("Why on the agenda", [(t(why), "body"), (
-            "No question recorded for the consultant.", "question_by")], bar=ACCENT, fill=HEAD_BG))
+        why = [(t(p.reason_text or ", ".join(p.reasons)), "body")]
+        why += [(f"<b>{t(label)}:</b> {t(reason)}", "small") for label, reason in p.flags if reason]
+        why.append(("No question recorded for the consultant.", "question_by"))
+        story.append(QuestionBox("Why on the agenda", why, bar=ACCENT, fill=HEAD_BG))
     story.append(Spacer(1, 10))
 
     story += _outcomes(p, year, on)
@@ -754,8 +755,8 @@ def _scores_table(p: PacketPatient, year: int, width: float, max_rows: int = 9) 
         item9 = phq.item9 if phq is not None else None
         rows.append([
             c(label), str(max(0, (day - p.enrolled_on).days // 7)),
-            c(f"{phq.total}  {phq.band}") if phq else "", "" if item9 is None else str(item9),
-            c(f"{gad.total}  {gad.band}") if gad else "",
+            c(f"{phq.total}  {_band(phq.band)}") if phq else "", "" if item9 is None else str(item9),
+            c(f"{gad.total}  {_band(gad.band)}") if gad else "",
         ])
         r = len(rows) - 1
         if item9:
@@ -771,9 +772,13 @@ def _scores_table(p: PacketPatient, year: int, width: float, max_rows: int = 9) 
     primary_col = 2 if p.primary_scale == PHQ9 else 4
     extra += [("ALIGN", (1, 0), (1, -1), "RIGHT"), ("ALIGN", (3, 0), (3, -1), "CENTER"),
               ("FONTNAME", (primary_col, 1), (primary_col, -1), BOLD)]
-    fixed = [70, 28, 36]
+    fixed = [66, 28, 34]
     rest = (width - sum(fixed)) / 2
     return grid(rows, [fixed[0], fixed[1], rest, fixed[2], rest], zebra=False, extra=extra, repeat=False)
+
+
+def _band(name: str) -> str:
+    return "mod. severe" if name == "moderately severe" else name
 
 
 def _summary_line(sc: ScaleSummary, year: int) -> str:
@@ -847,7 +852,7 @@ def _outcomes(p: PacketPatient, year: int, on: date) -> list[Flowable]:
         target=prim.target, target_label=_target_text(prim.target), enrolled_on=p.enrolled_on, width=WIDTH,
         height=128,
     )
-    left_w = WIDTH * 0.52
+    left_w = WIDTH * 0.54
     scores = _scores_table(p, year, left_w - 8)
     items = _items_table(p, year, WIDTH - left_w)
     side = Table([[scores, items]], colWidths=[left_w, WIDTH - left_w])
