@@ -30,6 +30,7 @@ from cocm_desktop import APP_ID, APP_NAME, __version__
 
 EXIT_OK, EXIT_FAILED = 0, 1
 APP_ICON = Path("resources") / "icons" / "cocm-desktop.svg"
+STYLESHEET = Path("resources") / "style.qss"
 _SKIP_MODULES = ("cocm_desktop.store.migrations", "cocm_desktop.__main__")
 
 
@@ -212,8 +213,6 @@ def _wants_offscreen() -> bool:
 
 
 def _check_qt(_clinic: _Clinic) -> str:
-    if _wants_offscreen():
-        os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before QtWidgets is imported / the app exists
     from PySide6.QtCore import qInstallMessageHandler
 
     messages: list[str] = []  # Qt's own warnings: kept quiet, shown only if the check fails
@@ -245,6 +244,8 @@ def _show_widget() -> str:
     icon_path = bundle_root() / APP_ICON
     if not icon_path.is_file():
         raise CheckFailed(f"the app icon is missing ({icon_path})")
+    if not (bundle_root() / STYLESHEET).is_file():
+        raise CheckFailed(f"the stylesheet is missing ({bundle_root() / STYLESHEET})")
     icon = QIcon(str(icon_path))
     icon_pixmap = icon.pixmap(64, 64)
     if icon_pixmap.isNull() or _distinct_colors(icon_pixmap.toImage()) < 3:
@@ -298,6 +299,8 @@ CHECKS: list[tuple[str, Callable[[_Clinic], str]]] = [
 def run_self_check() -> int:
     """Run every check; one line each on stdout. 0 when all pass, 1 at the first failure."""
     started = time.perf_counter()
+    if _wants_offscreen():  # no display: before anything imports QtWidgets or makes the app
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
     kind = "installed bundle" if getattr(sys, "frozen", False) else "source"
     print(f"{APP_NAME} {__version__} self-check ({kind}, Python {platform.python_version()}, "
           f"{platform.system()} {platform.machine()})", flush=True)

@@ -130,3 +130,24 @@ def test_bundle_root_in_a_frozen_app(monkeypatch: pytest.MonkeyPatch, tmp_path) 
 
     monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path), raising=False)
     assert selfcheck.bundle_root() == tmp_path
+
+
+@pytest.mark.parametrize(("platform", "env", "offscreen"), [
+    ("linux", {}, True),                                  # CI, ssh session: no display
+    ("linux", {"DISPLAY": ":0"}, False),                  # X11 desktop: check the real xcb plugin
+    ("linux", {"WAYLAND_DISPLAY": "wayland-0"}, False),
+    ("linux", {"QT_QPA_PLATFORM": "xcb"}, False),         # the user's explicit choice wins
+    ("win32", {}, False),                                 # Windows always has its platform plugin
+    ("darwin", {}, False),
+])
+def test_offscreen_only_without_a_display(
+    monkeypatch: pytest.MonkeyPatch, platform: str, env: dict[str, str], offscreen: bool
+) -> None:
+    import sys
+
+    for name in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(sys, "platform", platform)
+    assert selfcheck._wants_offscreen() is offscreen
