@@ -5,6 +5,8 @@ once; panes refresh from it instead of calling each other).
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -17,6 +19,14 @@ from cocm_desktop.domain.roles import Permission, Role, can
 from cocm_desktop.store.database import Database
 
 T = TypeVar("T")
+
+
+@functools.cache
+def _takes_patient_id(fn: Callable[..., Any]) -> bool:
+    try:
+        return "patient_id" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def settings() -> QSettings:
@@ -61,7 +71,13 @@ class AppContext(QObject):
 
     def write(self, fn: Callable[..., T], *args: Any, what: str = "patient",
               patient_id: int | None = None, **kwargs: Any) -> T:
-        """One user action = one session; broadcasts `changed` after the commit."""
+        """One user action = one session; broadcasts `changed` after the commit.
+
+        `patient_id` names the patient for the broadcast; it is passed on to `fn` too when `fn`
+        takes a `patient_id` parameter.
+        """
+        if patient_id is not None and _takes_patient_id(fn):
+            kwargs["patient_id"] = patient_id
         with self.db.session() as s:
             result = fn(s, self.actor, *args, **kwargs)
         self.changed.emit(what, patient_id)

@@ -59,7 +59,7 @@ class MainWindow(QMainWindow):
         ui.chartPageLayout.addWidget(self.chart)
         self.case_review = CaseReviewPane(context, self)
         ui.caseReviewPageLayout.addWidget(self.case_review)
-        self.timer = TimerWidget(context, self)
+        self.timer = TimerWidget(context, self, name_of=self._patient_name)
         ui.timerToolBar.addWidget(self.timer)
         who = f"Signed in as {context.actor.display_name} ({context.actor.username})."
         self.lock_screen = LockScreen(who, context.clinic_name, self)
@@ -152,6 +152,10 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(QByteArray(geometry))
         else:
             self.resize(1440, 900)
+
+    def _patient_name(self, patient_id: int) -> str | None:
+        row = self.registry.model.row_for_patient(patient_id)
+        return self.registry.model.rows[row].patient_name if row is not None else None
 
     # ---- navigation ----------------------------------------------------------------------------
     def _go(self, page, nav) -> None:  # type: ignore[no-untyped-def]

@@ -1,33 +1,372 @@
-"""Timer bar (placeholder until it lands)."""
+"""The always-visible timer bar: patient, activity, start / pause / stop, elapsed time, and this
+patient's logged minutes today and this month.
+
+The running timer is a database row from its first second (`services.timer`); this widget shows
+it, sends a heartbeat every 30 s, and after a crash offers recovery: stop at the last heartbeat,
+stop now, or discard. Locking hides the bar; the timer keeps running and is shown again after
+unlock.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
 
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QMessageBox, QPushButton, QWidget
+
+from cocm_desktop.domain.activities import ACTIVITIES
+from cocm_desktop.domain.roles import Permission
 from cocm_desktop.gui.context import AppContext
+from cocm_desktop.gui.errors import is_expected, show_error
+from cocm_desktop.gui.resources import ACCENT, MUTED, SAFETY, icon
+from cocm_desktop.gui.worker import run_in_background
+from cocm_desktop.store.errors import SessionLocked
+
+HEARTBEAT_MS = 30_000
+
+
+def fmt_elapsed(seconds: int) -> str:
+    seconds = max(0, int(seconds))
+    return f"{seconds // 3600:d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
 class TimerWidget(QWidget):
-    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+    stopped = Signal(object)  # StopResult
+
+    def __init__(self, context: AppContext, parent: QWidget | None = None,
+                 name_of: Callable[[int], str | None] | None = None) -> None:
         super().__init__(parent)
         self.ctx = context
-        self.is_running = False
-        QHBoxLayout(self).addWidget(QLabel("Timer"))
+        self.state: Any = None  # services.timer.TimerState while a timer exists
+        self._state_at = datetime.now()
+        self._locked = False
+        self._name_of = name_of
+        self._names: dict[int, str] = {}
+        self.today_minutes = 0
+        self.month_minutes = 0
+        self._build()
+        self._tick = QTimer(self)
+        self._tick.setInterval(1000)
+        self._tick.timeout.connect(self._refresh_elapsed)
+        self._heartbeat = QTimer(self)
+        self._heartbeat.setInterval(HEARTBEAT_MS)
+        self._heartbeat.timeout.connect(self.send_heartbeat)
+        self.setEnabled(context.can(Permission.LOG_TIME))
+        self._sync_buttons()
 
-    def set_default_patient(self, patient_id, name) -> None:  # type: ignore[no-untyped-def]
-        pass
+    def _build(self) -> None:
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(12, 4, 12, 4)
+        lay.setSpacing(8)
+        badge = QLabel(self)
+        badge.setPixmap(icon("clock", ACCENT, 20).pixmap(20, 20))
+        lay.addWidget(badge)
+        title = QLabel("Timer", self)
+        title.setProperty("role", "subtitle")
+        lay.addWidget(title)
+        self.patient = QComboBox(self)
+        self.patient.setObjectName("timerPatient")
+        self.patient.setMinimumWidth(220)
+        self.patient.setToolTip("Patient the time is for (defaults to the open chart)")
+        self.patient.currentIndexChanged.connect(lambda _i: self.refresh_totals())
+        lay.addWidget(self.patient)
+        self.activity = QComboBox(self)
+        self.activity.setObjectName("timerActivity")
+        for value, label in ACTIVITIES.items():
+            self.activity.addItem(label, value)
+        self.activity.setCurrentIndex(max(0, self.activity.findData("follow_up_contact")))
+        lay.addWidget(self.activity)
+        self.start_button = QPushButton(icon("play", ACCENT, 16), "Start", self)
+        self.start_button.setObjectName("timerStart")
+        self.start_button.clicked.connect(self.start_or_resume)
+        self.pause_button = QPushButton(icon("pause", MUTED, 16), "Pause", self)
+        self.pause_button.setObjectName("timerPause")
+        self.pause_button.clicked.connect(self.pause)
+        self.stop_button = QPushButton(icon("stop", SAFETY, 16), "Stop", self)
+        self.stop_button.setObjectName("timerStop")
+        self.stop_button.clicked.connect(self.stop)
+        for b in (self.start_button, self.pause_button, self.stop_button):
+            lay.addWidget(b)
+        self.elapsed = QLabel("0:00:00", self)
+        self.elapsed.setObjectName("TimerElapsed")
+        self.elapsed.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        lay.addWidget(self.elapsed)
+        self.totals = QLabel("", self)
+        self.totals.setObjectName("timerTotals")
+        self.totals.setProperty("role", "muted")
+        lay.addWidget(self.totals)
+        lay.addStretch(1)
 
-    def refresh_totals(self) -> None:
-        pass
+    # ---- patients ----------------------------------------------------------------------------
+    def set_default_patient(self, patient_id: int | None, name: str = "") -> None:
+        """The open chart's patient becomes the default (unless a timer is running for another)."""
+        if patient_id is None:
+            return
+        self._names[patient_id] = name
+        index = self.patient.findData(patient_id)
+        if index < 0:
+            self.patient.insertItem(0, name, patient_id)
+            index = 0
+            while self.patient.count() > 12:  # a short recent list, in memory only
+                self.patient.removeItem(self.patient.count() - 1)
+        if self.state is None:
+            self.patient.setCurrentIndex(index)
 
-    def set_locked(self, locked: bool) -> None:
-        pass
+    def patient_id(self) -> int | None:
+        data = self.patient.currentData()
+        return int(data) if data is not None else None
 
-    def check_recovery(self) -> None:
-        pass
+    def _name(self, patient_id: int) -> str:
+        if patient_id in self._names:
+            return self._names[patient_id]
+        found = self._name_of(patient_id) if self._name_of else None
+        return found or f"Patient #{patient_id}"
+
+    # ---- state ---------------------------------------------------------------------------------
+    @property
+    def is_running(self) -> bool:
+        return self.state is not None
+
+    @property
+    def is_paused(self) -> bool:
+        return bool(self.state is not None and self.state.paused)
+
+    def seconds(self) -> int:
+        if self.state is None:
+            return 0
+        extra = 0 if self.state.paused else int((datetime.now() - self._state_at).total_seconds())
+        return int(self.state.running_seconds) + max(0, extra)
+
+    def _set_state(self, state: Any) -> None:
+        self.state = state
+        self._state_at = datetime.now()
+        if state is not None:
+            self.set_default_patient(state.patient_id, self._name(state.patient_id))
+            self.patient.setCurrentIndex(max(0, self.patient.findData(state.patient_id)))
+            self.activity.setCurrentIndex(max(0, self.activity.findData(state.activity)))
+            self._tick.start()
+            self._heartbeat.start()
+        else:
+            self._tick.stop()
+            self._heartbeat.stop()
+        self._sync_buttons()
+        self._refresh_elapsed()
+
+    def _sync_buttons(self) -> None:
+        running = self.state is not None
+        paused = self.is_paused
+        self.start_button.setText("Resume" if paused else "Start")
+        self.start_button.setEnabled(not running or paused)
+        self.pause_button.setEnabled(running and not paused)
+        self.stop_button.setEnabled(running)
+        self.patient.setEnabled(not running)
+        self.activity.setEnabled(not running)
+        self.elapsed.setProperty("running", running and not paused)
+        self.elapsed.setProperty("paused", paused)
+        self.elapsed.style().polish(self.elapsed)
+
+    def _refresh_elapsed(self) -> None:
+        self.elapsed.setText(fmt_elapsed(self.seconds()))
+
+    # ---- actions ---------------------------------------------------------------------------------
+    def _call(self, fn, *args: Any, **kwargs: Any) -> Any:  # type: ignore[no-untyped-def]
+        try:
+            return True, self.ctx.read(fn, *args, **kwargs)
+        except Exception as exc:
+            if not is_expected(exc):
+                raise
+            show_error(self, exc)
+            return False, None
+
+    def start_for(self, patient_id: int, name: str) -> None:
+        if self.state is not None:
+            QMessageBox.information(self, "Timer", "A timer is already running; stop it first.")
+            return
+        self.set_default_patient(patient_id, name)
+        self.patient.setCurrentIndex(max(0, self.patient.findData(patient_id)))
+        self.start_or_resume()
+
+    def start_or_resume(self) -> None:
+        from cocm_desktop.services.timer import TimerAlreadyRunning, resume_timer, start_timer
+
+        if self.is_paused:
+            ok, state = self._call(resume_timer)
+            if ok:
+                self._set_state(state)
+            return
+        pid = self.patient_id()
+        if pid is None:
+            QMessageBox.information(self, "Timer", "Open a patient's chart first: the timer is for the open patient.")
+            return
+        try:
+            state = self.ctx.read(start_timer, patient_id=pid, activity=self.activity.currentData())
+        except TimerAlreadyRunning as exc:  # e.g. started in an earlier session: adopt it
+            state = getattr(exc, "timer", None)
+            if state is None:
+                show_error(self, exc)
+                return
+        except Exception as exc:
+            if not is_expected(exc):
+                raise
+            show_error(self, exc)
+            return
+        self._set_state(state)
+
+    def pause(self) -> None:
+        from cocm_desktop.services.timer import pause_timer
+
+        ok, state = self._call(pause_timer)
+        if ok:
+            self._set_state(state)
 
     def stop(self) -> bool:
+        """Stop and write the time entry (services.timer). True when nothing is left running."""
+        from cocm_desktop.services.timer import stop_timer
+
+        if self.state is None:
+            return True
+        pid = self.state.patient_id
+        try:
+            result = self.ctx.write(stop_timer, what="timer", patient_id=pid)
+        except Exception as exc:
+            if not is_expected(exc):
+                raise
+            show_error(self, exc)
+            return False
+        self._set_state(None)
+        self.stopped.emit(result)
+        self._announce(result)
+        self.refresh_totals()
         return True
 
+    def _announce(self, result: Any) -> None:
+        window = self.window()
+        bar = window.statusBar() if hasattr(window, "statusBar") else None
+        if bar is not None:
+            bar.showMessage(getattr(result, "message", "Time logged."), 8000)
+
+    def send_heartbeat(self) -> None:
+        from cocm_desktop.services.timer import heartbeat
+
+        if self.state is None or self._locked:
+            return
+        try:
+            state = self.ctx.read(heartbeat)
+        except SessionLocked:
+            return
+        except Exception as exc:
+            if not is_expected(exc):
+                raise
+            return  # a missed heartbeat only costs recovery precision
+        if state is None:  # stopped elsewhere (another session of this user)
+            self._set_state(None)
+        else:
+            self.state = state
+            self._state_at = datetime.now()
+
+    # ---- recovery -----------------------------------------------------------------------------------
+    def check_recovery(self) -> None:
+        """At sign-in: adopt a live timer, or offer the three recovery choices for a stale one."""
+        from cocm_desktop.services.timer import current_timer
+
+        if not self.ctx.can(Permission.LOG_TIME):
+            return
+        try:
+            state = self.ctx.read(current_timer)
+        except Exception as exc:
+            if not is_expected(exc):
+                raise
+            return
+        if state is None:
+            return
+        if not state.stale:
+            self._set_state(state)
+            return
+        self.offer_recovery(state)
+
+    def recovery_box(self, state: Any) -> QMessageBox:
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("Timer left running")
+        minutes_hb = state.seconds_at_heartbeat // 60
+        box.setText(f"A timer for {self._name(state.patient_id)} ({state.activity_label}) was left running "
+                    f"since {state.started_at:%b} {state.started_at.day} {state.started_at:%H:%M}; the app last saw "
+                    f"it at {state.heartbeat_at:%H:%M}.")
+        box.setInformativeText(f"Stop at the last heartbeat logs {minutes_hb} min. Stop now logs the time up to now. "
+                               "Discard logs nothing.")
+        box.addButton("Stop at last heartbeat", QMessageBox.ButtonRole.AcceptRole).setObjectName("stop_at_heartbeat")
+        box.addButton("Stop now", QMessageBox.ButtonRole.AcceptRole).setObjectName("stop_now")
+        box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole).setObjectName("discard")
+        return box
+
+    def offer_recovery(self, state: Any) -> None:
+        box = self.recovery_box(state)
+        box.exec()
+        clicked = box.clickedButton()
+        choice = clicked.objectName() if clicked is not None else "stop_at_heartbeat"
+        self.recover(choice, state.patient_id)
+
+    def recover(self, choice: str, patient_id: int | None = None) -> Any:
+        from cocm_desktop.services.timer import recover_timer
+
+        try:
+            result = self.ctx.write(recover_timer, choice, what="timer", patient_id=patient_id)
+        except Exception as exc:
+            if not is_expected(exc):
+                raise
+            show_error(self, exc)
+            return None
+        self._set_state(None)
+        self._announce(result)
+        self.refresh_totals()
+        return result
+
+    # ---- totals -----------------------------------------------------------------------------------
+    def refresh_totals(self) -> None:
+        from cocm_desktop.services.time_log import list_time
+
+        pid = self.patient_id()
+        if pid is None or self._locked:
+            self.totals.setText("")
+            return
+        today = date.today()
+        ctx = self.ctx
+
+        def work() -> tuple[int, int]:
+            entries = ctx.read(list_time, patient_id=pid, month=today)
+            live = [e for e in entries if not e.deleted]
+            return (sum(e.minutes for e in live if e.local_date == today), sum(e.minutes for e in live))
+
+        def done(result: tuple[int, int]) -> None:
+            if self.patient_id() != pid:
+                return
+            self.today_minutes, self.month_minutes = result
+            self.totals.setText(f"This patient: {self.today_minutes} min today · {self.month_minutes} min this month")
+
+        run_in_background(work, done, lambda _e: None)
+
+    # ---- lock and shutdown -----------------------------------------------------------------------------
+    def set_locked(self, locked: bool) -> None:
+        """Locked: the names leave the screen (the timer row keeps running in the database)."""
+        self._locked = locked
+        if locked:
+            self._heartbeat.stop()
+            self._kept = [(self.patient.itemText(i), self.patient.itemData(i)) for i in range(self.patient.count())]
+            self.patient.clear()
+            self.totals.clear()
+        else:
+            self.patient.blockSignals(True)
+            for text, data in getattr(self, "_kept", []):
+                self.patient.addItem(text, data)
+            self.patient.blockSignals(False)
+            if self.state is not None:
+                self.patient.setCurrentIndex(max(0, self.patient.findData(self.state.patient_id)))
+                self._heartbeat.start()
+                self.send_heartbeat()
+            self.refresh_totals()
+
     def shutdown(self) -> None:
-        pass
+        self._tick.stop()
+        self._heartbeat.stop()

@@ -1,0 +1,101 @@
+"""Contact note: when, how, what happened, and — mandatory — the next step and its date.
+
+Minutes entered here become a time entry (the service does it). An outreach attempt that did
+not reach the patient is recorded with "Patient reached" unticked.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from PySide6.QtWidgets import QDialog, QWidget
+
+from cocm_desktop.domain.activities import CONTACT_KINDS, CONTACT_MODES
+from cocm_desktop.gui.context import AppContext
+from cocm_desktop.gui.errors import describe, is_expected
+from cocm_desktop.gui.form_dialog import pydate, pydatetime, qdate, qdatetime
+from cocm_desktop.gui.forms.ui_contact_dialog import Ui_ContactDialog
+
+
+class ContactDialog(QDialog):
+    def __init__(self, context: AppContext, *, episode_id: int, patient_id: int, patient_name: str = "",
+                 parent: QWidget | None = None, now: datetime | None = None, kind: str = "follow_up",
+                 minutes: int = 0) -> None:
+        super().__init__(parent)
+        self.ui = Ui_ContactDialog()
+        self.ui.setupUi(self)
+        self.ctx = context
+        self.episode_id = episode_id
+        self.patient_id = patient_id
+        self.result_value = None
+        ui = self.ui
+        now = now or datetime.now().replace(second=0, microsecond=0)
+        ui.patientLabel.setText(patient_name)
+        ui.contactAt.setDateTime(qdatetime(now))
+        for value, label in CONTACT_MODES.items():
+            ui.modeCombo.addItem(label, value)
+        for value, label in CONTACT_KINDS.items():
+            ui.kindCombo.addItem(label, value)
+        ui.kindCombo.setCurrentIndex(max(0, ui.kindCombo.findData(kind)))
+        ui.minutesSpin.setValue(minutes)
+        ui.nextDateEdit.setDate(qdate(now.date() + timedelta(days=14)))
+        ui.errorLabel.hide()
+        ui.summaryEdit.setMinimumHeight(90)
+        ui.saveButton.clicked.connect(self.save)
+        ui.cancelButton.clicked.connect(self.reject)
+        ui.kindCombo.currentIndexChanged.connect(self._kind_changed)
+        self._kind_changed()
+
+    def _kind_changed(self) -> None:
+        # An outreach attempt is the one kind that may not reach the patient.
+        outreach = self.ui.kindCombo.currentData() == "outreach"
+        self.ui.reachedCheck.setEnabled(outreach)
+        if not outreach:
+            self.ui.reachedCheck.setChecked(True)
+
+    def show_error(self, message: str) -> None:
+        self.ui.errorLabel.setText(message)
+        self.ui.errorLabel.setVisible(bool(message))
+
+    def values(self) -> dict[str, object]:
+        ui = self.ui
+
+        def opt(text: str) -> str | None:
+            return text.strip() or None
+
+        return dict(
+            contact_at=pydatetime(ui.contactAt.dateTime()),
+            mode=ui.modeCombo.currentData(),
+            kind=ui.kindCombo.currentData(),
+            reached=ui.reachedCheck.isChecked(),
+            adherence=opt(ui.adherenceEdit.text()),
+            side_effects=opt(ui.sideEffectsEdit.text()),
+            skill_practised=opt(ui.skillEdit.text()),
+            summary=opt(ui.summaryEdit.toPlainText()),
+            question_for_consultant=opt(ui.questionEdit.toPlainText()),
+            minutes=ui.minutesSpin.value(),
+            next_step=ui.nextStepEdit.text().strip(),
+            next_step_on=pydate(ui.nextDateEdit.date()),
+        )
+
+    def save(self) -> None:
+        from cocm_desktop.services.contacts import record_contact
+
+        values = self.values()
+        if not values["next_step"]:
+            self.show_error("Every contact ends with a next step: say what happens next and when.")
+            self.ui.nextStepEdit.setProperty("invalid", True)
+            self.ui.nextStepEdit.style().polish(self.ui.nextStepEdit)
+            self.ui.nextStepEdit.setFocus()
+            return
+        nxt = values["next_step_on"]
+        assert isinstance(nxt, date)
+        try:
+            self.result_value = self.ctx.write(record_contact, self.episode_id, patient_id=self.patient_id,
+                                               **values)
+        except Exception as exc:
+            if not is_expected(exc):
+                raise
+            self.show_error(describe(exc)[1])
+            return
+        self.accept()

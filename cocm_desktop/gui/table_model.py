@@ -1,0 +1,85 @@
+"""A read-only table model over a list of plain dataclasses (measures, contacts, referrals, time…).
+
+Same roles as the registry (`SortRole`, `IdRole`, `RowRole`), so every list sorts on real values
+through a QSortFilterProxyModel and tests can read rows back without a window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtGui import QColor
+
+from cocm_desktop.gui.registry_model import IdRole, RowRole, SortRole
+
+ModelIndex = QModelIndex | QPersistentModelIndex
+
+
+@dataclass(frozen=True)
+class Col:
+    title: str
+    text: Callable[[Any], str]
+    sort: Callable[[Any], Any] | None = None
+    tip: Callable[[Any], str | None] | None = None
+    align: Qt.AlignmentFlag = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+    color: Callable[[Any], str | None] | None = None
+    width: int | None = None
+
+
+class RecordTableModel(QAbstractTableModel):
+    def __init__(self, columns: Sequence[Col], parent: Any = None, id_of: Callable[[Any], Any] | None = None) -> None:
+        super().__init__(parent)
+        self.columns = list(columns)
+        self.rows: list[Any] = []
+        self._id_of = id_of or (lambda r: getattr(r, "id", None))
+
+    def set_rows(self, rows: Sequence[Any]) -> None:
+        self.beginResetModel()
+        self.rows = list(rows)
+        self.endResetModel()
+
+    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(self.columns)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(self.columns):
+            return self.columns[section].title
+        return None
+
+    def flags(self, index: ModelIndex) -> Qt.ItemFlag:
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable if index.isValid() else Qt.ItemFlag.NoItemFlags
+
+    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self.rows):
+            return None
+        row = self.rows[index.row()]
+        col = self.columns[index.column()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return col.text(row)
+        if role == SortRole:
+            return (col.sort or col.text)(row)
+        if role == IdRole:
+            return self._id_of(row)
+        if role == RowRole:
+            return row
+        if role == Qt.ItemDataRole.ToolTipRole and col.tip is not None:
+            return col.tip(row)
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return int(col.align)
+        if role == Qt.ItemDataRole.ForegroundRole and col.color is not None:
+            c = col.color(row)
+            return QColor(c) if c else None
+        return None
+
+
+def sorted_proxy(model: RecordTableModel, parent: Any = None) -> QSortFilterProxyModel:
+    proxy = QSortFilterProxyModel(parent)
+    proxy.setSourceModel(model)
+    proxy.setSortRole(SortRole)
+    return proxy
