@@ -102,6 +102,7 @@ S = {
     "group": _style("group", fontName=BOLD, fontSize=8.4, leading=10.5, textColor=ACCENT),
     "notice": _style("notice", fontSize=6.2, leading=7.6, textColor=MUTED),
     "tile_n": _style("tile_n", fontName=BOLD, fontSize=22, leading=25, textColor=ACCENT),
+    "tile_line": _style("tile_line", fontSize=9, leading=21),
     "tile_0": _style("tile_0", fontName=BOLD, fontSize=22, leading=25, textColor=RULE),
 }
 
@@ -237,6 +238,7 @@ def build_document(
     author: str = "CoCM Desktop",
     subject: str = "",
     header_right: str | None = None,
+    running: str | None = None,
 ) -> bytes:
     """Render a story on Letter pages with the house header/footer; returns the PDF bytes."""
     buf = io.BytesIO()
@@ -248,16 +250,16 @@ def build_document(
                   leftPadding=0, rightPadding=0, topPadding=0, bottomPadding=0)
 
     def on_page_end(canv: Canvas, _doc: BaseDocTemplate) -> None:
-        running = getattr(canv, "_cr_running", None)
+        label = getattr(canv, "_cr_running", None) or running
         canv.saveState()
         y = PAGE[1] - MARGIN_TOP + 16
-        if running:
+        if label and (canv.getPageNumber() > 1 or getattr(canv, "_cr_running", None)):
             canv.setFont(FONT, 7.2)
             canv.setFillColor(MUTED)
             canv.drawString(MARGIN_X, y, header_right or title)
             canv.setFont(BOLD, 7.6)
             canv.setFillColor(INK)
-            canv.drawRightString(PAGE[0] - MARGIN_X, y, t_plain(running))
+            canv.drawRightString(PAGE[0] - MARGIN_X, y, t_plain(label))
             canv.setStrokeColor(RULE)
             canv.setLineWidth(0.5)
             canv.line(MARGIN_X, y - 4, PAGE[0] - MARGIN_X, y - 4)

@@ -1,0 +1,70 @@
+"""`cocm-desktop report case-review --db PATH --user NAME [--date YYYY-MM-DD] --out FILE.pdf`
+
+The printed case-review packet. `--date` picks the session held/scheduled on that date; without it,
+the next session on or after today, else the latest one. Any role may print it (the team's working
+paper); the run is audited. The file is written only once the whole packet is built.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from datetime import date
+from pathlib import Path
+
+from cocm_desktop.commands._auth import add_db_args, open_from_args
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "case-review",
+        help="case-review packet for the psychiatric consultant (PDF)",
+        description="Case-review packet: cover with agenda counts and caseload, then one section per "
+        "agenda patient (scores and trend, safety, medications, contacts, referrals, earlier "
+        "recommendations, the care manager's question) with a block for the handwritten recommendation.",
+    )
+    add_db_args(p)
+    p.add_argument("--date", type=_date, default=None,
+                   help="session date YYYY-MM-DD (default: next session on/after today, else the latest)")
+    p.add_argument("--out", required=True, type=Path, help="where to write the PDF")
+    p.set_defaults(func=run)
+
+
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write via a sibling temp name (owner-only) and rename: a half-written PHI file never exists."""
+    tmp = path.with_name(f".{path.name}.part")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def run(args: argparse.Namespace) -> int:
+    from cocm_desktop.domain.roles import Permission
+    from cocm_desktop.reports.case_review_packet import build_case_review_packet
+    from cocm_desktop.services.case_review_packet import packet_data
+    from cocm_desktop.services.common import ValidationError, check
+
+    if not args.out.parent.is_dir():
+        raise ValidationError(f"Output: the folder {args.out.parent} does not exist.")
+    with open_from_args(args) as db:
+        assert db.actor is not None
+        check(db.actor, Permission.READ_CHART)
+        with db.session() as s:
+            packet = packet_data(s, db.actor, on_date=args.date)
+    pdf = build_case_review_packet(packet)
+    write_private(args.out, pdf)
+    print(f"Case-review packet for {packet.session_on.isoformat()}: {len(packet.patients)} patients "
+          f"written to {args.out}")
+    return 0
