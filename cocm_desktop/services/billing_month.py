@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -268,10 +269,15 @@ class BillingMonth:
 # ---- shared with services.billing_progress ---------------------------------------------------------
 
 
+@lru_cache(maxsize=64)
+def _month_bounds(month: Month) -> tuple[date, date]:
+    return month.first_day, month.last_day
+
+
 def consent_covering(episodes: list, consent_by_episode: dict[int, date], month: Month) -> date | None:  # type: ignore[type-arg]
     """The consent date that covers a patient-month: the earliest consent among the patient's
     episodes open during the month (a re-enrolled patient's old consent does not cover new time)."""
-    first, last = month.first_day, month.last_day
+    first, last = _month_bounds(month)
     dates = [
         consent_by_episode[e.id]
         for e in episodes

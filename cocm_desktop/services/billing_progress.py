@@ -88,14 +88,6 @@ def progress_label(codes: Iterable[tuple[str, int]], next_code: str | None, need
 
 
 @lru_cache(maxsize=4096)
-def _codes_and_gap(
-    rule_set: RuleSet, program: str, initial: bool, minutes: int
-) -> tuple[tuple[tuple[str, int], ...], tuple[str, int] | None]:
-    codes = tuple(codes_for(rule_set, program, initial, minutes))
-    return codes, next_code_gap(rule_set, program, initial, minutes)
-
-
-@lru_cache(maxsize=4096)
 def _single_episode_label(
     program: str, open_in_month: bool, service_offsets: frozenset[int], month: Month
 ) -> tuple[str, bool] | None:
@@ -119,22 +111,12 @@ def counts_fast(
     return consent is not None and day >= consent
 
 
-def _counted_predicate():  # type: ignore[no-untyped-def]
-    """The same rules as `counts_fast` minus consent, as SQL (for the history aggregate)."""
-    return and_(
-        TimeEntry.deleted_at.is_(None),
-        User.role.in_(sorted(COUNTED_ROLES)),
-        or_(TimeEntry.billed_elsewhere.is_(None), TimeEntry.billed_elsewhere == ""),
-        or_(User.role != ROLE_CLINICIAN, TimeEntry.counts_as_care_management.is_(True)),
-    )
-
-
 def _overlapping_patients(rows: list) -> set[int]:  # type: ignore[type-arg]
     """Patients having a timed entry that overlaps another timed entry of the same staff member."""
     by_staff: dict[int, list[tuple[datetime, datetime, int]]] = defaultdict(list)
     for r in rows:
-        if r.started_at is not None and r.ended_at is not None:
-            by_staff[r.staff_id].append((r.started_at, r.ended_at, r.patient_id))
+        if r[5] is not None and r[6] is not None:
+            by_staff[r[3]].append((r[5], r[6], r[1]))
     flagged: set[int] = set()
     for spans in by_staff.values():
         if len(spans) < 2:
@@ -164,7 +146,8 @@ def billing_progress(
     if wanted is not None and not wanted:
         return {}
 
-    # 1. episodes of the patients concerned
+    conn = session.connection()  # Core results: no ORM row processing on 10k-row reads
+    # 1. episodes of the patients concerned, their consent dates, payer rule sets
     q = select(
         Episode.id,
         Episode.patient_id,
@@ -178,21 +161,16 @@ def billing_progress(
         patient_filter = select(Episode.patient_id).where(Episode.id.in_(wanted)).scalar_subquery()
         q = q.where(Episode.patient_id.in_(patient_filter))
     episodes_by_patient: dict[int, list] = defaultdict(list)  # type: ignore[type-arg]
-    for row in session.execute(q):
+    report: set[int] = set()
+    for row in conn.execute(q):
         episodes_by_patient[row.patient_id].append(row)
-    if wanted is None:
-        report = {
-            e.id
-            for eps in episodes_by_patient.values()
-            for e in eps
-            if e.enrolled_on <= last and (e.closed_on is None or e.closed_on >= first)
-        }
-    else:
-        report = {e.id for eps in episodes_by_patient.values() for e in eps if e.id in wanted}
-    patients = {pid for pid, eps in episodes_by_patient.items() if any(e.id in report for e in eps)}
-    if not patients:
+        if wanted is None:
+            if row.enrolled_on <= last and (row.closed_on is None or row.closed_on >= first):
+                report.add(row.id)
+        elif row.id in wanted:
+            report.add(row.id)
+    if not report:
         return {}
-
     cq = (
         select(Consent.episode_id, func.min(Consent.consent_on))
         .where(Consent.patient_agrees.is_(True))
@@ -202,169 +180,159 @@ def billing_progress(
         cq = cq.where(
             Consent.episode_id.in_(select(Episode.id).where(Episode.patient_id.in_(patient_filter)))
         )
-    consent_by_episode = dict(session.execute(cq).all())
-
-    # 2. rule sets
+    consent_by_episode: dict[int, date] = dict(conn.execute(cq).all())  # type: ignore[arg-type]
     rule_sets, default_id = load_rule_sets(session)
-    pq = select(Patient.id, Patient.payer_rule_set_id)
+    pq = select(Patient.id, Patient.payer_rule_set_id).where(Patient.payer_rule_set_id.is_not(None))
     if patient_filter is not None:
         pq = pq.where(Patient.id.in_(patient_filter))
-    payer_of = {pid: rs for pid, rs in session.execute(pq) if pid in patients}
+    payer_of: dict[int, int] = dict(conn.execute(pq).all())  # type: ignore[arg-type]
+    roles: dict[int, str] = dict(conn.execute(select(User.id, User.role)).all())  # type: ignore[arg-type]
 
-    # 3. this month's entries, row by row
-    eq = (
-        select(
-            TimeEntry.id,
-            TimeEntry.patient_id,
-            TimeEntry.episode_id,
-            TimeEntry.staff_id,
-            User.role,
-            TimeEntry.local_date,
-            TimeEntry.started_at,
-            TimeEntry.ended_at,
-            TimeEntry.minutes,
-            TimeEntry.billed_elsewhere,
-            TimeEntry.counts_as_care_management,
-            TimeEntry.activity,
-            TimeEntry.source,
-        )
-        .join(User, User.id == TimeEntry.staff_id)
-        .where(TimeEntry.local_date >= first, TimeEntry.local_date <= last, TimeEntry.deleted_at.is_(None))
-    )
+    # 2. this month's entries, row by row (served by the covering index on time_entry)
+    eq = select(
+        TimeEntry.id,
+        TimeEntry.patient_id,
+        TimeEntry.episode_id,
+        TimeEntry.staff_id,
+        TimeEntry.local_date,
+        TimeEntry.started_at,
+        TimeEntry.ended_at,
+        TimeEntry.minutes,
+        TimeEntry.billed_elsewhere,
+        TimeEntry.counts_as_care_management,
+    ).where(TimeEntry.local_date >= first, TimeEntry.local_date <= last, TimeEntry.deleted_at.is_(None))
     if patient_filter is not None:
         # Other patients' timed entries of the same staff can overlap ours: keep all timed rows.
         eq = eq.where(or_(TimeEntry.patient_id.in_(patient_filter), TimeEntry.started_at.is_not(None)))
-    rows = session.execute(eq).all()
-    flagged = _overlapping_patients(rows) & patients
+    rows = conn.execute(eq).all()
+    flagged = _overlapping_patients(rows)
 
-    # 4. earlier months with counted CoCM time (for initial vs subsequent)
+    # 3. the last earlier month with counted CoCM time, per episode, within the 6-month window:
+    # the latest date with time by a counting role; it counts when on/after that episode's consent
+    # (all earlier time in the window is then before consent too).
+    counting = sorted(uid for uid, role in roles.items() if role in COUNTED_ROLES and role != ROLE_CLINICIAN)
+    clinicians = sorted(uid for uid, role in roles.items() if role == ROLE_CLINICIAN)
     window_start = (month + -GAP_MONTHS_NEW_EPISODE).first_day
-    consent_sq = (
-        select(Consent.episode_id.label("eid"), func.min(Consent.consent_on).label("on"))
-        .where(Consent.patient_agrees.is_(True))
-        .group_by(Consent.episode_id)
-        .subquery()
-    )
-    year = func.extract("year", TimeEntry.local_date)
-    mon = func.extract("month", TimeEntry.local_date)
     hq = (
-        select(TimeEntry.patient_id, TimeEntry.episode_id, year, mon)
-        .join(User, User.id == TimeEntry.staff_id)
-        .join(consent_sq, consent_sq.c.eid == TimeEntry.episode_id)
+        select(TimeEntry.patient_id, TimeEntry.episode_id, func.max(TimeEntry.local_date))
         .where(
-            _counted_predicate(),
             TimeEntry.local_date >= window_start,
             TimeEntry.local_date < first,
-            TimeEntry.local_date >= consent_sq.c.on,
+            TimeEntry.deleted_at.is_(None),
+            or_(TimeEntry.billed_elsewhere.is_(None), TimeEntry.billed_elsewhere == ""),
+            or_(
+                TimeEntry.staff_id.in_(counting),
+                and_(TimeEntry.staff_id.in_(clinicians), TimeEntry.counts_as_care_management.is_(True)),
+            ),
         )
-        .group_by(TimeEntry.patient_id, TimeEntry.episode_id, year, mon)
-        .having(func.sum(TimeEntry.minutes) > 0)
+        .group_by(TimeEntry.patient_id, TimeEntry.episode_id)
     )
     if patient_filter is not None:
         hq = hq.where(TimeEntry.patient_id.in_(patient_filter))
-    history: dict[int, list[EpisodeMinutes]] = defaultdict(list)
-    for pid, eid, y, m in session.execute(hq):
-        if pid in patients:
-            history[pid].append(EpisodeMinutes(Month(int(y), int(m)), eid, 1))
+    last_service: dict[int, list[tuple[int | None, date]]] = defaultdict(list)
+    for pid, eid, day in conn.execute(hq):
+        last_service[pid].append((eid, day))
 
-    # counted minutes this month, per patient and episode
-    open_episode_on = _open_episode_resolver(episodes_by_patient)
+    # 4. counted minutes this month (fast path unless the patient has overlapping entries)
     consent_of = _patient_consent(episodes_by_patient, consent_by_episode, month)
     counted: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     exact_rows: dict[int, list] = defaultdict(list)  # type: ignore[type-arg]
     for r in rows:
-        pid = r.patient_id
-        if pid not in patients:
+        pid = r[1]
+        if pid not in episodes_by_patient:
             continue
         if pid in flagged:
             exact_rows[pid].append(r)
             continue
-        if counts_fast(
-            r.role, r.billed_elsewhere, r.counts_as_care_management, r.local_date, consent_of.get(pid)
-        ):
-            eid = r.episode_id if r.episode_id is not None else open_episode_on(pid, r.local_date)
+        if counts_fast(roles.get(r[3], ""), r[8], r[9], r[4], consent_of.get(pid)):
+            eid = r[2] if r[2] is not None else episode_for_day(episodes_by_patient[pid], r[4])
             if eid is not None:
-                counted[pid][eid] += r.minutes
+                counted[pid][eid] += r[7]
     if flagged:
-        _count_exact(rows, exact_rows, flagged, consent_of, open_episode_on, counted)
+        _count_exact(
+            rows,
+            exact_rows,
+            flagged & set(episodes_by_patient),
+            consent_of,
+            roles,
+            episodes_by_patient,
+            counted,
+        )
 
+    # 5. per patient: initial/subsequent, codes, label
     result: dict[int, BillingProgress] = {}
-    for pid in patients:
-        eps = episodes_by_patient[pid]
+    cache: dict[tuple, tuple] = {}  # type: ignore[type-arg]
+    for pid, eps in episodes_by_patient.items():
+        if not any(e.id in report for e in eps):
+            continue
         per_episode = counted.get(pid, {})
-        decision = _decide(eps, history.get(pid, []), per_episode, month)
-        rs_id = payer_of.get(pid) or default_id
-        rule_set = rule_sets.get(rs_id) if rs_id is not None else None
+        history = []
+        for eid, day in last_service.get(pid, ()):
+            if eid is None:
+                eid = episode_for_day(eps, day)
+            on = consent_by_episode.get(eid) if eid is not None else None
+            if on is not None and day >= on:
+                history.append(EpisodeMinutes(Month.of(day), eid, 1))
+        program, initial = _decide(eps, history, per_episode, month) or (None, False)
+        rs_id = payer_of.get(pid, default_id)
+        if rs_id not in rule_sets:
+            rs_id = default_id
         for e in eps:
             if e.id not in report:
                 continue
-            result[e.id] = _progress(e.id, pid, e.program, decision, per_episode, eps, rule_set)
+            prog = program or e.program
+            minutes = sum(m for eid, m in per_episode.items() if _program_of(eps, eid) == prog)
+            key = (rs_id, prog, initial, minutes)
+            hit = cache.get(key)
+            if hit is None:
+                hit = cache[key] = _codes_label(
+                    rule_sets.get(rs_id) if rs_id is not None else None, prog, initial, minutes
+                )
+            result[e.id] = BillingProgress(e.id, pid, prog, initial and prog == "cocm", minutes, *hit)
     return result
 
 
-def _progress(
-    episode_id: int,
-    patient_id: int,
-    own_program: str,
-    decision: tuple[str, bool] | None,
-    per_episode: dict[int, int],
-    eps: list,  # type: ignore[type-arg]
-    rule_set: RuleSet | None,
-) -> BillingProgress:
-    program, initial = decision if decision is not None else (own_program, False)
-    programs = {e.id: e.program for e in eps}
-    minutes = sum(m for eid, m in per_episode.items() if programs.get(eid) == program)
+def _program_of(eps: list, episode_id: int) -> str | None:  # type: ignore[type-arg]
+    for e in eps:
+        if e.id == episode_id:
+            return e.program  # type: ignore[no-any-return]
+    return None
+
+
+def _codes_label(rule_set: RuleSet | None, program: str, initial: bool, minutes: int) -> tuple:  # type: ignore[type-arg]
     if rule_set is None or program not in rule_set.programs:
-        return BillingProgress(
-            episode_id,
-            patient_id,
-            program,
-            initial,
-            minutes,
-            (),
-            None,
-            None,
-            f"{minutes} min · no payer rule for {program}",
-        )
-    codes, gap = _codes_and_gap(rule_set, program, initial, minutes)
+        return (), None, None, f"{minutes} min · no payer rule for {program}"
+    codes = tuple(codes_for(rule_set, program, initial, minutes))
+    gap = next_code_gap(rule_set, program, initial, minutes)
     next_code, needed = gap if gap is not None else (None, None)
-    return BillingProgress(
-        episode_id,
-        patient_id,
-        program,
-        initial,
-        minutes,
-        codes,
-        next_code,
-        needed,
-        progress_label(codes, next_code, needed),
-    )
+    return codes, next_code, needed, progress_label(codes, next_code, needed)
 
 
 def _decide(
-    eps: list,
+    eps: list,  # type: ignore[type-arg]
     history: list[EpisodeMinutes],
-    per_episode: dict[int, int],  # type: ignore[type-arg]
+    per_episode: dict[int, int],
     month: Month,
 ) -> tuple[str, bool] | None:
     """(program, initial) of the patient-month, via domain.episode_months.label_month."""
-    spans = [EpisodeSpan(e.id, e.program, e.enrolled_on, e.closed_on, e.close_reason) for e in eps]
-    if len(spans) == 1:
-        offsets = {em.month - month for em in history if em.minutes}
-        if per_episode.get(spans[0].episode_id):
+    if len(eps) == 1:
+        e = eps[0]
+        offsets = {em.month - month for em in history}
+        if per_episode.get(e.id):
             offsets.add(0)
-        return _single_episode_label(spans[0].program, spans[0].open_in(month), frozenset(offsets), month)
+        first, last = _bounds(month)
+        open_in = e.enrolled_on <= last and (e.closed_on is None or e.closed_on >= first)
+        return _single_episode_label(e.program, open_in, frozenset(offsets), month)
+    spans = [EpisodeSpan(e.id, e.program, e.enrolled_on, e.closed_on, e.close_reason) for e in eps]
     minutes = list(history) + [EpisodeMinutes(month, eid, m) for eid, m in per_episode.items() if m]
     known = {s.episode_id for s in spans}
     label = label_month(spans, [m for m in minutes if m.episode_id in known], month)
     return None if label is None else (label.program, label.initial)
 
 
-def _open_episode_resolver(episodes_by_patient: dict[int, list]):  # type: ignore[no-untyped-def,type-arg]
-    def resolve(patient_id: int, day: date) -> int | None:
-        return episode_for_day(episodes_by_patient.get(patient_id, []), day)
-
-    return resolve
+@lru_cache(maxsize=64)
+def _bounds(month: Month) -> tuple[date, date]:
+    return month.first_day, month.last_day
 
 
 def _patient_consent(
@@ -380,62 +348,67 @@ def _patient_consent(
     return out
 
 
-def _entry_in(r, episode_id: int | None) -> TimeEntryIn:  # type: ignore[no-untyped-def]
-    if r.started_at is not None and r.ended_at is not None:
+def _entry_in(r, role: str, episode_id: int | None) -> TimeEntryIn:  # type: ignore[no-untyped-def]
+    """A month row (see billing_progress step 2) as domain.timelog sees it; activity is not
+    needed for counting."""
+    eid, pid, _, staff, day, start, end, minutes, billed, cacm = r
+    if start is not None and end is not None:
         return TimeEntryIn(
-            r.id,
-            r.staff_id,
-            r.role,
-            r.patient_id,
-            r.activity,
-            start=r.started_at,
-            end=r.ended_at,
-            minutes=r.minutes,
-            billed_elsewhere=r.billed_elsewhere,
-            counts_as_care_management=r.counts_as_care_management,
-            source=r.source,
+            eid,
+            staff,
+            role,
+            pid,
+            "other",
+            start=start,
+            end=end,
+            minutes=minutes,
+            billed_elsewhere=billed,
+            counts_as_care_management=bool(cacm),
+            source="timer",
             episode_id=episode_id,
         )
     return TimeEntryIn(
-        r.id,
-        r.staff_id,
-        r.role,
-        r.patient_id,
-        r.activity,
-        local_date=r.local_date,
-        minutes=r.minutes,
-        billed_elsewhere=r.billed_elsewhere,
-        counts_as_care_management=r.counts_as_care_management,
-        source=r.source,
+        eid,
+        staff,
+        role,
+        pid,
+        "other",
+        local_date=day,
+        minutes=minutes,
+        billed_elsewhere=billed,
+        counts_as_care_management=bool(cacm),
         episode_id=episode_id,
     )
 
 
 def _count_exact(
-    rows: list,
-    exact_rows: dict[int, list],
-    flagged: set[int],  # type: ignore[type-arg]
+    rows: list,  # type: ignore[type-arg]
+    exact_rows: dict[int, list],  # type: ignore[type-arg]
+    flagged: set[int],
     consent_of: dict[int, date],
-    open_episode_on,
+    roles: dict[int, str],
+    episodes_by_patient: dict[int, list],  # type: ignore[type-arg]
     counted: dict[int, dict[int, int]],
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Patients with overlapping entries: domain.timelog.count_month decides."""
     staff_timed: dict[int, list] = defaultdict(list)  # type: ignore[type-arg]
     for r in rows:
-        if r.started_at is not None:
-            staff_timed[r.staff_id].append(r)
+        if r[5] is not None:
+            staff_timed[r[3]].append(r)
     for pid in flagged:
         mine = exact_rows.get(pid, [])
         if not mine:
             continue
-        staff = {r.staff_id for r in mine}
-        others = [_entry_in(r, None) for s in staff for r in staff_timed[s] if r.patient_id != pid]
+        eps = episodes_by_patient[pid]
+        staff = {r[3] for r in mine}
+        others = [
+            _entry_in(r, roles.get(r[3], ""), None) for s in staff for r in staff_timed[s] if r[1] != pid
+        ]
         entries = [
-            _entry_in(r, r.episode_id if r.episode_id is not None else open_episode_on(pid, r.local_date))
+            _entry_in(r, roles.get(r[3], ""), r[2] if r[2] is not None else episode_for_day(eps, r[4]))
             for r in mine
         ]
-        month = Month.of(mine[0].local_date)
-        result = count_month(entries, month, consent_of.get(pid), other_patient_entries=others)
+        result = count_month(entries, Month.of(mine[0][4]), consent_of.get(pid), other_patient_entries=others)
         for eid, minutes in result.counted_by_episode().items():
             if eid is not None:
                 counted[pid][int(eid)] += minutes
