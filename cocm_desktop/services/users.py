@@ -222,5 +222,5 @@ def change_role(db: Database, actor: Actor, username: str, *, role: str) -> Staf
         old = user.role
         user.role = new_role
         record(s, actor, "user.role_change", object_type="user", object_id=user.id,
-               summary=f"Role of {name}: {old} → {new_role}", detail={"from": old, "to": new_role})
+               summary=f"Role of {name} changed from {old} to {new_role}", detail={"from": old, "to": new_role})
         return _to_staff(user)

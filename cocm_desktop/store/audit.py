@@ -19,9 +19,12 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .models import AuditRecord, utcnow
+from .models import AuditRecord, ClinicSetting, utcnow
 
 GENESIS = "0" * 64
+# The newest record's seq and HMAC, updated in the same transaction as every append: without this
+# anchor, deleting the LAST records would leave a shorter chain that still verifies.
+HEAD_SETTING = "audit_head"
 
 
 def derive_audit_key(db_key: bytes) -> bytes:
@@ -70,6 +73,10 @@ def append(
         select(AuditRecord.seq, AuditRecord.hmac).order_by(AuditRecord.seq.desc()).limit(1)
     ).first()
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
+    head = session.get(ClinicSetting, HEAD_SETTING)
+    if head is not None and isinstance(head.value, dict) and int(head.value.get("seq", 0)) >= seq:
+        # The newest rows were deleted: continue after the anchor, so the gap stays visible.
+        seq, prev = int(head.value["seq"]) + 1, str(head.value.get("hmac", GENESIS))
     rec = AuditRecord(
         seq=seq,
         at_utc=at_utc or utcnow(),
@@ -84,6 +91,11 @@ def append(
     )
     rec.hmac = _mac(key, prev, rec)
     session.add(rec)
+    value = {"seq": seq, "hmac": rec.hmac}
+    if head is None:
+        session.add(ClinicSetting(key=HEAD_SETTING, value=value))
+    else:
+        head.value = value
     session.flush()
     return rec
 
@@ -102,6 +114,10 @@ class ChainReport:
 
 
 def verify_chain(session: Session, batch: int = 5000) -> ChainReport:
+    """Walk the whole log: every record's HMAC, no gap in seq, and the last one is the anchored head.
+
+    Reports the first broken link. Read-only (objects are expunged batch by batch).
+    """
     key: bytes = session.info["audit_key"]
     prev, expected_seq, count = GENESIS, 1, 0
     last_seq = 0
@@ -114,7 +130,7 @@ def verify_chain(session: Session, batch: int = 5000) -> ChainReport:
             .all()
         )
         if not rows:
-            return ChainReport(True, count)
+            return _check_head(session, count, prev)
         for rec in rows:
             if rec.seq != expected_seq:
                 return ChainReport(
@@ -127,3 +143,16 @@ def verify_chain(session: Session, batch: int = 5000) -> ChainReport:
             prev, expected_seq, last_seq = rec.hmac, expected_seq + 1, rec.seq
             count += 1
         session.expunge_all()
+
+
+def _check_head(session: Session, count: int, last_hmac: str) -> ChainReport:
+    head = session.execute(select(ClinicSetting.value).where(ClinicSetting.key == HEAD_SETTING)).scalar()
+    if not isinstance(head, dict):  # databases from before the anchor: nothing to compare
+        return ChainReport(True, count)
+    head_seq = int(head.get("seq", 0))
+    if head_seq > count:
+        return ChainReport(False, count, count + 1,
+                           f"the log ends early: records {count + 1} to {head_seq} were deleted")
+    if head_seq != count or not hmac.compare_digest(str(head.get("hmac", "")), last_hmac):
+        return ChainReport(False, count, count, "the last record does not match the log's anchored end")
+    return ChainReport(True, count)

@@ -7,6 +7,7 @@ applied per connection (SQLAlchemy's SingletonThreadPool has crashed sqlcipher3 
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import sqlcipher3
@@ -19,6 +20,11 @@ from .errors import DatabaseDamaged, DatabaseLocked, DiskFull, ReadOnlyLocation,
 
 BUSY_TIMEOUT_MS = 5000
 _silenced = False
+
+# SQLAlchemy logs SQL, parameters and result rows (names, MRNs, notes) whenever its logger is
+# enabled, e.g. by a root logger at DEBUG. Keep it at WARNING; a developer who really needs SQL
+# echo can lower it on a synthetic database. Parameters are also hidden (hide_parameters below).
+logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
 
 
 class CocmSQLCipherDialect(SQLiteDialect_pysqlcipher):
@@ -85,6 +91,7 @@ def make_engine(path: Path, key: bytes, pool_size: int = 3, *, immediate: bool =
         pool_size=pool_size,
         max_overflow=2,
         pool_pre_ping=False,
+        hide_parameters=True,  # never PHI in a log line or an exception message
     )
 
     @event.listens_for(engine, "connect")
