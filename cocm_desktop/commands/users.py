@@ -122,7 +122,9 @@ def run_passwd(args: argparse.Namespace) -> int:
         current = getpass.getpass(f"Current password for {args.user}: ")
     db = Database.open(args.db, args.user, current)
     try:
-        change_own_password(db, db.actor, current_password=current, new_password=_new_password("New password"))
+        change_own_password(
+            db, db.actor, current_password=current, new_password=_new_password("New password")
+        )
     finally:
         db.close()
     print("Password changed.", file=sys.stderr)
