@@ -7,7 +7,9 @@ PostgreSQL later); services never write dialect SQL themselves.
 
 from __future__ import annotations
 
-from sqlalchemy import Integer
+from datetime import date, datetime
+
+from sqlalchemy import Integer, String, type_coerce
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
@@ -36,3 +38,20 @@ def _day_diff_sqlite(element: day_diff, compiler, **kw) -> str:  # type: ignore[
         f"CAST(julianday(date({compiler.process(later, **kw)})) - "
         f"julianday(date({compiler.process(earlier, **kw)})) AS INTEGER)"
     )
+
+
+def raw(column: ColumnElement) -> ColumnElement:
+    """Select a date/datetime column without SQLAlchemy's per-value parsing (the registry reads
+    tens of thousands); read the value back with `to_day`."""
+    return type_coerce(column, String)
+
+
+def to_day(value: object) -> date | None:
+    """A date from what `raw` returns: an ISO string (SQLite) or a date/datetime (other drivers)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return date.fromisoformat(value[:10])
+    if isinstance(value, datetime):
+        return value.date()
+    return value  # type: ignore[return-value]

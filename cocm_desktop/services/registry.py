@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session, aliased
 
 from cocm_desktop.domain.actor import Actor
 from cocm_desktop.domain.flags import EpisodeFacts, Flag, FlagHit, compute_flags
-from cocm_desktop.domain.outcomes import change_from_baseline, format_change, weeks_in_treatment
+from cocm_desktop.domain.outcomes import change_from_baseline, weeks_in_treatment
 from cocm_desktop.domain.policy import Policy
 from cocm_desktop.domain.roles import Permission
 from cocm_desktop.store.models import (
@@ -50,7 +50,7 @@ from cocm_desktop.store.models import (
     User,
 )
 
-from ._sql import day_diff
+from ._sql import day_diff, raw, to_day
 from .common import ValidationError, check, load_policy, local_today, record
 
 PHQ9, GAD7 = "PHQ-9", "GAD-7"
@@ -75,13 +75,11 @@ class RegistryRow:
     phq9_baseline_on: date | None
     phq9_last: int | None
     phq9_last_on: date | None
-    phq9_change: Fraction | None  # (baseline − last) / baseline; positive = better
-    phq9_change_text: str  # "−52 %", "+10 %", "—"
+    phq9_change_text: str  # "−52 %", "+10 %", "—" (see the phq9_change property)
     gad7_baseline: int | None
     gad7_baseline_on: date | None
     gad7_last: int | None
     gad7_last_on: date | None
-    gad7_change: Fraction | None
     gad7_change_text: str
     last_contact_on: date | None  # newest successful contact
     failed_attempts: int  # outreach attempts not reached since then
@@ -95,6 +93,15 @@ class RegistryRow:
     transfer_to: str | None  # a transfer awaiting confirmed handoff
     flags: tuple[FlagHit, ...]
     facts: EpisodeFacts = field(repr=False, compare=False)
+
+    @property
+    def phq9_change(self) -> Fraction | None:
+        """(baseline − last) / baseline, exact; positive = better; None until a later score exists."""
+        return _change(self.phq9_baseline, self.phq9_baseline_on, self.phq9_last, self.phq9_last_on)
+
+    @property
+    def gad7_change(self) -> Fraction | None:
+        return _change(self.gad7_baseline, self.gad7_baseline_on, self.gad7_last, self.gad7_last_on)
 
     @property
     def flag_set(self) -> frozenset[Flag]:
@@ -116,10 +123,7 @@ class RegistryExtras:
     open_loops: int  # recommendations not yet closed
 
 
-def _day(v: datetime | date | None) -> date | None:
-    if v is None:
-        return None
-    return v.date() if isinstance(v, datetime) else v
+_day = to_day
 
 
 def _scope(
@@ -189,8 +193,8 @@ def collect(
     base = (
         select(Episode.id, Episode.patient_id, Patient.family_name, Patient.given_name, Patient.mrn,
                Episode.care_manager_id, cm.display_name, Episode.treating_clinician_id, cl.display_name,
-               Episode.program, Episode.status, Episode.enrolled_on, Episode.primary_scale,
-               Episode.next_action, Episode.next_action_on, Episode.transfer_to,
+               Episode.program, Episode.status, raw(Episode.enrolled_on), Episode.primary_scale,
+               Episode.next_action, raw(Episode.next_action_on), Episode.transfer_to,
                Episode.transfer_confirmed_on)
         .join(Patient, Patient.id == Episode.patient_id)
         .join(cm, cm.id == Episode.care_manager_id)
@@ -224,17 +228,17 @@ def collect(
     contacts = _contact_facts(session, scope_sq, today, policy)
     recs = _recommendation_facts(session, scope_sq)
     reviews = dict(session.execute(
-        select(AgendaItem.episode_id, func.max(CaseReviewSession.session_on))
+        select(AgendaItem.episode_id, raw(func.max(CaseReviewSession.session_on)))
         .join(CaseReviewSession, CaseReviewSession.id == AgendaItem.session_id)
         .where(AgendaItem.episode_id.in_(scope_sq), AgendaItem.reviewed.is_(True),
                AgendaItem.removed.is_(False), CaseReviewSession.session_on <= today)
         .group_by(AgendaItem.episode_id)).all())
     referrals = dict(session.execute(
-        select(Referral.episode_id, func.min(Referral.referred_on))
+        select(Referral.episode_id, raw(func.min(Referral.referred_on)))
         .where(Referral.episode_id.in_(scope_sq), Referral.status.in_(("sent", "scheduled")))
         .group_by(Referral.episode_id)).all())
     risks = dict(session.execute(
-        select(RiskEvent.episode_id, func.min(RiskEvent.opened_at))
+        select(RiskEvent.episode_id, raw(func.min(RiskEvent.opened_at)))
         .where(RiskEvent.episode_id.in_(scope_sq), RiskEvent.outcome.is_(None))
         .group_by(RiskEvent.episode_id)).all())
     consents = set(session.scalars(
@@ -251,6 +255,8 @@ def collect(
     empty_m: dict[str, tuple] = {}
     for (eid, pid, family, given, mrn, cm_id, cm_name, cl_id, cl_name, program, st, enrolled_on, scale,
          next_action, next_action_on, transfer_to, transfer_confirmed) in base_rows:
+        enrolled_on, next_action_on = _day(enrolled_on), _day(next_action_on)
+        reviewed_on = _day(reviews.get(eid))
         m = measures.get(eid, empty_m)
         scales = {}
         for inst in (PHQ9, GAD7):
@@ -274,7 +280,7 @@ def collect(
             last_contact_on=_day(c[0]) if c else None,
             failed_attempts_since_contact=(c[1] or 0) if c else 0,
             next_action_on=next_action_on,
-            last_case_review_on=reviews.get(eid),
+            last_case_review_on=reviewed_on,
             awaiting_approval_since=_day(rec[0]) if rec else None,
             approved_not_told_since=_day(rec[1]) if rec else None,
             has_consent=eid in consents, has_care_plan=eid in plans,
@@ -290,7 +296,7 @@ def collect(
             primary_scale=scale,
             **_scale_cols("phq9", scales[PHQ9]), **_scale_cols("gad7", scales[GAD7]),
             last_contact_on=facts.last_contact_on, failed_attempts=facts.failed_attempts_since_contact,
-            next_action=next_action, next_action_on=next_action_on, last_case_review_on=reviews.get(eid),
+            next_action=next_action, next_action_on=next_action_on, last_case_review_on=reviewed_on,
             minutes_this_month=bp.minutes if bp else 0,
             next_code=bp.next_code if bp else None,
             minutes_to_next_code=bp.minutes_needed if bp else None,
@@ -304,56 +310,72 @@ def collect(
     return out
 
 
+def _change(base: int | None, base_on: date | None, last: int | None, last_on: date | None) -> Fraction | None:
+    # A lone baseline is not a change: there is one once a later score exists.
+    if base_on is None or last_on is None or last_on <= base_on:
+        return None
+    return change_from_baseline(base, last)
+
+
+def _change_text(base: int | None, base_on: date | None, last: int | None, last_on: date | None) -> str:
+    """Same text as outcomes.format_change(_change(...)) with integer arithmetic (hot path)."""
+    if base_on is None or last_on is None or last_on <= base_on or not base or last is None:
+        return "\u2014"
+    diff = base - last
+    percent = 100 * abs(diff) // base  # truncation toward zero, like format_change
+    if percent == 0:
+        return "0 %"
+    return f"\u2212{percent} %" if diff > 0 else f"+{percent} %"
+
+
 def _scale_cols(prefix: str, s: tuple) -> dict[str, object]:  # type: ignore[type-arg]
     last_t, last_on, _pt, _pon, base_t, base_on = s
-    # A lone baseline is not a change: show the change once a later score exists.
-    change = change_from_baseline(base_t, last_t) if last_on != base_on or last_t != base_t else None
-    if base_on is not None and last_on is not None and last_on <= base_on:
-        change = None
     return {
         f"{prefix}_baseline": base_t, f"{prefix}_baseline_on": base_on,
         f"{prefix}_last": last_t, f"{prefix}_last_on": last_on,
-        f"{prefix}_change": change, f"{prefix}_change_text": format_change(change),
+        f"{prefix}_change_text": _change_text(base_t, base_on, last_t, last_on),
     }
 
 
 def _measure_facts(session: Session, scope_sq, policy: Policy) -> dict[int, dict]:  # type: ignore[no-untyped-def,type-arg]
     """Per episode and scale: last, previous, first-after-enrollment; newest PHQ-9 item 9; and the
-    start of the current run of primary-scale remission scores. One windowed query."""
-    part = (Measure.episode_id, Measure.instrument)
+    start of the current run of primary-scale remission scores.
+
+    One statement: a single window (newest first per episode and scale) joined to a grouped
+    subquery (first score, last non-remission score); measured faster than three windows."""
     remission = policy.remission_below
-    primary = Measure.instrument == Episode.primary_scale
+    in_scope = (Measure.episode_id.in_(scope_sq), Measure.taken_at >= Episode.enrolled_on)
+    part = (Measure.episode_id, Measure.instrument)
     ranked = (
         select(
             Measure.episode_id, Measure.instrument, Measure.taken_at, Measure.total, Measure.item9,
-            primary.label("is_primary"),
+            (Measure.instrument == Episode.primary_scale).label("is_primary"),
             func.row_number().over(partition_by=part, order_by=(Measure.taken_at.desc(), Measure.id.desc()))
-            .label("rn_desc"),
-            func.row_number().over(partition_by=part, order_by=(Measure.taken_at.asc(), Measure.id.asc()))
-            .label("rn_asc"),
-            func.max(case((Measure.total >= remission, Measure.taken_at))).over(partition_by=part)
-            .label("last_bad"),
+            .label("rd"),
         )
-        .join(Episode, Episode.id == Measure.episode_id)
-        .where(Measure.episode_id.in_(scope_sq), Measure.taken_at >= Episode.enrolled_on)
-        .subquery()
+        .join(Episode, Episode.id == Measure.episode_id).where(*in_scope).subquery()
     )
-    r = ranked.c
+    firsts = (
+        select(Measure.episode_id, Measure.instrument, func.min(Measure.taken_at).label("first_at"),
+               func.max(case((Measure.total >= remission, Measure.taken_at))).label("last_bad"))
+        .join(Episode, Episode.id == Measure.episode_id).where(*in_scope)
+        .group_by(Measure.episode_id, Measure.instrument).subquery()
+    )
+    r, a = ranked.c, firsts.c
     cols = [r.episode_id]
     for inst in (PHQ9, GAD7):
         is_i = r.instrument == inst
-        for cond in (r.rn_desc == 1, r.rn_desc == 2, r.rn_asc == 1):
+        for cond in (r.rd == 1, r.rd == 2, r.taken_at == a.first_at):
             cols.append(func.max(case((and_(is_i, cond), r.total))))
-            cols.append(func.max(case((and_(is_i, cond), r.taken_at))))
-    cols.append(func.max(case((and_(r.instrument == PHQ9, r.rn_desc == 1), r.item9))))
-    cols.append(func.min(case((and_(r.is_primary, r.total < remission,
-                                    or_(r.last_bad.is_(None), r.taken_at > r.last_bad)), r.taken_at))))
+            cols.append(raw(func.max(case((and_(is_i, cond), r.taken_at)))))
+    cols.append(func.max(case((and_(r.instrument == PHQ9, r.rd == 1), r.item9))))
+    cols.append(raw(func.min(case((and_(r.is_primary, r.total < remission,
+                                        or_(a.last_bad.is_(None), r.taken_at > a.last_bad)), r.taken_at)))))
+    q = select(*cols).join(firsts, and_(a.episode_id == r.episode_id, a.instrument == r.instrument)) \
+        .group_by(r.episode_id)
     out: dict[int, dict] = {}  # type: ignore[type-arg]
-    for row in session.execute(select(*cols).group_by(r.episode_id)):
-        out[row[0]] = {
-            PHQ9: tuple(row[1:7]), GAD7: tuple(row[7:13]), "phq9_item9": row[13],
-            "remission_since": row[14],
-        }
+    for row in session.execute(q):
+        out[row[0]] = {PHQ9: row[1:7], GAD7: row[7:13], "phq9_item9": row[13], "remission_since": row[14]}
     return out
 
 
@@ -383,9 +405,9 @@ def _contact_facts(session: Session, scope_sq, today: date, policy: Policy) -> d
     failed = and_(c.kind == "outreach", c.reached.is_(False), or_(c.last_ok.is_(None), c.contact_at > c.last_ok))
     top_lag = and_(c.lag_rn == 1, c.recent)
     q = select(
-        c.episode_id, func.max(c.last_ok), func.count(case((failed, 1))),
-        func.max(case((top_lag, c.lag))), func.max(case((top_lag, c.contact_at))),
-        func.min(case((c.open_q, c.contact_at))),
+        c.episode_id, raw(func.max(c.last_ok)), func.count(case((failed, 1))),
+        func.max(case((top_lag, c.lag))), raw(func.max(case((top_lag, c.contact_at)))),
+        raw(func.min(case((c.open_q, c.contact_at)))),
     ).group_by(c.episode_id)
     return {row[0]: tuple(row[1:]) for row in session.execute(q)}
 
@@ -394,8 +416,8 @@ def _recommendation_facts(session: Session, scope_sq) -> dict[int, tuple]:  # ty
     q = (
         select(
             Recommendation.episode_id,
-            func.min(case((Recommendation.state == "recommended", Recommendation.recommended_at))),
-            func.min(case((Recommendation.state.in_(("approved", "modified")), Recommendation.decided_at))),
+            raw(func.min(case((Recommendation.state == "recommended", Recommendation.recommended_at)))),
+            raw(func.min(case((Recommendation.state.in_(("approved", "modified")), Recommendation.decided_at)))),
             func.count(case((Recommendation.state != "closed", 1))),
         )
         .where(Recommendation.episode_id.in_(scope_sq))
