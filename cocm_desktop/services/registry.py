@@ -131,7 +131,7 @@ def _scope(
     episode_ids: Iterable[int] | None,
 ):  # type: ignore[no-untyped-def]
     """WHERE conditions on Episode (joined with Patient and the two users) for the rows wanted."""
-    conds = [Episode.status != "closed"]
+    conds = [Episode.status != "closed", Episode.enrolled_on <= today]
     if care_manager_id is not None:
         conds.append(Episode.care_manager_id == care_manager_id)
     if status:

@@ -83,7 +83,7 @@ class Builder:
                 consent=ConsentIn(True, True, True, True, enrolled_on),
                 baseline_items=items_for(scale, baseline) if baseline is not None else None,
                 baseline_taken_at=at(enrolled_on) if baseline is not None else None,
-                now=NOW,
+                now=self.now,
             )
             return res.episode_id
 
@@ -93,7 +93,7 @@ class Builder:
 
         with self.db.session() as s:
             return record_measure(s, self.actors[by], episode_id, instrument, items_for(instrument, total, item9),
-                                  taken_at=at(day, hour), now=NOW)
+                                  taken_at=at(day, hour), now=self.now)
 
     def contact(self, episode_id: int, day: date, *, kind: str = "follow_up", reached: bool = True,
                 by: str = "cm1", entered: datetime | None = None, minutes: int = 0,
@@ -104,14 +104,14 @@ class Builder:
             return record_contact(
                 s, self.actors[by], episode_id, contact_at=at(day), mode="phone", kind=kind, reached=reached,
                 next_step="Call again", next_step_on=next_on or max(day, TODAY) + timedelta(days=7),
-                minutes=minutes, question_for_consultant=question, now=entered or NOW, **kw)
+                minutes=minutes, question_for_consultant=question, now=entered or self.now, **kw)
 
     def care_plan(self, episode_id: int, *, relapse: str | None = None, by: str = "cm1") -> None:
         from cocm_desktop.services.care_plans import save_care_plan
 
         with self.db.session() as s:
             save_care_plan(s, self.actors[by], episode_id, goals="Sleep better, walk daily",
-                           relapse_prevention_plan=relapse, now=NOW)
+                           relapse_prevention_plan=relapse, now=self.now)
 
     def call(self, fn: Callable[..., Any], user: str, *args: Any, **kw: Any) -> Any:
         with self.db.session() as s:
