@@ -1018,21 +1018,22 @@ def _recommendations(p: PacketPatient, year: int) -> list[Flowable]:
         what += f" \u2014 {t(r.text)}"
         if r.modified_text:
             what += f"<br/><font color='#5F6368'>Modified to:</font> {t(r.modified_text)}"
-        loop = [f"<b>{t(r.state_label)}</b>" if r.is_open else t(r.state_label)]
         if not r.is_open:  # a closed loop needs one line
-            verb = "declined" if r.decision_note and r.state == "declined" else "told"
+            how = f" ({t(r.told_how).lower()})" if r.told_how else ""
+            loop = [f"Closed \u00b7 told {t(d_short(r.told_on, year))}{how}" if r.told_on else
+                    f"Closed \u00b7 decided {t(d_short(r.decided_on, year))}" if r.decided_on else "Closed"]
+        else:
+            loop = [f"<b>{t(r.state_label)}</b>"]
+            if r.decided_on:
+                verb = {"declined": "Declined"}.get(r.state, "Decided")
+                loop.append(f"{verb} {t(d_short(r.decided_on, year))}" +
+                            (f" by {t(r.decided_by)}" if r.decided_by else ""))
+                if r.state == "declined" and r.decision_note:
+                    loop.append(f"\u201c{t(r.decision_note)}\u201d")
+            else:
+                loop.append(f"waiting since {t(d_short(r.recommended_on, year))}")
             if r.told_on:
-                loop = [f"Closed \u00b7 told {t(d_short(r.told_on, year))}"]
-            elif r.decided_on:
-                loop = [f"Closed \u00b7 decided {t(d_short(r.decided_on, year))}"]
-            del verb
-        elif r.decided_on:
-            verb = {"declined": "Declined"}.get(r.state, "Decided")
-            loop.append(f"{verb} {t(d_short(r.decided_on, year))}" + (f" by {t(r.decided_by)}" if r.decided_by else ""))
-            if r.state == "declined" and r.decision_note:
-                loop.append(f"\u201c{t(r.decision_note)}\u201d")
-        if r.told_on:
-            loop.append(f"Told {t(d_short(r.told_on, year))}" + (f" ({t(r.told_how).lower()})" if r.told_how else ""))
+                loop.append(f"Told {t(d_short(r.told_on, year))}" + (f" ({t(r.told_how).lower()})" if r.told_how else ""))
         rows.append([c(d_short(r.session_on or r.recommended_on, year)), P(what, "cell"),
                      P("<br/>".join(loop), "small")])
     extra = [("BACKGROUND", (0, i), (-1, i), QUESTION_BG) for i, r in enumerate(p.recommendations[:6], start=1)
