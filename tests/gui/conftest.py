@@ -73,9 +73,10 @@ def open_window(qtbot, wait_idle):  # type: ignore[no-untyped-def]
         ctx.close()
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def auto_dialogs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """Message boxes answer themselves (recorded) so a test never blocks on a modal dialog."""
+    """Message boxes answer themselves (recorded) so a test never blocks on a modal dialog;
+    questions are answered Yes."""
     from PySide6.QtWidgets import QMessageBox
 
     seen: list[str] = []
@@ -88,4 +89,6 @@ def auto_dialogs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     for name in ("information", "warning", "critical"):
         monkeypatch.setattr(QMessageBox, name, staticmethod(
             lambda parent, title, text, *a, _n=name, **k: seen.append(f"{title}: {text}") or QMessageBox.StandardButton.Ok))
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(
+        lambda parent, title, text, *a, **k: seen.append(f"{title}: {text}") or QMessageBox.StandardButton.Yes))
     yield seen
