@@ -1,32 +1,577 @@
-"""Case-review pane (placeholder until it lands)."""
+"""Case-review pane: the next session, its agenda grouped as the spec orders it, add/drop
+patients, discussion notes, the consultant's recommendations recorded inline, and the printed
+packet (`reports.case_review_packet`, built off the GUI thread, saved only where the user says).
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+import html
+import importlib.util
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
 
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from cocm_desktop.domain.case_review import AgendaGroup, RecommendationKind
+from cocm_desktop.domain.roles import Permission, Role
 from cocm_desktop.gui.context import AppContext
+from cocm_desktop.gui.errors import describe, is_expected, show_error
+from cocm_desktop.gui.form_dialog import Field, FormDialog
+from cocm_desktop.gui.registry_model import RowRole, fmt_date, fmt_long
+from cocm_desktop.gui.resources import ACCENT, icon
+from cocm_desktop.gui.table_model import Col, RecordTableModel
+from cocm_desktop.gui.worker import BusyOverlay, run_in_background
+from cocm_desktop.store.errors import SessionLocked
+
+PACKET_MODULE = "cocm_desktop.reports.case_review_packet"
+E = html.escape
+
+
+@dataclass(frozen=True)
+class GroupHeader:
+    label: str
+    count: int
+    id: None = None
+
+
+def packet_available() -> bool:
+    try:
+        return importlib.util.find_spec(PACKET_MODULE) is not None
+    except ModuleNotFoundError:
+        return False
 
 
 class CaseReviewPane(QWidget):
     openChart = Signal(int)
+    loaded = Signal()
 
-    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+    def __init__(self, context: AppContext, parent: QWidget | None = None, registry_rows=None) -> None:  # type: ignore[no-untyped-def]
         super().__init__(parent)
         self.ctx = context
-        QVBoxLayout(self).addWidget(QLabel("Case review"))
+        self.review: Any = None
+        self.sessions: list[tuple[int, date, bool]] = []
+        self.recs: dict[int, list[Any]] = {}
+        self.review_id: int | None = None
+        self._stale = True
+        self._generation = 0
+        self.loading = False
+        self._registry_rows = registry_rows or (lambda: [])
+        self._build()
 
+    # ---- layout --------------------------------------------------------------------------------
+    def _build(self) -> None:
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(0)
+        header = QFrame(self)
+        header.setObjectName("PaneHeader")
+        hl = QVBoxLayout(header)
+        hl.setContentsMargins(20, 14, 20, 12)
+        top = QHBoxLayout()
+        title = QLabel("Case review", header)
+        title.setProperty("role", "title")
+        top.addWidget(title)
+        top.addSpacing(12)
+        self.session_combo = QComboBox(header)
+        self.session_combo.setObjectName("reviewSession")
+        self.session_combo.setMinimumWidth(260)
+        self.session_combo.activated.connect(self._session_chosen)
+        top.addWidget(self.session_combo)
+        top.addStretch(1)
+        can_manage = self.ctx.can(Permission.MANAGE_CASE_REVIEW)
+        self.new_button = QPushButton(icon("plus", ACCENT, 16), "New session…", header)
+        self.new_button.clicked.connect(self.new_session)
+        self.rebuild_button = QPushButton(icon("refresh", ACCENT, 16), "Rebuild agenda", header)
+        self.rebuild_button.setToolTip("Rebuild the automatic agenda from today's registry (additions and drops are kept)")
+        self.rebuild_button.clicked.connect(self.rebuild)
+        self.add_button = QPushButton(icon("plus", ACCENT, 16), "Add patient…", header)
+        self.add_button.setObjectName("addToAgenda")
+        self.add_button.clicked.connect(self.add_patient)
+        for b in (self.new_button, self.rebuild_button, self.add_button):
+            b.setEnabled(can_manage)
+            if not can_manage:
+                b.setToolTip("The care manager or the psychiatric consultant prepares the case review.")
+            top.addWidget(b)
+        self.print_button = QPushButton(icon("print", ACCENT, 16), "Print packet…", header)
+        self.print_button.setObjectName("printPacket")
+        self.print_button.clicked.connect(self.print_packet)
+        if not packet_available():
+            self.print_button.setEnabled(False)
+            self.print_button.setToolTip("The case-review packet is not available in this version yet.")
+        top.addWidget(self.print_button)
+        hl.addLayout(top)
+        self.info = QLabel("", header)
+        self.info.setProperty("role", "muted")
+        hl.addWidget(self.info)
+        outer.addWidget(header)
+
+        body = QWidget(self)
+        bl = QVBoxLayout(body)
+        bl.setContentsMargins(16, 12, 16, 12)
+        split = QSplitter(Qt.Orientation.Horizontal, body)
+        split.setChildrenCollapsible(False)
+        self.model = RecordTableModel([
+            Col("#", lambda e: f"{e.label} ({e.count})" if isinstance(e, GroupHeader) else str(e.position), width=36,
+                bold=lambda e: isinstance(e, GroupHeader), background=lambda e: "#EEF2F6" if isinstance(e, GroupHeader) else None,
+                color=lambda e: "#334E68" if isinstance(e, GroupHeader) else "#829AB1"),
+            Col("Patient", lambda e: f"{e.label} ({e.count})" if isinstance(e, GroupHeader) else e.patient_name, width=190),
+            Col("Why", lambda e: "" if isinstance(e, GroupHeader) else self._why(e), width=240,
+                tip=lambda e: None if isinstance(e, GroupHeader) else ", ".join(e.reasons)),
+            Col("Status", lambda e: "" if isinstance(e, GroupHeader) else ("Discussed" if e.reviewed else "To discuss"),
+                color=lambda e: None if isinstance(e, GroupHeader) else ("#2E7D32" if e.reviewed else "#486581")),
+        ], self)
+        self.table = QTableView(split)
+        self.table.setObjectName("agendaTable")
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setShowGrid(False)
+        self.table.setProperty("dense", True)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(30)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.horizontalHeader().setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        for n, col in enumerate(self.model.columns):
+            if col.width:
+                self.table.setColumnWidth(n, col.width)
+        self.table.selectionModel().currentRowChanged.connect(lambda *_: self._show_item())
+        self.table.doubleClicked.connect(lambda _i: self._open_chart())
+        split.addWidget(self.table)
+
+        detail = QFrame(split)
+        detail.setProperty("card", True)
+        dl = QVBoxLayout(detail)
+        dl.setContentsMargins(16, 12, 16, 12)
+        row = QHBoxLayout()
+        self.item_title = QLabel("", detail)
+        self.item_title.setProperty("role", "subtitle")
+        row.addWidget(self.item_title, 1)
+        self.chart_button = QPushButton("Open chart", detail)
+        self.chart_button.clicked.connect(self._open_chart)
+        self.drop_button = QPushButton("Drop from agenda", detail)
+        self.drop_button.setProperty("danger", True)
+        self.drop_button.clicked.connect(self.drop_selected)
+        row.addWidget(self.chart_button)
+        row.addWidget(self.drop_button)
+        dl.addLayout(row)
+        self.item_body = QLabel("", detail)
+        self.item_body.setWordWrap(True)
+        self.item_body.setTextFormat(Qt.TextFormat.RichText)
+        self.item_body.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        dl.addWidget(self.item_body)
+        self.discussion = QPlainTextEdit(detail)
+        self.discussion.setPlaceholderText("Discussion notes")
+        self.discussion.setMaximumHeight(80)
+        self.discussion.setTabChangesFocus(True)
+        dl.addWidget(self.discussion)
+        drow = QHBoxLayout()
+        drow.addStretch(1)
+        self.discussed_button = QPushButton("Mark discussed", detail)
+        self.discussed_button.setObjectName("markDiscussed")
+        self.discussed_button.clicked.connect(self.mark_discussed)
+        drow.addWidget(self.discussed_button)
+        dl.addLayout(drow)
+
+        # Inline recommendation (the psychiatric consultant).
+        self.rec_box = QFrame(detail)
+        rl = QFormLayout(self.rec_box)
+        rl.setContentsMargins(0, 8, 0, 0)
+        heading = QLabel("Recommendation", self.rec_box)
+        heading.setProperty("role", "section")
+        rl.addRow(heading)
+        self.kind = QComboBox(self.rec_box)
+        self.kind.setObjectName("recKind")
+        for k in RecommendationKind:
+            self.kind.addItem(k.label, k.value)
+        self.kind.currentIndexChanged.connect(self._kind_changed)
+        self.drug = QLineEdit(self.rec_box)
+        self.drug.setObjectName("recDrug")
+        self.dose = QLineEdit(self.rec_box)
+        self.dose.setObjectName("recDose")
+        self.dose.setPlaceholderText("e.g. 50 mg daily")
+        self.rec_text = QPlainTextEdit(self.rec_box)
+        self.rec_text.setObjectName("recText")
+        self.rec_text.setMaximumHeight(70)
+        self.rec_text.setTabChangesFocus(True)
+        rl.addRow("Kind", self.kind)
+        rl.addRow("Drug", self.drug)
+        rl.addRow("Dose", self.dose)
+        rl.addRow("Recommendation", self.rec_text)
+        self.rec_error = QLabel("", self.rec_box)
+        self.rec_error.setProperty("role", "error")
+        self.rec_error.setWordWrap(True)
+        self.rec_error.hide()
+        rl.addRow(self.rec_error)
+        self.save_rec_button = QPushButton("Record recommendation", self.rec_box)
+        self.save_rec_button.setObjectName("saveRecommendation")
+        self.save_rec_button.setProperty("primary", True)
+        self.save_rec_button.clicked.connect(self.save_recommendation)
+        rl.addRow("", self.save_rec_button)
+        dl.addWidget(self.rec_box)
+        self.rec_box.setVisible(self.ctx.can(Permission.RECORD_RECOMMENDATION))
+        dl.addStretch(1)
+        split.addWidget(detail)
+        split.setSizes([560, 620])
+        bl.addWidget(split)
+        self.empty = QLabel("", body)
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setProperty("role", "muted")
+        self.empty.setWordWrap(True)
+        bl.addWidget(self.empty)
+        self.split = split
+        outer.addWidget(body, 1)
+        self.busy = BusyOverlay(body, "Loading the case review…")
+        self._kind_changed()
+        self._show_item()
+
+    @staticmethod
+    def _why(e: Any) -> str:
+        extra = [r for r in e.reasons if r != e.group_label]
+        text = e.group_label + (f" · also {', '.join(extra).lower()}" if extra else "")
+        return text + (" · added by hand" if e.added_manually else "")
+
+    def _kind_changed(self) -> None:
+        kind = RecommendationKind(self.kind.currentData())
+        self.drug.setEnabled(kind.needs_drug)
+        self.dose.setEnabled(kind.needs_dose)
+
+    # ---- loading ----------------------------------------------------------------------------------
     def ensure_loaded(self) -> None:
-        pass
-
-    def reload(self) -> None:
-        pass
+        if self._stale and not self.loading:
+            self.reload()
 
     def mark_stale(self) -> None:
-        pass
+        self._stale = True
+        if self.isVisible():
+            self.reload()
+
+    def reload(self) -> None:
+        from cocm_desktop.services.case_review import (
+            get_review_session,
+            list_review_sessions,
+            recommendations_for,
+        )
+
+        self._generation += 1
+        generation = self._generation
+        self.loading = True
+        self._stale = False
+        if self.review is None:
+            self.busy.start()
+        ctx, wanted = self.ctx, self.review_id
+        today = date.today()
+
+        def work():  # type: ignore[no-untyped-def]
+            sessions = ctx.read(list_review_sessions)
+            rid = wanted if any(s[0] == wanted for s in sessions) else None
+            if rid is None and sessions:
+                upcoming = [s for s in sessions if s[1] >= today]
+                rid = (min(upcoming, key=lambda s: s[1]) if upcoming else sessions[0])[0]
+            review = ctx.read(get_review_session, rid) if rid is not None else None
+            recs: dict[int, list[Any]] = {}
+            if review is not None:
+                with ctx.db.session() as s:
+                    for entry in review.agenda:
+                        recs[entry.episode_id] = recommendations_for(s, entry.episode_id)
+            return sessions, review, recs
+
+        run_in_background(work, lambda r: self._loaded(generation, r), lambda e: self._failed(generation, e))
+
+    def _failed(self, generation: int, exc: BaseException) -> None:
+        if generation != self._generation:
+            return
+        self.loading = False
+        self.busy.stop()
+        if not isinstance(exc, SessionLocked):
+            show_error(self, exc)
+
+    def _loaded(self, generation: int, result: tuple[Any, Any, Any]) -> None:
+        if generation != self._generation:
+            return
+        self.loading = False
+        self.busy.stop()
+        selected = self.selected_entry()
+        self.sessions, self.review, self.recs = result
+        self.review_id = self.review.id if self.review else None
+        self.session_combo.clear()
+        today = date.today()
+        for rid, on, held in self.sessions:
+            tag = "held" if held else ("next" if on >= today else "not marked held")
+            self.session_combo.addItem(f"{fmt_long(on)}  ({tag})", rid)
+        if self.review_id is not None:
+            self.session_combo.setCurrentIndex(max(0, self.session_combo.findData(self.review_id)))
+        self._fill(selected.id if selected is not None else None)
+        self.loaded.emit()
 
     def clear_for_lock(self) -> None:
-        pass
+        self._generation += 1
+        self.loading = False
+        self.busy.stop()
+        self.review = None
+        self.recs = {}
+        self.model.set_rows([])
+        self.session_combo.clear()
+        self.info.clear()
+        self.discussion.clear()
+        self.rec_text.clear()
+        self.drug.clear()
+        self.dose.clear()
+        self._show_item()
+        self._stale = True
+
+    def _fill(self, keep_id: int | None = None) -> None:
+        r = self.review
+        if r is None:
+            self.model.set_rows([])
+            self.info.setText("")
+            self.empty.setText("No case-review session yet. Set one up with “New session…”; the agenda builds itself.")
+            self.empty.show()
+            self.split.hide()
+            self._show_item()
+            return
+        live = [e for e in r.agenda if not e.removed]
+        self.empty.setText("No patients on this agenda yet. “Rebuild agenda” fills it from today's registry "
+                           "(new enrollments, not improving, medication questions, safety flags, follow-ups); "
+                           "“Add patient…” adds anyone else.")
+        self.empty.setVisible(not live)
+        self.split.setVisible(bool(live))
+        dropped = len(r.agenda) - len(live)
+        discussed = sum(1 for e in live if e.reviewed)
+        self.info.setText(f"{fmt_long(r.session_on)} · consultant {r.consultant}"
+                          + (f" · attendees {r.attendees}" if r.attendees else "")
+                          + f" · {len(live)} patients, {discussed} discussed"
+                          + (f" · {dropped} dropped" if dropped else ""))
+        rows: list[Any] = []
+        for group in AgendaGroup:
+            entries = [e for e in live if e.group == group.value]
+            if entries:
+                rows.append(GroupHeader(group.label, len(entries)))
+                rows.extend(entries)
+        self.model.set_rows(rows)
+        self.table.clearSpans()
+        for n, row in enumerate(rows):
+            if isinstance(row, GroupHeader):
+                self.table.setSpan(n, 0, 1, len(self.model.columns))
+        target = next((n for n, row in enumerate(rows) if not isinstance(row, GroupHeader)
+                       and (keep_id is None or row.id == keep_id)), None)
+        if target is not None:
+            self.table.selectRow(target)
+            self.table.setCurrentIndex(self.model.index(target, 0))
+        self._show_item()
+
+    # ---- selection ---------------------------------------------------------------------------------------
+    def selected_entry(self) -> Any:
+        index = self.table.currentIndex()
+        row = index.data(RowRole) if index.isValid() else None
+        return None if isinstance(row, GroupHeader) else row
+
+    def select_episode(self, episode_id: int) -> bool:
+        for n, row in enumerate(self.model.rows):
+            if not isinstance(row, GroupHeader) and row.episode_id == episode_id:
+                self.table.setCurrentIndex(self.model.index(n, 0))
+                return True
+        return False
+
+    def _show_item(self) -> None:
+        e = self.selected_entry()
+        manage = self.ctx.can(Permission.MANAGE_CASE_REVIEW)
+        has = e is not None
+        for w in (self.chart_button, self.discussion, self.discussed_button, self.drop_button, self.rec_box):
+            w.setEnabled(has)
+        self.rec_box.setVisible(self.ctx.can(Permission.RECORD_RECOMMENDATION))
+        if not has:
+            self.item_title.setText("")
+            self.item_body.setText("<p style='color:#627D98'>Select a patient on the agenda.</p>"
+                                   if self.model.rows else "")
+            return
+        self.discussed_button.setEnabled(manage and not e.reviewed)
+        self.drop_button.setEnabled(manage and not e.reviewed)
+        self.item_title.setText(e.patient_name)
+        parts = [f"<p><b>{E(e.group_label)}</b>" + (f" — also {E(', '.join(r for r in e.reasons if r != e.group_label))}"
+                                                    if len(e.reasons) > 1 else "") + "</p>"]
+        row = next((r for r in self._registry_rows() if r.episode_id == e.episode_id), None)
+        if row is not None:
+            flags = ", ".join(h.flag.label for h in row.flags) or "none"
+            parts.append(f"<p>Week {row.weeks} · primary scale {E(row.primary_scale)} · PHQ-9 "
+                         f"{row.phq9_baseline if row.phq9_baseline is not None else '—'} → "
+                         f"{row.phq9_last if row.phq9_last is not None else '—'} ({E(row.phq9_change_text)}) · GAD-7 "
+                         f"{row.gad7_baseline if row.gad7_baseline is not None else '—'} → "
+                         f"{row.gad7_last if row.gad7_last is not None else '—'} · last contact "
+                         f"{fmt_date(row.last_contact_on)} · flags: {E(flags)}</p>"
+                         f"<p style='color:#627D98'>Care manager {E(row.care_manager)} · clinician {E(row.clinician)}</p>")
+        recs = self.recs.get(e.episode_id, [])
+        if recs:
+            items = "".join(f"<li>{fmt_date(r.recommended_at.date())} · {E(r.kind_label)}: "
+                            f"{E(' '.join(x for x in (r.drug, r.dose) if x))} {E(r.text)} — <i>{E(r.state_label)}</i></li>"
+                            for r in recs[:6])
+            parts.append(f"<p><b>Recommendations</b></p><ul>{items}</ul>")
+        if e.discussion:
+            parts.append(f"<p><b>Discussion:</b> {E(e.discussion)}</p>")
+        self.item_body.setText("".join(parts))
+
+    def _open_chart(self) -> None:
+        e = self.selected_entry()
+        if e is not None:
+            self.openChart.emit(e.patient_id)
+
+    # ---- actions ---------------------------------------------------------------------------------------
+    def _write(self, fn, *args: Any, patient_id: int | None = None, **kwargs: Any) -> Any:  # type: ignore[no-untyped-def]
+        try:
+            return self.ctx.write(fn, *args, what="case_review", patient_id=patient_id, **kwargs)
+        except Exception as exc:
+            if not is_expected(exc):
+                raise
+            show_error(self, exc)
+            return None
+
+    def _session_chosen(self, index: int) -> None:
+        rid = self.session_combo.itemData(index)
+        if rid is not None and rid != self.review_id:
+            self.review_id = rid
+            self.reload()
+
+    def new_session(self) -> None:
+        from cocm_desktop.services.case_review import create_review_session
+        from cocm_desktop.services.common import users_by_role
+
+        with self.ctx.db.session() as s:
+            consultants = [(name, uid) for uid, name in users_by_role(s, Role.PSYCHIATRIST.value)]
+        dialog = FormDialog("New case-review session", [
+            Field("session_on", "Date", "date", True),
+            Field("consultant_id", "Psychiatric consultant", "choice", True, choices=consultants),
+            Field("attendees", "Attendees"),
+        ], self, intro="The agenda is built automatically: new enrollments, not improving, medication questions, "
+                       "safety flags, then follow-ups.", ok_text="Set up",
+            submit=lambda v: self.ctx.write(create_review_session, what="case_review", **v))
+        if dialog.exec() and dialog.result_value is not None:
+            self.review_id = dialog.result_value.id
+
+    def rebuild(self) -> None:
+        from cocm_desktop.services.case_review import rebuild_agenda
+
+        if self.review_id is not None:
+            self._write(rebuild_agenda, self.review_id)
+
+    def add_patient(self) -> None:
+
+        if self.review_id is None:
+            return
+        on = {e.episode_id for e in self.review.agenda if not e.removed} if self.review else set()
+        rows = sorted((r for r in self._registry_rows() if r.episode_id not in on), key=lambda r: r.patient_name)
+        if not rows:
+            QMessageBox.information(self, "Case review", "Every open episode is already on this agenda.")
+            return
+        labels = [f"{r.patient_name} · {r.mrn}" for r in rows]
+        choice, ok = QInputDialog.getItem(self, "Add to the agenda", "Patient:", labels, 0, False)
+        if not ok:
+            return
+        row = rows[labels.index(choice)]
+        reason, ok = QInputDialog.getText(self, "Add to the agenda", "Why (optional):")
+        if ok:
+            self.add_episode(row.episode_id, reason.strip() or None, row.patient_id)
+
+    def add_episode(self, episode_id: int, reason: str | None = None, patient_id: int | None = None) -> Any:
+        from cocm_desktop.services.case_review import add_to_agenda
+
+        return self._write(add_to_agenda, self.review_id, episode_id, reason=reason, patient_id=patient_id)
+
+    def drop_selected(self) -> Any:
+        from cocm_desktop.services.case_review import drop_from_agenda
+
+        e = self.selected_entry()
+        if e is not None:
+            return self._write(drop_from_agenda, e.id, patient_id=e.patient_id)
+        return None
+
+    def mark_discussed(self) -> Any:
+        from cocm_desktop.services.case_review import mark_discussed
+
+        e = self.selected_entry()
+        if e is None:
+            return None
+        result = self._write(mark_discussed, e.id, discussion=self.discussion.toPlainText().strip() or None,
+                             patient_id=e.patient_id)
+        if result is not None:
+            self.discussion.clear()
+        return result
+
+    def save_recommendation(self) -> Any:
+        from cocm_desktop.services.case_review import record_recommendation
+
+        e = self.selected_entry()
+        if e is None:
+            return None
+        self.rec_error.hide()
+        try:
+            result = self.ctx.write(record_recommendation, e.episode_id, kind=self.kind.currentData(),
+                                    text=self.rec_text.toPlainText().strip(), drug=self.drug.text().strip() or None,
+                                    dose=self.dose.text().strip() or None, agenda_item_id=e.id,
+                                    what="case_review", patient_id=e.patient_id)
+        except Exception as exc:
+            if not is_expected(exc):
+                raise
+            self.rec_error.setText(describe(exc)[1])
+            self.rec_error.show()
+            return None
+        for w in (self.rec_text, self.drug, self.dose):
+            w.clear()
+        return result
 
     def print_packet(self) -> None:
-        pass
+        """Build the packet off the GUI thread, then save it where the user chooses (never a temp file)."""
+        if not packet_available():
+            return
+        if self.review_id is None:
+            QMessageBox.information(self, "Case review", "Set up a case-review session first.")
+            return
+        from cocm_desktop.reports.case_review_packet import build_case_review_packet
+        from cocm_desktop.services.case_review_packet import packet_data
+
+        ctx, rid = self.ctx, self.review_id
+        on = self.review.session_on if self.review else date.today()
+        self.print_button.setEnabled(False)
+        self.busy.start("Building the case-review packet…")
+
+        def work() -> bytes:
+            return build_case_review_packet(ctx.read(packet_data, session_id=rid))
+
+        def done(pdf: bytes) -> None:
+            self.busy.stop()
+            self.print_button.setEnabled(True)
+            name, _ = QFileDialog.getSaveFileName(self, "Save the case-review packet",
+                                                  str(Path.home() / f"case-review-{on.isoformat()}.pdf"), "PDF (*.pdf)")
+            if name:
+                Path(name).write_bytes(pdf)
+                window = self.window()
+                if hasattr(window, "statusBar"):
+                    window.statusBar().showMessage(f"Packet saved: {Path(name).name}", 8000)
+
+        def failed(exc: BaseException) -> None:
+            self.busy.stop()
+            self.print_button.setEnabled(True)
+            show_error(self, exc)
+
+        run_in_background(work, done, failed)

@@ -63,7 +63,7 @@ def describe(exc: BaseException) -> tuple[str, str]:
         return exc.title, str(exc)
     if isinstance(exc, NotFound):
         return "Not found", str(exc) or "That record no longer exists; the view has been refreshed."
-    if isinstance(exc, ValidationError | DOMAIN_REFUSALS):
+    if isinstance(exc, (ValidationError, *DOMAIN_REFUSALS)):
         return "Not saved", str(exc)
     return GENERIC_TITLE, GENERIC_MESSAGE
 

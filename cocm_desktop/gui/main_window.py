@@ -57,7 +57,7 @@ class MainWindow(QMainWindow):
         ui.registryPageLayout.addWidget(self.registry)
         self.chart = ChartPane(context, self)
         ui.chartPageLayout.addWidget(self.chart)
-        self.case_review = CaseReviewPane(context, self)
+        self.case_review = CaseReviewPane(context, self, registry_rows=lambda: self.registry.model.rows)
         ui.caseReviewPageLayout.addWidget(self.case_review)
         self.timer = TimerWidget(context, self, name_of=self._patient_name)
         ui.timerToolBar.addWidget(self.timer)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QFont
 
 from cocm_desktop.gui.registry_model import IdRole, RowRole, SortRole
 
@@ -27,6 +27,8 @@ class Col:
     align: Qt.AlignmentFlag = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
     color: Callable[[Any], str | None] | None = None
     width: int | None = None
+    bold: Callable[[Any], bool] | None = None
+    background: Callable[[Any], str | None] | None = None
 
 
 class RecordTableModel(QAbstractTableModel):
@@ -72,6 +74,13 @@ class RecordTableModel(QAbstractTableModel):
             return col.tip(row)
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return int(col.align)
+        if role == Qt.ItemDataRole.FontRole and col.bold is not None and col.bold(row):
+            font = QFont()
+            font.setWeight(QFont.Weight.DemiBold)
+            return font
+        if role == Qt.ItemDataRole.BackgroundRole and col.background is not None:
+            c = col.background(row)
+            return QColor(c) if c else None
         if role == Qt.ItemDataRole.ForegroundRole and col.color is not None:
             c = col.color(row)
             return QColor(c) if c else None

@@ -1,0 +1,81 @@
+"""Reports menu: billing month (PDF + CSV) and the monthly quality check, clinic lead only.
+
+Built off the GUI thread from the report modules (in memory); written only where the user saves.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
+
+from cocm_desktop.gui.context import AppContext
+from cocm_desktop.gui.errors import show_error
+from cocm_desktop.gui.worker import run_in_background
+
+
+def recent_months(today: date, count: int = 13) -> list[date]:
+    out, y, m = [], today.year, today.month
+    for _ in range(count):
+        out.append(date(y, m, 1))
+        y, m = (y, m - 1) if m > 1 else (y - 1, 12)
+    return out
+
+
+def ask_month(parent: QWidget, title: str) -> date | None:
+    months = recent_months(date.today())
+    labels = [f"{m:%B %Y}" + (" (this month, so far)" if n == 0 else "") for n, m in enumerate(months)]
+    choice, ok = QInputDialog.getItem(parent, title, "Month:", labels, 1, False)
+    return months[labels.index(choice)] if ok else None
+
+
+def _save(parent: QWidget, title: str, suggested: str, data: bytes, pattern: str) -> Path | None:
+    name, _ = QFileDialog.getSaveFileName(parent, title, str(Path.home() / suggested), pattern)
+    if not name:
+        return None
+    path = Path(name)
+    path.write_bytes(data)
+    return path
+
+
+def run_billing_report(parent: QWidget, ctx: AppContext) -> None:
+    from cocm_desktop.reports.billing_packet import render_csv, render_pdf
+    from cocm_desktop.services.billing_month import billing_month
+
+    month = ask_month(parent, "Billing month")
+    if month is None:
+        return
+
+    def work() -> tuple[bytes, str]:
+        bm = ctx.read(billing_month, month)
+        return render_pdf(bm), render_csv(bm)
+
+    def done(result: tuple[bytes, str]) -> None:
+        pdf, csv_text = result
+        saved = _save(parent, "Save the billing packet", f"billing-{month:%Y-%m}.pdf", pdf, "PDF (*.pdf)")
+        if saved is not None:
+            saved.with_suffix(".csv").write_text(csv_text, encoding="utf-8")
+            QMessageBox.information(parent, "Billing month", f"Saved {saved.name} and {saved.with_suffix('.csv').name}.")
+
+    run_in_background(work, done, lambda e: show_error(parent, e))
+
+
+def run_quality_report(parent: QWidget, ctx: AppContext) -> None:
+    from cocm_desktop.reports.quality_report import build_quality_report
+    from cocm_desktop.services.quality_report import quality_report_data
+
+    month = ask_month(parent, "Quality check")
+    if month is None:
+        return
+
+    def work() -> Any:
+        return build_quality_report(ctx.read(quality_report_data, month))
+
+    def done(pdf: bytes) -> None:
+        saved = _save(parent, "Save the quality check", f"quality-{month:%Y-%m}.pdf", pdf, "PDF (*.pdf)")
+        if saved is not None:
+            QMessageBox.information(parent, "Quality check", f"Saved {saved.name}.")
+
+    run_in_background(work, done, lambda e: show_error(parent, e))

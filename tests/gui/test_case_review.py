@@ -1,0 +1,84 @@
+"""Case-review pane: agenda grouped in spec order, add/drop, discussed, inline recommendation."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from cocm_desktop.domain.case_review import AgendaGroup
+from cocm_desktop.gui.case_review_pane import GroupHeader
+from cocm_desktop.services.case_review import rebuild_agenda
+from cocm_desktop.store.models import Recommendation
+
+
+def _pane(open_window, demo_path, user, wait_idle):  # type: ignore[no-untyped-def]
+    w = open_window(demo_path, user)
+    w.show_case_review()
+    wait_idle()
+    pane = w.case_review
+    assert pane.review_id is not None
+    w.ctx.write(rebuild_agenda, pane.review_id, what="case_review")
+    wait_idle()
+    return w, pane
+
+
+def test_agenda_is_grouped_in_spec_order(open_window, demo_path, wait_idle) -> None:  # type: ignore[no-untyped-def]
+    _w, pane = _pane(open_window, demo_path, "cm1", wait_idle)
+    headers = [r.label for r in pane.model.rows if isinstance(r, GroupHeader)]
+    order = [g.label for g in AgendaGroup]
+    assert headers and headers == [g for g in order if g in headers]
+    current = None
+    for row in pane.model.rows:
+        if isinstance(row, GroupHeader):
+            current = row.label
+        else:
+            assert row.group_label == current
+
+
+def test_add_drop_and_discuss(open_window, demo_path, wait_idle) -> None:  # type: ignore[no-untyped-def]
+    w, pane = _pane(open_window, demo_path, "cm1", wait_idle)
+    on = {e.episode_id for e in pane.review.agenda if not e.removed}
+    extra = next(r for r in w.registry.model.rows if r.episode_id not in on)
+    pane.add_episode(extra.episode_id, "Family asked for review", extra.patient_id)
+    wait_idle()
+    assert pane.select_episode(extra.episode_id)
+    entry = pane.selected_entry()
+    assert entry.added_manually
+    pane.drop_selected()
+    wait_idle()
+    assert not pane.select_episode(extra.episode_id)
+    first = next(r for r in pane.model.rows if not isinstance(r, GroupHeader))
+    pane.select_episode(first.episode_id)
+    pane.discussion.setPlainText("Discussed; continue current plan.")
+    pane.mark_discussed()
+    wait_idle()
+    assert pane.select_episode(first.episode_id)
+    assert pane.selected_entry().reviewed
+    assert not pane.discussed_button.isEnabled()
+
+
+def test_consultant_records_a_recommendation_inline(open_window, demo_path, wait_idle) -> None:  # type: ignore[no-untyped-def]
+    w, pane = _pane(open_window, demo_path, "psych", wait_idle)
+    assert pane.rec_box.isVisible()
+    first = next(r for r in pane.model.rows if not isinstance(r, GroupHeader))
+    pane.select_episode(first.episode_id)
+    pane.kind.setCurrentIndex(pane.kind.findData("medication_start"))
+    pane.rec_text.setPlainText("Start for depressive symptoms; recheck PHQ-9 in 4 weeks.")
+    assert pane.save_recommendation() is None  # the drug and dose are missing
+    assert "name the drug" in pane.rec_error.text()
+    pane.drug.setText("sertraline")
+    pane.dose.setText("50 mg daily")
+    result = pane.save_recommendation()
+    wait_idle()
+    assert result is not None
+    with w.ctx.db.session() as s:
+        rec = s.get(Recommendation, result.id)
+        assert (rec.state, rec.drug, rec.dose, rec.episode_id) == ("recommended", "sertraline", "50 mg daily",
+                                                                   first.episode_id)
+
+
+def test_care_manager_has_no_recommendation_form(open_window, demo_path, wait_idle) -> None:  # type: ignore[no-untyped-def]
+    w, pane = _pane(open_window, demo_path, "cm2", wait_idle)
+    assert not pane.rec_box.isVisible()
+    with w.ctx.db.session() as s:
+        before = len(s.scalars(select(Recommendation)).all())
+    assert before > 0
