@@ -35,6 +35,8 @@ class LoginDialog(QDialog):
         self.ui = Ui_LoginDialog()
         self.ui.setupUi(self)
         self.setWindowIcon(app_icon())
+        self.ui.signInButton.setMinimumWidth(110)
+        self.resize(460, 330)
         self.db_path = Path(db_path)
         self.exclusive = exclusive
         self.database: Database | None = None

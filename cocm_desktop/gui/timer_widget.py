@@ -70,6 +70,7 @@ class TimerWidget(QWidget):
         self.patient.setObjectName("timerPatient")
         self.patient.setMinimumWidth(220)
         self.patient.setToolTip("Patient the time is for (defaults to the open chart)")
+        self.patient.setPlaceholderText("Open a chart to time work")
         self.patient.currentIndexChanged.connect(lambda _i: self.refresh_totals())
         lay.addWidget(self.patient)
         self.activity = QComboBox(self)
