@@ -317,24 +317,28 @@ class MainWindow(QMainWindow):
         return True
 
     def _back_up(self) -> None:
+        """An encrypted, verified copy (store.backup.make_backup) saved where the clinic lead chooses."""
+        from datetime import date
+        from pathlib import Path
+
         try:
-            from cocm_desktop.store import backup as backup_mod  # type: ignore[attr-defined]
-        except ImportError:
+            from cocm_desktop.store.backup import make_backup
+        except ImportError:  # pragma: no cover - older store
             QMessageBox.information(self, "Back up", "Backups are not available in this version yet.")
-            return
-        fn = getattr(backup_mod, "backup", None) or getattr(backup_mod, "make_backup", None)
-        if fn is None:
-            QMessageBox.information(self, "Back up", "Backups are not available in this version yet.")
-            return
-        folder = QFileDialog.getExistingDirectory(self, "Back up to folder")
-        if not folder:
             return
         db = self.ctx.db
+        suggested = db.path.with_name(f"{db.path.stem}-backup-{date.today().isoformat()}{db.path.suffix}")
+        name, _ = QFileDialog.getSaveFileName(self, "Back up the clinic database", str(suggested),
+                                              "Clinic databases (*.db *.cocm)")
+        if not name:
+            return
+        dest = Path(name)
 
-        def done(result: object) -> None:
-            QMessageBox.information(self, "Back up", f"Backup saved and verified:\n{result}")
+        def done(_result: object) -> None:
+            QMessageBox.information(self, "Back up", f"Backup saved and verified:\n{dest}\n"
+                                    "Keep it with its .keys file; both are needed to restore.")
 
-        run_in_background(lambda: fn(db, folder), done, lambda e: show_error(self, e))
+        run_in_background(lambda: make_backup(db, dest), done, lambda e: show_error(self, e))
 
     def _about(self) -> None:
         from cocm_desktop.gui.app import show_about

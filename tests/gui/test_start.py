@@ -52,3 +52,17 @@ def test_remembered_clinic_is_a_path_only(tmp_path) -> None:  # type: ignore[no-
     assert set(keys) == {LAST_DB_KEY, "clinic/last_username"}
     path.unlink()
     assert last_clinic() is None  # a vanished file falls back to the start dialog
+
+
+def test_back_up_saves_a_verified_copy_where_the_lead_chooses(open_window, clinic_path, tmp_path, monkeypatch,  # type: ignore[no-untyped-def]
+                                                               wait_idle, auto_dialogs) -> None:
+    from PySide6.QtWidgets import QFileDialog
+
+    w = open_window(clinic_path, "lead", demo=False)
+    assert w.ui.actionBackUp.isEnabled()
+    dest = tmp_path / "copy.db"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda *a, **k: (str(dest), "")))
+    w.ui.actionBackUp.trigger()
+    wait_idle()
+    assert dest.exists()
+    assert any("Backup saved and verified" in text for text in auto_dialogs)
