@@ -155,7 +155,8 @@ def _trajectory(kind: str, baseline: int, week: float, rng: random.Random) -> in
     if kind in ("responder", "stepped_down", "completed"):
         value = baseline * max(0.18, 1 - week / 13)
     elif kind in ("partial", "safety"):
-        value = baseline * (1 - 0.38 * min(1.0, week / 12))
+        # a partial response, then the consultant's medication change works from about week 14
+        value = baseline * (1 - 0.38 * min(1.0, week / 12)) if week < 14 else baseline * max(0.3, 0.62 - (week - 14) / 20)
     elif kind == "relapse":
         value = baseline * max(0.2, 1 - week / 12) if week < 18 else baseline * min(0.85, 0.2 + (week - 18) / 8)
     else:  # non_responder, transferred, disengaged, new
@@ -219,8 +220,8 @@ def generate_demo(
                 logins=[(u, r) for u, _n, r, _c in DEMO_LOGINS],
             )
         for username, _name, _role, _creds in DEMO_LOGINS[1:]:
-            db.keyfile.add_slot(username, password, db.raw_key_for_backup())
-        db.save_keyfile()
+            db.add_key_slot(username, password)
+        _prepare_next_review(db, today)
     except BaseException:
         db.close()
         for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), db.keyfile_path):
@@ -228,6 +229,19 @@ def generate_demo(
         raise
     db.close()
     return summary
+
+
+def _prepare_next_review(db: Database, today: date) -> None:
+    """The care manager builds the next session's agenda, as the clinic does before each review."""
+    from cocm_desktop.domain.actor import Actor
+    from cocm_desktop.services.case_review import rebuild_agenda
+
+    with db.session() as s:
+        upcoming = s.scalar(select(CaseReviewSession.id).where(CaseReviewSession.held.is_(False))
+                            .order_by(CaseReviewSession.session_on))
+        cm = s.scalar(select(User).where(User.username == "cm1"))
+        if upcoming is not None and cm is not None:
+            rebuild_agenda(s, Actor(cm.id, cm.username, cm.display_name, cm.role), upcoming, today=today)
 
 
 @dataclass
@@ -290,6 +304,12 @@ class _ClinicHistory:
         span = (self.today - self.start).days
         if kind == "new":
             enrolled = self.today - timedelta(days=rng.randint(2, 20))
+        elif kind == "transferred" and n % 2:  # a transfer being arranged right now
+            enrolled = self.today - timedelta(days=rng.randint(88, 100))
+        elif kind == "disengaged":
+            enrolled = self.today - timedelta(days=rng.randint(60, min(150, span)))
+        elif kind == "safety" and n % 2:  # item 9 answered in the last few weeks: risk still open
+            enrolled = self.today - timedelta(days=rng.randint(20, 30))
         elif kind in ("completed", "stepped_down", "relapse", "transferred"):
             enrolled = self.start + timedelta(days=rng.randint(0, max(1, span - 190)))
         else:
@@ -338,32 +358,17 @@ class _ClinicHistory:
 
     def _course(self, n: int, kind: str, eid: int, pid: int, cm: int, doc: int, enrolled: date,
                 scale: str, program: str, drug: tuple[str, str, str]) -> None:
+        """Walk one episode week by week: contacts on cadence, measures when due, reviews, endings."""
         rng, r, today = self.rng, self.rows, self.today
         baseline = rng.randint(13, 23) if scale == "PHQ-9" else rng.randint(10, 18)
-        end = today
         close: tuple[date, str, str | None, str | None] | None = None
-        if kind == "completed":
-            end = min(today, enrolled + timedelta(days=rng.randint(170, 200)))
-            close = (end, "completed", "Goals met; remission held for 3 months.", None) if end < today else None
-        elif kind == "disengaged":
-            end = min(today, enrolled + timedelta(days=rng.randint(60, 120)))
-            if n % 2 == 0 and end < today:
-                close = (end, "disengaged", "No response to 3 outreach attempts by phone and portal.",
-                         "Patient may call the care manager line or ask Dr. at any visit to re-enroll.")
-        elif kind == "transferred":
-            end = min(today, enrolled + timedelta(days=rng.randint(120, 160)))
-            if n % 2 == 0 and end < today:
-                close = (end, "transferred", "Transferred to County Behavioral Health; intake confirmed.", None)
-        if close:
-            end = close[0]
-        stepped = False
+        status = "enrolled"
         if enrolled + timedelta(days=2) <= today:
             self._status(eid, "enrolled", "active", enrolled + timedelta(days=2), cm)
             status = "active"
-        else:
-            status = "enrolled"
         # Care plan v1 (a few never written: registry shows "missing element")
         if n % 47 != 5 and enrolled + timedelta(days=3) <= today:
+            signed = enrolled + timedelta(days=5) <= today
             r.add(CarePlanVersion, episode_id=eid, version=1, goals=rng.choice(GOALS),
                   medication_plan=f"{drug[0]} {drug[1]}; review at 6 weeks",
                   skill_plan=f"{rng.choice(SKILLS)}; practise 3 times a week",
@@ -372,30 +377,36 @@ class _ClinicHistory:
                   safety_steps="Crisis line 988 on the fridge; call clinic if worse" if kind == "safety" else None,
                   contact_preferences="Phone + portal", created_by_id=cm,
                   created_at=datetime.combine(enrolled + timedelta(days=3), time(11, 0)),
-                  signed_off_on=enrolled + timedelta(days=5) if enrolled + timedelta(days=5) <= today else None,
-                  signed_off_by_id=doc if enrolled + timedelta(days=5) <= today else None)
-        # Measures and contacts along the course
+                  signed_off_on=enrolled + timedelta(days=5) if signed else None,
+                  signed_off_by_id=doc if signed else None)
         day, week_no, measures_taken = enrolled, 0, []
-        remissions = 0
-        safety_done = False
-        failed_attempts = 0
+        remissions, failed_attempts = 0, 0
+        safety_done = stepped = responded = False
+        stepped_on: date | None = None
+        last_wish_week = -99.0
+        transfer_asked: date | None = None
         next_step_on = enrolled + timedelta(days=7)
-        while day <= end and day <= today:
+        disengage_at = rng.randint(4, 7)
+        closes_disengaged = kind == "disengaged" and n % 2 == 0
+        while day <= today:
             week = (day - enrolled).days / 7
-            disengaging = kind == "disengaged" and week > 5
-            if disengaging:
-                reached = False
+            reached = not (kind == "disengaged" and week > disengage_at)
+            if not reached:
                 c_kind = "outreach"
                 failed_attempts += 1
             else:
-                reached = True
                 c_kind = "assessment" if day == enrolled else ("relapse_prevention" if stepped else "follow_up")
             minutes = rng.choice((8, 12, 15, 20, 25, 30, 35, 40)) if reached else rng.choice((3, 5))
             mode = rng.choice(("phone", "phone", "video", "portal", "in_person")) if reached else "phone"
             start = self.sched.slot(cm, day, minutes, rng)
-            gap = rng.choice((7, 10, 14)) if week < 12 and not stepped else rng.choice((21, 28, 30))
-            if disengaging:
+            if not reached:
                 gap = rng.choice((5, 7, 9))
+            elif stepped:
+                gap = rng.choice((21, 26, 28))
+            elif responded:
+                gap = rng.choice((14, 21, 28))
+            else:
+                gap = rng.choice((7, 10, 12, 14))
             next_step_on = day + timedelta(days=gap)
             question = None
             if kind in ("non_responder", "partial") and 9 <= week < 11:
@@ -417,26 +428,25 @@ class _ClinicHistory:
                   created_by_id=cm, created_at=start + timedelta(minutes=minutes))
             if question:
                 self.review_wishes.append((day, eid, "medication_question", question, kind))
-            # measure when due (every ~2–4 weeks early, ~8 weeks when stable)
-            due = not measures_taken or (day - measures_taken[-1]).days >= (56 if stepped else rng.choice((14, 21, 28)))
-            if reached and due:
+            # measure when due (every 2–4 weeks early, ~8 weeks once stable)
+            interval = 56 if stepped else (28 if responded else rng.choice((14, 21, 28)))
+            if reached and (not measures_taken or (day - measures_taken[-1]).days >= interval):
                 total = baseline if not measures_taken else _trajectory(kind, baseline, week, rng)
-                max_total = 27 if scale == "PHQ-9" else 21
-                total = min(total, max_total)
+                total = min(total, 27 if scale == "PHQ-9" else 21)
                 item9 = 0
                 if scale == "PHQ-9" and kind == "safety" and not safety_done and 2 <= week <= 7:
                     item9, safety_done = rng.choice((1, 2)), True
                 mid = self._measure(eid, scale, start + timedelta(minutes=2), total, item9, cm, cid)
                 measures_taken.append(day)
                 if item9:
-                    self._risk(eid, mid, start, doc, cm, open_=(day > today - timedelta(days=10)))
+                    self._risk(eid, mid, start, doc, cm, open_=(day > today - timedelta(days=21)))
                 if scale == "PHQ-9" and rng.random() < 0.3:
                     self._measure(eid, "GAD-7", start + timedelta(minutes=4),
                                   min(21, max(0, int(total * 0.7) + rng.choice((-1, 0, 1)))), 0, cm, cid)
                 remissions = remissions + 1 if total < 5 else 0
-                if (kind in ("stepped_down", "completed") and remissions >= 2 and not stepped
-                        and status == "active" and week >= 12):
-                    stepped = True
+                responded = responded or total * 2 <= baseline
+                if remissions >= 2 and not stepped and status == "active" and week >= 12 and kind != "relapse":
+                    stepped, stepped_on = True, day
                     r.add(CarePlanVersion, episode_id=eid, version=2, goals="Stay well; keep routines",
                           medication_plan=f"Continue {drug[0]} {drug[1]} for 6–12 months",
                           skill_plan="Weekly activity plan; early-warning signs list",
@@ -448,7 +458,7 @@ class _ClinicHistory:
                           signed_off_on=day, signed_off_by_id=doc)
                     self._status(eid, "active", "relapse_prevention", day, cm)
                     status = "relapse_prevention"
-            # monthly extra work: coordination, registry upkeep (varies billing totals)
+            # other work this month: coordination, registry upkeep (varies billing totals)
             if rng.random() < 0.45:
                 extra = rng.choice((5, 10, 15, 20, 30))
                 t = self.sched.slot(cm, day, extra, rng)
@@ -457,33 +467,47 @@ class _ClinicHistory:
                       activity=rng.choice(("care_coordination", "registry_upkeep", "care_plan")),
                       source=rng.choice(("timer", "manual")), created_by_id=cm,
                       created_at=t + timedelta(minutes=extra))
-            if week_no == 1 or (kind in ("non_responder", "partial", "transferred") and 10 <= week < 10.5 + gap / 7):
-                self.review_wishes.append((day, eid, "new" if week_no == 1 else "not_improving", None, kind))
-            if kind == "transferred" and week >= 12 and not any(x[0] == eid for x in self._referred):
-                self._referral(eid, day, cm, to="County Behavioral Health", reason="Needs specialty care",
-                               confirmed=close is not None)
+            # case review: new enrollments, then every ~6 weeks while not responding after week 10
+            if week_no == 1 and program == "cocm":
+                self.review_wishes.append((day, eid, "new", None, kind))
+            elif program == "cocm" and not responded and week >= 10 and week - last_wish_week >= 6:
+                group = "not_improving" if last_wish_week < 0 else "follow_up"
+                self.review_wishes.append((day, eid, group, None, kind))
+                last_wish_week = week
             week_no += 1
+            # endings
+            if stepped and stepped_on and (day - stepped_on).days >= 84 and kind != "relapse":
+                close = (day, "completed", "Goals met; remission held through relapse prevention.", None)
+                break
+            wants_transfer = (kind == "transferred" and week >= 12) or (kind == "non_responder" and week >= 26)
+            if wants_transfer and transfer_asked is None:
+                transfer_asked = day
+                self._referral(eid, day, cm, to="County Behavioral Health", reason="Needs specialty care",
+                               confirmed=day + timedelta(days=21) <= today)
+            if transfer_asked and (day - transfer_asked).days >= 21:
+                close = (day, "transferred", "Transferred to County Behavioral Health; intake confirmed.", None)
+                break
+            if closes_disengaged and failed_attempts >= 3:
+                close = (day, "disengaged", "No response to 3 outreach attempts by phone and portal.",
+                         "Patient may call the care manager line or ask their doctor at any visit to re-enroll.")
+                break
             day = next_step_on
-        if kind in ("partial", "non_responder") and n % 3 == 0 and enrolled < today - timedelta(days=40):
-            old = n % 6 == 0
-            self._referral(eid, today - timedelta(days=45 if old else 10), cm, to=rng.choice(REFERRAL_TARGETS),
-                           reason="Add weekly psychotherapy", confirmed=False)
-        next_action_on = next_step_on
-        r.tables[Episode][-1].update(
-            next_action="Follow-up call" if kind != "disengaged" else "Outreach attempt",
-            next_action_on=next_action_on if (close is None) else None,
-        )
+        if kind in ("partial", "non_responder") and n % 3 == 0 and close is None and enrolled < today - timedelta(days=40):
+            self._referral(eid, today - timedelta(days=45 if n % 6 == 0 else 10), cm,
+                           to=rng.choice(REFERRAL_TARGETS), reason="Add weekly psychotherapy", confirmed=False)
+        ep = r.tables[Episode][-1]
+        ep.update(next_action="Outreach attempt" if kind == "disengaged" else "Follow-up call",
+                  next_action_on=None if close else next_step_on)
+        if transfer_asked:
+            ep["transfer_to"] = "County Behavioral Health"
         if close:
             on, reason, note, reentry = close
-            ep = r.tables[Episode][-1]
             ep.update(status="closed", close_reason=reason, closed_on=on, close_note=note, reentry_path=reentry)
             if reason == "transferred":
-                ep.update(transfer_to="County Behavioral Health", transfer_confirmed_on=on)
+                ep["transfer_confirmed_on"] = on
             self._status(eid, status, "closed", on, cm, reason=reason, note=note)
         else:
-            r.tables[Episode][-1]["status"] = status
-            if kind == "transferred":
-                r.tables[Episode][-1]["transfer_to"] = "County Behavioral Health"
+            ep["status"] = status
 
     def _referral(self, eid: int, on: date, by: int, *, to: str, reason: str, confirmed: bool) -> None:
         self._referred.append((eid, on))
