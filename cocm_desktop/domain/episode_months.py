@@ -94,6 +94,9 @@ class Month:
     def __str__(self) -> str:
         return f"{self.year:04d}-{self.month:02d}"
 
+    def __hash__(self) -> int:  # cheaper than the generated tuple hash; equal months hash equal
+        return self.year * 12 + self.month
+
 
 @dataclass(frozen=True)
 class Episode:

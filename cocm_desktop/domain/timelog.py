@@ -42,10 +42,13 @@ __all__ = [
     "ExclusionReason",
     "MonthCount",
     "TimeEntryIn",
+    "Coverage",
     "TimeLine",
     "count_month",
     "normalize_role",
+    "overlap_cover",
     "split_at_midnight",
+    "whole_entry_exclusion",
 ]
 
 ROLE_CARE_MANAGER = "care_manager"
@@ -246,8 +249,8 @@ def _order_key(entry: TimeEntryIn) -> tuple[datetime, int, int, str]:
     return entry.start, 1, 0, str(entry.entry_id)
 
 
-# entry id → {day piece start → (seconds covered by earlier entries, their ids)}
-_Coverage = dict[int | str, dict[datetime, tuple[timedelta, tuple[int | str, ...]]]]
+# entry id → {day piece start → (time covered by earlier entries, their ids)}
+Coverage = dict[int | str, dict[datetime, tuple[timedelta, tuple[int | str, ...]]]]
 
 
 def _span(entry: TimeEntryIn) -> tuple[datetime, datetime]:
@@ -255,73 +258,107 @@ def _span(entry: TimeEntryIn) -> tuple[datetime, datetime]:
     return entry.start, entry.end
 
 
-def _overlaps(entries: Iterable[TimeEntryIn]) -> _Coverage:
-    """For each timed entry, how much of each of its day pieces earlier entries of that person cover."""
+def overlap_cover(entries: Iterable[TimeEntryIn]) -> Coverage:
+    """For each timed entry, how much of each of its day pieces earlier entries of that person cover.
+
+    One sweep per staff member in start order: the earlier entries still running at an entry's
+    start are kept in a short active list (an entry that ended by then cannot reach any later
+    one), so the cost is O(n log n) for the sort plus the overlaps actually found. Compute it once
+    over every timed entry of the staff concerned and pass it to `count_month(cover=...)` for
+    each patient.
+    """
     by_staff: dict[int, list[TimeEntryIn]] = defaultdict(list)
     for entry in entries:
-        if entry.timed:
+        if entry.start is not None:
             by_staff[entry.staff_user_id].append(entry)
-    result: _Coverage = {}
+    result: Coverage = {}
     for staff_entries in by_staff.values():
         staff_entries.sort(key=_order_key)
-        for i, entry in enumerate(staff_entries):
+        active: list[tuple[datetime, datetime, int | str]] = []  # earlier entries, by start
+        for entry in staff_entries:
             start, end = _span(entry)
-            earlier = [(*_span(e), e.entry_id) for e in staff_entries[:i] if _span(e)[1] > start]
-            if not earlier:
-                continue
-            per_piece: dict[datetime, tuple[timedelta, tuple[int | str, ...]]] = {}
-            for piece in split_at_midnight(start, end, entry.logged_minutes()):
-                spans = sorted(
-                    (max(piece.start, lo), min(piece.end, hi), eid)
-                    for lo, hi, eid in earlier
-                    if lo < piece.end and hi > piece.start
-                )
-                covered, reach, ids = timedelta(), piece.start, []
-                for lo, hi, eid in spans:  # length of the union of the sorted spans
-                    lo = max(lo, reach)
-                    if hi > lo:
-                        covered += hi - lo
-                        reach = hi
-                    ids.append(eid)
-                if covered:
-                    per_piece[piece.start] = (covered, tuple(ids))
-            result[entry.entry_id] = per_piece
+            if active and any(hi <= start for _, hi, _ in active):
+                active = [a for a in active if a[1] > start]
+            if active:
+                per_piece = _piece_cover(entry, start, end, active)
+                result[entry.entry_id] = per_piece
+            active.append((start, end, entry.entry_id))
     return result
+
+
+def _piece_cover(
+    entry: TimeEntryIn, start: datetime, end: datetime, earlier: list[tuple[datetime, datetime, int | str]]
+) -> dict[datetime, tuple[timedelta, tuple[int | str, ...]]]:
+    per_piece: dict[datetime, tuple[timedelta, tuple[int | str, ...]]] = {}
+    for piece in split_at_midnight(start, end, entry.logged_minutes()):
+        spans = sorted(
+            (max(piece.start, lo), min(piece.end, hi), eid)
+            for lo, hi, eid in earlier
+            if lo < piece.end and hi > piece.start
+        )
+        covered, reach, ids = timedelta(), piece.start, []
+        for lo, hi, eid in spans:  # length of the union of the sorted spans
+            lo = max(lo, reach)
+            if hi > lo:
+                covered += hi - lo
+                reach = hi
+            ids.append(eid)
+        if covered:
+            per_piece[piece.start] = (covered, tuple(ids))
+    return per_piece
+
+
+def whole_entry_exclusion(
+    role: str,
+    billed_elsewhere: bool | str | None,
+    counts_as_care_management: bool,
+    day: date,
+    consent_date: date | None,
+) -> ExclusionReason | None:
+    """Why a whole entry's piece on `day` does not count (None: it counts, overlap aside).
+
+    `role` must be normalized (`normalize_role`). The same rules, in the same order, as
+    `count_month`; services that total many stored rows at once call this directly.
+    """
+    if role == ROLE_CONSULTANT:
+        return ExclusionReason.CONSULTANT
+    if role not in COUNTED_ROLES:
+        return ExclusionReason.ROLE_NOT_COUNTED
+    if billed_elsewhere:
+        return ExclusionReason.BILLED_ELSEWHERE
+    if role == ROLE_CLINICIAN and not counts_as_care_management:
+        return ExclusionReason.NOT_CARE_MANAGEMENT
+    if consent_date is None:
+        return ExclusionReason.NO_CONSENT
+    if day < consent_date:
+        return ExclusionReason.BEFORE_CONSENT
+    return None
 
 
 def _whole_entry_reason(
     entry: TimeEntryIn, day: date, consent_date: date | None
 ) -> tuple[ExclusionReason, str] | None:
-    role = entry.role
-    if role == ROLE_CONSULTANT:
-        return (
-            ExclusionReason.CONSULTANT,
-            "Psychiatric consultant time is logged but never counts toward CoCM minutes.",
-        )
-    if role not in COUNTED_ROLES:
-        return (
-            ExclusionReason.ROLE_NOT_COUNTED,
-            f"Time logged by role {entry.staff_role!r} does not count toward CoCM minutes.",
-        )
-    if entry.billed_elsewhere:
+    reason = whole_entry_exclusion(
+        entry.role, entry.billed_elsewhere, entry.counts_as_care_management, day, consent_date
+    )
+    if reason is None:
+        return None
+    if reason is ExclusionReason.CONSULTANT:
+        return reason, "Psychiatric consultant time is logged but never counts toward CoCM minutes."
+    if reason is ExclusionReason.ROLE_NOT_COUNTED:
+        return reason, f"Time logged by role {entry.staff_role!r} does not count toward CoCM minutes."
+    if reason is ExclusionReason.BILLED_ELSEWHERE:
         what = entry.billed_elsewhere if isinstance(entry.billed_elsewhere, str) else "another service"
-        return (
-            ExclusionReason.BILLED_ELSEWHERE,
-            f"Already billed as {what}; the same time is not counted twice.",
-        )
-    if role == ROLE_CLINICIAN and not entry.counts_as_care_management:
-        return (
-            ExclusionReason.NOT_CARE_MANAGEMENT,
-            "Treating clinician time counts only when marked as care-manager work.",
-        )
-    if consent_date is None:
-        return ExclusionReason.NO_CONSENT, "No consent documented; time cannot count until it is."
-    if day < consent_date:
-        return (
-            ExclusionReason.BEFORE_CONSENT,
-            f"Before the consent date {consent_date.isoformat()}; time counts from that day on.",
-        )
-    return None
+        return reason, f"Already billed as {what}; the same time is not counted twice."
+    if reason is ExclusionReason.NOT_CARE_MANAGEMENT:
+        return reason, "Treating clinician time counts only when marked as care-manager work."
+    if reason is ExclusionReason.NO_CONSENT:
+        return reason, "No consent documented; time cannot count until it is."
+    assert consent_date is not None
+    return (
+        reason,
+        f"Before the consent date {consent_date.isoformat()}; time counts from that day on.",
+    )
 
 
 def count_month(
@@ -330,22 +367,26 @@ def count_month(
     consent_date: date | None,
     *,
     other_patient_entries: Iterable[TimeEntryIn] = (),
+    cover: Coverage | None = None,
 ) -> MonthCount:
     """Counted and excluded minutes of one patient in one calendar month.
 
     `entries`: the patient's entries touching the month (include the day before the month so a
     timer running into the 1st is seen). `other_patient_entries`: optionally, the same staff
     members' entries for other patients — used only to find overlap (one person, two patients at
-    once), never counted here. Invariant: counted + excluded == logged.
+    once), never counted here. `cover`: instead of `other_patient_entries`, the result of
+    `overlap_cover` over every timed entry of the staff concerned (this patient's included),
+    computed once for many patients. Invariant: counted + excluded == logged.
     """
     month = Month.of(month)
     patients = {e.patient_id for e in entries}
     if len(patients) > 1:
         raise ValueError(f"count_month is per patient; got patients {sorted(patients)}")
-    for other in other_patient_entries:
-        if other.patient_id in patients:
-            raise ValueError(f"entry {other.entry_id} belongs to this patient; pass it in entries")
-    cover = _overlaps([*entries, *other_patient_entries])
+    if cover is None:
+        for other in other_patient_entries:
+            if other.patient_id in patients:
+                raise ValueError(f"entry {other.entry_id} belongs to this patient; pass it in entries")
+        cover = overlap_cover([*entries, *other_patient_entries])
 
     lines: list[TimeLine] = []
     exclusions: list[Exclusion] = []

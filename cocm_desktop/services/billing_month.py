@@ -20,19 +20,29 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
+from typing import NamedTuple
 
-from sqlalchemy import func, select
+from sqlalchemy import String, and_, case, cast, func, or_, select, union
 from sqlalchemy.orm import Session
 
 from cocm_desktop.domain.activities import ACTIVITIES
 from cocm_desktop.domain.actor import Actor
 from cocm_desktop.domain.billing import RuleSet, codes_for, next_code_gap
 from cocm_desktop.domain.episode_months import Episode as EpisodeSpan
-from cocm_desktop.domain.episode_months import EpisodeMinutes, Month, MonthLabel, label_month, label_months
+from cocm_desktop.domain.episode_months import EpisodeMinutes, Month, MonthLabel, label_month
 from cocm_desktop.domain.outcomes import Measurement, is_not_improving, pick_baseline
-from cocm_desktop.domain.required_elements import CheckName, MonthFacts, Status, check_month
+from cocm_desktop.domain.required_elements import Check, CheckName, MonthFacts, Status, check_month
 from cocm_desktop.domain.roles import Permission, Role
-from cocm_desktop.domain.timelog import ExclusionReason, MonthCount, TimeEntryIn, count_month
+from cocm_desktop.domain.timelog import (
+    COUNTED_ROLES,
+    ExclusionReason,
+    MonthCount,
+    TimeEntryIn,
+    count_month,
+    normalize_role,
+    overlap_cover,
+    whole_entry_exclusion,
+)
 from cocm_desktop.store.models import (
     AgendaItem,
     CarePlanVersion,
@@ -47,6 +57,7 @@ from cocm_desktop.store.models import (
     User,
 )
 
+from ._sql import raw, to_day
 from .common import ValidationError, check, clinic_name, load_policy, local_now, local_today, record
 from .payer_rules import load_rule_sets
 
@@ -278,14 +289,17 @@ def consent_covering(episodes: list, consent_by_episode: dict[int, date], month:
     """The consent date that covers a patient-month: the earliest consent among the patient's
     episodes open during the month (a re-enrolled patient's old consent does not cover new time)."""
     first, last = _month_bounds(month)
-    dates = [
-        consent_by_episode[e.id]
-        for e in episodes
-        if e.id in consent_by_episode
-        and e.enrolled_on <= last
-        and (e.closed_on is None or e.closed_on >= first)
-    ]
-    return min(dates) if dates else None
+    best = None
+    for e in episodes:
+        on = consent_by_episode.get(e.id)
+        if (
+            on is not None
+            and e.enrolled_on <= last
+            and (e.closed_on is None or e.closed_on >= first)
+            and (best is None or on < best)
+        ):
+            best = on
+    return best
 
 
 def episode_for_day(episodes: list, day: date) -> int | None:  # type: ignore[type-arg]
@@ -343,9 +357,19 @@ def compute_billing_month(
     generated_by: str = "",
     now: datetime | None = None,
     today: date | None = None,
+    exact_history: bool = False,
 ) -> BillingMonth:
     """The computation behind `billing_month`, without permission check or audit (for callers that
-    already checked, e.g. tests and the benchmark)."""
+    already checked, e.g. tests and the benchmark).
+
+    Set-based: a fixed number of Core queries whatever the clinic size. The month itself is counted
+    entry by entry with `domain.timelog.count_month` (every line, exclusion and reason of the
+    packet). Earlier months only decide initial/subsequent and the 6-month gap, i.e. which episodes
+    had counted minutes in which month: they are totalled row by row with the same whole-entry
+    rule (`whole_entry_exclusion`), and any patient-month with an entry that another entry of the
+    same staff member overlaps is recounted by `count_month`. `exact_history=True` recounts every
+    earlier month with `count_month` instead (the reference the fast path is tested against).
+    """
     month = _month(month)
     now = now or local_now()
     today = today or local_today()
@@ -353,6 +377,7 @@ def compute_billing_month(
         raise ValidationError(f"Month: {month} has not started yet.")
     first, last = month.first_day, month.last_day
     as_of = min(today, last)
+    conn = session.connection()  # Core rows: no ORM identity map for tens of thousands of rows
 
     # patients on the packet: an episode open during the month, or time logged in it
     open_q = select(Episode.patient_id).where(
@@ -361,70 +386,112 @@ def compute_billing_month(
     time_q = select(TimeEntry.patient_id).where(
         TimeEntry.local_date >= first, TimeEntry.local_date <= last, TimeEntry.deleted_at.is_(None)
     )
-    patient_ids = set(session.scalars(open_q)) | set(session.scalars(time_q))
-    if not patient_ids:
+    scope = union(open_q, time_q).subquery()
+    in_scope = select(scope.c[0])
+    patients = {
+        r.id: r
+        for r in conn.execute(
+            select(
+                Patient.id,
+                Patient.family_name,
+                Patient.given_name,
+                Patient.mrn,
+                Patient.date_of_birth,
+                Patient.payer_name,
+                Patient.payer_rule_set_id,
+            ).where(Patient.id.in_(in_scope))
+        )
+    }
+    if not patients:
         return BillingMonth(clinic_name(session), month, now, generated_by, as_of, ())
 
-    patients = {p.id: p for p in session.scalars(select(Patient).where(Patient.id.in_(patient_ids)))}
-    episodes: dict[int, list[Episode]] = defaultdict(list)
-    for e in session.scalars(select(Episode).where(Episode.patient_id.in_(patient_ids)).order_by(Episode.id)):
-        episodes[e.patient_id].append(e)
-    episode_ids = [e.id for eps in episodes.values() for e in eps]
-    consents = dict(
-        session.execute(
+    episodes: dict[int, list[_Ep]] = defaultdict(list)
+    for e in conn.execute(
+        select(
+            Episode.id,
+            Episode.patient_id,
+            Episode.program,
+            Episode.enrolled_on,
+            Episode.closed_on,
+            Episode.close_reason,
+            Episode.primary_scale,
+            Episode.initiating_visit_required,
+            Episode.initiating_visit_on,
+            Episode.treating_clinician_id,
+            Episode.care_manager_id,
+        )
+        .where(Episode.patient_id.in_(in_scope))
+        .order_by(Episode.id)
+    ):
+        episodes[e[1]].append(_Ep(*e))
+    scope_episodes = select(Episode.id).where(Episode.patient_id.in_(in_scope))
+    consents: dict[int, date] = dict(
+        conn.execute(  # type: ignore[arg-type]
             select(Consent.episode_id, func.min(Consent.consent_on))
-            .where(Consent.patient_agrees.is_(True), Consent.episode_id.in_(episode_ids))
+            .where(Consent.patient_agrees.is_(True), Consent.episode_id.in_(scope_episodes))
             .group_by(Consent.episode_id)
         ).all()
     )
-    users = {u.id: u for u in session.scalars(select(User))}
+    users = {
+        u.id: u
+        for u in conn.execute(select(User.id, User.display_name, User.role, User.credentials, User.npi))
+    }
+    roles = {uid: normalize_role(u.role) for uid, u in users.items()}
+    consent_cache: dict[tuple[int, Month], date | None] = {}
 
-    # all time up to month end (history decides initial/subsequent), plus other patients' timed
-    # entries of the same staff on the same days (overlap across patients)
-    entries = list(
-        session.scalars(
-            select(TimeEntry).where(
-                TimeEntry.deleted_at.is_(None),
-                TimeEntry.local_date <= last,
-                TimeEntry.patient_id.in_(patient_ids),
-            )
+    def consent_for(pid: int, m: Month) -> date | None:
+        key = (pid, m)
+        if key not in consent_cache:
+            consent_cache[key] = consent_covering(episodes.get(pid, []), consents, m)
+        return consent_cache[key]
+
+    # this month, entry by entry (every patient's timed entries: overlap across patients)
+    month_rows = conn.execute(
+        select(*_ENTRY_COLUMNS).where(
+            TimeEntry.deleted_at.is_(None), TimeEntry.local_date >= first, TimeEntry.local_date <= last
         )
+    ).all()
+    ins_by_patient: dict[int, list[TimeEntryIn]] = defaultdict(list)
+    all_ins: list[TimeEntryIn] = []
+    for r in month_rows:
+        pid = r[1]
+        eid = r[2] or (episode_for_day(episodes[pid], _date(r[4])) if pid in patients else None)
+        entry = _row_in(r, roles.get(r[3], "unknown"), eid)
+        all_ins.append(entry)
+        ins_by_patient[pid].append(entry)
+    cover = overlap_cover(all_ins)
+    targets: dict[int, MonthCount] = {}
+    for pid, ins in ins_by_patient.items():
+        if pid in patients:
+            targets[pid] = count_month(ins, month, consent_for(pid, month), cover=cover)
+
+    history = (
+        _history_exact(conn, first, episodes, roles, consent_for)
+        if exact_history
+        else _history_fast(conn, first, episodes, roles, consent_for)
     )
-    staff_days = {(t.staff_id, t.local_date) for t in entries if t.started_at is not None}
-    others_by_staff_day: dict[tuple[int, date], list[TimeEntry]] = defaultdict(list)
-    if staff_days:
-        lo = min(d for _, d in staff_days)
-        for t in session.scalars(
-            select(TimeEntry).where(
-                TimeEntry.deleted_at.is_(None),
-                TimeEntry.started_at.is_not(None),
-                TimeEntry.local_date >= lo,
-                TimeEntry.local_date <= last,
-                TimeEntry.staff_id.in_({s for s, _ in staff_days}),
-            )
-        ):
-            if (t.staff_id, t.local_date) in staff_days:
-                others_by_staff_day[(t.staff_id, t.local_date)].append(t)
-    by_patient: dict[int, list[TimeEntry]] = defaultdict(list)
-    for t in entries:
-        by_patient[t.patient_id].append(t)
 
     rule_sets, default_id = load_rule_sets(session)
-    rule_set_names = dict(session.execute(select(PayerRuleSet.id, PayerRuleSet.name)).all())
-    facts = _month_facts(session, episode_ids, month, as_of)
+    rule_set_names = dict(conn.execute(select(PayerRuleSet.id, PayerRuleSet.name)).all())
+    facts = _month_facts(conn, scope_episodes, month, as_of)
     policy = load_policy(session)
+    role_labels = {
+        uid: Role(u.role).label if u.role in Role._value2member_map_ else u.role for uid, u in users.items()
+    }
 
+    codes_cache: dict[tuple, tuple] = {}  # type: ignore[type-arg]
     rows: list[PatientMonth] = []
-    for pid in sorted(patient_ids):
+    for pid in sorted(patients):
         rows.append(
             _patient_month(
                 pid,
                 patients[pid],
                 episodes.get(pid, []),
                 consents,
-                by_patient.get(pid, []),
-                others_by_staff_day,
+                targets.get(pid),
+                history.get(pid, {}),
                 users,
+                role_labels,
                 rule_sets,
                 default_id,
                 rule_set_names,
@@ -432,6 +499,7 @@ def compute_billing_month(
                 month,
                 as_of,
                 policy,
+                codes_cache,
             )
         )
 
@@ -455,22 +523,235 @@ def compute_billing_month(
     return BillingMonth(clinic_name(session), month, now, generated_by, as_of, tuple(out))
 
 
-def _entry_in(t: TimeEntry, role: str, episode_id: int | None) -> TimeEntryIn:
+class _Ep(NamedTuple):
+    """An episode as the computation needs it (attribute access on plain tuples is cheap)."""
+
+    id: int
+    patient_id: int
+    program: str
+    enrolled_on: date
+    closed_on: date | None
+    close_reason: str | None
+    primary_scale: str
+    initiating_visit_required: bool
+    initiating_visit_on: date | None
+    treating_clinician_id: int | None
+    care_manager_id: int | None
+
+
+_ENTRY_COLUMNS = (
+    TimeEntry.id,
+    TimeEntry.patient_id,
+    TimeEntry.episode_id,
+    TimeEntry.staff_id,
+    raw(TimeEntry.local_date),
+    raw(TimeEntry.started_at),
+    raw(TimeEntry.ended_at),
+    TimeEntry.minutes,
+    TimeEntry.billed_elsewhere,
+    TimeEntry.counts_as_care_management,
+    TimeEntry.activity,
+    TimeEntry.source,
+)
+
+
+def _date(value: object) -> date:
+    day = to_day(value)
+    assert day is not None
+    return day
+
+
+def _moment(value: object) -> datetime:
+    """A datetime from what `raw` returns (an ISO string on SQLite)."""
+    return datetime.fromisoformat(value) if isinstance(value, str) else value  # type: ignore[return-value]
+
+
+def _row_in(r, role: str, episode_id: int | None) -> TimeEntryIn:  # type: ignore[no-untyped-def]
+    """A stored time entry (a `_ENTRY_COLUMNS` row) as domain.timelog sees it."""
     common = dict(
-        entry_id=t.id,
-        staff_user_id=t.staff_id,
+        entry_id=r[0],
+        staff_user_id=r[3],
         staff_role=role,
-        patient_id=t.patient_id,
-        activity=t.activity,
-        minutes=t.minutes,
-        billed_elsewhere=t.billed_elsewhere,
-        counts_as_care_management=bool(t.counts_as_care_management),
-        source=t.source,
+        patient_id=r[1],
+        activity=r[10] if len(r) > 10 else "other",
+        minutes=r[7],
+        billed_elsewhere=r[8],
+        counts_as_care_management=bool(r[9]),
+        source=r[11] if len(r) > 11 else "manual",
         episode_id=episode_id,
     )
-    if t.started_at is not None and t.ended_at is not None:
-        return TimeEntryIn(start=t.started_at, end=t.ended_at, **common)  # type: ignore[arg-type]
-    return TimeEntryIn(local_date=t.local_date, **common)  # type: ignore[arg-type]
+    if r[5] is not None and r[6] is not None:
+        return TimeEntryIn(start=_moment(r[5]), end=_moment(r[6]), **common)  # type: ignore[arg-type]
+    return TimeEntryIn(local_date=_date(r[4]), **common)  # type: ignore[arg-type]
+
+
+# Earlier months: {patient: {month: {episode: counted minutes}}}
+_History = dict[int, dict[Month, dict[int, int]]]
+
+
+def _history_rows(conn, first: date, roles: dict[int, str] | None):  # type: ignore[no-untyped-def]
+    q = select(*_ENTRY_COLUMNS[:10]).where(TimeEntry.deleted_at.is_(None), TimeEntry.local_date < first)
+    if roles is not None:
+        # Only counting staff's time can count, and one person's entries overlap only each other.
+        q = q.where(TimeEntry.staff_id.in_(sorted(uid for uid, r in roles.items() if r in COUNTED_ROLES)))
+    return conn.execute(q).all()
+
+
+def _history_exact(conn, first, episodes, roles, consent_for) -> _History:  # type: ignore[no-untyped-def]
+    """Every earlier patient-month counted by `count_month`, with other patients' entries of the
+    same staff on the same days for overlap (the reference for `_history_fast`)."""
+    rows = _history_rows(conn, first, None)
+    ins: dict[int, dict[Month, list[TimeEntryIn]]] = defaultdict(lambda: defaultdict(list))
+    by_staff_day: dict[tuple[int, date], list[TimeEntryIn]] = defaultdict(list)
+    for r in rows:
+        pid = r[1]
+        entry = _row_in(r, roles.get(r[3], "unknown"), r[2] or _episode_for_day(episodes, pid, _date(r[4])))
+        ins[pid][Month.of(_date(r[4]))].append(entry)
+        if entry.timed:
+            by_staff_day[(r[3], _date(r[4]))].append(entry)
+    out: _History = {}
+    for pid in episodes:
+        for m, mine in ins.get(pid, {}).items():
+            seen = {e.entry_id for e in mine}
+            keys = {(e.staff_user_id, e.start.date()) for e in mine if e.start is not None}
+            others = [
+                o.__class__(**{**o.__dict__, "episode_id": None})
+                for key in keys
+                for o in by_staff_day.get(key, ())
+                if o.patient_id != pid and o.entry_id not in seen
+            ]
+            mc = count_month(mine, m, consent_for(pid, m), other_patient_entries=others)
+            counted = {e: n for e, n in mc.counted_by_episode().items() if e is not None and n}
+            if counted:
+                out.setdefault(pid, {})[m] = counted  # type: ignore[assignment]
+    return out
+
+
+def _episode_for_day(episodes, pid: int, day: date) -> int | None:  # type: ignore[no-untyped-def]
+    eps = episodes.get(pid)
+    return episode_for_day(eps, day) if eps else None
+
+
+def _history_fast(conn, first, episodes, roles, consent_for) -> _History:  # type: ignore[no-untyped-def]
+    """Which episodes had counted minutes in which earlier month: one grouped SQL statement.
+
+    Without overlap an entry counts in full or not at all (`whole_entry_exclusion`), so a month
+    has counted minutes for an episode exactly when one of its entries passes the staff, billed
+    elsewhere and care-manager-work rules with minutes > 0 and is dated on or after the consent
+    covering that month: the group's latest such date decides. A window over each staff member's
+    timed entries (in start order) marks entries that an earlier one still runs into; those
+    patient-months are recounted exactly by `count_month`. Entries without an episode are grouped
+    by day (the episode open that day takes them).
+    """
+    probe = date(2000, 1, 1)
+    counting = sorted(
+        uid for uid, role in roles.items() if whole_entry_exclusion(role, None, False, probe, probe) is None
+    )
+    if_cm_work = sorted(
+        uid
+        for uid, role in roles.items()
+        if whole_entry_exclusion(role, None, False, probe, probe) is ExclusionReason.NOT_CARE_MANAGEMENT
+        and whole_entry_exclusion(role, None, True, probe, probe) is None
+    )
+    if not counting and not if_cm_work:
+        return {}
+    t = TimeEntry
+    reach = func.max(t.ended_at).over(
+        partition_by=t.staff_id,
+        order_by=(t.started_at, t.id),
+        rows=(None, -1),
+    )
+    inner = (
+        select(
+            t.patient_id,
+            t.episode_id,
+            t.local_date,
+            t.minutes,
+            and_(
+                t.minutes > 0,
+                or_(t.billed_elsewhere.is_(None), t.billed_elsewhere == ""),
+                or_(
+                    t.staff_id.in_(counting),
+                    and_(t.staff_id.in_(if_cm_work), t.counts_as_care_management.is_(True)),
+                ),
+            ).label("counts"),
+            case((and_(t.started_at.is_not(None), reach > t.started_at), 1), else_=0).label("overlapped"),
+        )
+        .where(t.deleted_at.is_(None), t.local_date < first, t.staff_id.in_(counting + if_cm_work))
+        .subquery()
+    )
+    c = inner.c
+    month_text = func.substr(cast(c.local_date, String), 1, 7)
+    day_if_no_episode = case((c.episode_id.is_(None), c.local_date))
+    q = select(
+        c.patient_id,
+        c.episode_id,
+        month_text,
+        raw(func.max(case((c.counts, c.local_date)))),
+        func.max(c.overlapped),
+    ).group_by(c.patient_id, c.episode_id, month_text, day_if_no_episode)
+    months: dict[str, Month] = {}
+    out: _History = {}
+    overlapped: set[tuple[int, Month]] = set()
+    for pid, eid, mtext, latest, ovl in conn.execute(q):
+        eps = episodes.get(pid)
+        if not eps:
+            continue
+        m = months.get(mtext)
+        if m is None:
+            m = months[mtext] = Month.parse(mtext)
+        if ovl:
+            overlapped.add((pid, m))
+            continue
+        if latest is None:
+            continue
+        day = _date(latest)
+        consent = consent_for(pid, m)
+        if consent is None or day < consent:
+            continue
+        if eid is None:
+            eid = episode_for_day(eps, day)
+            if eid is None:
+                continue
+        per = out.setdefault(pid, {}).setdefault(m, {})
+        per[eid] = per.get(eid, 0) + 1  # > 0 is what decides; the month itself is counted exactly
+    if overlapped:
+        _recount(conn, first, episodes, roles, consent_for, overlapped, out)
+    return out
+
+
+def _recount(conn, first, episodes, roles, consent_for, overlapped, out: _History) -> None:  # type: ignore[no-untyped-def]
+    """Patient-months with overlapping entries: `count_month` with the staff members' cover."""
+    pids = sorted({pid for pid, _ in overlapped})
+    mine_rows = conn.execute(
+        select(*_ENTRY_COLUMNS[:10]).where(
+            TimeEntry.deleted_at.is_(None), TimeEntry.local_date < first, TimeEntry.patient_id.in_(pids)
+        )
+    ).all()
+    mine: dict[tuple[int, Month], list] = defaultdict(list)  # type: ignore[type-arg]
+    for r in mine_rows:
+        m = Month.of(_date(r[5] if r[5] is not None and r[6] is not None else r[4]))
+        if (r[1], m) in overlapped:
+            mine[(r[1], m)].append(r)
+    staff = sorted({r[3] for rows in mine.values() for r in rows})
+    staff_rows = conn.execute(
+        select(*_ENTRY_COLUMNS[:10]).where(
+            TimeEntry.deleted_at.is_(None),
+            TimeEntry.local_date < first,
+            TimeEntry.staff_id.in_(staff),
+            TimeEntry.started_at.is_not(None),
+        )
+    ).all()
+    cover = overlap_cover(_row_in(r, roles.get(r[3], "unknown"), None) for r in staff_rows)
+    for (pid, m), rows in mine.items():
+        eps = episodes[pid]
+        ins = [
+            _row_in(r, roles.get(r[3], "unknown"), r[2] or episode_for_day(eps, _date(r[4]))) for r in rows
+        ]
+        mc = count_month(ins, m, consent_for(pid, m), cover=cover)
+        counted = {e: n for e, n in mc.counted_by_episode().items() if e is not None and n}
+        if counted:
+            out.setdefault(pid, {})[m] = counted  # type: ignore[assignment]
 
 
 @dataclass
@@ -479,41 +760,55 @@ class _Facts:
     contacts: dict[int, int] = field(default_factory=dict)
     scales: dict[int, int] = field(default_factory=dict)
     reviews: dict[int, list[date]] = field(default_factory=lambda: defaultdict(list))
-    measures: dict[int, list[Measurement]] = field(default_factory=lambda: defaultdict(list))
+    primary: dict[int, list[Measurement]] = field(default_factory=lambda: defaultdict(list))
 
 
-def _month_facts(session: Session, episode_ids: list[int], month: Month, as_of: date) -> _Facts:
+def _month_facts(conn, scope_episodes, month: Month, as_of: date) -> _Facts:  # type: ignore[no-untyped-def]
     """Set-based: what the required-element checks need, for all episodes at once."""
     f = _Facts()
     start = datetime.combine(month.first_day, datetime.min.time())
     end = datetime.combine((month + 1).first_day, datetime.min.time())
     f.care_plan = set(
-        session.scalars(
-            select(CarePlanVersion.episode_id).where(CarePlanVersion.episode_id.in_(episode_ids)).distinct()
-        )
+        conn.execute(
+            select(CarePlanVersion.episode_id)
+            .where(CarePlanVersion.episode_id.in_(scope_episodes))
+            .distinct()
+        ).scalars()
     )
     f.contacts = dict(
-        session.execute(
+        conn.execute(
             select(Contact.episode_id, func.count())
-            .where(Contact.episode_id.in_(episode_ids), Contact.contact_at >= start, Contact.contact_at < end)
+            .where(
+                Contact.episode_id.in_(scope_episodes), Contact.contact_at >= start, Contact.contact_at < end
+            )
             .group_by(Contact.episode_id)
         ).all()
     )
+    f.scales = dict(
+        conn.execute(
+            select(Measure.episode_id, func.count())
+            .where(Measure.episode_id.in_(scope_episodes), Measure.taken_at >= start, Measure.taken_at < end)
+            .group_by(Measure.episode_id)
+        ).all()
+    )
+    # the primary scale's scores up to as_of: baseline and latest (not improving?)
     as_of_end = datetime.combine(as_of, datetime.max.time())
-    for eid, instrument, taken_at, total in session.execute(
-        select(Measure.episode_id, Measure.instrument, Measure.taken_at, Measure.total).where(
-            Measure.episode_id.in_(episode_ids), Measure.taken_at <= max(as_of_end, end)
+    for eid, instrument, taken_at, total in conn.execute(
+        select(Measure.episode_id, Measure.instrument, raw(Measure.taken_at), Measure.total)
+        .join(Episode, Episode.id == Measure.episode_id)
+        .where(
+            Measure.episode_id.in_(scope_episodes),
+            Measure.instrument == Episode.primary_scale,
+            Measure.taken_at <= as_of_end,
         )
+        .order_by(Measure.id)
     ):
-        if start <= taken_at < end:
-            f.scales[eid] = f.scales.get(eid, 0) + 1
-        if taken_at <= as_of_end:
-            f.measures[eid].append(Measurement(instrument, taken_at.date(), total))
-    for eid, on in session.execute(
+        f.primary[eid].append(Measurement(instrument, _date(taken_at), total))
+    for eid, on in conn.execute(
         select(AgendaItem.episode_id, CaseReviewSession.session_on)
         .join(CaseReviewSession, CaseReviewSession.id == AgendaItem.session_id)
         .where(
-            AgendaItem.episode_id.in_(episode_ids),
+            AgendaItem.episode_id.in_(scope_episodes),
             AgendaItem.reviewed.is_(True),
             AgendaItem.removed.is_(False),
         )
@@ -522,14 +817,20 @@ def _month_facts(session: Session, episode_ids: list[int], month: Month, as_of: 
     return f
 
 
+@lru_cache(maxsize=4096)
+def _element_check(c: Check) -> ElementCheck:
+    return ElementCheck(str(c.name), CHECK_LABELS.get(c.name, str(c.name)), str(c.status), c.reason)
+
+
 def _patient_month(
     pid: int,
-    patient: Patient,
-    eps: list[Episode],
+    patient,  # type: ignore[no-untyped-def]
+    eps: list,  # type: ignore[type-arg]
     consents: dict[int, date],
-    mine: list[TimeEntry],
-    others_by_staff_day: dict[tuple[int, date], list[TimeEntry]],
-    users: dict[int, User],
+    target: MonthCount | None,
+    history: dict[Month, dict[int, int]],
+    users: dict,  # type: ignore[type-arg]
+    role_labels: dict[int, str],
     rule_sets: dict[int, RuleSet],
     default_id: int | None,
     rule_set_names: dict[int, str],
@@ -537,40 +838,17 @@ def _patient_month(
     month: Month,
     as_of: date,
     policy,  # type: ignore[no-untyped-def]
+    codes_cache: dict[tuple, tuple],  # type: ignore[type-arg]
 ) -> PatientMonth:
-    def role_of(staff_id: int) -> str:
-        u = users.get(staff_id)
-        return u.role if u else "unknown"
-
-    by_month: dict[Month, list[TimeEntry]] = defaultdict(list)
-    for t in mine:
-        by_month[Month.of(t.local_date)].append(t)
-    minutes: list[EpisodeMinutes] = []
-    target: MonthCount | None = None
-    for m in sorted(by_month):
-        rows = by_month[m]
-        ins = [
-            _entry_in(t, role_of(t.staff_id), t.episode_id or episode_for_day(eps, t.local_date))
-            for t in rows
-        ]
-        seen = {t.id for t in rows}
-        others = [
-            _entry_in(o, role_of(o.staff_id), None)
-            for key in {(t.staff_id, t.local_date) for t in rows if t.started_at is not None}
-            for o in others_by_staff_day.get(key, ())
-            if o.patient_id != pid and o.id not in seen
-        ]
-        mc = count_month(ins, m, consent_covering(eps, consents, m), other_patient_entries=others)
-        if m == month:
-            target = mc
-        for eid, counted in mc.counted_by_episode().items():
+    minutes = [EpisodeMinutes(m, eid, n) for m, per in history.items() for eid, n in per.items()]
+    if target is not None:
+        for eid, counted in target.counted_by_episode().items():
             if eid is not None and counted:
-                minutes.append(EpisodeMinutes(m, eid, counted))
+                minutes.append(EpisodeMinutes(month, eid, counted))
 
     spans = [EpisodeSpan(e.id, e.program, e.enrolled_on, e.closed_on, e.close_reason) for e in eps]
-    label: MonthLabel | None = next((lb for lb in label_months(spans, minutes) if lb.month == month), None)
-    if label is None and spans:
-        label = label_month(spans, minutes, month)
+    # label_month labels the earlier months exactly as label_months does, then this one
+    label: MonthLabel | None = label_month(spans, minutes, month) if spans else None
     by_id = {e.id: e for e in eps}
     decider = (
         by_id.get(label.episode_id)
@@ -587,8 +865,13 @@ def _patient_month(
     codes: tuple[tuple[str, int], ...] = ()
     gap = None
     if rule_set is not None and program in rule_set.programs:
-        codes = tuple(codes_for(rule_set, program, initial, counted))
-        gap = next_code_gap(rule_set, program, initial, counted)
+        key = (rs_id, program, initial, counted)
+        if key not in codes_cache:
+            codes_cache[key] = (
+                tuple(codes_for(rule_set, program, initial, counted)),
+                next_code_gap(rule_set, program, initial, counted),
+            )
+        codes, gap = codes_cache[key]
 
     excluded: list[Excluded] = []
     if target is not None:
@@ -600,8 +883,7 @@ def _patient_month(
     consent = consent_covering(eps, consents, month)
     checks: tuple[ElementCheck, ...] = ()
     if decider is not None:
-        ms = facts.measures.get(decider.id, [])
-        primary = [m for m in ms if m.instrument == decider.primary_scale]
+        primary = facts.primary.get(decider.id, [])
         baseline = pick_baseline(decider.enrolled_on, primary, policy=policy)
         latest = max(primary, key=lambda m: m.taken_on) if primary else None
         not_improving = is_not_improving(
@@ -625,10 +907,7 @@ def _patient_month(
             not_improving=not_improving,
             as_of=as_of,
         )
-        checks = tuple(
-            ElementCheck(str(c.name), CHECK_LABELS.get(c.name, str(c.name)), str(c.status), c.reason)
-            for c in check_month(mf)
-        )
+        checks = tuple(_element_check(c) for c in check_month(mf))
 
     log: list[LogLine] = []
     if target is not None:
@@ -643,7 +922,7 @@ def _patient_month(
                     line.start,
                     line.end,
                     u.display_name if u else "?",
-                    Role(u.role).label if u and u.role in Role._value2member_map_ else (u.role if u else "?"),
+                    role_labels.get(line.staff_user_id, "?"),
                     ACTIVITIES.get(line.activity, line.activity),
                     line.source,
                     line.logged_minutes,
@@ -657,7 +936,7 @@ def _patient_month(
     return PatientMonth(
         patient_id=pid,
         episode_id=decider.id if decider else None,
-        patient_name=patient.display_name,
+        patient_name=f"{patient.family_name}, {patient.given_name}",
         mrn=patient.mrn,
         date_of_birth=patient.date_of_birth,
         payer=patient.payer_name or (rule_set_names.get(rs_id, "") if rs_id else ""),
