@@ -178,16 +178,22 @@ def _by_month(minutes: Iterable[EpisodeMinutes]) -> dict[Month, dict[int | str, 
     return table
 
 
+def _decider(month: Month, per_episode: dict[int | str, int], episodes: dict[int | str, Episode]) -> Episode:
+    """The episode whose program decides the month: the latest enrollment with time (open at
+    month end); ties keep input order (stable max)."""
+    for episode_id in per_episode:
+        if episode_id not in episodes:
+            raise ValueError(f"minutes in {month} for unknown episode {episode_id!r}")
+    if len(per_episode) == 1:
+        return episodes[next(iter(per_episode))]
+    return max((episodes[e] for e in per_episode), key=lambda e: e.enrolled_on)
+
+
 def _decide(
     month: Month, per_episode: dict[int | str, int], episodes: dict[int | str, Episode]
 ) -> tuple[Episode, int, int, str | None]:
     """The deciding episode, its program's minutes, set-aside minutes, and a conflict text."""
-    for episode_id in per_episode:
-        if episode_id not in episodes:
-            raise ValueError(f"minutes in {month} for unknown episode {episode_id!r}")
-    with_time = [episodes[e] for e in per_episode]
-    # The latest enrollment is the one open at month end; ties keep input order (stable max).
-    decider = max(with_time, key=lambda e: e.enrolled_on)
+    decider = _decider(month, per_episode, episodes)
     same = sum(m for e, m in per_episode.items() if episodes[e].program == decider.program)
     other = sum(m for e, m in per_episode.items() if episodes[e].program != decider.program)
     conflict = None
@@ -251,15 +257,20 @@ def label_month(
 
     With no counted time yet, the episode open in the month (latest enrollment) decides, so the
     registry can say "16 min to G2214" for a month that has not started billing. None when the
-    patient has neither time nor an open episode in that month.
+    patient has neither time nor an open episode in that month. Earlier months are walked exactly
+    as `label_months` labels them (only the billing-episode state is kept: this runs once per
+    patient on every registry refresh and month-end packet).
     """
     episodes = list(episodes)
     by_id = {e.episode_id: e for e in episodes}
     table = _by_month(minutes)
     state = _CocmState()
     for earlier in sorted(m for m in table if m < month):
-        decider, same, other, conflict = _decide(earlier, table[earlier], by_id)
-        _label(earlier, decider, same, other, conflict, state)
+        decider = _decider(earlier, table[earlier], by_id)
+        if decider.program == PROGRAM_COCM:
+            if _starts_new_episode(state, earlier, decider):
+                state.start = earlier
+            state.last_month, state.last_episode = earlier, decider
     if month in table:
         decider, same, other, conflict = _decide(month, table[month], by_id)
         return _label(month, decider, same, other, conflict, state)

@@ -693,7 +693,8 @@ def _history_fast(conn, first, episodes, roles, consent_for) -> _History:  # typ
     months: dict[str, Month] = {}
     out: _History = {}
     overlapped: set[tuple[int, Month]] = set()
-    for pid, eid, mtext, latest, ovl in conn.execute(q):
+    days: dict[object, date] = {}
+    for pid, eid, mtext, latest, ovl in conn.execute(q).all():
         eps = episodes.get(pid)
         if not eps:
             continue
@@ -705,7 +706,9 @@ def _history_fast(conn, first, episodes, roles, consent_for) -> _History:  # typ
             continue
         if latest is None:
             continue
-        day = _date(latest)
+        day = days.get(latest)
+        if day is None:
+            day = days[latest] = _date(latest)
         consent = consent_for(pid, m)
         if consent is None or day < consent:
             continue
@@ -760,7 +763,11 @@ class _Facts:
     contacts: dict[int, int] = field(default_factory=dict)
     scales: dict[int, int] = field(default_factory=dict)
     reviews: dict[int, list[date]] = field(default_factory=lambda: defaultdict(list))
-    primary: dict[int, list[Measurement]] = field(default_factory=lambda: defaultdict(list))
+    primary: dict[int, list[tuple[object, int]]] = field(default_factory=lambda: defaultdict(list))
+
+    def primary_measures(self, episode_id: int, instrument: str) -> list[Measurement]:
+        """The episode's primary-scale scores up to as_of, in entry order, dated by day."""
+        return [Measurement(instrument, _date(at), total) for at, total in self.primary.get(episode_id, ())]
 
 
 def _month_facts(conn, scope_episodes, month: Month, as_of: date) -> _Facts:  # type: ignore[no-untyped-def]
@@ -793,8 +800,8 @@ def _month_facts(conn, scope_episodes, month: Month, as_of: date) -> _Facts:  # 
     )
     # the primary scale's scores up to as_of: baseline and latest (not improving?)
     as_of_end = datetime.combine(as_of, datetime.max.time())
-    for eid, instrument, taken_at, total in conn.execute(
-        select(Measure.episode_id, Measure.instrument, raw(Measure.taken_at), Measure.total)
+    for eid, taken_at, total in conn.execute(
+        select(Measure.episode_id, raw(Measure.taken_at), Measure.total)
         .join(Episode, Episode.id == Measure.episode_id)
         .where(
             Measure.episode_id.in_(scope_episodes),
@@ -802,8 +809,8 @@ def _month_facts(conn, scope_episodes, month: Month, as_of: date) -> _Facts:  # 
             Measure.taken_at <= as_of_end,
         )
         .order_by(Measure.id)
-    ):
-        f.primary[eid].append(Measurement(instrument, _date(taken_at), total))
+    ).all():
+        f.primary[eid].append((taken_at, total))
     for eid, on in conn.execute(
         select(AgendaItem.episode_id, CaseReviewSession.session_on)
         .join(CaseReviewSession, CaseReviewSession.id == AgendaItem.session_id)
@@ -883,7 +890,7 @@ def _patient_month(
     consent = consent_covering(eps, consents, month)
     checks: tuple[ElementCheck, ...] = ()
     if decider is not None:
-        primary = facts.primary.get(decider.id, [])
+        primary = facts.primary_measures(decider.id, decider.primary_scale)
         baseline = pick_baseline(decider.enrolled_on, primary, policy=policy)
         latest = max(primary, key=lambda m: m.taken_on) if primary else None
         not_improving = is_not_improving(
