@@ -87,9 +87,22 @@ def build_clinic(path: Path, patients: int) -> float:
     """In a child process, so the peak-memory figure is the app's, not the generator's."""
     t = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "cocm_desktop", "demo", "--db", str(path), "--patients", str(patients),
-         "--seed", "7", "--today", TODAY.isoformat()],
-        check=True, stdout=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "cocm_desktop",
+            "demo",
+            "--db",
+            str(path),
+            "--patients",
+            str(patients),
+            "--seed",
+            "7",
+            "--today",
+            TODAY.isoformat(),
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
     return time.perf_counter() - t
 
@@ -108,19 +121,72 @@ def floor_registry(db, runs: int) -> tuple[float, int]:  # type: ignore[no-untyp
         finally:
             conn.close()
         out = subprocess.run(
-            [sys.executable, str(HERE / "floor_registry.py"), str(plain), MONTH.replace(month=11).isoformat(),
-             TODAY.isoformat(), str(runs + 1)],
-            check=True, capture_output=True, text=True,
+            [
+                sys.executable,
+                str(HERE / "floor_registry.py"),
+                str(plain),
+                MONTH.replace(month=11).isoformat(),
+                TODAY.isoformat(),
+                str(runs + 1),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout
     data = json.loads(out)
     return statistics.median(data["times"][1:]) * 1000, int(data["rows"])
 
 
+def gui_child(db_path: Path, runs: int) -> dict:  # type: ignore[type-arg]
+    """Cold start to the main window with registry rows, then filter keystrokes (own process)."""
+    times: list[float] = []
+    result: dict = {}  # type: ignore[type-arg]
+    with tempfile.TemporaryDirectory(prefix="cocm-gui-") as home:
+        env = {
+            **os.environ,
+            "COCM_PASSWORD": PASSWORD,
+            "QT_QPA_PLATFORM": "offscreen",
+            "XDG_CONFIG_HOME": home,
+            "HOME": home,
+        }  # QSettings of a fresh user, not yours
+        for n in range(max(1, min(runs, 3))):
+            t0 = time.monotonic()
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    str(HERE / "gui_cold_start.py"),
+                    str(db_path),
+                    "cm1",
+                    repr(t0),
+                    str(runs if n == 0 else 1),
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+                env=env,
+            ).stdout
+            data = json.loads(out.strip().splitlines()[-1])
+            times.append(data["rows_painted"])
+            if n == 0:
+                result = data
+    result["cold_start_median"] = statistics.median(times)
+    return result
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--patients", type=int, default=10000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--keep", type=Path, help="reuse/keep the generated clinic in this folder")
+    parser.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        choices=SECTIONS,
+        help="leave out a section (repeatable) while iterating on another one",
+    )
     args = parser.parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -133,11 +199,37 @@ def main() -> int:
     figures: list[Figure] = []
     if not db_path.exists():
         took = build_clinic(db_path, args.patients)
-        figures.append(Figure("build demo clinic (once)", took, "s", 60.0, f"{args.patients} patients"))
+        figures.append(Figure("build demo clinic (once)", took, "s", None, f"{args.patients} patients"))
+    skip = set(args.skip)
+    runs = args.runs
 
-    unlock_ms, db = median_ms(lambda: Database.open(db_path, "cm1", PASSWORD), args.runs)
+    unlock_ms, db = median_ms(lambda: Database.open(db_path, "cm1", PASSWORD), runs)
     figures.append(Figure("unlock (key slot + open)", unlock_ms, "ms", 500))
     db.close()
+
+    if "gui" not in skip:
+        g = gui_child(db_path, runs)
+        figures.append(
+            Figure(
+                "cold start → main window with registry rows",
+                g["cold_start_median"],
+                "s",
+                2.0,
+                f"{g['rows']} rows; shown {g['window_shown']:.2f} s, imports {g['interpreter_and_imports']:.2f} s",
+            )
+        )
+        f = g["filter"]
+        figures.append(
+            Figure(
+                "filter: one more character in registry search",
+                f["median_ms"],
+                "ms",
+                30,
+                f"max {f['max_ms']:.0f} ms; {f['shown_after_2_chars']} rows match 2 chars",
+            )
+        )
+        figures.append(Figure("peak memory (GUI process, rows loaded)", g["peak_rss_mb"], "MB", 400))
+
     db = Database.open(db_path, "lead", PASSWORD)
     actor = db.actor
 
@@ -147,28 +239,42 @@ def main() -> int:
         with db.session() as s:
             return build_registry(s, actor, today=TODAY)
 
-    reg_ms, rows = median_ms(registry, args.runs)
-    floor_ms, floor_rows = floor_registry(db, args.runs)
-    figures.append(Figure("registry rows, all open episodes", reg_ms, "ms", 300, f"{len(rows)} rows"))
-    figures.append(Figure("  floor: plain sqlite3, hand-written SQL", floor_ms, "ms", None, f"{floor_rows} rows"))
+    reg_ms, rows = median_ms(registry, runs)
+    reg_cpu = cpu_ms(registry)
+    floor_ms, floor_rows = floor_registry(db, runs)
+    figures.append(
+        Figure(
+            "registry rows, all open episodes", reg_ms, "ms", 300, f"{len(rows)} rows; {reg_cpu:.0f} ms CPU"
+        )
+    )
+    figures.append(
+        Figure("  floor: plain sqlite3, hand-written SQL", floor_ms, "ms", None, f"{floor_rows} rows")
+    )
     figures.append(Figure("  ratio ours / floor", reg_ms / floor_ms, "×", 3.0))
 
-    for extra in _optional_figures(db, actor, rows, args.runs):
-        figures.append(extra)
+    if "chart" not in skip:
+        figures.append(chart_figure(db, actor, rows, runs))
+    if "billing" not in skip:
+        figures.extend(billing_figures(db, actor, runs))
+    if "packet" not in skip:
+        figures.append(packet_figure(db_path, runs))
 
     db.close()
     size = db_path.stat().st_size / 1024 / 1024
-    figures.append(Figure("database file size", size, "MiB", None))
+    figures.append(Figure("database file size", size, "MiB", None, f"{args.patients} patients, 12 months"))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    figures.append(Figure("peak memory (this process)", peak, "MB", 400))
+    figures.append(Figure("peak memory (this process: all of the above)", peak, "MB", 400))
 
-    print(f"\nCoCM Desktop benchmarks — {args.patients} patients, 12 months, median of {args.runs} runs")
-    print(f"Machine: {machine()}\n")
+    print(f"\nCoCM Desktop benchmarks — {args.patients} patients, 12 months, median of {runs} runs")
+    print(f"Machine: {machine()}")
+    print(f"Load average when done: {', '.join(f'{x:.1f}' for x in os.getloadavg())}\n")
     header = ["figure", "value", "unit", "target", "", "note"]
     table = [header] + [f.cells() for f in figures]
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
     for i, r in enumerate(table):
-        print("  ".join(c.ljust(widths[j]) if j in (0, 2, 5) else c.rjust(widths[j]) for j, c in enumerate(r)))
+        print(
+            "  ".join(c.ljust(widths[j]) if j in (0, 2, 5) else c.rjust(widths[j]) for j, c in enumerate(r))
+        )
         if i == 0:
             print("  ".join("-" * w for w in widths))
     missed = [f.name for f in figures if f.value is not None and f.target is not None and f.value > f.target]
@@ -177,9 +283,92 @@ def main() -> int:
     return 0
 
 
-def _optional_figures(db, actor, rows, runs: int) -> list[Figure]:  # type: ignore[no-untyped-def]
-    """Figures for the parts built on top of the registry (chart, billing, packet, GUI)."""
-    return []
+SECTIONS = ("gui", "chart", "billing", "packet")
+
+
+def cpu_ms(fn: Callable[[], object]) -> float:
+    """CPU time of one call: on a shared machine wall time also measures waiting for a core."""
+    t = time.process_time()
+    fn()
+    return (time.process_time() - t) * 1000
+
+
+def chart_figure(db, actor, rows, runs: int) -> Figure:  # type: ignore[no-untyped-def]
+    """Opening one patient's chart (audited read model), for patients spread over the registry."""
+    from cocm_desktop.services.chart import open_chart
+
+    picks = [rows[i].patient_id for i in range(0, len(rows), max(1, len(rows) // 7))][:7]
+    times = []
+    for pid in picks:
+        ms, _ = median_ms(
+            lambda pid=pid: _in_session(db, lambda s: open_chart(s, actor, patient_id=pid, today=TODAY)),
+            max(1, runs // 2),
+        )
+        times.append(ms)
+    return Figure(
+        "open one patient chart", statistics.median(times), "ms", 150, f"median over {len(picks)} patients"
+    )
+
+
+def _in_session(db, fn):  # type: ignore[no-untyped-def]
+    with db.session() as s:
+        return fn(s)
+
+
+def billing_figures(db, actor, runs: int) -> list[Figure]:  # type: ignore[no-untyped-def]
+    from cocm_desktop.reports.billing_packet import render_pdf
+    from cocm_desktop.services.billing_month import compute_billing_month
+
+    def compute():  # type: ignore[no-untyped-def]
+        return _in_session(
+            db, lambda s: compute_billing_month(s, MONTH, today=TODAY, generated_by="Benchmark")
+        )
+
+    ms, bm = median_ms(compute, runs)
+    cpu = cpu_ms(compute)
+    pdf_runs = max(1, min(runs, 3))
+    pdf_ms, pdf = median_ms(lambda: render_pdf(bm), pdf_runs, warmup=0)
+    pages = pdf.count(b"/Type /Page") - pdf.count(b"/Type /Pages")
+    return [
+        Figure(
+            "billing month computation (Oct)",
+            ms / 1000,
+            "s",
+            1.0,
+            f"{len(bm.rows)} patient-months; {cpu / 1000:.2f} s CPU",
+        ),
+        Figure(
+            "billing month PDF", pdf_ms / 1000, "s", 5.0, f"{pages} pages, {len(pdf) / 1024 / 1024:.1f} MiB"
+        ),
+    ]
+
+
+def packet_figure(db_path: Path, runs: int) -> Figure:
+    """The next case-review session's packet: data for its agenda, PDF for 40 patients."""
+    import dataclasses
+
+    from cocm_desktop.reports.case_review_packet import build_case_review_packet
+    from cocm_desktop.services.case_review_packet import packet_data
+    from cocm_desktop.store.database import Database
+
+    with Database.open(db_path, "cm1", PASSWORD) as db:
+        agenda = [0]
+
+        def packet() -> bytes:
+            with db.session() as s:
+                p = packet_data(s, db.actor, today=TODAY)
+            agenda[0] = len(p.patients)
+            return build_case_review_packet(dataclasses.replace(p, patients=p.patients[:40]))
+
+        ms, pdf = median_ms(packet, max(1, min(runs, 3)))
+    pages = pdf.count(b"/Type /Page") - pdf.count(b"/Type /Pages")
+    return Figure(
+        "case-review packet, 40 patients (data + PDF)",
+        ms / 1000,
+        "s",
+        3.0,
+        f"agenda {agenda[0]} patients, printed 40: {pages} pages",
+    )
 
 
 if __name__ == "__main__":
