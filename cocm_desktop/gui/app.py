@@ -155,13 +155,18 @@ class AppController(QObject):
         window = MainWindow(self.context)
         window.signOutRequested.connect(self._signed_out)
         window.openClinicRequested.connect(self._switch_clinic)
+        window.restoreRequested.connect(self.restore_backup)
         self.window = window
         window.show()
 
     def _close_current(self) -> Path | None:
+        from cocm_desktop.gui.worker import wait_all
+
         path = None
         if self.window is not None:
             self.window.shutdown()
+        wait_all(30_000)  # no background read may still be using the database being closed
+        if self.window is not None:
             self.window.deleteLater()
             self.window = None
         if self.context is not None:
@@ -176,6 +181,37 @@ class AppController(QObject):
         if path is None or not self.sign_in(path, demo=is_demo_path(path)):
             self.app.quit()
         self.app.setQuitOnLastWindowClosed(True)
+
+    def restore_backup(self, request) -> bool:  # type: ignore[no-untyped-def]
+        """Close the clinic, replace its database with the (already checked) backup, sign in again.
+
+        `store.backup.restore` checks the backup once more before touching anything and keeps the
+        current database as NAME.replaced-<time>. On refusal nothing changed: the same sign-in follows.
+        """
+        from cocm_desktop.gui.errors import show_error
+        from cocm_desktop.store.backup import restore
+
+        self.app.setQuitOnLastWindowClosed(False)
+        path = self._close_current()
+        restored = False
+        if path is not None:
+            QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+            try:
+                result = restore(path, request.source, request.username, request.password)
+            except Exception as exc:  # a refusal or fault: nothing was replaced
+                QApplication.restoreOverrideCursor()
+                show_error(None, exc)
+            else:
+                QApplication.restoreOverrideCursor()
+                restored = True
+                kept = f" The previous database is kept as {result.replaced.name}." if result.replaced else ""
+                QMessageBox.information(None, "Restore from backup",
+                                        f"The clinic database was restored from {request.source.name}.{kept}\n\n"
+                                        "Sign in again to continue.")
+        if path is None or not self.sign_in(path, demo=is_demo_path(path)):
+            self.app.quit()
+        self.app.setQuitOnLastWindowClosed(True)
+        return restored
 
     def _switch_clinic(self) -> None:
         self.app.setQuitOnLastWindowClosed(False)

@@ -1,12 +1,16 @@
 """Automatic lock after the policy's idle minutes, and the lock screen.
 
 `IdleWatcher` is an application-wide event filter: any keyboard, mouse, wheel or touch input
-restarts one single-shot timer; when it fires the main window locks. Tests inject a tiny interval.
+stamps the time; when the policy's idle minutes have passed since the last stamp the main window
+locks. Tests inject a fake clock and call `IdleWatcher.check()`.
 `UnlockForm` asks the signed-in user's password (shown on the lock page and over any open dialog,
 so a half-written note survives the lock without showing on screen).
 """
 
 from __future__ import annotations
+
+import time
+from collections.abc import Callable
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
@@ -29,14 +33,26 @@ INPUT_EVENTS = frozenset({
 
 
 class IdleWatcher(QObject):
+    """Emits `idle` once the user has given no input for `interval_ms`.
+
+    Input only stamps the time (`clock()`, monotonic seconds): nothing is restarted per mouse
+    move. One single-shot QTimer wakes up when the limit could first be reached and calls
+    `check()`, which either emits `idle` or sleeps again for the time still left. `check()` is
+    public and the clock injectable, so tests drive the lock with a fake clock instead of racing
+    the wall clock.
+    """
+
     idle = Signal()
 
-    def __init__(self, interval_ms: int, parent: QObject | None = None) -> None:
+    def __init__(self, interval_ms: int, parent: QObject | None = None, *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(parent)
+        self._clock = clock
+        self._interval = max(50, int(interval_ms)) / 1000.0
+        self._last_input = clock()
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
-        self._timer.setInterval(max(50, int(interval_ms)))
-        self._timer.timeout.connect(self.idle)
+        self._timer.timeout.connect(self.check)
         self._enabled = False
         app = QApplication.instance()
         if app is not None:
@@ -44,28 +60,52 @@ class IdleWatcher(QObject):
 
     @property
     def interval_ms(self) -> int:
-        return self._timer.interval()
+        return int(round(self._interval * 1000))
+
+    @property
+    def enabled(self) -> bool:
+        return self._enabled
 
     def set_interval_ms(self, interval_ms: int) -> None:
-        self._timer.setInterval(max(50, int(interval_ms)))
+        self._interval = max(50, int(interval_ms)) / 1000.0
         if self._enabled:
-            self._timer.start()
+            self.check()
+
+    def idle_seconds(self) -> float:
+        return max(0.0, self._clock() - self._last_input)
 
     def start(self) -> None:
+        """(Re)start watching; the idle time counts from now."""
         self._enabled = True
-        self._timer.start()
+        self._last_input = self._clock()
+        self._sleep(self._interval)
 
     def stop(self) -> None:
         self._enabled = False
         self._timer.stop()
 
     def poke(self) -> None:
-        if self._enabled:
-            self._timer.start()
+        """Count as input (e.g. a long background action the user is waiting for)."""
+        self._last_input = self._clock()
+
+    def check(self) -> bool:
+        """Lock now if the user has been idle long enough; True when `idle` was emitted."""
+        if not self._enabled:
+            return False
+        remaining = self._interval - self.idle_seconds()
+        if remaining <= 0:
+            self.stop()
+            self.idle.emit()
+            return True
+        self._sleep(remaining)
+        return False
+
+    def _sleep(self, seconds: float) -> None:
+        self._timer.start(max(50, int(seconds * 1000) + 1))
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
         if self._enabled and event.type() in INPUT_EVENTS:
-            self._timer.start()
+            self._last_input = self._clock()
         return False
 
     def dispose(self) -> None:

@@ -81,6 +81,24 @@ def busy() -> bool:
     return bool(_pending)
 
 
+def wait_all(timeout_ms: int = 30_000) -> bool:
+    """Block until every background task has finished and delivered its result (sign-out,
+    closing a clinic, test teardown): no worker may still use a database being closed.
+    Results delivered meanwhile may start new tasks; those are waited for too. False on timeout."""
+    from PySide6.QtCore import QCoreApplication, QDeadlineTimer
+
+    deadline = QDeadlineTimer(timeout_ms)
+    while True:
+        if not POOL.waitForDone(max(0, deadline.remainingTime())):
+            return False
+        QCoreApplication.sendPostedEvents()
+        QCoreApplication.processEvents()
+        if not _pending and POOL.activeThreadCount() == 0:
+            return True
+        if deadline.hasExpired():
+            return False
+
+
 class Spinner(QWidget):
     """A small rotating arc (no GIFs, crisp at any DPI)."""
 

@@ -4,7 +4,6 @@ for background work."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -25,20 +24,29 @@ def isolated_settings(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyt
     return folder
 
 
+class FakeClock:
+    """A monotonic clock the test moves by hand (the idle lock reads it instead of the wall clock)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 @pytest.fixture
 def wait_idle(qtbot) -> Callable[[], None]:  # type: ignore[no-untyped-def]
-    """Wait until every background task delivered its result to the GUI thread."""
+    """Wait until every background task delivered its result to the GUI thread (generous
+    timeout: a loaded CI machine is slow, never wrong)."""
     from cocm_desktop.gui import worker
 
-    def wait(timeout: float = 15.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+    def wait(timeout: float = 90.0) -> None:
+        for _ in range(3):  # let zero-delay timers start their work first
             QApplication.processEvents()
-            if not worker.busy():
-                break
-            time.sleep(0.005)
-        else:
-            raise AssertionError("background work did not finish")
+        qtbot.waitUntil(lambda: not worker.busy(), timeout=int(timeout * 1000))
         for _ in range(3):
             QApplication.processEvents()
 
@@ -47,7 +55,13 @@ def wait_idle(qtbot) -> Callable[[], None]:  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def open_window(qtbot, wait_idle):  # type: ignore[no-untyped-def]
-    """Factory: a MainWindow on `path` signed in as `username` (data loaded)."""
+    """Factory: a MainWindow on `path` signed in as `username` (data loaded).
+
+    The idle lock reads `window.test_clock` (a FakeClock), never the wall clock: a test locks
+    by advancing it and calling `window.idle.check()`. At teardown every background task is
+    waited for before the database closes.
+    """
+    from cocm_desktop.gui import worker
     from cocm_desktop.gui.app import create_app
     from cocm_desktop.gui.context import AppContext
     from cocm_desktop.gui.main_window import MainWindow
@@ -59,36 +73,65 @@ def open_window(qtbot, wait_idle):  # type: ignore[no-untyped-def]
     def make(path: Path, username: str, *, idle_ms: int | None = None, demo: bool = True) -> MainWindow:
         db = Database.open(path, username, PASSWORD, exclusive=True)
         ctx = AppContext(db, demo=demo)
-        window = MainWindow(ctx, idle_ms=idle_ms)
+        clock = FakeClock()
+        window = MainWindow(ctx, idle_ms=idle_ms, idle_clock=clock)
+        window.test_clock = clock  # type: ignore[attr-defined]
         qtbot.addWidget(window)
         window.resize(1440, 900)
-        window.show()
-        wait_idle()
         made.append((window, ctx))
+        window.show()
+        qtbot.waitUntil(lambda: window.registry.load_count >= 1, timeout=90_000)
+        wait_idle()
         return window
 
     yield make
-    for window, ctx in made:
+    worker.wait_all(90_000)
+    for window, _ctx in made:
         window.shutdown()
+    worker.wait_all(90_000)
+    for _window, ctx in made:
         ctx.close()
 
 
-@pytest.fixture(autouse=True)
-def auto_dialogs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """Message boxes answer themselves (recorded) so a test never blocks on a modal dialog;
-    questions are answered Yes."""
-    from PySide6.QtWidgets import QMessageBox
+class DialogLog(list):
+    """Texts of message boxes shown (a list of str) plus every other dialog `exec()`-ed."""
 
-    seen: list[str] = []
+    def __init__(self) -> None:
+        super().__init__()
+        self.dialogs: list[object] = []
+
+    def titles(self) -> list[str]:
+        return [d.windowTitle() for d in self.dialogs]  # type: ignore[attr-defined]
+
+
+@pytest.fixture(autouse=True)
+def auto_dialogs(monkeypatch: pytest.MonkeyPatch) -> Iterator[DialogLog]:
+    """No test ever blocks on a modal dialog: message boxes answer themselves (recorded; questions
+    are answered Yes); any other dialog's `exec()` returns Rejected at once (recorded in
+    `.dialogs`, so a test can inspect what would have opened); file and input pickers cancel unless
+    a test patches them."""
+    from PySide6.QtWidgets import QDialog, QFileDialog, QInputDialog, QMessageBox
+
+    seen = DialogLog()
 
     def fake_exec(self) -> int:  # type: ignore[no-untyped-def]
         seen.append(f"{self.windowTitle()}: {self.text()}")
         return int(QMessageBox.StandardButton.Ok)
 
+    def fake_dialog_exec(self) -> int:  # type: ignore[no-untyped-def]
+        seen.dialogs.append(self)
+        return int(QDialog.DialogCode.Rejected)
+
     monkeypatch.setattr(QMessageBox, "exec", fake_exec)
+    monkeypatch.setattr(QDialog, "exec", fake_dialog_exec)
     for name in ("information", "warning", "critical"):
         monkeypatch.setattr(QMessageBox, name, staticmethod(
             lambda parent, title, text, *a, _n=name, **k: seen.append(f"{title}: {text}") or QMessageBox.StandardButton.Ok))
     monkeypatch.setattr(QMessageBox, "question", staticmethod(
         lambda parent, title, text, *a, **k: seen.append(f"{title}: {text}") or QMessageBox.StandardButton.Yes))
+    for name in ("getSaveFileName", "getOpenFileName"):
+        monkeypatch.setattr(QFileDialog, name, staticmethod(lambda *a, **k: ("", "")))
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: ""))
+    for name in ("getItem", "getText", "getInt"):
+        monkeypatch.setattr(QInputDialog, name, staticmethod(lambda *a, **k: (None, False)))
     yield seen

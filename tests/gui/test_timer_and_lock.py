@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from PySide6.QtCore import Qt
 
@@ -27,32 +27,35 @@ def test_start_and_stop_writes_a_time_entry(open_window, demo_path, qtbot, wait_
     assert timer.patient_id() == row.patient_id  # defaults to the open chart
     qtbot.mouseClick(timer.start_button, Qt.MouseButton.LeftButton)
     assert timer.is_running and timer.stop_button.isEnabled() and not timer.patient.isEnabled()
-    # Six minutes of work: move the running timer's start back through the service clock.
-    w.ctx.read(heartbeat)
-    before = _entries(w, row.patient_id)
-    timer.stop()
-    assert not timer.is_running
-    w.ctx.read(start_timer, patient_id=row.patient_id, activity="care_coordination",
-               now=datetime.now().replace(microsecond=0) - timedelta(minutes=6, seconds=30))
+    assert w.ctx.read(current_timer).patient_id == row.patient_id  # a database row from the first second
+    before = {e.id for e in _entries(w, row.patient_id)}
+    assert timer.stop()
+    wait_idle()
+    assert not timer.is_running and w.ctx.read(current_timer) is None
+    # Six and a half minutes of work: a timer started earlier through the service clock (no sleeping).
+    started = datetime.now().replace(microsecond=0) - timedelta(minutes=6, seconds=30)
+    w.ctx.read(start_timer, patient_id=row.patient_id, activity="care_coordination", now=started)
     w.ctx.read(heartbeat)
     timer.check_recovery()  # a live (not stale) timer is adopted as running
     assert timer.is_running and timer.seconds() >= 6 * 60 + 25
+    assert timer.activity.currentData() == "care_coordination" and not timer.activity.isEnabled()
     qtbot.mouseClick(timer.stop_button, Qt.MouseButton.LeftButton)
     wait_idle()
     assert not timer.is_running and w.ctx.read(current_timer) is None
-    after = _entries(w, row.patient_id)
-    new = [e for e in after if e.id not in {b.id for b in before}]
-    assert sum(e.minutes for e in new) >= 6
-    assert any(e.activity == "care_coordination" and e.minutes >= 6 for e in new)
-    assert "min this month" in timer.totals.text()
+    new = [e for e in _entries(w, row.patient_id) if e.id not in before]
+    # (a timer running over midnight is split per local day, so add up the entries)
+    assert sum(e.minutes for e in new if e.activity == "care_coordination") >= 6
+    qtbot.waitUntil(lambda: "min this month" in timer.totals.text(), timeout=60_000)
+    assert f"{timer.month_minutes} min this month" in timer.totals.text()
 
 
 def test_crash_recovery_offers_three_choices_and_stops_at_heartbeat(open_window, demo_path, wait_idle) -> None:  # type: ignore[no-untyped-def]
     w = open_window(demo_path, "cm2")
     row = _patient(w)
-    now = datetime.now().replace(microsecond=0)
-    w.ctx.read(start_timer, patient_id=row.patient_id, activity="outreach", now=now - timedelta(minutes=40))
-    w.ctx.read(heartbeat, now=now - timedelta(minutes=25))  # then the app "crashed"
+    # Yesterday 10:00–10:15, then the app "crashed" (fixed times: no midnight split, no race).
+    started = datetime.combine(date.today() - timedelta(days=1), time(10, 0))
+    w.ctx.read(start_timer, patient_id=row.patient_id, activity="outreach", now=started)
+    w.ctx.read(heartbeat, now=started + timedelta(minutes=15))
     state = w.ctx.read(current_timer)
     assert state.stale
     box = w.timer.recovery_box(state)
@@ -66,19 +69,23 @@ def test_crash_recovery_offers_three_choices_and_stops_at_heartbeat(open_window,
 
 def test_idle_lock_hides_patient_data_and_resume_restores_it(open_window, demo_path, qtbot, wait_idle) -> None:  # type: ignore[no-untyped-def]
     w = open_window(demo_path, "cm1", idle_ms=400)
+    clock = w.test_clock
     row = _patient(w)
     w.open_chart(row.patient_id)
     wait_idle()
     qtbot.mouseClick(w.timer.start_button, Qt.MouseButton.LeftButton)
     assert w.timer.is_running
-    w.idle.poke()
-    qtbot.waitUntil(lambda: w.is_locked, timeout=5000)
+    clock.advance(0.39)
+    assert not w.idle.check() and not w.is_locked  # 390 ms idle: not yet
+    clock.advance(0.02)
+    assert w.idle.check() and w.is_locked
     # Patient data left the screen and the database refuses reads.
     assert w.ui.rootStack.currentWidget() is w.ui.lockPage
     assert w.registry.model.rowCount() == 0
     assert w.chart.chart is None and w.chart.name_label.text() == ""
     assert w.timer.patient.count() == 0 and not w.ui.timerToolBar.isVisible()
     assert w.ctx.db.locked
+    assert not w.idle.enabled  # locked: the watcher rests until unlock
     form = w.lock_screen.form
     form.password.setText("wrong")
     qtbot.mouseClick(form.unlock, Qt.MouseButton.LeftButton)
@@ -94,16 +101,47 @@ def test_idle_lock_hides_patient_data_and_resume_restores_it(open_window, demo_p
     assert w.registry.model.rowCount() > 0
     assert w.timer.is_running and w.timer.patient_id() == row.patient_id
     assert w.ctx.read(current_timer) is not None
+    assert w.idle.enabled and w.idle.idle_seconds() == 0  # the idle time counts afresh
     w.timer.stop()
 
 
 def test_input_postpones_the_idle_lock(open_window, demo_path, qtbot) -> None:  # type: ignore[no-untyped-def]
     w = open_window(demo_path, "doc1", idle_ms=600)
-    for _ in range(6):
-        qtbot.wait(200)
+    clock = w.test_clock
+    for _ in range(6):  # 3 s of typing, never 600 ms apart
+        clock.advance(0.5)
         qtbot.keyClick(w.registry.search, Qt.Key.Key_Shift)
-    assert not w.is_locked
-    qtbot.waitUntil(lambda: w.is_locked, timeout=5000)
+        assert not w.idle.check()
+    clock.advance(0.59)
+    assert not w.idle.check() and not w.is_locked
+    clock.advance(0.01)
+    assert w.idle.check() and w.is_locked
+
+
+def test_idle_watcher_sleeps_until_the_limit_and_rearms(qapp) -> None:  # type: ignore[no-untyped-def]
+    from cocm_desktop.gui.lock import IdleWatcher
+
+    now = [0.0]
+    fired: list[bool] = []
+    watcher = IdleWatcher(10 * 60_000, clock=lambda: now[0])
+    watcher.idle.connect(lambda: fired.append(True))
+    try:
+        assert not watcher.check()  # not started: never fires
+        watcher.start()
+        now[0] = 599.0
+        assert not watcher.check() and 1000 <= watcher._timer.interval() <= 1001
+        now[0] = 600.0
+        assert watcher.check() and fired == [True] and not watcher.enabled
+        now[0] = 5000.0
+        assert not watcher.check() and fired == [True]  # fires once per start
+        watcher.start()
+        watcher.set_interval_ms(60_000)  # the clinic lead shortened the policy
+        now[0] = 5059.0
+        assert not watcher.check()
+        now[0] = 5060.0
+        assert watcher.check() and fired == [True, True]
+    finally:
+        watcher.dispose()
 
 
 def test_manual_lock_shortcut(open_window, demo_path, qtbot) -> None:  # type: ignore[no-untyped-def]
