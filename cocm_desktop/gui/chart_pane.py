@@ -1140,7 +1140,8 @@ class ChartPane(QWidget):
         if self.chart is None:
             return
         EnrollDialog(self.ctx, patient_id=self.chart.patient.id, patient_name=self.chart.patient.display_name,
-                     parent=self, previous=self.chart.episode).exec()
+                     parent=self, previous=self.chart.episode,
+                     last_seen_on=getattr(self.chart.patient, "last_seen_on", None)).exec()
 
     # ---- risk
     def open_risk_event(self) -> None:

@@ -2,7 +2,12 @@
 
 `FormDialog(title, fields).ask()` → dict of values, or None when cancelled. Required fields are
 checked for presence only; every real rule is the service's, and its refusal is shown in the
-dialog (the dialog stays open so nothing typed is lost).
+dialog (the dialog stays open so nothing typed is lost) with the fields it names outlined in red:
+a refusal carrying `.problems` (each with a `.field`) maps through `problem_fields`; otherwise a
+field whose label the message names is marked.
+
+Kinds: line, text, date, datetime, check, choice, int, section (a heading), password, datetext (typed
+YYYY-MM-DD or MM/DD/YYYY; empty = None), table (rows of text cells; `choices` = column titles).
 """
 
 from __future__ import annotations
@@ -21,10 +26,15 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
+    QPushButton,
+    QScrollArea,
     QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -34,7 +44,7 @@ from PySide6.QtWidgets import (
 class Field:
     name: str
     label: str
-    kind: str = "line"  # line | text | date | datetime | check | choice | int
+    kind: str = "line"  # line | text | date | datetime | check | choice | int | section | datetext | table
     required: bool = False
     value: Any = None
     choices: Sequence[tuple[str, Any]] = field(default_factory=tuple)  # (label, value)
@@ -60,10 +70,87 @@ def pydatetime(q: QDateTime) -> datetime:
     return datetime(d.year(), d.month(), d.day(), t.hour(), t.minute())
 
 
+class FieldError(ValueError):
+    """A value the form itself cannot read (e.g. a date typed wrongly); names its field."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field_name
+
+
+def parse_typed_date(text: str) -> date | None:
+    """'2026-11-24', '11/24/2026' or '' (None). ValueError when it is not a date."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    if "/" in text:
+        parts = text.split("/")
+        if len(parts) != 3 or not all(p.strip().isdigit() for p in parts):
+            raise ValueError(text)
+        month, day, year = (int(p) for p in parts)
+        if year < 100:
+            raise ValueError(text)
+        return date(year, month, day)
+    return date.fromisoformat(text)
+
+
+class TableField(QWidget):
+    """Rows of short text cells with Add row / Remove row (e.g. current medications)."""
+
+    def __init__(self, columns: Sequence[str], rows: Sequence[Sequence[str]] = (), parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(4)
+        self.table = QTableWidget(0, len(columns), self)
+        self.table.setHorizontalHeaderLabels(list(columns))
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setMinimumHeight(96)
+        self.table.setMaximumHeight(150)
+        for n in range(len(columns)):
+            self.table.setColumnWidth(n, 150)
+        lay.addWidget(self.table)
+        buttons = QHBoxLayout()
+        self.add_button = QPushButton("Add row", self)
+        self.add_button.setProperty("flat", True)
+        self.add_button.clicked.connect(lambda: self.add_row())
+        self.remove_button = QPushButton("Remove row", self)
+        self.remove_button.setProperty("flat", True)
+        self.remove_button.clicked.connect(self.remove_row)
+        buttons.addWidget(self.add_button)
+        buttons.addWidget(self.remove_button)
+        buttons.addStretch(1)
+        lay.addLayout(buttons)
+        for row in rows:
+            self.add_row(row)
+        if not rows:
+            self.add_row()
+
+    def add_row(self, cells: Sequence[str] = ()) -> None:
+        n = self.table.rowCount()
+        self.table.insertRow(n)
+        for c in range(self.table.columnCount()):
+            self.table.setItem(n, c, QTableWidgetItem(cells[c] if c < len(cells) else ""))
+
+    def remove_row(self) -> None:
+        row = self.table.currentRow()
+        self.table.removeRow(row if row >= 0 else self.table.rowCount() - 1)
+
+    def rows(self) -> list[tuple[str, ...]]:
+        out = []
+        for r in range(self.table.rowCount()):
+            cells = tuple((self.table.item(r, c).text() if self.table.item(r, c) else "").strip()
+                          for c in range(self.table.columnCount()))
+            if any(cells):
+                out.append(cells)
+        return out
+
+
 class FormDialog(QDialog):
     def __init__(self, title: str, fields: Sequence[Field], parent: QWidget | None = None, *,
                  intro: str = "", ok_text: str = "Save",
-                 submit: Callable[[dict[str, Any]], Any] | None = None) -> None:
+                 submit: Callable[[dict[str, Any]], Any] | None = None, scroll_after: int = 14) -> None:
         super().__init__(parent)
         self.setWindowTitle(title)
         self.setMinimumWidth(480)
@@ -71,6 +158,8 @@ class FormDialog(QDialog):
         self.widgets: dict[str, QWidget] = {}
         self.submit = submit
         self.result_value: Any = None
+        #: refusal problem field (e.g. "consent") → form field names to outline
+        self.problem_fields: dict[str, Sequence[str]] = {}
         layout = QVBoxLayout(self)
         layout.setContentsMargins(22, 18, 22, 16)
         heading = QLabel(title, self)
@@ -84,18 +173,34 @@ class FormDialog(QDialog):
         form = QFormLayout()
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
         form.setVerticalSpacing(8)
+        self.form = form
         for f in self.fields:
             w = self._make(f)
             w.setObjectName(f"field_{f.name}")
             self.widgets[f.name] = w
             label = f.label + (" *" if f.required else "")
-            if f.kind == "check":
+            if f.kind == "section":
+                form.addRow(w)
+            elif f.kind == "check":
                 form.addRow("", w)
             else:
                 form.addRow(label, w)
             if f.hint:
                 w.setToolTip(f.hint)
-        layout.addLayout(form)
+        if len(self.fields) > scroll_after:
+            holder = QWidget(self)
+            holder.setObjectName("FormBody")
+            holder.setLayout(form)
+            scroll = QScrollArea(self)
+            scroll.setWidgetResizable(True)
+            scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+            scroll.setWidget(holder)
+            scroll.setMinimumHeight(420)
+            self.scroll = scroll
+            layout.addWidget(scroll, 1)
+        else:
+            self.scroll = None
+            layout.addLayout(form)
         self.error = QLabel("", self)
         self.error.setProperty("role", "error")
         self.error.setWordWrap(True)
@@ -104,12 +209,29 @@ class FormDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
         self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
         self.ok_button.setText(ok_text)
+        self.ok_button.setMinimumWidth(self.ok_button.fontMetrics().horizontalAdvance(ok_text) + 44)
         self.ok_button.setObjectName("okButton")
         buttons.accepted.connect(self._accept)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
 
     def _make(self, f: Field) -> QWidget:
+        if f.kind == "section":
+            w = QLabel(f.label, self)
+            w.setProperty("role", "section")
+            return w
+        if f.kind == "password":
+            w = QLineEdit(self)
+            w.setEchoMode(QLineEdit.EchoMode.Password)
+            return w
+        if f.kind == "datetext":
+            w = QLineEdit(self)
+            w.setPlaceholderText("YYYY-MM-DD or MM/DD/YYYY")
+            w.setText(f.value.isoformat() if isinstance(f.value, date) else (f.value or ""))
+            w.setMaximumWidth(200)
+            return w
+        if f.kind == "table":
+            return TableField([c for c, _ in f.choices], f.value or (), self)
         if f.kind == "text":
             w = QPlainTextEdit(self)
             w.setPlainText(f.value or "")
@@ -150,10 +272,23 @@ class FormDialog(QDialog):
         return w
 
     def values(self) -> dict[str, Any]:
+        """Every field's value; FieldError when a typed date cannot be read."""
         out: dict[str, Any] = {}
         for f in self.fields:
             w = self.widgets[f.name]
-            if isinstance(w, QPlainTextEdit):
+            if f.kind == "section":
+                continue
+            if f.kind == "datetext":
+                try:
+                    out[f.name] = parse_typed_date(w.text())  # type: ignore[attr-defined]
+                except ValueError:
+                    raise FieldError(f.name, f"{f.label}: “{w.text().strip()}” is not a date; "  # type: ignore[attr-defined]
+                                     "type it as YYYY-MM-DD or MM/DD/YYYY.") from None
+            elif f.kind == "password":
+                out[f.name] = w.text() or None  # type: ignore[attr-defined]  # never trimmed
+            elif isinstance(w, TableField):
+                out[f.name] = w.rows()
+            elif isinstance(w, QPlainTextEdit):
                 out[f.name] = w.toPlainText().strip() or None
             elif isinstance(w, QDateTimeEdit) and not isinstance(w, QDateEdit):
                 out[f.name] = pydatetime(w.dateTime())
@@ -172,24 +307,81 @@ class FormDialog(QDialog):
     def show_error(self, message: str) -> None:
         self.error.setText(message)
         self.error.setVisible(bool(message))
+        if message and self.scroll is not None:
+            self.scroll.ensureWidgetVisible(self.error)
+
+    def mark_invalid(self, names: Sequence[str]) -> None:
+        """Outline these fields (and only these) in red; the first one gets the focus."""
+        wanted = set(names)
+        first = None
+        for f in self.fields:
+            w = self.widgets[f.name]
+            bad = f.name in wanted
+            if bool(w.property("invalid")) != bad:
+                w.setProperty("invalid", bad)
+                w.style().unpolish(w)
+                w.style().polish(w)
+            if bad and first is None:
+                first = w
+        if first is not None:
+            if self.scroll is not None:
+                self.scroll.ensureWidgetVisible(first)
+            first.setFocus()
+
+    def invalid_fields(self) -> list[str]:
+        return [f.name for f in self.fields if self.widgets[f.name].property("invalid")]
+
+    def fields_named_in(self, exc: BaseException) -> list[str]:
+        """Which form fields a refusal is about: its `.problems`/`.field`, else labels it names."""
+        names: list[str] = []
+        problems = getattr(exc, "problems", None) or ([exc] if getattr(exc, "field", None) else [])
+        for p in problems:
+            key = getattr(p, "field", None)
+            if key in self.problem_fields:
+                names.extend(self.problem_fields[key])
+            elif key in self.widgets:
+                names.append(key)
+        if names:
+            return names
+        message = str(exc).lower()
+        by_length = sorted((f for f in self.fields if f.kind != "section"), key=lambda f: -len(f.label))
+        for f in by_length:
+            if f.label.lower() in message:
+                return [f.name]
+        return []
+
+    def refuse(self, exc: BaseException) -> None:
+        from cocm_desktop.gui.errors import describe
+
+        self.mark_invalid(self.fields_named_in(exc))
+        self.show_error(str(exc) if isinstance(exc, FieldError) else describe(exc)[1])
 
     def _accept(self) -> None:
-        values = self.values()
-        missing = [f.label for f in self.fields if f.required and values.get(f.name) in (None, "")]
+        try:
+            values = self.values()
+        except FieldError as exc:
+            self.refuse(exc)
+            return
+        missing = [f for f in self.fields if f.required and values.get(f.name) in (None, "", [])]
         if missing:
-            self.show_error("Fill in: " + ", ".join(missing) + ".")
+            self.mark_invalid([f.name for f in missing])
+            self.show_error("Fill in: " + ", ".join(f.label for f in missing) + ".")
             return
         if self.submit is not None:
-            from cocm_desktop.gui.errors import describe, is_expected
+            from cocm_desktop.gui.errors import is_expected
 
             try:
                 self.result_value = self.submit(values)
             except Exception as exc:  # refusals stay in the dialog; bugs go to the hook
                 if not is_expected(exc):
                     raise
-                self.show_error(describe(exc)[1])
+                self.refuse(exc)
                 return
+        self.mark_invalid([])
         self.accept()
 
     def ask(self) -> dict[str, Any] | None:
         return self.values() if self.exec() == QDialog.DialogCode.Accepted else None
+
+    def accepted_values(self) -> dict[str, Any]:
+        return self.values()

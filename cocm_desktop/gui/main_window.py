@@ -5,6 +5,7 @@ timer bar, menus per role, status bar, and the idle lock.
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence
@@ -33,10 +34,12 @@ def module_available(name: str) -> bool:
 class MainWindow(QMainWindow):
     signOutRequested = Signal()
     openClinicRequested = Signal()
+    restoreRequested = Signal(object)  # gui.admin.RestoreRequest: the controller closes, restores, reopens
     locked = Signal()
     unlocked = Signal()
 
-    def __init__(self, context: AppContext, *, idle_ms: int | None = None) -> None:
+    def __init__(self, context: AppContext, *, idle_ms: int | None = None,
+                 idle_clock: Callable[[], float] | None = None) -> None:
         super().__init__()
         from cocm_desktop.gui.case_review_pane import CaseReviewPane
         from cocm_desktop.gui.chart_pane import ChartPane
@@ -93,6 +96,14 @@ class MainWindow(QMainWindow):
         ui.actionBillingReport.triggered.connect(self._billing_report)
         ui.actionQualityReport.triggered.connect(self._quality_report)
         ui.actionQuit.setShortcut(QKeySequence(QKeySequence.StandardKey.Quit))
+        ui.actionNewPatient.triggered.connect(self.new_patient)
+        ui.actionChangePassword.triggered.connect(self._change_password)
+        ui.actionRestore.triggered.connect(self._restore)
+        ui.actionUsers.triggered.connect(self._users)
+        ui.actionPolicy.triggered.connect(self._policy)
+        ui.actionAuditReport.triggered.connect(self._audit_report)
+        ui.actionNewPatient.setIcon(icon("plus"))
+        self.registry.newPatientRequested.connect(self.new_patient)
 
         self.registry.openChart.connect(self.open_chart)
         self.case_review.openChart.connect(self.open_chart)
@@ -107,8 +118,10 @@ class MainWindow(QMainWindow):
         self.show_registry()
 
         # Idle lock
+        self._idle_override = idle_ms
         minutes = context.policy.idle_lock_minutes
-        self.idle = IdleWatcher(idle_ms if idle_ms is not None else minutes * 60_000, self)
+        self.idle = IdleWatcher(idle_ms if idle_ms is not None else minutes * 60_000, self,
+                                **({"clock": idle_clock} if idle_clock is not None else {}))
         self.idle.idle.connect(self.lock)
         self.idle.start()
         self._restore_geometry()
@@ -122,6 +135,11 @@ class MainWindow(QMainWindow):
             (ui.actionBillingReport, Permission.RUN_BILLING_REPORT, "the clinic lead"),
             (ui.actionQualityReport, Permission.RUN_QUALITY_REPORT, "the clinic lead"),
             (ui.actionBackUp, Permission.BACKUP, "the clinic lead"),
+            (ui.actionRestore, Permission.BACKUP, "the clinic lead"),
+            (ui.actionUsers, Permission.MANAGE_USERS, "the clinic lead"),
+            (ui.actionPolicy, Permission.EDIT_POLICY, "the clinic lead"),
+            (ui.actionAuditReport, Permission.VIEW_AUDIT, "the clinic lead"),
+            (ui.actionNewPatient, Permission.ENROLL, "a care manager or treating clinician"),
         ):
             allowed = ctx.can(perm)
             action.setEnabled(allowed)
@@ -130,6 +148,8 @@ class MainWindow(QMainWindow):
         ui.actionCaseReviewPacket.setEnabled(packet_ready and ctx.role is not Role.CLINIC_LEAD)
         ui.menuReports.setToolTipsVisible(True)
         ui.menuFile.setToolTipsVisible(True)
+        ui.menuClinic.setToolTipsVisible(True)
+        ui.menuClinic.menuAction().setEnabled(ctx.role is Role.CLINIC_LEAD)
         if not packet_ready:
             ui.actionCaseReviewPacket.setToolTip("The case-review packet is not available in this version yet.")
         if ctx.role is Role.CLINIC_LEAD:
@@ -184,6 +204,17 @@ class MainWindow(QMainWindow):
         self.chart.open_patient(patient_id)
         self.ui.chartNav.setEnabled(True)
         self._go(self.ui.chartPage, self.ui.chartNav)
+
+    def new_patient(self) -> None:
+        """Patient form → enrollment → the new chart (care manager / treating clinician)."""
+        from cocm_desktop.gui.patient_dialog import new_patient_flow
+
+        if self._locked or not self.ui.actionNewPatient.isEnabled():
+            return
+        patient_id = new_patient_flow(self.ctx, self)
+        if patient_id is not None:
+            self.open_chart(patient_id)
+            self.statusBar().showMessage("Patient added and enrolled.", 8000)
 
     def _find(self) -> None:
         self.show_registry()
@@ -339,6 +370,41 @@ class MainWindow(QMainWindow):
                                     "Keep it with its .keys file; both are needed to restore.")
 
         run_in_background(lambda: make_backup(db, dest), done, lambda e: show_error(self, e))
+
+    def _change_password(self) -> None:
+        from cocm_desktop.gui.admin import ChangePasswordDialog
+
+        ChangePasswordDialog(self.ctx, self).exec()
+
+    def _users(self) -> None:
+        from cocm_desktop.gui.admin import UsersDialog
+
+        UsersDialog(self.ctx, self).exec()
+
+    def _policy(self) -> None:
+        from cocm_desktop.gui.admin import PolicyDialog
+
+        if PolicyDialog(self.ctx, self).exec() == QDialog.DialogCode.Accepted:
+            self.apply_policy()
+
+    def apply_policy(self) -> None:
+        """A saved policy takes effect at once: the idle lock first, then every view's figures."""
+        self.ctx.reload_settings()
+        if self._idle_override is None:
+            self.idle.set_interval_ms(self.ctx.policy.idle_lock_minutes * 60_000)
+        self.refresh()
+
+    def _audit_report(self) -> None:
+        from cocm_desktop.gui.admin import AuditReportDialog
+
+        AuditReportDialog(self.ctx, self).exec()
+
+    def _restore(self) -> None:
+        from cocm_desktop.gui.admin import ask_restore
+
+        request = ask_restore(self.ctx, self)
+        if request is not None and self._confirm_leave("restore the backup"):
+            self.restoreRequested.emit(request)
 
     def _about(self) -> None:
         from cocm_desktop.gui.app import show_about

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from cocm_desktop.domain.episode import EpisodeStatus
 from cocm_desktop.domain.flags import Flag
-from cocm_desktop.domain.roles import Role
+from cocm_desktop.domain.roles import Permission, Role
 from cocm_desktop.gui.context import AppContext
 from cocm_desktop.gui.registry_model import (
     COLUMN_INDEX,
@@ -55,6 +55,7 @@ class RegistryTable(QTableView):
 
 class RegistryPane(QWidget):
     openChart = Signal(int)  # patient id
+    newPatientRequested = Signal()
     loaded = Signal()
 
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
@@ -91,6 +92,15 @@ class RegistryPane(QWidget):
         top.addSpacing(12)
         top.addWidget(self.count_label, 0, Qt.AlignmentFlag.AlignBottom)
         top.addStretch(1)
+        self.new_patient_button = QPushButton(icon("plus", "#FFFFFF"), "New patient…", header)
+        self.new_patient_button.setObjectName("newPatientButton")
+        self.new_patient_button.setProperty("primary", True)
+        self.new_patient_button.setToolTip("Add a patient and enroll them (Ctrl+N)")
+        self.new_patient_button.clicked.connect(self.newPatientRequested)
+        allowed = self.ctx.can(Permission.ADD_PATIENT) and self.ctx.can(Permission.ENROLL)
+        self.new_patient_button.setVisible(allowed)
+        top.addWidget(self.new_patient_button)
+        top.addSpacing(8)
         self.search = QLineEdit(header)
         self.search.setObjectName("registrySearch")
         self.search.setPlaceholderText("Find patient by name or MRN   (Ctrl+F)")
