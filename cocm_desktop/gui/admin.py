@@ -708,13 +708,6 @@ class ChangePasswordDialog(FormDialog):
         new = _PasswordsMatch.check(v)
         change_own_password(self.ctx.db, self.ctx.actor, current_password=v["current"] or "", new_password=new or "")
 
-    def _accept(self) -> None:
-        from cocm_desktop.gui.form_dialog import FieldError
-
-        try:
-            super()._accept()
-        except FieldError as exc:
-            self.refuse(exc)
 
 
 # ---- restore --------------------------------------------------------------------------------------------

@@ -193,8 +193,3 @@ class EnrollDialog(FormDialog):
         self.enrollment = self.ctx.write(enroll, patient_id=self.patient_id, what="registry", **kwargs)
         return self.enrollment
 
-    def _accept(self) -> None:  # FieldError from the argument builders is shown like a refusal
-        try:
-            super()._accept()
-        except FieldError as exc:
-            self.refuse(exc)

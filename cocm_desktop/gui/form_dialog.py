@@ -373,7 +373,7 @@ class FormDialog(QDialog):
             try:
                 self.result_value = self.submit(values)
             except Exception as exc:  # refusals stay in the dialog; bugs go to the hook
-                if not is_expected(exc):
+                if not (is_expected(exc) or isinstance(exc, FieldError)):
                     raise
                 self.refuse(exc)
                 return

@@ -97,13 +97,6 @@ class PatientDialog(FormDialog):
             self.ctx.read(check_new_patient, **values)
         return values
 
-    def _accept(self) -> None:
-        from cocm_desktop.gui.form_dialog import FieldError
-
-        try:
-            super()._accept()
-        except FieldError as exc:
-            self.refuse(exc)
 
     def display_name(self) -> str:
         v = self.values()
