@@ -9,14 +9,12 @@ import html
 import importlib.util
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
-    QFileDialog,
     QFormLayout,
     QFrame,
     QHBoxLayout,
@@ -541,7 +539,7 @@ class CaseReviewPane(QWidget):
         return result
 
     def print_packet(self) -> None:
-        """Build the packet off the GUI thread, then save it where the user chooses (never a temp file)."""
+        """Build the packet off the GUI thread, then the print preview (Print…, Save as PDF…; never a temp file)."""
         if not packet_available():
             return
         if self.review_id is None:
@@ -559,15 +557,11 @@ class CaseReviewPane(QWidget):
             return build_case_review_packet(ctx.read(packet_data, session_id=rid))
 
         def done(pdf: bytes) -> None:
+            from cocm_desktop.gui.print_preview import show_pdf_preview
+
             self.busy.stop()
             self.print_button.setEnabled(True)
-            name, _ = QFileDialog.getSaveFileName(self, "Save the case-review packet",
-                                                  str(Path.home() / f"case-review-{on.isoformat()}.pdf"), "PDF (*.pdf)")
-            if name:
-                Path(name).write_bytes(pdf)
-                window = self.window()
-                if hasattr(window, "statusBar"):
-                    window.statusBar().showMessage(f"Packet saved: {Path(name).name}", 8000)
+            show_pdf_preview(self, pdf, f"Case-review packet {on.isoformat()}")  # Print… / Save as PDF…
 
         def failed(exc: BaseException) -> None:
             self.busy.stop()

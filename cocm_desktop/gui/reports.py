@@ -1,6 +1,7 @@
 """Reports menu: billing month (PDF + CSV) and the monthly quality check, clinic lead only.
 
-Built off the GUI thread from the report modules (in memory); written only where the user saves.
+Built off the GUI thread from the report modules (in memory), then shown in the print preview
+(Print…, Save as PDF…); written only where the user saves.
 """
 
 from __future__ import annotations
@@ -53,11 +54,18 @@ def run_billing_report(parent: QWidget, ctx: AppContext) -> None:
         return render_pdf(bm), render_csv(bm)
 
     def done(result: tuple[bytes, str]) -> None:
+        from cocm_desktop.gui.print_preview import show_pdf_preview
+
         pdf, csv_text = result
-        saved = _save(parent, "Save the billing packet", f"billing-{month:%Y-%m}.pdf", pdf, "PDF (*.pdf)")
-        if saved is not None:
-            saved.with_suffix(".csv").write_text(csv_text, encoding="utf-8")
-            QMessageBox.information(parent, "Billing month", f"Saved {saved.name} and {saved.with_suffix('.csv').name}.")
+        show_pdf_preview(parent, pdf, f"Billing packet {month:%B %Y}")  # Print… and Save as PDF… are there
+        answer = QMessageBox.question(parent, "Billing month", "Save the billing CSV (one row per billable code) too?",
+                                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                                      QMessageBox.StandardButton.No)
+        if answer == QMessageBox.StandardButton.Yes:
+            saved = _save(parent, "Save the billing CSV", f"billing-{month:%Y-%m}.csv", csv_text.encode("utf-8"),
+                          "CSV (*.csv)")
+            if saved is not None:
+                QMessageBox.information(parent, "Billing month", f"Saved {saved.name}.")
 
     run_in_background(work, done, lambda e: show_error(parent, e))
 
@@ -74,8 +82,8 @@ def run_quality_report(parent: QWidget, ctx: AppContext) -> None:
         return build_quality_report(ctx.read(quality_report_data, month))
 
     def done(pdf: bytes) -> None:
-        saved = _save(parent, "Save the quality check", f"quality-{month:%Y-%m}.pdf", pdf, "PDF (*.pdf)")
-        if saved is not None:
-            QMessageBox.information(parent, "Quality check", f"Saved {saved.name}.")
+        from cocm_desktop.gui.print_preview import show_pdf_preview
+
+        show_pdf_preview(parent, pdf, f"Quality check {month:%B %Y}")
 
     run_in_background(work, done, lambda e: show_error(parent, e))
