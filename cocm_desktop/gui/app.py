@@ -101,10 +101,11 @@ class AppController(QObject):
         assert dialog.chosen_path is not None
         return self.sign_in(dialog.chosen_path, demo=dialog.demo)
 
-    def sign_in(self, path: Path, *, demo: bool = False) -> bool:
+    def sign_in(self, path: Path, *, demo: bool = False, username: str | None = None) -> bool:
         from cocm_desktop.gui.login import LoginDialog
 
-        username = str(settings().value(LAST_USER_KEY) or "")
+        if username is None:
+            username = str(settings().value(LAST_USER_KEY) or "")
         if demo and not username:
             username = "cm1"
         dialog = LoginDialog(path, demo=demo, username=username)
@@ -154,6 +155,7 @@ class AppController(QObject):
         self.context = AppContext(db, demo=demo)
         window = MainWindow(self.context)
         window.signOutRequested.connect(self._signed_out)
+        window.switchUserRequested.connect(self._switch_user)
         window.openClinicRequested.connect(self._switch_clinic)
         window.restoreRequested.connect(self.restore_backup)
         self.window = window
@@ -212,6 +214,14 @@ class AppController(QObject):
             self.app.quit()
         self.app.setQuitOnLastWindowClosed(True)
         return restored
+
+    def _switch_user(self) -> None:
+        """From the lock screen: close this session cleanly, then an empty sign-in for the next person."""
+        self.app.setQuitOnLastWindowClosed(False)
+        path = self._close_current()
+        if path is None or not self.sign_in(path, demo=is_demo_path(path), username=""):
+            self.app.quit()
+        self.app.setQuitOnLastWindowClosed(True)
 
     def _switch_clinic(self) -> None:
         self.app.setQuitOnLastWindowClosed(False)

@@ -116,7 +116,7 @@ class IdleWatcher(QObject):
 
 
 class UnlockForm(QFrame):
-    """Password box + Unlock; `unlockRequested(password)`; `signOutRequested`."""
+    """Password box + Unlock; `unlockRequested(password)`; `signOutRequested` (“Sign in as someone else”)."""
 
     unlockRequested = Signal(str)
     signOutRequested = Signal()
@@ -153,9 +153,11 @@ class UnlockForm(QFrame):
         self.error.hide()
         layout.addWidget(self.error)
         row = QHBoxLayout()
-        self.sign_out = QPushButton("Sign out", self)
+        self.sign_out = QPushButton("Sign in as someone else", self)
+        self.sign_out.setObjectName("switchUserButton")
         self.sign_out.setProperty("flat", True)
-        self.sign_out.setToolTip("Someone else? Sign out; a running timer is kept and offered back later.")
+        self.sign_out.setToolTip("Closes this session. A running timer is kept and offered back at the "
+                                 "next sign-in of its owner.")
         self.sign_out.clicked.connect(self.signOutRequested)
         self.sign_out.setVisible(not compact)
         self.unlock = QPushButton("Unlock", self)

@@ -33,6 +33,7 @@ def module_available(name: str) -> bool:
 
 class MainWindow(QMainWindow):
     signOutRequested = Signal()
+    switchUserRequested = Signal()  # from the lock screen: close this session, sign-in with no name filled in
     openClinicRequested = Signal()
     restoreRequested = Signal(object)  # gui.admin.RestoreRequest: the controller closes, restores, reopens
     locked = Signal()
@@ -68,7 +69,7 @@ class MainWindow(QMainWindow):
         self.lock_screen = LockScreen(who, context.clinic_name, self)
         ui.lockPageLayout.addWidget(self.lock_screen)
         self.lock_screen.form.unlockRequested.connect(self.unlock)
-        self.lock_screen.form.signOutRequested.connect(self.sign_out)
+        self.lock_screen.form.signOutRequested.connect(self.switch_user)
         self._veils: list[DialogVeil] = []
         self._locked = False
         self._page_before_lock = None
@@ -327,6 +328,15 @@ class MainWindow(QMainWindow):
         if not self._confirm_leave("sign out"):
             return
         self.signOutRequested.emit()
+
+    def switch_user(self) -> None:
+        """Lock screen › Sign in as someone else: the session closes without asking anything (the
+        owner is away). A running timer keeps its database row; its owner gets it back at their
+        next sign-in (adopted while fresh, else the three recovery choices)."""
+        if not self._locked:
+            self.lock()
+        self.timer.shutdown()
+        self.switchUserRequested.emit()
 
     def _open_clinic(self) -> None:
         if not self._confirm_leave("open another clinic"):

@@ -148,3 +148,37 @@ def test_manual_lock_shortcut(open_window, demo_path, qtbot) -> None:  # type: i
     w = open_window(demo_path, "psych")
     w.ui.actionLock.trigger()
     assert w.is_locked and w.ctx.db.locked
+
+
+def test_sign_in_as_someone_else_closes_the_session_and_keeps_the_running_timer(clinic_path, demo_path, qtbot, wait_idle, monkeypatch, open_window) -> None:  # type: ignore[no-untyped-def]
+    from cocm_desktop.gui.app import AppController, create_app
+    from cocm_desktop.store.database import Database
+
+    controller = AppController(create_app())
+    db = Database.open(demo_path, "cm1", "demo", exclusive=True)
+    controller.open_main(db, demo=False)
+    w = controller.window
+    qtbot.waitUntil(lambda: w.registry.load_count >= 1, timeout=90_000)
+    wait_idle()
+    row = _patient(w)
+    w.open_chart(row.patient_id)
+    wait_idle()
+    qtbot.mouseClick(w.timer.start_button, Qt.MouseButton.LeftButton)
+    assert w.timer.is_running
+    w.lock()
+    asked: list[tuple] = []
+    monkeypatch.setattr(controller, "sign_in", lambda path, demo=False, username=None: asked.append((path, username)) or True)
+    button = w.lock_screen.form.sign_out
+    assert button.text() == "Sign in as someone else" and button.isVisible()
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    # The session closed cleanly (database released) and the sign-in asks for a name afresh.
+    assert controller.window is None and controller.context is None
+    assert asked == [(demo_path, "")]
+    # Someone else can use the clinic now; the timer's owner gets it back at their next sign-in.
+    other = open_window(demo_path, "cm2")
+    assert not other.timer.is_running
+    other.shutdown()
+    other.ctx.close()
+    back = open_window(demo_path, "cm1")
+    assert back.timer.is_running and back.timer.patient_id() == row.patient_id  # fresh: adopted as running
+    assert back.ctx.read(current_timer).patient_id == row.patient_id
