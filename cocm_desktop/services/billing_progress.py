@@ -46,7 +46,8 @@ from cocm_desktop.domain.episode_months import (
 from cocm_desktop.domain.timelog import COUNTED_ROLES, ROLE_CLINICIAN, TimeEntryIn, count_month
 from cocm_desktop.store.models import Consent, Episode, Patient, TimeEntry, User
 
-from .billing_month import consent_covering, episode_for_day
+from ._sql import raw
+from .billing_month import _moment, consent_covering, episode_for_day
 from .payer_rules import load_rule_sets
 
 __all__ = ["BillingProgress", "billing_progress", "progress_label"]
@@ -162,7 +163,7 @@ def billing_progress(
         q = q.where(Episode.patient_id.in_(patient_filter))
     episodes_by_patient: dict[int, list] = defaultdict(list)  # type: ignore[type-arg]
     report: set[int] = set()
-    for row in conn.execute(q):
+    for row in conn.execute(q).all():
         episodes_by_patient[row.patient_id].append(row)
         if wanted is None:
             if row.enrolled_on <= last and (row.closed_on is None or row.closed_on >= first):
@@ -195,8 +196,8 @@ def billing_progress(
         TimeEntry.episode_id,
         TimeEntry.staff_id,
         TimeEntry.local_date,
-        TimeEntry.started_at,
-        TimeEntry.ended_at,
+        raw(TimeEntry.started_at),  # ISO text of one format: compared as is, parsed only when
+        raw(TimeEntry.ended_at),  # an overlapping patient is counted exactly
         TimeEntry.minutes,
         TimeEntry.billed_elsewhere,
         TimeEntry.counts_as_care_management,
@@ -230,7 +231,7 @@ def billing_progress(
     if patient_filter is not None:
         hq = hq.where(TimeEntry.patient_id.in_(patient_filter))
     last_service: dict[int, list[tuple[int | None, date]]] = defaultdict(list)
-    for pid, eid, day in conn.execute(hq):
+    for pid, eid, day in conn.execute(hq).all():
         last_service[pid].append((eid, day))
 
     # 4. counted minutes this month (fast path unless the patient has overlapping entries)
@@ -359,8 +360,8 @@ def _entry_in(r, role: str, episode_id: int | None) -> TimeEntryIn:  # type: ign
             role,
             pid,
             "other",
-            start=start,
-            end=end,
+            start=_moment(start),
+            end=_moment(end),
             minutes=minutes,
             billed_elsewhere=billed,
             counts_as_care_management=bool(cacm),
