@@ -211,7 +211,8 @@ def collect(
             func.lower(cm.username).like(like), func.lower(cl.display_name).like(like),
             func.lower(func.coalesce(Episode.next_action, "")).like(like),
         ))
-    base_rows = session.execute(base.order_by(Patient.family_name, Patient.given_name, Episode.id)).all()
+    conn = session.connection()  # Core rows: no ORM loading machinery for 10k-row reads
+    base_rows = conn.execute(base.order_by(Patient.family_name, Patient.given_name, Episode.id)).all()
     if not base_rows:
         return []
     # Every fact query is limited to the same episodes: the scope as a subquery (cheap to repeat,
@@ -227,25 +228,25 @@ def collect(
     measures = _measure_facts(session, scope_sq, policy)
     contacts = _contact_facts(session, scope_sq, today, policy)
     recs = _recommendation_facts(session, scope_sq)
-    reviews = dict(session.execute(
+    reviews = dict(conn.execute(
         select(AgendaItem.episode_id, raw(func.max(CaseReviewSession.session_on)))
         .join(CaseReviewSession, CaseReviewSession.id == AgendaItem.session_id)
         .where(AgendaItem.episode_id.in_(scope_sq), AgendaItem.reviewed.is_(True),
                AgendaItem.removed.is_(False), CaseReviewSession.session_on <= today)
         .group_by(AgendaItem.episode_id)).all())
-    referrals = dict(session.execute(
+    referrals = dict(conn.execute(
         select(Referral.episode_id, raw(func.min(Referral.referred_on)))
         .where(Referral.episode_id.in_(scope_sq), Referral.status.in_(("sent", "scheduled")))
         .group_by(Referral.episode_id)).all())
-    risks = dict(session.execute(
+    risks = dict(conn.execute(
         select(RiskEvent.episode_id, raw(func.min(RiskEvent.opened_at)))
         .where(RiskEvent.episode_id.in_(scope_sq), RiskEvent.outcome.is_(None))
         .group_by(RiskEvent.episode_id)).all())
-    consents = set(session.scalars(
+    consents = set(conn.execute(
         select(Consent.episode_id).where(Consent.episode_id.in_(scope_sq), Consent.patient_agrees.is_(True))
-        .distinct()))
-    plans = set(session.scalars(
-        select(CarePlanVersion.episode_id).where(CarePlanVersion.episode_id.in_(scope_sq)).distinct()))
+        .distinct()).scalars())
+    plans = set(conn.execute(
+        select(CarePlanVersion.episode_id).where(CarePlanVersion.episode_id.in_(scope_sq)).distinct()).scalars())
     ids = [r[0] for r in base_rows]
     billing = _billing(session, today, ids if (q or care_manager_id or status or episode_ids) else None) \
         if with_billing else {}
@@ -374,42 +375,41 @@ def _measure_facts(session: Session, scope_sq, policy: Policy) -> dict[int, dict
     q = select(*cols).join(firsts, and_(a.episode_id == r.episode_id, a.instrument == r.instrument)) \
         .group_by(r.episode_id)
     out: dict[int, dict] = {}  # type: ignore[type-arg]
-    for row in session.execute(q):
+    for row in session.connection().execute(q).all():
         out[row[0]] = {PHQ9: row[1:7], GAD7: row[7:13], "phq9_item9": row[13], "remission_since": row[14]}
     return out
 
 
 def _contact_facts(session: Session, scope_sq, today: date, policy: Policy) -> dict[int, tuple]:  # type: ignore[no-untyped-def,type-arg]
     """(last successful contact, failed attempts since, max registry lag in the look-back, the
-    contact with that lag, oldest unanswered question) per episode. One windowed query."""
+    contact with that lag, oldest unanswered question) per episode. One windowed query; both
+    windows share one partition and no ordering, so SQLite sorts the contacts once."""
     cutoff = datetime.combine(today - timedelta(days=policy.registry_lag_lookback_days), time.min)
     recent = Contact.contact_at >= cutoff
     lag = day_diff(Contact.entered_at, Contact.contact_at)
+    whole = {"partition_by": Contact.episode_id}
     inner = (
         select(
             Contact.episode_id, Contact.contact_at, Contact.kind, Contact.reached,
             recent.label("recent"), lag.label("lag"),
             and_(Contact.question_for_consultant.is_not(None), Contact.question_answered.is_(False))
             .label("open_q"),
-            func.max(case((Contact.reached.is_(True), Contact.contact_at)))
-            .over(partition_by=Contact.episode_id).label("last_ok"),
-            func.row_number().over(
-                partition_by=Contact.episode_id,
-                order_by=(case((recent, lag), else_=-1).desc(), Contact.contact_at.desc()),
-            ).label("lag_rn"),
+            func.max(case((Contact.reached.is_(True), Contact.contact_at))).over(**whole).label("last_ok"),
+            # the largest lag ranks first; contacts outside the look-back rank as -1
+            func.max(case((recent, lag), else_=-1)).over(**whole).label("top_lag"),
         )
         .where(Contact.episode_id.in_(scope_sq))
         .subquery()
     )
     c = inner.c
     failed = and_(c.kind == "outreach", c.reached.is_(False), or_(c.last_ok.is_(None), c.contact_at > c.last_ok))
-    top_lag = and_(c.lag_rn == 1, c.recent)
+    top_lag = and_(c.recent, c.lag == c.top_lag)  # the newest of these is the lagged contact
     q = select(
         c.episode_id, raw(func.max(c.last_ok)), func.count(case((failed, 1))),
         func.max(case((top_lag, c.lag))), raw(func.max(case((top_lag, c.contact_at)))),
         raw(func.min(case((c.open_q, c.contact_at)))),
     ).group_by(c.episode_id)
-    return {row[0]: tuple(row[1:]) for row in session.execute(q)}
+    return {row[0]: tuple(row[1:]) for row in session.connection().execute(q).all()}
 
 
 def _recommendation_facts(session: Session, scope_sq) -> dict[int, tuple]:  # type: ignore[no-untyped-def,type-arg]
@@ -423,7 +423,7 @@ def _recommendation_facts(session: Session, scope_sq) -> dict[int, tuple]:  # ty
         .where(Recommendation.episode_id.in_(scope_sq))
         .group_by(Recommendation.episode_id)
     )
-    return {row[0]: tuple(row[1:]) for row in session.execute(q)}
+    return {row[0]: tuple(row[1:]) for row in session.connection().execute(q).all()}
 
 
 def _billing(session: Session, today: date, ids: list[int] | None) -> dict:  # type: ignore[type-arg]
