@@ -57,6 +57,7 @@ from cocm_desktop.store.models import (
     User,
 )
 
+from ._perf import without_gc
 from ._sql import raw, to_day
 from .common import ValidationError, check, clinic_name, load_policy, local_now, local_today, record
 from .payer_rules import load_rule_sets
@@ -350,6 +351,7 @@ def _month(value: Month | date | str) -> Month:
     return Month.of(value)
 
 
+@without_gc
 def compute_billing_month(
     session: Session,
     month: Month | date | str,

@@ -46,6 +46,7 @@ from cocm_desktop.domain.episode_months import (
 from cocm_desktop.domain.timelog import COUNTED_ROLES, ROLE_CLINICIAN, TimeEntryIn, count_month
 from cocm_desktop.store.models import Consent, Episode, Patient, TimeEntry, User
 
+from ._perf import without_gc
 from ._sql import raw
 from .billing_month import _moment, consent_covering, episode_for_day
 from .payer_rules import load_rule_sets
@@ -133,6 +134,7 @@ def _overlapping_patients(rows: list) -> set[int]:  # type: ignore[type-arg]
     return flagged
 
 
+@without_gc
 def billing_progress(
     session: Session, month_start: date, episode_ids: Iterable[int] | None = None
 ) -> dict[int, BillingProgress]:

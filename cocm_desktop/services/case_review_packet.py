@@ -51,6 +51,7 @@ from cocm_desktop.store.models import (
     User,
 )
 
+from ._perf import without_gc
 from .common import NotFound, check, clinic_name, load_policy, local_now, local_today, record
 
 RECENT_CONTACTS = 5  # contacts printed per patient (newest first)
@@ -404,6 +405,7 @@ def _by_episode(rows: Iterable, key: int = 0) -> dict[int, list]:  # type: ignor
     return out
 
 
+@without_gc
 def packet_data(
     session: Session,
     actor: Actor,

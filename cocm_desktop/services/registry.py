@@ -50,6 +50,7 @@ from cocm_desktop.store.models import (
     User,
 )
 
+from ._perf import without_gc
 from ._sql import day_diff, raw, to_day
 from .common import ValidationError, check, load_policy, local_today, record
 
@@ -175,6 +176,7 @@ def build_registry(
     return out
 
 
+@without_gc
 def collect(
     session: Session,
     *,
