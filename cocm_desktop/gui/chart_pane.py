@@ -712,11 +712,13 @@ class ChartPane(QWidget):
                       ("non-face-to-face work may occur", consent.non_face_to_face_explained),
                       ("cost-sharing explained", consent.cost_sharing_explained),
                       ("patient agrees", consent.patient_agrees)]
-            items = "".join(f"<li>{'✓' if ok else '✗'} {what}</li>" for what, ok in checks)
+            items = "<br>".join(
+                f"<span style='color:{'#1B5E20' if ok else '#B71C1C'}'>{'✓' if ok else '✗'}</span>&nbsp;{what}"
+                for what, ok in checks)
             att = (f"attested by {E(consent.attested_by)} {_dt(consent.attested_at)}" if consent.attested_by
                    else "<span style='color:#8A4B00'>awaiting the treating clinician's attestation</span>")
             parts.append(f"<h4>Consent</h4><p>{fmt_long(consent.consent_on)} — obtained by {E(consent.obtained_by)}, "
-                         f"recorded by {E(consent.recorded_by)}; {att}</p><ul>{items}</ul>")
+                         f"recorded by {E(consent.recorded_by)}; {att}</p><p style='margin-left:12px'>{items}</p>")
         else:
             parts.append("<h4>Consent</h4><p style='color:#B71C1C'>Not documented.</p>")
         if ep.urgent_risk_ruled_out_by:

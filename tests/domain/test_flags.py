@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 from datetime import date, timedelta
 
 import pytest
@@ -247,7 +246,8 @@ def test_property_cadence_flags_agree_with_schedule(facts):
     assert (Flag.MEASURE_DUE in got) == is_overdue(measure_due, TODAY)
 
 
-def test_ten_thousand_rows_well_under_100_ms():
+def test_batch_gives_the_same_flags_as_one_row_at_a_time():
+    """The registry uses the batch call (speed is measured in tests/benchmarks, not here)."""
     rows = []
     for n in range(10_000):
         rows.append(dataclasses.replace(
@@ -265,13 +265,11 @@ def test_ten_thousand_rows_well_under_100_ms():
             max_registry_lag_days=n % 4,
             last_case_review_on=None if n % 3 else ago(n % 50),
         ))
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        result = compute_flags_many(rows, TODAY)
-        best = min(best, time.perf_counter() - start)
+    result = compute_flags_many(rows, TODAY)
     assert len(result) == 10_000 and sum(map(len, result)) > 10_000
-    assert best < 0.1, f"{best * 1000:.0f} ms for 10,000 rows"
+    for row, hits in zip(rows[::97], result[::97], strict=True):
+        single = compute_flags(row, TODAY)
+        assert [(h.flag, h.reason) for h in hits] == [(h.flag, h.reason) for h in single]
 
 
 def test_waiting_reason_names_only_the_overdue_step():
