@@ -8,6 +8,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from cocm_desktop.commands._auth import add_db_args, open_from_args
+from cocm_desktop.reports.output import write_private
 
 EXIT_BROKEN = 1
 
@@ -107,21 +108,3 @@ def run_report(args: argparse.Namespace) -> int:
         print(report.chain_message, file=sys.stderr)
         return EXIT_BROKEN
     return 0
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Owner-only file, written whole: a report holds PHI and goes only where the user said."""
-    import os
-
-    tmp = path.with_name(f".{path.name}.writing")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if tmp.exists():
-            tmp.unlink()
-        raise

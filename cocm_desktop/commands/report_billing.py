@@ -7,7 +7,6 @@ audited (services.billing_month). Files are written only after the whole packet 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -28,22 +27,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=run)
 
 
-def _write(path: Path, data: bytes) -> None:
-    """Write via a sibling temp name and rename, so a half-written packet never exists."""
-    tmp = path.with_name(f".{path.name}.part")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def run(args: argparse.Namespace) -> int:
     from cocm_desktop.domain.roles import Permission
     from cocm_desktop.reports.billing_packet import render_csv, render_pdf
+    from cocm_desktop.reports.output import write_private
     from cocm_desktop.services.billing_month import billing_month
     from cocm_desktop.services.common import ValidationError, check
 
@@ -58,9 +45,9 @@ def run(args: argparse.Namespace) -> int:
             packet = billing_month(s, db.actor, args.month)
         pdf = render_pdf(packet)
         csv_text = render_csv(packet) if args.csv is not None else None
-    _write(args.out, pdf)
+    write_private(args.out, pdf)
     if csv_text is not None:
-        _write(args.csv, csv_text.encode("utf-8-sig"))
+        write_private(args.csv, csv_text.encode("utf-8-sig"))
     totals = ", ".join(f"{c} ×{u}" for c, u in packet.totals) or "no billable codes"
     print(
         f"Billing packet {packet.month}: {len(packet.rows)} patient-months, {totals}, "

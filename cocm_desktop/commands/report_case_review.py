@@ -8,7 +8,6 @@ paper); the run is audited. The file is written only once the whole packet is bu
 from __future__ import annotations
 
 import argparse
-import os
 from datetime import date
 from pathlib import Path
 
@@ -37,22 +36,10 @@ def _date(value: str) -> date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """Write via a sibling temp name (owner-only) and rename: a half-written PHI file never exists."""
-    tmp = path.with_name(f".{path.name}.part")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def run(args: argparse.Namespace) -> int:
     from cocm_desktop.domain.roles import Permission
     from cocm_desktop.reports.case_review_packet import build_case_review_packet
+    from cocm_desktop.reports.output import write_private
     from cocm_desktop.services.case_review_packet import packet_data
     from cocm_desktop.services.common import ValidationError, check
 

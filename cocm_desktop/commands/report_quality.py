@@ -27,8 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    from cocm_desktop.commands.report_case_review import write_private
     from cocm_desktop.domain.roles import Permission
+    from cocm_desktop.reports.output import write_private
     from cocm_desktop.reports.quality_report import build_quality_report
     from cocm_desktop.services.common import ValidationError, check
     from cocm_desktop.services.quality_report import parse_month, quality_report_data

@@ -33,6 +33,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from cocm_desktop.reports.output import write_private
+
 PRINT_DPI_MAX = 300
 PREVIEW_DPI = 110
 
@@ -135,16 +137,7 @@ def save_pdf(path: str | os.PathLike[str], pdf_bytes: bytes) -> Path:
     target = Path(path)
     if target.suffix.lower() != ".pdf":
         target = target.with_name(target.name + ".pdf")
-    tmp = target.with_name(f".{target.name}.part")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(pdf_bytes)
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return target
+    return write_private(target, pdf_bytes)
 
 
 def _safe_filename(title: str) -> str:
