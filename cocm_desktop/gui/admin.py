@@ -21,8 +21,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
-from PySide6.QtGui import QColor
+from PySide6.QtCore import QSortFilterProxyModel, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -51,6 +50,8 @@ from cocm_desktop.domain.roles import Role
 from cocm_desktop.gui.context import AppContext
 from cocm_desktop.gui.errors import describe, is_expected, show_error
 from cocm_desktop.gui.form_dialog import Field, FormDialog, qdate
+from cocm_desktop.gui.registry_model import RowRole, SortRole
+from cocm_desktop.gui.table_model import Col, RecordTableModel
 from cocm_desktop.gui.worker import BusyOverlay, run_in_background
 
 ROLE_CHOICES = [(r.label, r.value) for r in Role]
@@ -75,41 +76,28 @@ class _PasswordsMatch:
 
 
 # ---- users ---------------------------------------------------------------------------------------
-class UsersModel(QAbstractTableModel):
-    COLUMNS = ("Name", "Username", "Role", "Credentials", "Status")
+_INACTIVE = "#829AB1"
+_USER_COLUMNS = (
+    Col("Name", lambda u: u.display_name, color=lambda u: None if u.active else _INACTIVE),
+    Col("Username", lambda u: u.username, color=lambda u: None if u.active else _INACTIVE),
+    Col("Role", lambda u: Role(u.role).label, color=lambda u: None if u.active else _INACTIVE),
+    Col("Credentials", lambda u: u.credentials or "", color=lambda u: None if u.active else _INACTIVE),
+    Col("Status", lambda u: "Active" if u.active else "Removed", color=lambda u: None if u.active else _INACTIVE),
+)
+
+
+class UsersModel(RecordTableModel):
+    """Staff accounts; the row behind an index is `index.data(RowRole)`."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.users: list[Any] = []
+        super().__init__(_USER_COLUMNS, parent)
+
+    @property
+    def users(self) -> list[Any]:
+        return self.rows
 
     def set_users(self, users: list[Any]) -> None:
-        self.beginResetModel()
-        self.users = list(users)
-        self.endResetModel()
-
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(self.users)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(self.COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.COLUMNS[section]
-        return None
-
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        u = self.users[index.row()]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return (u.display_name, u.username, Role(u.role).label, u.credentials or "",
-                    "Active" if u.active else "Removed")[index.column()]
-        if role == Qt.ItemDataRole.ForegroundRole and not u.active:
-            return QColor("#829AB1")
-        if role == Qt.ItemDataRole.UserRole:
-            return u
-        return None
+        self.set_rows(users)
 
 
 class UsersDialog(QDialog):
@@ -190,7 +178,7 @@ class UsersDialog(QDialog):
 
     def selected(self) -> Any:
         index = self.table.currentIndex()
-        return index.data(Qt.ItemDataRole.UserRole) if index.isValid() else None
+        return index.data(RowRole) if index.isValid() else None
 
     def select(self, username: str) -> bool:
         for row, u in enumerate(self.model.users):
@@ -477,42 +465,21 @@ AUDIT_FAMILIES = [
 ]
 
 
-class AuditModel(QAbstractTableModel):
-    COLUMNS = ("#", "Time", "User", "Action", "Patient MRN", "Object", "Summary")
+_AUDIT_COLUMNS = (
+    Col("#", lambda r: str(r.seq), sort=lambda r: r.seq),
+    Col("Time", lambda r: r.at.strftime("%Y-%m-%d %H:%M:%S"), sort=lambda r: r.at),
+    Col("User", lambda r: r.username),
+    Col("Action", lambda r: r.action),
+    Col("Patient MRN", lambda r: r.patient_mrn or ""),
+    Col("Object", lambda r: f"{r.object_type} {r.object_id}" if r.object_type else "",
+        sort=lambda r: r.object_type or ""),
+    Col("Summary", lambda r: r.summary or "", tip=lambda r: r.summary or None),
+)
 
+
+class AuditModel(RecordTableModel):
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.rows: list[Any] = []
-
-    def set_rows(self, rows: list[Any]) -> None:
-        self.beginResetModel()
-        self.rows = list(rows)
-        self.endResetModel()
-
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(self.COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.COLUMNS[section]
-        return None
-
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        r = self.rows[index.row()]
-        col = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return (str(r.seq), r.at.strftime("%Y-%m-%d %H:%M:%S"), r.username, r.action, r.patient_mrn or "",
-                    f"{r.object_type} {r.object_id}" if r.object_type else "", r.summary or "")[col]
-        if role == Qt.ItemDataRole.UserRole:  # sort keys
-            return (r.seq, r.at, r.username, r.action, r.patient_mrn or "", r.object_type or "", r.summary or "")[col]
-        if role == Qt.ItemDataRole.ToolTipRole and col == 6 and r.summary:
-            return r.summary
-        return None
+        super().__init__(_AUDIT_COLUMNS, parent, id_of=lambda r: r.seq)
 
 
 class AuditReportDialog(QDialog):
@@ -567,7 +534,7 @@ class AuditReportDialog(QDialog):
         self.model = AuditModel(self)
         self.proxy = QSortFilterProxyModel(self)
         self.proxy.setSourceModel(self.model)
-        self.proxy.setSortRole(Qt.ItemDataRole.UserRole)
+        self.proxy.setSortRole(SortRole)
         self.table = QTableView(self)
         self.table.setObjectName("auditTable")
         self.table.setModel(self.proxy)
