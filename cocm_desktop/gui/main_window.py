@@ -126,8 +126,10 @@ class MainWindow(QMainWindow):
         self.idle.idle.connect(self.lock)
         self.idle.start()
         self._restore_geometry()
-        QTimer.singleShot(0, self.registry.reload)
+        # The timer check is a quick read on the GUI thread: run it before the background registry
+        # load starts, or it would queue behind that load's database lock (seconds at 10k patients).
         QTimer.singleShot(0, self.timer.check_recovery)
+        QTimer.singleShot(0, self.registry.reload)
 
     # ---- set-up ------------------------------------------------------------------------------
     def _apply_role(self) -> None:
