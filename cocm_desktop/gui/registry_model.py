@@ -128,6 +128,9 @@ class RegistryModel(QAbstractTableModel):
         self.rows: list[Any] = []
         self.search_keys: list[str] = []
         self.today = today or date.today()
+        # The proxy asks for a row's sort key at every comparison (n log n times per sort, and
+        # again at each filter keystroke): compute a column's keys once per set of rows.
+        self._sort_keys: dict[int, list[Any]] = {}
 
     # ---- data in ----------------------------------------------------------------------------
     def set_rows(self, rows: Sequence[Any], today: date | None = None) -> None:
@@ -135,6 +138,7 @@ class RegistryModel(QAbstractTableModel):
         self.rows = list(rows)
         self.today = today or date.today()
         self.search_keys = [f"{r.patient_name}\n{r.mrn}".casefold() for r in self.rows]
+        self._sort_keys = {}
         self.endResetModel()
 
     def clear(self) -> None:
@@ -171,14 +175,21 @@ class RegistryModel(QAbstractTableModel):
         return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if role == SortRole:  # hot path: answered from the per-column cache
+            n, c = index.row(), index.column()
+            if not 0 <= n < len(self.rows) or not 0 <= c < len(COLUMNS):
+                return None
+            keys = self._sort_keys.get(c)
+            if keys is None:
+                k = COLUMNS[c].key
+                keys = self._sort_keys[c] = [self._sort(r, k) for r in self.rows]
+            return keys[n]
         if not index.isValid() or not 0 <= index.row() < len(self.rows):
             return None
         row = self.rows[index.row()]
         key = COLUMNS[index.column()].key
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(row, key)
-        if role == SortRole:
-            return self._sort(row, key)
         if role == IdRole:
             return row.patient_id
         if role == RowRole:
