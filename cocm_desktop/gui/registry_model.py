@@ -394,17 +394,24 @@ def chip_layout(hits: Sequence[FlagHit], rect: QRect, fm: QFontMetrics) -> tuple
     return placed, 0
 
 
+def _paint_cell_background(
+    delegate: QStyledItemDelegate, painter: QPainter, option: QStyleOptionViewItem, index: ModelIndex
+) -> None:
+    """The style's own cell (selection, hover, alternate rows) without its text: we paint that."""
+    opt = QStyleOptionViewItem(option)
+    delegate.initStyleOption(opt, index)
+    opt.text = ""
+    style = opt.widget.style() if opt.widget else None
+    if style is not None:
+        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
+
+
 class FlagChipsDelegate(QStyledItemDelegate):
     """Coloured chips (the flag's colour, white text); the tooltip says why, per chip."""
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: ModelIndex) -> None:
         row = index.data(RowRole)
-        opt = QStyleOptionViewItem(option)
-        self.initStyleOption(opt, index)
-        opt.text = ""
-        style = opt.widget.style() if opt.widget else None
-        if style is not None:
-            style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
+        _paint_cell_background(self, painter, option, index)
         if row is None or not row.flags:
             return
         painter.save()
@@ -459,12 +466,7 @@ class MinutesDelegate(QStyledItemDelegate):
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: ModelIndex) -> None:
         row = index.data(RowRole)
-        opt = QStyleOptionViewItem(option)
-        self.initStyleOption(opt, index)
-        opt.text = ""
-        style = opt.widget.style() if opt.widget else None
-        if style is not None:
-            style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
+        _paint_cell_background(self, painter, option, index)
         if row is None:
             return
         painter.save()
@@ -509,12 +511,7 @@ class PatientDelegate(QStyledItemDelegate):
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: ModelIndex) -> None:
         row = index.data(RowRole)
-        opt = QStyleOptionViewItem(option)
-        self.initStyleOption(opt, index)
-        opt.text = ""
-        style = opt.widget.style() if opt.widget else None
-        if style is not None:
-            style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
+        _paint_cell_background(self, painter, option, index)
         if row is None:
             return
         painter.save()

@@ -17,6 +17,7 @@ Only the clinic lead may run it (`Permission.RUN_BILLING_REPORT`); generating it
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
@@ -201,12 +202,12 @@ class PatientMonth:
         return f"{self.kind} (month {self.episode_month})"
 
 
-def _add_codes(totals: dict[str, int], codes: tuple[tuple[str, int], ...]) -> None:
-    for code, units in codes:
-        totals[code] = totals.get(code, 0) + units
-
-
-def _sorted_codes(totals: dict[str, int]) -> tuple[tuple[str, int], ...]:
+def _code_totals(code_lists: Iterable[tuple[tuple[str, int], ...]]) -> tuple[tuple[str, int], ...]:
+    """Units per code over many rows' (code, units) lists, sorted by code."""
+    totals: dict[str, int] = {}
+    for codes in code_lists:
+        for code, units in codes:
+            totals[code] = totals.get(code, 0) + units
     return tuple(sorted(totals.items()))
 
 
@@ -220,17 +221,11 @@ class PractitionerGroup:
 
     @property
     def totals(self) -> tuple[tuple[str, int], ...]:
-        t: dict[str, int] = {}
-        for r in self.rows:
-            _add_codes(t, r.billed_codes)
-        return _sorted_codes(t)
+        return _code_totals(r.billed_codes for r in self.rows)
 
     @property
     def held(self) -> tuple[tuple[str, int], ...]:
-        t: dict[str, int] = {}
-        for r in self.rows:
-            _add_codes(t, r.held_codes)
-        return _sorted_codes(t)
+        return _code_totals(r.held_codes for r in self.rows)
 
     @property
     def counted_minutes(self) -> int:
@@ -252,17 +247,11 @@ class BillingMonth:
 
     @property
     def totals(self) -> tuple[tuple[str, int], ...]:
-        t: dict[str, int] = {}
-        for r in self.rows:
-            _add_codes(t, r.billed_codes)
-        return _sorted_codes(t)
+        return _code_totals(r.billed_codes for r in self.rows)
 
     @property
     def held(self) -> tuple[tuple[str, int], ...]:
-        t: dict[str, int] = {}
-        for r in self.rows:
-            _add_codes(t, r.held_codes)
-        return _sorted_codes(t)
+        return _code_totals(r.held_codes for r in self.rows)
 
     @property
     def below_threshold(self) -> tuple[PatientMonth, ...]:
