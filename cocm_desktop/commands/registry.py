@@ -26,7 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
-    from cocm_desktop.services.registry import resolve_staff, write_registry_csv
+    from cocm_desktop.services.registry import resolve_staff
+    from cocm_desktop.services.registry_csv import write_registry_csv
 
     db = open_from_args(args)
     try:

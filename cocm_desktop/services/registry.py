@@ -18,13 +18,10 @@ Decisions:
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from fractions import Fraction
-from typing import TextIO
 
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session, aliased
@@ -52,7 +49,7 @@ from cocm_desktop.store.models import (
 
 from ._perf import without_gc
 from ._sql import day_diff, raw, to_day
-from .common import ValidationError, check, load_policy, local_today, record
+from .common import ValidationError, check, load_policy, local_today
 
 PHQ9, GAD7 = "PHQ-9", "GAD-7"
 
@@ -453,72 +450,3 @@ def _local_minutes(session: Session, month_start: date, ids: list[int] | None) -
         q = q.where(TimeEntry.episode_id.in_(ids))
     return {eid: _Minutes(int(m or 0), label=f"{int(m or 0)} min") for eid, m in session.execute(
         q.group_by(TimeEntry.episode_id))}
-
-
-# ---------------------------------------------------------------------------------------------
-# CSV
-
-CSV_COLUMNS: tuple[str, ...] = (
-    "Patient", "MRN", "Care manager", "Clinician", "Program", "Status", "Enrolled", "Weeks",
-    "Primary scale", "Baseline PHQ-9", "Baseline PHQ-9 date", "Last PHQ-9", "Last PHQ-9 date",
-    "PHQ-9 change", "Baseline GAD-7", "Baseline GAD-7 date", "Last GAD-7", "Last GAD-7 date",
-    "GAD-7 change", "Last contact", "Failed outreach attempts", "Next action", "Next action due",
-    "Last case review", "Minutes this month", "Next code", "Minutes to next code", "Billing",
-    "Transfer pending to", "Flags",
-) + tuple(f.label for f in Flag)
-
-
-def _safe(value: str | None) -> str:
-    """Free text into a spreadsheet cell: a leading = + - @ would run as a formula."""
-    if not value:
-        return ""
-    return "'" + value if value[0] in "=+-@\t\r" else value
-
-
-def _d(v: date | None) -> str:
-    return v.isoformat() if v else ""
-
-
-def _n(v: int | None) -> str:
-    return "" if v is None else str(v)
-
-
-def csv_record(row: RegistryRow) -> list[str]:
-    flags = row.flag_set
-    return [
-        _safe(row.patient_name), _safe(row.mrn), _safe(row.care_manager), _safe(row.clinician), row.program,
-        row.status, _d(row.enrolled_on), str(row.weeks), row.primary_scale,
-        _n(row.phq9_baseline), _d(row.phq9_baseline_on), _n(row.phq9_last), _d(row.phq9_last_on),
-        row.phq9_change_text if row.phq9_change is not None else "",
-        _n(row.gad7_baseline), _d(row.gad7_baseline_on), _n(row.gad7_last), _d(row.gad7_last_on),
-        row.gad7_change_text if row.gad7_change is not None else "",
-        _d(row.last_contact_on), str(row.failed_attempts), _safe(row.next_action), _d(row.next_action_on),
-        _d(row.last_case_review_on), str(row.minutes_this_month), row.next_code or "",
-        _n(row.minutes_to_next_code), row.billing_label, _safe(row.transfer_to),
-        "; ".join(h.flag.label for h in row.flags),
-    ] + ["yes" if f in flags else "" for f in Flag]
-
-
-def write_registry_csv(
-    session: Session, actor: Actor, out: TextIO, *, today: date | None = None, care_manager_id: int | None = None,
-    flagged_only: bool = False, status: str | Iterable[str] | None = None, text: str | None = None,
-) -> int:
-    """Write the (filtered) registry as CSV with a header row; audited as an export. Returns rows."""
-    rows = build_registry(session, actor, today=today, care_manager_id=care_manager_id,
-                          flagged_only=flagged_only, status=status, text=text)
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for row in rows:
-        writer.writerow(csv_record(row))
-    record(session, actor, "registry.export", object_type="registry",
-           summary=f"Registry exported as CSV ({len(rows)} rows)",
-           detail={"care_manager_id": care_manager_id, "flagged_only": flagged_only,
-                   "status": status if isinstance(status, str) or status is None else list(status),
-                   "text": bool(text)})
-    return len(rows)
-
-
-def registry_csv_text(session: Session, actor: Actor, **filters: object) -> str:
-    buf = io.StringIO()
-    write_registry_csv(session, actor, buf, **filters)  # type: ignore[arg-type]
-    return buf.getvalue()

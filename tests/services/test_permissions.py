@@ -22,6 +22,7 @@ from cocm_desktop.services import (
     quality,
     referrals,
     registry,
+    registry_csv,
     risk,
 )
 from cocm_desktop.store.database import Database
@@ -143,7 +144,7 @@ CASES: list[tuple[str, tuple[str, ...], Any]] = [
     ("close_recommendation", (CM, CL), lambda b, a, w: case_review.close_recommendation(
         b._s, a, w["rec_told"], now=_now())),
     ("build_registry", ALL, lambda b, a, w: registry.build_registry(b._s, a, today=TODAY)),
-    ("registry_csv", ALL, lambda b, a, w: registry.registry_csv_text(b._s, a, today=TODAY)),
+    ("registry_csv", ALL, lambda b, a, w: registry_csv.registry_csv_text(b._s, a, today=TODAY)),
     ("open_chart", ALL, lambda b, a, w: chart.open_chart(b._s, a, episode_id=w["episode"], today=TODAY)),
     ("quality_report", (LEAD,), lambda b, a, w: quality.quality_report(b._s, a, date(2026, 11, 1), today=TODAY)),
 ]

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 
 from cocm_desktop.cli import main
 from cocm_desktop.domain.flags import Flag
-from cocm_desktop.services.registry import CSV_COLUMNS
+from cocm_desktop.services.registry_csv import CSV_COLUMNS
 
 TODAY = date.today()  # the command runs on the real clock
 
