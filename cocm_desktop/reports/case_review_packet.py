@@ -49,7 +49,7 @@ from cocm_desktop.domain.instruments import (
 from cocm_desktop.reports import charts
 
 if TYPE_CHECKING:  # the read model lives in services; rendering only reads attributes
-    from cocm_desktop.services.case_review_packet import CaseReviewPacket, PacketPatient, ScaleSummary
+    from cocm_desktop.services.case_review_packet_model import CaseReviewPacket, PacketPatient, ScaleSummary
 
 # ---------------------------------------------------------------------------------------------
 # Page, type and colour
