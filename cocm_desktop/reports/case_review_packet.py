@@ -1,6 +1,6 @@
 """The printed case-review packet (reportlab, built in memory): `build_case_review_packet(packet) -> bytes`.
 
-Pure rendering: takes services.case_review_packet.CaseReviewPacket and touches no database.
+Pure rendering: takes services.case_review_packet_model.CaseReviewPacket and touches no database.
 
 Layout (US Letter): a cover (session, consultant, care managers, agenda counts by group, caseload
 per care manager, the agenda at a glance), then one section per agenda patient, each starting on a
