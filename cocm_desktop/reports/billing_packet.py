@@ -18,7 +18,7 @@ from calendar import month_name
 
 from reportlab.platypus import CondPageBreak, KeepTogether, PageBreak, Paragraph, Spacer
 
-from cocm_desktop.services.billing_month import BillingMonth, PatientMonth
+from cocm_desktop.services.billing_month_model import BillingMonth, PatientMonth
 
 from . import pdf_common as pc
 
