@@ -13,6 +13,7 @@ from cocm_desktop.domain.roles import Permission
 from cocm_desktop.store.models import Episode, Patient, PayerRuleSet
 
 from ._clinical import OPEN_STATUS_VALUES, get_patient, text
+from ._text import refuse_hidden_characters
 from .common import ValidationError, check, local_today, record
 
 EARLIEST_BIRTH = date(1900, 1, 1)
@@ -65,6 +66,7 @@ def _clean(session: Session, values: dict[str, object], today: date, patient_id:
         out[key] = value
     if "mrn" in out:
         mrn = text(out["mrn"], "MRN", required=True, max_len=32)  # type: ignore[arg-type]
+        refuse_hidden_characters(mrn, "MRN")
         taken = session.scalar(select(Patient.id).where(Patient.mrn == mrn))
         if taken is not None and taken != patient_id:
             raise ValidationError("Another patient already has this MRN; check the number.")
@@ -72,6 +74,7 @@ def _clean(session: Session, values: dict[str, object], today: date, patient_id:
     for key, label in (("family_name", "Family name"), ("given_name", "Given name")):
         if key in out:
             out[key] = text(out[key], label, required=True, max_len=200)  # type: ignore[arg-type]
+            refuse_hidden_characters(out[key], label)  # type: ignore[arg-type]
     if "date_of_birth" in out:
         dob = out["date_of_birth"]
         if not isinstance(dob, date):
@@ -84,6 +87,7 @@ def _clean(session: Session, values: dict[str, object], today: date, patient_id:
                           ("payer_name", "Payer", 120), ("member_id", "Member id", 64)):
         if key in out:
             out[key] = text(out[key], label, max_len=n)  # type: ignore[arg-type]
+            refuse_hidden_characters(out[key], label)  # type: ignore[arg-type]
     if "notes" in out:
         out["notes"] = text(out["notes"], "Notes", max_len=4000)  # type: ignore[arg-type]
     if "portal" in out:

@@ -7,7 +7,6 @@ must change together: the row and the key slot.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -18,6 +17,7 @@ from cocm_desktop.store.database import Database
 from cocm_desktop.store.keyslots import normalize_username
 from cocm_desktop.store.models import User, utcnow
 
+from ._text import has_hidden_characters as _has_hidden_characters
 from .common import NotFound, ValidationError, check, record
 
 USERNAME_RE = re.compile(r"^[a-z][a-z0-9._-]{1,31}$")
@@ -79,14 +79,6 @@ def add_staff_user(
         # The slot is written inside the transaction: if it fails, the row is rolled back too.
         db.add_key_slot(name, password)
         return _to_staff(user)
-
-
-_REFUSED_CATEGORIES = ("Cc", "Cf", "Cs", "Co", "Cn")
-_ALLOWED_FORMAT = {"\u200c", "\u200d"}  # zero-width (non-)joiner: needed to spell some names
-
-
-def _has_hidden_characters(text: str) -> bool:
-    return any(unicodedata.category(ch) in _REFUSED_CATEGORIES and ch not in _ALLOWED_FORMAT for ch in text)
 
 
 def _clean_display_name(display_name: str) -> str:
