@@ -691,13 +691,12 @@ class RestoreRequest:
 def verify_backup(source: Path, username: str, password: str) -> Any:
     """Open the backup with this password and run every check on it, without writing to it.
 
-    Returns store.backup.Verification; WrongCredentials / RestoreRefused when it cannot be used.
-    (`restore` repeats these checks before it touches anything.)
+    Returns store.backup.Verification; WrongCredentials / RestoreRefused / PermissionDenied when it
+    cannot be used. (`restore` repeats these checks before it touches anything.)
     """
-    from cocm_desktop.store import backup
+    from cocm_desktop.store.backup import verify_backup as verify
 
-    key, _keyfile = backup._unlock_backup(Path(source), username, password)
-    return backup.verify_file(Path(source), key)
+    return verify(Path(source), username, password)
 
 
 def ask_restore(context: AppContext, parent: QWidget) -> RestoreRequest | None:

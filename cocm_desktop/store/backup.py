@@ -279,6 +279,35 @@ def _unlock_backup(source: Path, username: str, password: str) -> tuple[bytes, K
     raise RestoreRefused(f"The backup “{source.name}” is damaged; nothing was changed.")
 
 
+def _check_backup(source: Path, username: str, password: str) -> tuple[bytes, KeyFile, Verification]:
+    """Unlock `source` with this user's key slot, run every check, and (when it passes) check that
+    the user is active in the backup with the right to restore it. Reads only."""
+    key, keyfile = _unlock_backup(source, username, password)
+    verification = verify_file(source, key)
+    if verification.ok:
+        with _file_session(source, key) as (_engine, s):
+            user = s.scalar(select(User).where(User.username == normalize_username(username)))
+            if user is None or not user.active:
+                raise WrongCredentials()
+            require(user.role, Permission.BACKUP)
+    return key, keyfile, verification
+
+
+def verify_backup(path: Path | str, username: str, password: str) -> Verification:
+    """Check a backup file before a restore, without writing a byte to it (or beside it).
+
+    The same checks `restore` runs before it touches anything: this user's password opens the
+    backup's key slots; SQLite and SQLCipher integrity, a known schema and the audit chain pass;
+    and the user is active in the backup with the right to restore (the clinic lead).
+
+    Returns the `Verification` (`.ok` False with `.problems` when the file opens but fails a
+    check). Raises `WrongCredentials` (wrong password, or no such active user in the backup),
+    `RestoreRefused` (no file, no or mismatched key file, not a clinic database, damaged beyond
+    opening) or `PermissionDenied` (the user's role in the backup may not restore).
+    """
+    return _check_backup(Path(path).absolute(), username, password)[2]
+
+
 def restore(
     db_path: Path | str, source: Path | str, username: str, password: str, *, now: datetime | None = None
 ) -> RestoreResult:
@@ -287,15 +316,9 @@ def restore(
     if source.resolve() == db_path.resolve():
         raise RestoreRefused("The backup and the database are the same file.")
     check_location(db_path)
-    key, keyfile = _unlock_backup(source, username, password)
-    verification = verify_file(source, key)
+    key, keyfile, verification = _check_backup(source, username, password)
     if not verification.ok:
         raise RestoreRefused(f"The backup failed its checks; nothing was changed: {verification.describe()}")
-    with _file_session(source, key) as (_engine, s):
-        user = s.scalar(select(User).where(User.username == normalize_username(username)))
-        if user is None or not user.active:
-            raise WrongCredentials()
-        require(user.role, Permission.BACKUP)
     lock = InstanceLock(db_path)
     lock.acquire()  # refuse while the app has the database open
     try:
