@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from cocm_desktop.domain.actor import Actor
 from cocm_desktop.domain.outcomes import is_remission, is_response, weeks_in_treatment
+from cocm_desktop.domain.policy import Policy
 from cocm_desktop.domain.roles import Permission
 from cocm_desktop.store.models import AgendaItem, CaseReviewSession, Contact, Episode, Measure, User
 
@@ -78,9 +79,20 @@ def _month_end(first: date) -> date:
 
 
 def quality_report(session: Session, actor: Actor, month_start: date, *, today: date | None = None) -> QualityReport:
+    """The month's figures (clinic lead); one "report.quality" audit record per call."""
     check(actor, Permission.RUN_QUALITY_REPORT)
-    today = today or local_today()
-    policy = load_policy(session)
+    report = _month_figures(session, month_start, today=today or local_today(), policy=load_policy(session))
+    record(session, actor, "report.quality", object_type="report",
+           summary=f"Quality check for {report.month_start:%Y-%m} run")
+    return report
+
+
+def _month_figures(session: Session, month_start: date, *, today: date, policy: Policy) -> QualityReport:
+    """The figures alone: no permission check, no audit record.
+
+    For callers in services that have checked Permission.RUN_QUALITY_REPORT themselves and write
+    one audit record for the user's action (`quality_report`; the printed report's six months in
+    services.quality_report)."""
     first = month_start.replace(day=1)
     last = _month_end(first)
     as_of = min(last, today)
@@ -151,7 +163,7 @@ def quality_report(session: Session, actor: Actor, month_start: date, *, today: 
         select(Episode.close_reason, func.count()).where(
             Episode.closed_on >= first, Episode.closed_on <= as_of, Episode.status == "closed")
         .group_by(Episode.close_reason)).all()))
-    report = QualityReport(
+    return QualityReport(
         month_start=first, month_end=last, as_of=as_of, caseload=len(eps),
         engagement=Rate(len(engaged), len(eps)), measurement=Rate(len(measured), len(eps)),
         case_review_coverage=Rate(sum(1 for e in cocm if e.id in reviewed), len(cocm)),
@@ -165,7 +177,4 @@ def quality_report(session: Session, actor: Actor, month_start: date, *, today: 
         disengaged_closures=closures.get("disengaged", 0),
         closures_by_reason=tuple(sorted((k or "?", v) for k, v in closures.items())),
     )
-    record(session, actor, "report.quality", object_type="report",
-           summary=f"Quality check for {first:%Y-%m} run")
-    return report
 

@@ -5,11 +5,12 @@
 
 Decisions:
 - Clinic lead only (Permission.RUN_QUALITY_REPORT), checked before any work.
-- Every figure comes from services.quality.quality_report, month by month (the same numbers the
-  quality screen shows); a month before the clinic's first enrollment is reported with empty
-  denominators and drawn as "no data".
-- Audit: each month's computation is audited by services.quality ("report.quality"); this module
-  adds one "report.quality_pdf" record naming the month printed.
+- Every figure comes from the computation behind services.quality.quality_report, month by month
+  (the same numbers the quality screen shows); a month before the clinic's first enrollment is
+  reported with empty denominators and drawn as "no data".
+- Audit: one user action, one record. Printing writes a single "report.quality_pdf" record naming
+  the month printed and every month charted (summary and detail); the six months are computed
+  without the per-run "report.quality" record the quality screen writes.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from sqlalchemy.orm import Session
 from cocm_desktop.domain.actor import Actor
 from cocm_desktop.domain.roles import Permission
 
-from .common import ValidationError, check, clinic_name, local_now, local_today, record
-from .quality import QualityReport, quality_report
+from .common import ValidationError, check, clinic_name, load_policy, local_now, local_today, record
+from .quality import QualityReport, _month_figures
 
 HISTORY_MONTHS = 6
 
@@ -62,9 +63,12 @@ def quality_report_data(
     first = parse_month(month)
     if first > today.replace(day=1):
         raise ValidationError(f"Month: {first:%Y-%m} has not started yet.")
-    history = tuple(quality_report(session, actor, month_back(first, n), today=today)
+    policy = load_policy(session)
+    history = tuple(_month_figures(session, month_back(first, n), today=today, policy=policy)
                     for n in range(months - 1, -1, -1))
+    covered = [f"{h.month_start:%Y-%m}" for h in history]
     record(session, actor, "report.quality_pdf", object_type="report",
-           summary=f"Quality report for {first:%Y-%m} printed")
+           summary=f"Quality report for {first:%Y-%m} printed (months {covered[0]} to {covered[-1]})",
+           detail={"month": f"{first:%Y-%m}", "months": covered})
     return QualityTrend(clinic=clinic_name(session), month=history[-1], history=history,
                         generated_at=now or local_now(), generated_by=actor.display_name)
