@@ -18,12 +18,13 @@ Decisions:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from fractions import Fraction
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from cocm_desktop.domain.actor import Actor
@@ -32,24 +33,17 @@ from cocm_desktop.domain.outcomes import change_from_baseline, weeks_in_treatmen
 from cocm_desktop.domain.policy import Policy
 from cocm_desktop.domain.roles import Permission
 from cocm_desktop.store.models import (
-    AgendaItem,
-    CarePlanVersion,
-    CaseReviewSession,
-    Consent,
-    Contact,
     Episode,
-    Measure,
     Patient,
-    Recommendation,
-    Referral,
-    RiskEvent,
-    TimeEntry,
+    RegistryFacts,
     User,
 )
 
+from . import registry_facts
 from ._perf import without_gc
-from ._sql import day_diff, raw, to_day
+from ._sql import raw, to_day
 from .common import ValidationError, check, load_policy, local_today
+from .registry_facts import FACT_COLUMNS, IX
 
 PHQ9, GAD7 = "PHQ-9", "GAD-7"
 
@@ -184,22 +178,34 @@ def collect(
     episode_ids: Iterable[int] | None = None,
     policy: Policy | None = None,
     with_billing: bool = True,
+    cached: bool = True,
 ) -> list[tuple[RegistryRow, RegistryExtras]]:
-    """Rows with their agenda extras (no permission check: callers check their own)."""
+    """Rows with their agenda extras (no permission check: callers check their own).
+
+    The facts come from the `registry_facts` cache; rows missing there (new, invalidated by a
+    write, computed under another policy or billing month) are computed set-based and stored.
+    `cached=False` computes every row afresh and stores nothing (the reference the cache is
+    tested against)."""
+    session.flush()  # the cache is invalidated at flush time; reads below bypass autoflush
     policy = policy or load_policy(session)
+    month = today.replace(day=1)
     cm, cl = aliased(User), aliased(User)
     conds = _scope(today, care_manager_id, status, text, episode_ids)
+    fact_cols = [raw(getattr(RegistryFacts, n)) if n in _RAW_FACTS else getattr(RegistryFacts, n)
+                 for n in FACT_COLUMNS]
     base = (
         select(Episode.id, Episode.patient_id, Patient.family_name, Patient.given_name, Patient.mrn,
                Episode.care_manager_id, cm.display_name, Episode.treating_clinician_id, cl.display_name,
                Episode.program, Episode.status, raw(Episode.enrolled_on), Episode.primary_scale,
                Episode.next_action, raw(Episode.next_action_on), Episode.transfer_to,
-               Episode.transfer_confirmed_on)
+               Episode.transfer_confirmed_on, *(fact_cols if cached else ()))
         .join(Patient, Patient.id == Episode.patient_id)
         .join(cm, cm.id == Episode.care_manager_id)
         .join(cl, cl.id == Episode.treating_clinician_id)
         .where(*conds)
     )
+    if cached:
+        base = base.outerjoin(RegistryFacts, RegistryFacts.episode_id == Episode.id)
     q = (text or "").strip().lower()
     if q:
         like = f"%{q}%"
@@ -214,100 +220,120 @@ def collect(
     base_rows = conn.execute(base.order_by(Patient.family_name, Patient.given_name, Episode.id)).all()
     if not base_rows:
         return []
-    # Every fact query is limited to the same episodes: the scope as a subquery (cheap to repeat,
-    # never a 10 000-item IN list).
-    if q:
-        scope = select(Episode.id).join(Patient, Patient.id == Episode.patient_id) \
-            .join(cm, cm.id == Episode.care_manager_id).join(cl, cl.id == Episode.treating_clinician_id) \
-            .where(*conds).where(base.whereclause)  # type: ignore[arg-type]
-    else:
-        scope = select(Episode.id).where(*conds)
-    scope_sq = scope.scalar_subquery()
+    n_base = 17
+    facts: dict[int, tuple] = {}  # type: ignore[type-arg]
+    remission = policy.remission_below
+    if cached:
+        i_rem, i_month = n_base + IX["remission_below"], n_base + IX["billing_month"]
+        decode = _Decoder()
+        month_iso = month.isoformat()
+        for r in base_rows:
+            if r[i_rem] == remission and (not with_billing or r[i_month] == month_iso):
+                facts[r[0]] = decode(r[n_base:])
+    missing = [r[0] for r in base_rows if r[0] not in facts]
+    if missing:
+        if len(missing) <= _IN_LIMIT:
+            scope: object = missing
+        elif q:
+            scope = select(Episode.id).join(Patient, Patient.id == Episode.patient_id) \
+                .join(cm, cm.id == Episode.care_manager_id).join(cl, cl.id == Episode.treating_clinician_id) \
+                .where(*conds).where(base.whereclause).scalar_subquery()  # type: ignore[arg-type]
+        else:
+            scope = select(Episode.id).where(*conds).scalar_subquery()
+        fresh = registry_facts.compute(session, scope, policy, month, set(missing))
+        if cached:
+            registry_facts.store(session, fresh)
+        facts.update(fresh)
+    return [_assemble(r, facts[r[0]], today, policy) for r in base_rows]
 
-    measures = _measure_facts(session, scope_sq, policy)
-    contacts = _contact_facts(session, scope_sq, today, policy)
-    recs = _recommendation_facts(session, scope_sq)
-    reviews = dict(conn.execute(
-        select(AgendaItem.episode_id, raw(func.max(CaseReviewSession.session_on)))
-        .join(CaseReviewSession, CaseReviewSession.id == AgendaItem.session_id)
-        .where(AgendaItem.episode_id.in_(scope_sq), AgendaItem.reviewed.is_(True),
-               AgendaItem.removed.is_(False), CaseReviewSession.session_on <= today)
-        .group_by(AgendaItem.episode_id)).all())
-    referrals = dict(conn.execute(
-        select(Referral.episode_id, raw(func.min(Referral.referred_on)))
-        .where(Referral.episode_id.in_(scope_sq), Referral.status.in_(("sent", "scheduled")))
-        .group_by(Referral.episode_id)).all())
-    risks = dict(conn.execute(
-        select(RiskEvent.episode_id, raw(func.min(RiskEvent.opened_at)))
-        .where(RiskEvent.episode_id.in_(scope_sq), RiskEvent.outcome.is_(None))
-        .group_by(RiskEvent.episode_id)).all())
-    consents = set(conn.execute(
-        select(Consent.episode_id).where(Consent.episode_id.in_(scope_sq), Consent.patient_agrees.is_(True))
-        .distinct()).scalars())
-    plans = set(conn.execute(
-        select(CarePlanVersion.episode_id).where(CarePlanVersion.episode_id.in_(scope_sq)).distinct()).scalars())
-    ids = [r[0] for r in base_rows]
-    billing = _billing(session, today, ids if (q or care_manager_id or status or episode_ids) else None) \
-        if with_billing else {}
 
+_IN_LIMIT = 900
+_DATE_FACTS = frozenset(n for n in FACT_COLUMNS if n.endswith(("_on", "_since")))
+_JSON_FACTS = frozenset(("lags", "reviewed_days"))
+# Read as stored text and decoded once per distinct value (10k rows share few dates).
+_RAW_FACTS = _DATE_FACTS | _JSON_FACTS | {"billing_month"}
+
+
+class _Decoder:
+    """Cached fact rows → the values `registry_facts.compute` returns (dates, lists)."""
+
+    _dates = tuple(IX[n] for n in _DATE_FACTS)
+    _json = tuple(IX[n] for n in _JSON_FACTS)
+
+    def __init__(self) -> None:
+        self.days: dict[object, date | None] = {None: None}
+
+    def __call__(self, row) -> list:  # type: ignore[no-untyped-def,type-arg]
+        f = list(row)
+        days = self.days
+        for i in self._dates:
+            v = f[i]
+            if v in days:
+                f[i] = days[v]
+            else:
+                f[i] = days[v] = to_day(v)
+        for i in self._json:
+            v = f[i]
+            f[i] = None if v is None or v == "null" else json.loads(v)
+        return f
+
+
+def _assemble(r, f, today: date, policy: Policy) -> tuple[RegistryRow, RegistryExtras]:  # type: ignore[no-untyped-def]
+    """One registry row from its episode columns `r` and decoded facts `f` (hot loop: 10k rows)."""
+    (eid, pid, family, given, mrn, cm_id, cm_name, cl_id, cl_name, program, st, enrolled_on, scale,
+     next_action, next_action_on, transfer_to, transfer_confirmed) = r[:17]
+    (_pid, _rem, p_last, p_last_on, p_prev, p_prev_on, p_base, p_base_on,
+     g_last, g_last_on, g_prev, g_prev_on, g_base, g_base_on, item9, remission_since,
+     has_contacts, last_contact_on, failed, open_q, first_contact_on, zero_lag_on, lags,
+     awaiting, approved_not_told, open_loops, reviewed, referral_since, risk_since, consent, plan,
+     _month, minutes, next_code, minutes_needed, billing_label) = f
+    enrolled_on, next_action_on = _day(enrolled_on), _day(next_action_on)
     window = policy.baseline_window_days
-    out: list[tuple[RegistryRow, RegistryExtras]] = []
-    empty_m: dict[str, tuple] = {}
-    for (eid, pid, family, given, mrn, cm_id, cm_name, cl_id, cl_name, program, st, enrolled_on, scale,
-         next_action, next_action_on, transfer_to, transfer_confirmed) in base_rows:
-        enrolled_on, next_action_on = _day(enrolled_on), _day(next_action_on)
-        reviewed_on = _day(reviews.get(eid))
-        m = measures.get(eid, empty_m)
-        scales = {}
-        for inst in (PHQ9, GAD7):
-            last_t, last_at, prev_t, prev_at, base_t, base_at = m.get(inst, (None,) * 6)
-            base_on = _day(base_at)
-            if base_on is not None and (base_on - enrolled_on).days > window:
-                base_t = base_on = None
-            scales[inst] = (last_t, _day(last_at), prev_t, _day(prev_at), base_t, base_on)
-        p_last, p_last_on, p_prev, p_prev_on, p_base, p_base_on = scales[scale]
-        c = contacts.get(eid)
-        rec = recs.get(eid)
-        risk_since = risks.get(eid)
-        ref_since = referrals.get(eid)
-        facts = EpisodeFacts(
-            enrolled_on=enrolled_on, status=st, program=program, primary_scale=scale,
-            baseline_total=p_base, baseline_on=p_base_on, latest_total=p_last, latest_on=p_last_on,
-            previous_total=p_prev, previous_on=p_prev_on,
-            remission_since=_day(m.get("remission_since")),
-            last_phq9_item9=m.get("phq9_item9"), last_phq9_on=scales[PHQ9][1],
-            open_risk_since=_day(risk_since),
-            last_contact_on=_day(c[0]) if c else None,
-            failed_attempts_since_contact=(c[1] or 0) if c else 0,
-            next_action_on=next_action_on,
-            last_case_review_on=reviewed_on,
-            awaiting_approval_since=_day(rec[0]) if rec else None,
-            approved_not_told_since=_day(rec[1]) if rec else None,
-            has_consent=eid in consents, has_care_plan=eid in plans,
-            max_registry_lag_days=c[2] if c else None, lagged_contact_on=_day(c[3]) if c else None,
-            oldest_unconfirmed_referral_on=_day(ref_since),
-        )
-        hits = tuple(compute_flags(facts, today, policy))
-        bp = billing.get(eid)
-        row = RegistryRow(
-            episode_id=eid, patient_id=pid, patient_name=f"{family}, {given}", mrn=mrn,
-            care_manager_id=cm_id, care_manager=cm_name, clinician_id=cl_id, clinician=cl_name,
-            program=program, status=st, enrolled_on=enrolled_on, weeks=weeks_in_treatment(enrolled_on, today),
-            primary_scale=scale,
-            **_scale_cols("phq9", scales[PHQ9]), **_scale_cols("gad7", scales[GAD7]),
-            last_contact_on=facts.last_contact_on, failed_attempts=facts.failed_attempts_since_contact,
-            next_action=next_action, next_action_on=next_action_on, last_case_review_on=reviewed_on,
-            minutes_this_month=bp.minutes if bp else 0,
-            next_code=bp.next_code if bp else None,
-            minutes_to_next_code=bp.minutes_needed if bp else None,
-            billing_label=bp.label if bp else "",
-            transfer_to=transfer_to if transfer_to and transfer_confirmed is None else None,
-            flags=hits, facts=facts,
-        )
-        extras = RegistryExtras(open_question_since=_day(c[4]) if c else None,
-                                open_loops=rec[2] if rec else 0)
-        out.append((row, extras))
-    return out
+    # A first score outside the baseline window is no baseline (missing element).
+    if p_base_on is not None and (p_base_on - enrolled_on).days > window:
+        p_base = p_base_on = None
+    if g_base_on is not None and (g_base_on - enrolled_on).days > window:
+        g_base = g_base_on = None
+    if scale == PHQ9:
+        s_last, s_last_on, s_prev, s_prev_on, s_base, s_base_on = p_last, p_last_on, p_prev, p_prev_on, p_base, \
+            p_base_on
+    else:
+        s_last, s_last_on, s_prev, s_prev_on, s_base, s_base_on = g_last, g_last_on, g_prev, g_prev_on, g_base, \
+            g_base_on
+    reviewed_on = None
+    if reviewed:  # session days, ISO, ascending: the newest held by today
+        today_iso = today.isoformat()
+        past = [x for x in reviewed if x <= today_iso]
+        reviewed_on = date.fromisoformat(past[-1]) if past else None
+    max_lag, lagged_on = registry_facts.lag_facts(
+        has_contacts, first_contact_on, zero_lag_on, lags,
+        today - timedelta(days=policy.registry_lag_lookback_days))
+    failed = failed or 0
+    facts = EpisodeFacts(
+        enrolled_on=enrolled_on, status=st, program=program, primary_scale=scale,
+        baseline_total=s_base, baseline_on=s_base_on, latest_total=s_last, latest_on=s_last_on,
+        previous_total=s_prev, previous_on=s_prev_on, remission_since=remission_since,
+        last_phq9_item9=item9, last_phq9_on=p_last_on, open_risk_since=risk_since,
+        last_contact_on=last_contact_on, failed_attempts_since_contact=failed,
+        next_action_on=next_action_on, last_case_review_on=reviewed_on,
+        awaiting_approval_since=awaiting, approved_not_told_since=approved_not_told,
+        has_consent=bool(consent), has_care_plan=bool(plan),
+        max_registry_lag_days=max_lag, lagged_contact_on=lagged_on,
+        oldest_unconfirmed_referral_on=referral_since,
+    )
+    billed = minutes is not None
+    row = RegistryRow(
+        eid, pid, f"{family}, {given}", mrn, cm_id, cm_name, cl_id, cl_name, program, st, enrolled_on,
+        weeks_in_treatment(enrolled_on, today), scale,
+        p_base, p_base_on, p_last, p_last_on, _change_text(p_base, p_base_on, p_last, p_last_on),
+        g_base, g_base_on, g_last, g_last_on, _change_text(g_base, g_base_on, g_last, g_last_on),
+        last_contact_on, failed, next_action, next_action_on, reviewed_on,
+        minutes or 0, next_code if billed else None, minutes_needed if billed else None,
+        (billing_label or "") if billed else "",
+        transfer_to if transfer_to and transfer_confirmed is None else None,
+        tuple(compute_flags(facts, today, policy)), facts,
+    )
+    return row, RegistryExtras(open_q, open_loops or 0)
 
 
 def _change(base: int | None, base_on: date | None, last: int | None, last_on: date | None) -> Fraction | None:
@@ -326,127 +352,3 @@ def _change_text(base: int | None, base_on: date | None, last: int | None, last_
     if percent == 0:
         return "0 %"
     return f"\u2212{percent} %" if diff > 0 else f"+{percent} %"
-
-
-def _scale_cols(prefix: str, s: tuple) -> dict[str, object]:  # type: ignore[type-arg]
-    last_t, last_on, _pt, _pon, base_t, base_on = s
-    return {
-        f"{prefix}_baseline": base_t, f"{prefix}_baseline_on": base_on,
-        f"{prefix}_last": last_t, f"{prefix}_last_on": last_on,
-        f"{prefix}_change_text": _change_text(base_t, base_on, last_t, last_on),
-    }
-
-
-def _measure_facts(session: Session, scope_sq, policy: Policy) -> dict[int, dict]:  # type: ignore[no-untyped-def,type-arg]
-    """Per episode and scale: last, previous, first-after-enrollment; newest PHQ-9 item 9; and the
-    start of the current run of primary-scale remission scores.
-
-    One statement: a single window (newest first per episode and scale) joined to a grouped
-    subquery (first score, last non-remission score); measured faster than three windows."""
-    remission = policy.remission_below
-    in_scope = (Measure.episode_id.in_(scope_sq), Measure.taken_at >= Episode.enrolled_on)
-    part = (Measure.episode_id, Measure.instrument)
-    ranked = (
-        select(
-            Measure.episode_id, Measure.instrument, Measure.taken_at, Measure.total, Measure.item9,
-            (Measure.instrument == Episode.primary_scale).label("is_primary"),
-            func.row_number().over(partition_by=part, order_by=(Measure.taken_at.desc(), Measure.id.desc()))
-            .label("rd"),
-        )
-        .join(Episode, Episode.id == Measure.episode_id).where(*in_scope).subquery()
-    )
-    firsts = (
-        select(Measure.episode_id, Measure.instrument, func.min(Measure.taken_at).label("first_at"),
-               func.max(case((Measure.total >= remission, Measure.taken_at))).label("last_bad"))
-        .join(Episode, Episode.id == Measure.episode_id).where(*in_scope)
-        .group_by(Measure.episode_id, Measure.instrument).subquery()
-    )
-    r, a = ranked.c, firsts.c
-    cols = [r.episode_id]
-    for inst in (PHQ9, GAD7):
-        is_i = r.instrument == inst
-        for cond in (r.rd == 1, r.rd == 2, r.taken_at == a.first_at):
-            cols.append(func.max(case((and_(is_i, cond), r.total))))
-            cols.append(raw(func.max(case((and_(is_i, cond), r.taken_at)))))
-    cols.append(func.max(case((and_(r.instrument == PHQ9, r.rd == 1), r.item9))))
-    cols.append(raw(func.min(case((and_(r.is_primary, r.total < remission,
-                                        or_(a.last_bad.is_(None), r.taken_at > a.last_bad)), r.taken_at)))))
-    q = select(*cols).join(firsts, and_(a.episode_id == r.episode_id, a.instrument == r.instrument)) \
-        .group_by(r.episode_id)
-    out: dict[int, dict] = {}  # type: ignore[type-arg]
-    for row in session.connection().execute(q).all():
-        out[row[0]] = {PHQ9: row[1:7], GAD7: row[7:13], "phq9_item9": row[13], "remission_since": row[14]}
-    return out
-
-
-def _contact_facts(session: Session, scope_sq, today: date, policy: Policy) -> dict[int, tuple]:  # type: ignore[no-untyped-def,type-arg]
-    """(last successful contact, failed attempts since, max registry lag in the look-back, the
-    contact with that lag, oldest unanswered question) per episode. One windowed query; both
-    windows share one partition and no ordering, so SQLite sorts the contacts once."""
-    cutoff = datetime.combine(today - timedelta(days=policy.registry_lag_lookback_days), time.min)
-    recent = Contact.contact_at >= cutoff
-    lag = day_diff(Contact.entered_at, Contact.contact_at)
-    whole = {"partition_by": Contact.episode_id}
-    inner = (
-        select(
-            Contact.episode_id, Contact.contact_at, Contact.kind, Contact.reached,
-            recent.label("recent"), lag.label("lag"),
-            and_(Contact.question_for_consultant.is_not(None), Contact.question_answered.is_(False))
-            .label("open_q"),
-            func.max(case((Contact.reached.is_(True), Contact.contact_at))).over(**whole).label("last_ok"),
-            # the largest lag ranks first; contacts outside the look-back rank as -1
-            func.max(case((recent, lag), else_=-1)).over(**whole).label("top_lag"),
-        )
-        .where(Contact.episode_id.in_(scope_sq))
-        .subquery()
-    )
-    c = inner.c
-    failed = and_(c.kind == "outreach", c.reached.is_(False), or_(c.last_ok.is_(None), c.contact_at > c.last_ok))
-    top_lag = and_(c.recent, c.lag == c.top_lag)  # the newest of these is the lagged contact
-    q = select(
-        c.episode_id, raw(func.max(c.last_ok)), func.count(case((failed, 1))),
-        func.max(case((top_lag, c.lag))), raw(func.max(case((top_lag, c.contact_at)))),
-        raw(func.min(case((c.open_q, c.contact_at)))),
-    ).group_by(c.episode_id)
-    return {row[0]: tuple(row[1:]) for row in session.connection().execute(q).all()}
-
-
-def _recommendation_facts(session: Session, scope_sq) -> dict[int, tuple]:  # type: ignore[no-untyped-def,type-arg]
-    q = (
-        select(
-            Recommendation.episode_id,
-            raw(func.min(case((Recommendation.state == "recommended", Recommendation.recommended_at)))),
-            raw(func.min(case((Recommendation.state.in_(("approved", "modified")), Recommendation.decided_at)))),
-            func.count(case((Recommendation.state != "closed", 1))),
-        )
-        .where(Recommendation.episode_id.in_(scope_sq))
-        .group_by(Recommendation.episode_id)
-    )
-    return {row[0]: tuple(row[1:]) for row in session.connection().execute(q).all()}
-
-
-def _billing(session: Session, today: date, ids: list[int] | None) -> dict:  # type: ignore[type-arg]
-    month_start = today.replace(day=1)
-    try:
-        from .billing_progress import billing_progress
-    except ImportError:  # pragma: no cover - the billing module ships with the app
-        return _local_minutes(session, month_start, ids)
-    return billing_progress(session, month_start, ids)
-
-
-@dataclass(frozen=True)
-class _Minutes:  # pragma: no cover - fallback only
-    minutes: int
-    next_code: str | None = None
-    minutes_needed: int | None = None
-    label: str = ""
-
-
-def _local_minutes(session: Session, month_start: date, ids: list[int] | None) -> dict:  # type: ignore[type-arg]  # pragma: no cover
-    nxt = (month_start.replace(day=28) + timedelta(days=4)).replace(day=1)
-    q = select(TimeEntry.episode_id, func.sum(TimeEntry.minutes)).where(
-        TimeEntry.local_date >= month_start, TimeEntry.local_date < nxt, TimeEntry.deleted_at.is_(None))
-    if ids is not None:
-        q = q.where(TimeEntry.episode_id.in_(ids))
-    return {eid: _Minutes(int(m or 0), label=f"{int(m or 0)} min") for eid, m in session.execute(
-        q.group_by(TimeEntry.episode_id))}

@@ -23,7 +23,7 @@ from cocm_desktop import __version__
 from cocm_desktop.domain.actor import Actor
 from cocm_desktop.domain.policy import DEFAULT_POLICY, Policy, login_delay_seconds
 
-from . import audit, migrate
+from . import audit, invalidation, migrate
 from .engine import make_engine, raw_connect, translate
 from .errors import (
     DatabaseDamaged,
@@ -86,7 +86,7 @@ class Database:
         self.database_id = keyfile.database_id
         self._audit_key = audit.derive_audit_key(key)
         self.actor = actor
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._sessions = _session_factory(engine)
         self._lock: InstanceLock | None = None
         self._locked = False
 
@@ -221,7 +221,7 @@ class Database:
             raise _damaged(self.path.name)
         self._key = new_key
         self.engine = make_engine(self.path, new_key)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._sessions = _session_factory(self.engine)
 
     def _finish_interrupted_rekey(self, opened_with_next: bool) -> None:
         """A re-key was cut short (crash, power loss): finish it now that we hold a key."""
@@ -647,3 +647,9 @@ def _seed_payer_rules(session: Session) -> None:
 def file_looks_encrypted(path: Path) -> bool:
     with path.open("rb") as fh:
         return fh.read(16) != SQLITE_PLAIN_HEADER and os.path.getsize(path) > 0
+
+
+def _session_factory(engine: Engine) -> sessionmaker[Session]:
+    factory = sessionmaker(engine, expire_on_commit=False)
+    invalidation.install(factory)  # derived registry facts follow every write
+    return factory

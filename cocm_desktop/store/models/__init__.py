@@ -4,6 +4,7 @@ from .admin import AuditRecord, ClinicSetting
 from .base import Base, utcnow
 from .case_review import AgendaItem, CaseReviewSession, Recommendation
 from .contacts import Contact, Measure
+from .derived import RegistryFacts
 from .episodes import (
     CarePlanVersion,
     Consent,
@@ -35,6 +36,7 @@ __all__ = [
     "PayerRuleSet",
     "Recommendation",
     "Referral",
+    "RegistryFacts",
     "RiskEvent",
     "RunningTimer",
     "TimeEntry",
