@@ -9,6 +9,7 @@ PHI; nothing about patients is ever stored there), else the start dialog.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import sys
 from pathlib import Path
@@ -27,7 +28,32 @@ LAST_DB_KEY = "clinic/last_path"
 LAST_USER_KEY = "clinic/last_username"
 
 
+def guard_none_refcount() -> bool:
+    """Work around PySide6 6.12.0 on CPython 3.11: every void method drops a reference to None.
+
+    That binding returns `None` from void C++ methods without taking a new reference (harmless on
+    Python 3.12+, where None is immortal). On 3.11 each call takes one reference from None, and
+    after ~10^5 calls — a few minutes of painting the registry — Python aborts with
+    "deallocating None". If the leak is present, None gets a reference count no session can use
+    up (2^48), which is what 3.12 does by design. Returns True when the workaround was applied.
+    The real fix is a PySide6 without the defect (6.11.x behaves).
+    """
+    if sys.version_info >= (3, 12):
+        return False
+    probe = QObject()
+    before = sys.getrefcount(None)
+    for _ in range(8):
+        probe.setObjectName("")
+    if before - sys.getrefcount(None) < 8:
+        return False
+    refcount = ctypes.c_ssize_t.from_address(id(None))  # ob_refcnt, the first field of PyObject
+    if refcount.value < 1 << 48:
+        refcount.value += 1 << 48
+    return True
+
+
 def create_app(argv: list[str] | None = None) -> QApplication:
+    guard_none_refcount()
     app = QApplication.instance()
     if app is None:
         app = QApplication(argv if argv is not None else sys.argv[:1])
