@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, timedelta
 from fractions import Fraction
 
@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, aliased
 
 from cocm_desktop.domain.actor import Actor
 from cocm_desktop.domain.flags import EpisodeFacts, Flag, FlagHit, compute_flags
-from cocm_desktop.domain.outcomes import change_from_baseline, weeks_in_treatment
+from cocm_desktop.domain.outcomes import change_from_baseline
 from cocm_desktop.domain.policy import Policy
 from cocm_desktop.domain.roles import Permission
 from cocm_desktop.store.models import (
@@ -262,6 +262,7 @@ class _Decoder:
 
     def __init__(self) -> None:
         self.days: dict[object, date | None] = {None: None}
+        self.lists: dict[str, list | None] = {"null": None}  # type: ignore[type-arg]  # read-only, shared
 
     def __call__(self, row) -> list:  # type: ignore[no-untyped-def,type-arg]
         f = list(row)
@@ -272,10 +273,23 @@ class _Decoder:
                 f[i] = days[v]
             else:
                 f[i] = days[v] = to_day(v)
+        lists = self.lists
         for i in self._json:
             v = f[i]
-            f[i] = None if v is None or v == "null" else json.loads(v)
+            if v is not None:  # case-review days repeat across a caseload: parse each list once
+                f[i] = lists[v] if v in lists else lists.setdefault(v, json.loads(v))
         return f
+
+
+_ROW_FIELDS = tuple(f.name for f in fields(RegistryRow))
+
+
+def _new_row(*values: object) -> RegistryRow:
+    """RegistryRow(*values) without the frozen __init__'s per-field object.__setattr__ (a third
+    of the registry's Python time at 10k rows); same instance, same equality."""
+    row = object.__new__(RegistryRow)
+    row.__dict__.update(zip(_ROW_FIELDS, values, strict=True))
+    return row
 
 
 def _assemble(r, f, today: date, policy: Policy) -> tuple[RegistryRow, RegistryExtras]:  # type: ignore[no-untyped-def]
@@ -322,9 +336,9 @@ def _assemble(r, f, today: date, policy: Policy) -> tuple[RegistryRow, RegistryE
         oldest_unconfirmed_referral_on=referral_since,
     )
     billed = minutes is not None
-    row = RegistryRow(
+    row = _new_row(
         eid, pid, f"{family}, {given}", mrn, cm_id, cm_name, cl_id, cl_name, program, st, enrolled_on,
-        weeks_in_treatment(enrolled_on, today), scale,
+        max(0, (today - enrolled_on).days // 7), scale,  # outcomes.weeks_in_treatment, inlined
         p_base, p_base_on, p_last, p_last_on, _change_text(p_base, p_base_on, p_last, p_last_on),
         g_base, g_base_on, g_last, g_last_on, _change_text(g_base, g_base_on, g_last, g_last_on),
         last_contact_on, failed, next_action, next_action_on, reviewed_on,

@@ -119,7 +119,7 @@ def build_clinic(path: Path, patients: int) -> float:
     return time.perf_counter() - t
 
 
-def floor_registry(db, runs: int) -> tuple[float, int]:  # type: ignore[no-untyped-def]
+def floor_registry(db, runs: int) -> tuple[float, float, int]:  # type: ignore[no-untyped-def]
     """Export to plaintext in a temp dir, time the hand-written query in another process."""
     from cocm_desktop.store.engine import raw_connect
 
@@ -146,7 +146,11 @@ def floor_registry(db, runs: int) -> tuple[float, int]:  # type: ignore[no-untyp
             text=True,
         ).stdout
     data = json.loads(out)
-    return statistics.median(data["times"][1:]) * 1000, int(data["rows"])
+    return (
+        statistics.median(data["times"][1:]) * 1000,
+        statistics.median(data["cached_times"][1:]) * 1000,
+        int(data["rows"]),
+    )
 
 
 def gui_child(db_path: Path, runs: int) -> dict:  # type: ignore[type-arg]
@@ -253,16 +257,28 @@ def main() -> int:
 
     reg_ms, rows = median_ms(registry, runs)
     reg_cpu = cpu_ms(registry)
-    floor_ms, floor_rows = floor_registry(db, runs)
+    floor_ms, cached_floor_ms, floor_rows = floor_registry(db, runs)
     figures.append(
         Figure(
             "registry rows, all open episodes", reg_ms, "ms", 300, f"{len(rows)} rows; {reg_cpu:.0f} ms CPU"
         )
     )
     figures.append(
-        Figure("  floor: plain sqlite3, hand-written SQL", floor_ms, "ms", None, f"{floor_rows} rows")
+        Figure(
+            "  floor: plain sqlite3, same rows from the facts cache",
+            cached_floor_ms,
+            "ms",
+            None,
+            f"{floor_rows} rows; no flags, no row objects",
+        )
     )
-    figures.append(Figure("  ratio ours / floor", reg_ms / floor_ms, "×", 3.0))
+    figures.append(Figure("  ratio ours / that floor", reg_ms / cached_floor_ms, "×", 3.0))
+    figures.append(
+        Figure(
+            "  floor: the question from the raw tables", floor_ms, "ms", None, "what a cold cache costs plain"
+        )
+    )
+    figures.append(Figure("  ratio ours / raw-table floor", reg_ms / floor_ms, "×", None))
 
     if "chart" not in skip:
         figures.append(chart_figure(db, actor, rows, runs))
