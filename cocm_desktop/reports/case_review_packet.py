@@ -47,6 +47,7 @@ from cocm_desktop.domain.instruments import (
     SAFETY_ITEM,
 )
 from cocm_desktop.reports import charts
+from cocm_desktop.reports import pdf_common as pc
 
 if TYPE_CHECKING:  # the read model lives in services; rendering only reads attributes
     from cocm_desktop.services.case_review_packet_model import CaseReviewPacket, PacketPatient, ScaleSummary
@@ -60,7 +61,7 @@ MARGIN_TOP = 0.62 * inch
 MARGIN_BOTTOM = 0.7 * inch
 WIDTH = PAGE[0] - 2 * MARGIN_X
 
-FONT, BOLD, ITALIC = "Helvetica", "Helvetica-Bold", "Helvetica-Oblique"
+FONT, BOLD, ITALIC = pc.FONT, pc.BOLD, pc.ITALIC  # DejaVu Sans, embedded: names in any script print
 
 INK = colors.HexColor("#1A1A1A")
 MUTED = colors.HexColor("#5F6368")
@@ -114,27 +115,11 @@ _PUNCT = str.maketrans({
 
 
 def t(value: object) -> str:
-    """Text for a Paragraph: Helvetica-safe punctuation, XML-escaped."""
+    """Text for a Paragraph: plain punctuation, XML-escaped; a character the font lacks becomes
+    its base letter (pdf_common.printable)."""
     if value is None:
         return ""
-    text = str(value).translate(_PUNCT)
-    # characters outside Windows-1252 have no glyph in the standard fonts: keep the letter if we can
-    try:
-        text.encode("cp1252")
-    except UnicodeEncodeError:
-        import unicodedata
-
-        text = "".join(ch if _cp1252(ch) else (unicodedata.normalize("NFKD", ch)[:1] if _cp1252(
-            unicodedata.normalize("NFKD", ch)[:1]) else "?") for ch in text)
-    return escape(text)
-
-
-def _cp1252(ch: str) -> bool:
-    try:
-        ch.encode("cp1252")
-        return True
-    except UnicodeEncodeError:
-        return False
+    return escape(pc.printable(str(value).translate(_PUNCT)))
 
 
 def P(text: str, style: str = "body") -> Paragraph:  # noqa: N802 - reads like the flowable

@@ -11,17 +11,28 @@ Use it for any report (billing packet, case-review packet, quality report):
              pc.data_table(["Patient", "Why"], [["Rivera, Ana", "Not improving"]], [200, 520], st)]
     pdf_bytes = pc.build_pdf(story, meta)            # landscape US letter by default
 
-Everything is built in memory (BytesIO): never a temp file with PHI. The built-in Helvetica is
-used so the PDF renders identically everywhere; it covers Latin-1 (× · – — “ ” are fine), so
-keep arrows, check marks and other symbols out of the text (use `badge` for status marks).
+Everything is built in memory (BytesIO): never a temp file with PHI.
+
+Type: DejaVu Sans (regular, bold, oblique; resources/fonts/, Bitstream Vera licence), embedded as
+a subset in every PDF so names in any script print (Nguyễn, Łukasz, Σοφία, Юлия). Importing this
+module registers it once with reportlab under `FONT`, `BOLD` and `ITALIC` (also as a family, so
+<b>/<i> in Paragraph markup work); every report uses those names, never Helvetica. `printable()`
+swaps the rare character the font lacks for its base letter (or "?") instead of a blank box.
+For long tables (thousands of rows) use reports.pdf_rows.RowTable instead of `data_table`.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
+import os
+import sys
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from io import BytesIO
+from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -30,6 +41,8 @@ from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import landscape, letter
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import inch
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas as rl_canvas
 from reportlab.platypus import (
     BaseDocTemplate,
@@ -47,7 +60,11 @@ __all__ = [
     "ACCENT",
     "BLOCK",
     "BLOCK_BG",
+    "BOLD",
+    "FONT",
+    "HEADER_BG",
     "INK",
+    "ITALIC",
     "MUTED",
     "OK",
     "OK_BG",
@@ -64,6 +81,8 @@ __all__ = [
     "heading",
     "key_value_table",
     "para",
+    "printable",
+    "register_fonts",
     "styles",
     "subheading",
     "summary_tiles",
@@ -87,6 +106,71 @@ BLOCK_BG = colors.HexColor("#fde8e6")
 MARGIN = 0.5 * inch
 FOOTER_GAP = 0.32 * inch
 
+# ---- type ------------------------------------------------------------------------------------------
+FONT, BOLD, ITALIC = "DejaVuSans", "DejaVuSans-Bold", "DejaVuSans-Oblique"
+_FONT_FILES = {FONT: "DejaVuSans.ttf", BOLD: "DejaVuSans-Bold.ttf", ITALIC: "DejaVuSans-Oblique.ttf"}
+# reportlab's own Bitstream Vera (DejaVu's parent: same metrics, Latin-1 only) if ours is missing
+_VERA_FILES = {FONT: "Vera.ttf", BOLD: "VeraBd.ttf", ITALIC: "VeraIt.ttf"}
+_log = logging.getLogger(__name__)
+
+
+def _font_dirs() -> list[Path]:
+    """Where resources/fonts may be: $COCM_RESOURCES, a frozen bundle, the package, the checkout;
+    then the system's DejaVu (Linux)."""
+    found: list[Path] = []
+    env = os.environ.get("COCM_RESOURCES")
+    if env:
+        found.append(Path(env) / "fonts")
+    meipass = getattr(sys, "_MEIPASS", None)
+    if meipass:
+        found.append(Path(meipass) / "resources" / "fonts")
+    package = Path(__file__).resolve().parents[1]
+    found += [package / "resources" / "fonts", package.parent / "resources" / "fonts"]
+    found += [Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu")]
+    return found
+
+
+@functools.cache
+def register_fonts() -> Path:
+    """Register FONT/BOLD/ITALIC with reportlab (once per process); returns the folder used."""
+    for folder in _font_dirs():
+        if all((folder / f).is_file() for f in _FONT_FILES.values()):
+            files = {name: folder / f for name, f in _FONT_FILES.items()}
+            break
+    else:  # a broken install: print Latin-1 rather than fail the report
+        import reportlab
+
+        folder = Path(reportlab.__file__).parent / "fonts"
+        files = {name: folder / f for name, f in _VERA_FILES.items()}
+        _log.warning("DejaVu Sans not found; PDFs fall back to Bitstream Vera (Latin-1 only)")
+    for name, path in files.items():
+        pdfmetrics.registerFont(TTFont(name, str(path)))
+    pdfmetrics.registerFontFamily(FONT, normal=FONT, bold=BOLD, italic=ITALIC, boldItalic=BOLD)
+    return folder
+
+
+register_fonts()
+
+
+@functools.lru_cache(maxsize=4096)
+def _has_glyph(ch: str) -> bool:
+    return ord(ch) in pdfmetrics.getFont(FONT).face.charToGlyph
+
+
+def printable(text: str) -> str:
+    """`text` with every character the report font cannot draw replaced by its base letter
+    (NFKD) or "?"; spaces and line breaks are kept."""
+    if text.isascii():
+        return text
+    out = []
+    for ch in text:
+        if ch in "\n\t" or _has_glyph(ch):
+            out.append(ch)
+        else:
+            base = unicodedata.normalize("NFKD", ch)[:1]
+            out.append(base if base and _has_glyph(base) else "?")
+    return "".join(out)
+
 
 @dataclass(frozen=True)
 class ReportMeta:
@@ -108,49 +192,47 @@ def styles() -> dict[str, ParagraphStyle]:
     base = getSampleStyleSheet()["Normal"]
 
     def s(name: str, **kw: Any) -> ParagraphStyle:
-        opts: dict[str, Any] = {"fontName": "Helvetica", "fontSize": 9, "leading": 11.5, "textColor": INK}
+        opts: dict[str, Any] = {"fontName": FONT, "fontSize": 9, "leading": 11.5, "textColor": INK}
         opts.update(kw)
         return ParagraphStyle(name, parent=base, **opts)
 
     return {
-        "title": s("title", fontName="Helvetica-Bold", fontSize=18, leading=22, textColor=ACCENT),
+        "title": s("title", fontName=BOLD, fontSize=18, leading=22, textColor=ACCENT),
         "subtitle": s("subtitle", fontSize=10, leading=13, textColor=MUTED),
         "h1": s(
             "h1",
-            fontName="Helvetica-Bold",
+            fontName=BOLD,
             fontSize=13,
             leading=16,
             textColor=ACCENT,
             spaceBefore=10,
             spaceAfter=5,
         ),
-        "h2": s("h2", fontName="Helvetica-Bold", fontSize=10.5, leading=13, spaceBefore=8, spaceAfter=3),
+        "h2": s("h2", fontName=BOLD, fontSize=10.5, leading=13, spaceBefore=8, spaceAfter=3),
         "body": s("body"),
         "small": s("small", fontSize=7.5, leading=9.5),
         "muted": s("muted", fontSize=8, leading=10, textColor=MUTED),
         "cell": s("cell", fontSize=7.5, leading=9.2),
-        "cell_bold": s("cell_bold", fontName="Helvetica-Bold", fontSize=7.5, leading=9.2),
+        "cell_bold": s("cell_bold", fontName=BOLD, fontSize=7.5, leading=9.2),
         "cell_right": s("cell_right", fontSize=7.5, leading=9.2, alignment=TA_RIGHT),
         "cell_small": s("cell_small", fontSize=6.8, leading=8.4),
-        "header_cell": s(
-            "header_cell", fontName="Helvetica-Bold", fontSize=7.5, leading=9, textColor=colors.white
-        ),
+        "header_cell": s("header_cell", fontName=BOLD, fontSize=7.5, leading=9, textColor=colors.white),
         "header_cell_right": s(
             "header_cell_right",
-            fontName="Helvetica-Bold",
+            fontName=BOLD,
             fontSize=7.5,
             leading=9,
             textColor=colors.white,
             alignment=TA_RIGHT,
         ),
-        "tile_value": s("tile_value", fontName="Helvetica-Bold", fontSize=16, leading=19, textColor=ACCENT),
+        "tile_value": s("tile_value", fontName=BOLD, fontSize=16, leading=19, textColor=ACCENT),
         "tile_label": s("tile_label", fontSize=7.5, leading=9, textColor=MUTED),
     }
 
 
 def para(text: object, style: ParagraphStyle, *, markup: bool = False) -> Paragraph:
     """A paragraph; `text` is escaped unless `markup=True` (then it is trusted reportlab markup)."""
-    raw = "" if text is None else str(text)
+    raw = "" if text is None else printable(str(text))
     return Paragraph(raw if markup else escape(raw).replace("\n", "<br/>"), style)
 
 
@@ -196,6 +278,7 @@ def summary_tiles(
     t.setStyle(
         TableStyle(
             [
+                ("FONTNAME", (0, 0), (-1, -1), FONT),  # the cells' default (Helvetica otherwise)
                 ("BOX", (0, 0), (-1, -1), 0.6, RULE),
                 ("LINEAFTER", (0, 0), (-2, -1), 0.6, RULE),
                 ("BACKGROUND", (0, 0), (-1, -1), ZEBRA),
@@ -218,6 +301,7 @@ def key_value_table(
     t.setStyle(
         TableStyle(
             [
+                ("FONTNAME", (0, 0), (-1, -1), FONT),
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
                 ("LEFTPADDING", (0, 0), (-1, -1), 0),
                 ("TOPPADDING", (0, 0), (-1, -1), 1),
@@ -258,6 +342,7 @@ def data_table(
         )
     t = Table([head, *body], colWidths=list(col_widths), repeatRows=1, hAlign="LEFT")
     style: list[tuple] = [  # type: ignore[type-arg]
+        ("FONTNAME", (0, 0), (-1, -1), FONT),
         ("BACKGROUND", (0, 0), (-1, 0), HEADER_BG),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("LINEBELOW", (0, 0), (-1, -1), 0.25, RULE),
@@ -313,7 +398,7 @@ def _numbered_canvas(meta: ReportMeta) -> Callable[..., rl_canvas.Canvas]:
             # footer: a rule, then clinic · period · generated · page x of y
             y = MARGIN - FOOTER_GAP + 10
             self.line(MARGIN, y + 9, w - MARGIN, y + 9)
-            self.setFont("Helvetica", 7.5)
+            self.setFont(FONT, 7.5)
             self.setFillColor(MUTED)
             left = (
                 f"{meta.clinic}  ·  {meta.period}  ·  Generated {meta.generated_at:%Y-%m-%d %H:%M} "
@@ -321,13 +406,13 @@ def _numbered_canvas(meta: ReportMeta) -> Callable[..., rl_canvas.Canvas]:
             )
             self.drawString(MARGIN, y, left)
             self.drawRightString(w - MARGIN, y, f"Page {page} of {total}")
-            self.setFont("Helvetica-Oblique", 6.5)
+            self.setFont(ITALIC, 6.5)
             self.drawString(MARGIN, y - 9, meta.confidential)
             if page > 1:  # running head
-                self.setFont("Helvetica-Bold", 8)
+                self.setFont(BOLD, 8)
                 self.setFillColor(ACCENT)
                 self.drawString(MARGIN, h - MARGIN + 12, meta.title)
-                self.setFont("Helvetica", 8)
+                self.setFont(FONT, 8)
                 self.setFillColor(MUTED)
                 self.drawRightString(w - MARGIN, h - MARGIN + 12, f"{meta.clinic}  ·  {meta.period}")
                 self.line(MARGIN, h - MARGIN + 8, w - MARGIN, h - MARGIN + 8)
@@ -353,6 +438,7 @@ def build_pdf(
         subject=meta.title,
         creator="CoCM Desktop",
         invariant=True,
+        initialFontName=FONT,  # else reportlab puts an unused Helvetica in every PDF
     )
     frame = Frame(
         doc.leftMargin,
