@@ -227,9 +227,14 @@ def collect(
         i_rem, i_month = n_base + IX["remission_below"], n_base + IX["billing_month"]
         decode = _Decoder()
         month_iso = month.isoformat()
+        new_month: list[int] = []
         for r in base_rows:
-            if r[i_rem] == remission and (not with_billing or r[i_month] == month_iso):
+            if r[i_rem] == remission:
                 facts[r[0]] = decode(r[n_base:])
+                if with_billing and r[i_month] != month_iso:
+                    new_month.append(r[0])
+        if new_month:  # a new month (or one never computed): only the billing columns are stale
+            registry_facts.refresh_billing(session, facts, new_month, month)
     missing = [r[0] for r in base_rows if r[0] not in facts]
     if missing:
         if len(missing) <= _IN_LIMIT:

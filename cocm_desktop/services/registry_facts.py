@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date
 
-from sqlalchemy import and_, case, delete, func, insert, or_, select
+from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -131,6 +131,34 @@ def store(session: Session, facts: dict[int, tuple]) -> bool:  # type: ignore[ty
     except OperationalError:
         return False
     return True
+
+
+def refresh_billing(session: Session, facts: dict[int, list], episode_ids: list[int], month: date) -> None:  # type: ignore[type-arg]
+    """Recompute only the billing columns of `episode_ids` for `month`, in `facts` (decoded rows,
+    edited in place) and in the cache: the first registry of a month costs one billing pass,
+    not every fact query."""
+    from .billing_progress import billing_progress
+
+    progress = billing_progress(session, month, episode_ids)
+    values = []
+    for eid in episode_ids:
+        bp = progress.get(eid)
+        cols = (bp.minutes, bp.next_code, bp.minutes_needed, bp.label) if bp else (None, None, None, None)
+        f = facts[eid]
+        f[IX["billing_month"]] = month
+        f[IX["minutes"]:IX["billing_label"] + 1] = cols
+        values.append({"eid": eid, "b_month": month, "b_minutes": cols[0], "b_code": cols[1],
+                       "b_needed": cols[2], "b_label": cols[3]})
+    try:
+        with session.begin_nested():
+            session.connection().execute(
+                update(RegistryFacts).where(RegistryFacts.episode_id == bindparam("eid")).values(
+                    billing_month=bindparam("b_month"), minutes=bindparam("b_minutes"),
+                    next_code=bindparam("b_code"), minutes_needed=bindparam("b_needed"),
+                    billing_label=bindparam("b_label")),
+                values)
+    except OperationalError:
+        pass  # read-only database: computed again next time
 
 
 def _measure_facts(session: Session, scope, policy: Policy) -> dict[int, tuple]:  # type: ignore[no-untyped-def,type-arg]
