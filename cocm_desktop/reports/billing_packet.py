@@ -15,12 +15,15 @@ from __future__ import annotations
 import csv
 import io
 from calendar import month_name
+from collections.abc import Sequence
 
-from reportlab.platypus import CondPageBreak, KeepTogether, PageBreak, Paragraph, Spacer
+from reportlab.lib import colors
+from reportlab.platypus import CondPageBreak, PageBreak, Spacer
 
 from cocm_desktop.services.billing_month_model import BillingMonth, PatientMonth
 
 from . import pdf_common as pc
+from . import pdf_rows as pr
 
 __all__ = ["CSV_COLUMNS", "codes_text", "render_csv", "render_pdf"]
 
@@ -103,123 +106,293 @@ def render_csv(bm: BillingMonth) -> str:
 
 
 # ---- PDF ---------------------------------------------------------------------------------------------
+# The practitioner sections, the blocked and below-threshold lists and the appendix are RowTables
+# (reports.pdf_rows: plain text drawn straight on the canvas; 8,000 patient-months in seconds).
+# Every row is one line unless it has something to say: what is missing or to review, excluded
+# minutes and program conflicts go on a note line under the row, in the row's own band.
+
+_B = pr.CELL_BOLD
+_OK = pr.Style(pc.BOLD, 7, pc.OK)
+_WARN = pr.Style(pc.BOLD, 7, pc.WARN)
+_BLOCK = pr.Style(pc.BOLD, 7, pc.BLOCK)
+_BLOCK_TEXT = pr.Style(pc.FONT, 7, pc.BLOCK)
+_MUTED = pr.CELL_MUTED
+_NOTE = pr.NOTE
+_NOTE_MUTED = pr.Style(pc.BOLD, 6.6, pc.MUTED)
+_NOTE_OK = pr.Style(pc.BOLD, 6.6, pc.OK)
+_NOTE_WARN = pr.Style(pc.BOLD, 6.6, pc.WARN)
+_NOTE_BLOCK = pr.Style(pc.BOLD, 6.6, pc.BLOCK)
+_NOTE_BLOCK_TEXT = pr.Style(pc.FONT, 6.6, pc.BLOCK)
+_SMALL_MUTED = pr.Style(pc.FONT, 6.4, pc.MUTED)
+
+_Codes = tuple[tuple[str, int], ...]
+
+_STATUS = {
+    "billable": pr.runs(("BILLABLE", _OK)),
+    "blocked": pr.runs(("BLOCKED", _BLOCK)),
+    "below threshold": pr.runs(("BELOW", _MUTED)),
+}
+_PROGRAM = {"initial": "CoCM initial", "subsequent": "CoCM subsequent", "bhi": "General BHI"}
+
+_ROW_COLUMNS = [  # 720 pt: landscape Letter between the margins
+    pr.Column("Patient", 124, _B),
+    pr.Column("MRN", 46),
+    pr.Column("Date of birth", 48, wrap=False),
+    pr.Column("Payer", 80),
+    pr.Column("Program", 71),
+    pr.Column("Month", 33, align="R", wrap=False),
+    pr.Column("Consent", 48, wrap=False),
+    pr.Column("Counted min", 40, _B, align="R", wrap=False),
+    pr.Column("Excluded min", 42, align="R", wrap=False),
+    pr.Column("Codes", 90),
+    pr.Column("Required elements", 52),
+    pr.Column("Status", 46),
+]
+_NOTE_FROM = 1  # notes run under MRN ... Status
+_NOTE_WIDTH = sum(c.width for c in _ROW_COLUMNS[_NOTE_FROM:]) - 8
 
 
-def _checks_cell(r: PatientMonth, st: dict) -> Paragraph:  # type: ignore[type-arg]
-    """Blocks first (red), then warnings (amber); "All 6 met" when nothing is missing."""
-    parts = []
+def _codes(r: PatientMonth, blocked: bool) -> str | pr.Text:
+    if not r.codes:
+        if not r.next_code:
+            return pr.runs(("none", _MUTED))
+        return pr.runs((f"{r.minutes_needed} min to {r.next_code}", _MUTED))
+    parts: list[tuple] = []  # type: ignore[type-arg]
+    for n, (code, units) in enumerate(r.codes):
+        if n:
+            parts.append(("  ", pr.CELL))
+        if blocked:
+            parts += [(code, _BLOCK, pr.STRIKE), (f" ×{units}", _BLOCK_TEXT, pr.STRIKE)]
+        else:
+            parts += [(code, _B), (f" ×{units}", pr.CELL)]
+    if blocked:
+        parts.append((" held", _BLOCK_TEXT))
+    return pr.flow(parts, _ROW_COLUMNS[9].width - 7)
+
+
+def _elements(r: PatientMonth, blocked: bool) -> pr.Text:
+    met = sum(1 for c in r.checks if c.status == "ok")
+    n = len(r.checks)
+    if met == n:
+        return pr.runs((f"all {n} met", _OK))
+    style = _BLOCK if blocked else _WARN
+    return pr.runs((f"{met} of {n} met", style))
+
+
+def _note(r: PatientMonth) -> pr.Text | None:
+    """What a clerk must know about the row: blocks, warnings, excluded minutes, conflicts."""
+    items: list[list[tuple]] = []  # type: ignore[type-arg]
     for c in r.checks:
         if c.status == "block":
-            parts.append(f'<font color="{pc.BLOCK.hexval()}"><b>BLOCK</b> {pc.escape(c.reason)}</font>')
+            items.append([("BLOCK ", _NOTE_BLOCK), (c.reason, _NOTE_BLOCK_TEXT)])
     for c in r.checks:
         if c.status == "warn":
-            parts.append(f'<font color="{pc.WARN.hexval()}"><b>WARN</b></font> {pc.escape(c.reason)}')
-    if not parts:
-        parts.append(f'<font color="{pc.OK.hexval()}"><b>OK</b></font> all {len(r.checks)} elements met')
-    return pc.para("<br/>".join(parts), st["cell_small"], markup=True)
+            items.append([("WARN ", _NOTE_WARN), (c.reason, _NOTE)])
+    for e in r.excluded:
+        items.append([("NOT COUNTED ", _NOTE_MUTED), (f"{e.minutes} min: {e.label}", _NOTE)])
+    if r.conflict:
+        items.append([("PROGRAM CONFLICT ", _NOTE_WARN), (r.conflict, _NOTE)])
+    return pr.pack(items, _NOTE_WIDTH, gap=14) if items else None
 
 
-def _status_cell(r: PatientMonth, st: dict) -> Paragraph:  # type: ignore[type-arg]
-    if r.status == "billable":
-        return pc.badge("BILLABLE", "ok", st)
-    if r.status == "blocked":
-        return pc.badge("BLOCKED", "block", st)
-    return pc.badge("BELOW", "muted", st)
-
-
-def _codes_cell(r: PatientMonth, st: dict) -> Paragraph:  # type: ignore[type-arg]
-    if not r.codes:
-        gap = f"{r.minutes_needed} min to {r.next_code}" if r.next_code else "none"
-        return pc.para(f'<font color="{pc.MUTED.hexval()}">{pc.escape(gap)}</font>', st["cell"], markup=True)
-    text = "<br/>".join(f"<b>{c}</b> ×{u}" for c, u in r.codes)
-    if r.blocked:
-        return pc.para(
-            f'<font color="{pc.BLOCK.hexval()}"><strike>{text}</strike> held</font>', st["cell"], markup=True
-        )
-    return pc.para(text, st["cell"], markup=True)
-
-
-def _excluded_cell(r: PatientMonth, st: dict) -> Paragraph:  # type: ignore[type-arg]
-    if not r.excluded:
-        return pc.para("0", st["cell"])
-    lines = [f"<b>{r.excluded_minutes}</b>"] + [
-        f"{e.minutes} {pc.escape(e.label.lower())}" for e in r.excluded
-    ]
-    return pc.para("<br/>".join(lines), st["cell_small"], markup=True)
-
-
-def _program_cell(r: PatientMonth) -> str:
-    if r.program == "bhi":
-        return "General BHI"
-    if r.episode_month is None:
-        return f"CoCM, {r.kind}"
-    return f"CoCM, {r.kind}\nmonth {r.episode_month}"
-
-
-_ROW_WIDTHS = [96, 50, 52, 62, 68, 50, 42, 68, 56, 126, 50]
-_ROW_HEADER = [
-    "Patient",
-    "MRN",
-    "Date of birth",
-    "Payer",
-    "Program / episode month",
-    "Consent",
-    "Counted min",
-    "Excluded min",
-    "Codes",
-    "Required elements",
-    "Status",
-]
-
-
-def _practitioner_table(g, st: dict):  # type: ignore[no-untyped-def,type-arg]
-    rows, backgrounds = [], {}
-    for i, r in enumerate(g.rows):
-        name = r.patient_name if not r.conflict else f"{r.patient_name}\n(program conflict, see below)"
+def _practitioner_table(g, totals: _Codes, held: _Codes) -> pr.RowTable:  # type: ignore[no-untyped-def]
+    rows = []
+    for r in g.rows:
+        blocked = r.blocked
+        status = ("blocked" if blocked else "billable") if r.codes else "below threshold"
         rows.append(
+            pr.Row(
+                [
+                    r.patient_name,
+                    r.mrn,
+                    r.date_of_birth.isoformat(),
+                    r.payer,
+                    _PROGRAM.get(r.kind, r.kind),
+                    "" if r.episode_month is None else str(r.episode_month),
+                    r.consent_date.isoformat() if r.consent_date else pr.runs(("none", _BLOCK)),
+                    str(r.counted_minutes),
+                    str(r.excluded_minutes),
+                    _codes(r, blocked),
+                    _elements(r, blocked),
+                    _STATUS[status],
+                ],
+                background=pc.BLOCK_BG if status == "blocked" else None,
+                note=_note(r),
+                note_from=_NOTE_FROM,
+            )
+        )
+    billable = [(f"Billable: {codes_text(totals) or 'none'}", _NOTE_OK if totals else _NOTE_MUTED)]
+    held_note = [(f"Held (blocked): {codes_text(held)}", _NOTE_BLOCK)] if held else []
+    rows.append(
+        pr.Row(
             [
-                pc.para(name, st["cell_bold"]),
+                f"Total {g.name}",
+                *("",) * 3,
+                f"{len(g.rows)} patients",
+                *("",) * 2,
+                str(g.counted_minutes),
+                str(sum(r.excluded_minutes for r in g.rows)),
+            ],
+            background=colors.HexColor("#e8edf2"),
+            rule_above=True,
+            note=pr.pack([billable, *([held_note] if held_note else [])], _NOTE_WIDTH, gap=24),
+            note_from=_NOTE_FROM,
+        )
+    )
+    if len(rows) > 1:
+        rows[-2].keep_with_next = True  # the totals never stand alone at the top of a page
+    who = g.name + (f", {g.credentials}" if g.credentials else "")
+    return pr.RowTable(_ROW_COLUMNS, rows, continued=f"Billing practitioner: {who} (continued)")
+
+
+def _blocked_table(blocked: Sequence[PatientMonth]) -> pr.RowTable:
+    cols = [
+        pr.Column("Patient", 124, _B),
+        pr.Column("MRN", 50),
+        pr.Column("Billing practitioner", 120),
+        pr.Column("Held codes", 86),
+        pr.Column("Why it is blocked", 340),
+    ]
+    rows = [
+        pr.Row(
+            [
+                r.patient_name,
                 r.mrn,
-                r.date_of_birth.isoformat(),
-                r.payer,
-                _program_cell(r),
-                r.consent_date.isoformat() if r.consent_date else pc.badge("none", "block", st),
-                pc.para(f"<b>{r.counted_minutes}</b>", st["cell_right"], markup=True),
-                _excluded_cell(r, st),
-                _codes_cell(r, st),
-                _checks_cell(r, st),
-                _status_cell(r, st),
+                r.practitioner_name,
+                codes_text(r.held_codes),
+                "\n".join(r.block_reasons),
+            ],
+            background=pc.BLOCK_BG,
+        )
+        for r in blocked
+    ]
+    return pr.RowTable(cols, rows, continued="Blocked (continued)")
+
+
+def _below_table(below: Sequence[PatientMonth]) -> pr.RowTable:
+    cols = [
+        pr.Column("Patient", 140, _B),
+        pr.Column("MRN", 56),
+        pr.Column("Billing practitioner", 130),
+        pr.Column("Program", 80),
+        pr.Column("Month", 40, align="R", wrap=False),
+        pr.Column("Counted min", 56, _B, align="R", wrap=False),
+        pr.Column("Excluded min", 56, align="R", wrap=False),
+        pr.Column("Next code", 70, wrap=False),
+        pr.Column("Minutes still needed", 92, _B, align="R", wrap=False),
+    ]
+    rows = [
+        pr.Row(
+            [
+                r.patient_name,
+                r.mrn,
+                r.practitioner_name,
+                _PROGRAM.get(r.kind, r.kind),
+                "" if r.episode_month is None else str(r.episode_month),
+                str(r.counted_minutes),
+                str(r.excluded_minutes),
+                r.next_code or "",
+                "" if r.minutes_needed is None else str(r.minutes_needed),
             ]
         )
-        if r.status == "blocked":
-            backgrounds[i] = pc.BLOCK_BG
-    totals = codes_text(g.totals) or "none"
-    held = f"   held: {codes_text(g.held)}" if g.held else ""
-    rows.append(
-        [
-            pc.para(f"Total {g.name}", st["cell_bold"]),
-            "",
-            "",
-            "",
-            f"{len(g.rows)} patients",
-            "",
-            pc.para(f"<b>{g.counted_minutes}</b>", st["cell_right"], markup=True),
-            "",
-            pc.para(f"<b>{pc.escape(totals)}</b>{pc.escape(held)}", st["cell"], markup=True),
-            "",
-            "",
-        ]
-    )
-    return pc.data_table(
-        _ROW_HEADER,
+        for r in below
+    ]
+    return pr.RowTable(cols, rows, continued="Patients below threshold (continued)")
+
+
+def _appendix_table(bm: BillingMonth) -> pr.RowTable:
+    cols = [
+        pr.Column("Patient", 118),
+        pr.Column("Date", 48, wrap=False),
+        pr.Column("Time", 52, wrap=False),
+        pr.Column("Staff", 96),
+        pr.Column("Role", 84),
+        pr.Column("Activity", 108),
+        pr.Column("Source", 40),
+        pr.Column("Minutes", 40, align="R", wrap=False),
+        pr.Column("Counted", 40, _B, align="R", wrap=False),
+        pr.Column("Not counted because", 94, _MUTED),
+    ]
+    rows = []
+    shade = False
+    for r in sorted(bm.rows, key=lambda r: (r.patient_name.lower(), r.mrn)):
+        if not r.time_log:
+            continue
+        bg = pc.ZEBRA if shade else None
+        shade = not shade
+        # the patient's name and identifiers run down the first column of the patient's rows
+        who = [*pr.flow([(r.patient_name, _B)], cols[0].width - 7)]
+        who.append(((f"{r.mrn} · DOB {r.date_of_birth.isoformat()}", _SMALL_MUTED),))
+        last = len(r.time_log) - 1
+        for n, line in enumerate(r.time_log):
+            if n == last:
+                mine, who = who, []
+            elif n == 0 and len(who) > 2:
+                mine, who = who[:-1], who[-1:]
+            else:
+                mine, who = who[:1], who[1:]
+            clock = f"{line.start:%H:%M}–{line.end:%H:%M}" if line.start and line.end else ""
+            rows.append(
+                pr.Row(
+                    [
+                        tuple(mine) or None,
+                        line.local_date.isoformat(),
+                        clock,
+                        line.staff_name,
+                        line.staff_role,
+                        line.activity,
+                        line.source,
+                        str(line.logged_minutes),
+                        str(line.counted_minutes),
+                        line.excluded_reason or "",
+                    ],
+                    background=bg,
+                    rule=n == last,
+                    keep_with_next=n < last,
+                )
+            )
+    return pr.RowTable(
+        cols,
         rows,
-        _ROW_WIDTHS,
-        st,
-        right_cols=[6],
-        row_backgrounds=backgrounds,
-        total_rows=1,
-        extra_style=[("SPAN", (8, len(rows)), (10, len(rows)))],
+        zebra=False,
+        leading=8.4,
+        pad_top=1.9,
+        pad_bottom=1.7,
+        continued="Appendix: time log per patient (continued)",
     )
+
+
+def _practitioner_totals(bm: BillingMonth, per_group: list[tuple[_Codes, _Codes]]) -> pr.RowTable:
+    cols = [
+        pr.Column("Billing practitioner", 140),
+        pr.Column("NPI", 54),
+        pr.Column("Patients", 40, align="R", wrap=False),
+        pr.Column("Billable", 40, align="R", wrap=False),
+        pr.Column("Blocked", 40, align="R", wrap=False),
+        pr.Column("Counted min", 46, align="R", wrap=False),
+        pr.Column("Codes (billable)", 240),
+        pr.Column("Held", 120),
+    ]
+    rows = []
+    for g, (totals, held) in zip(bm.groups, per_group, strict=True):
+        blocked = sum(1 for r in g.rows if r.codes and r.blocked)
+        billable = sum(1 for r in g.rows if r.codes) - blocked
+        who = pr.runs((g.name, _B), *([(f", {g.credentials}", pr.CELL)] if g.credentials else []))
+        rows.append(
+            pr.Row(
+                [
+                    who,
+                    g.npi or "",
+                    str(len(g.rows)),
+                    str(billable),
+                    str(blocked),
+                    str(g.counted_minutes),
+                    codes_text(totals) or "none",
+                    pr.runs((codes_text(held), _BLOCK_TEXT)) if held else "",
+                ]
+            )
+        )
+    return pr.RowTable(cols, rows, continued="Totals per billing practitioner (continued)")
 
 
 def render_pdf(bm: BillingMonth) -> bytes:
@@ -233,16 +406,20 @@ def render_pdf(bm: BillingMonth) -> bytes:
         generated_by=bm.generated_by,
     )
     rows = bm.rows
+    # the model recomputes these at every access (over every row): once here
+    totals, held = dict(bm.totals), dict(bm.held)
+    blocked, below = bm.blocked, bm.below_threshold
+    per_group = [(g.totals, g.held) for g in bm.groups]
     story: list = [pc.title_block(meta, st)]  # type: ignore[type-arg]
-    billable = [r for r in rows if r.status == "billable"]
+    billable = [r for r in rows if r.codes and not r.blocked]
     story.append(
         pc.summary_tiles(
             [
                 (str(len(rows)), "patient-months on this packet", None),
                 (str(len(billable)), "billable", "ok"),
-                (str(len(bm.blocked)), "blocked: codes held until fixed", "block" if bm.blocked else None),
-                (str(len(bm.below_threshold)), "below threshold", None),
-                (str(sum(u for _, u in bm.totals)), "billable units", "ok"),
+                (str(len(blocked)), "blocked: codes held until fixed", "block" if blocked else None),
+                (str(len(below)), "below threshold", None),
+                (str(sum(totals.values())), "billable units", "ok"),
             ],
             st,
             width,
@@ -260,13 +437,12 @@ def render_pdf(bm: BillingMonth) -> bytes:
 
     # totals first: what the office bills
     story.append(pc.heading("Totals per code", st))
-    held = dict(bm.held)
-    codes = sorted(set(dict(bm.totals)) | set(held))
+    codes = sorted(set(totals) | set(held))
     total_rows = [
         [
             pc.para(f"<b>{c}</b>", st["cell"], markup=True),
             CODE_DESCRIPTIONS.get(c, ""),
-            str(dict(bm.totals).get(c, 0)),
+            str(totals.get(c, 0)),
             str(held.get(c, 0)),
         ]
         for c in codes
@@ -275,7 +451,7 @@ def render_pdf(bm: BillingMonth) -> bytes:
         [
             pc.para("<b>All codes</b>", st["cell"], markup=True),
             "",
-            pc.para(f"<b>{sum(dict(bm.totals).values())}</b>", st["cell_right"], markup=True),
+            pc.para(f"<b>{sum(totals.values())}</b>", st["cell_right"], markup=True),
             str(sum(held.values())),
         ]
     )
@@ -290,112 +466,26 @@ def render_pdf(bm: BillingMonth) -> bytes:
         )
     )
     story.append(pc.heading("Totals per billing practitioner", st))
-    prac_rows = []
-    for g in bm.groups:
-        prac_rows.append(
-            [
-                pc.para(
-                    f"<b>{pc.escape(g.name)}</b>"
-                    + (f", {pc.escape(g.credentials)}" if g.credentials else ""),
-                    st["cell"],
-                    markup=True,
-                ),
-                g.npi or "",
-                str(len(g.rows)),
-                str(sum(1 for r in g.rows if r.status == "billable")),
-                str(sum(1 for r in g.rows if r.status == "blocked")),
-                str(g.counted_minutes),
-                codes_text(g.totals) or "none",
-                codes_text(g.held),
-            ]
-        )
-    story.append(
-        pc.data_table(
-            [
-                "Billing practitioner",
-                "NPI",
-                "Patients",
-                "Billable",
-                "Blocked",
-                "Counted min",
-                "Codes (billable)",
-                "Held",
-            ],
-            prac_rows,
-            [170, 70, 50, 50, 50, 60, 150, 120],
-            st,
-            right_cols=[2, 3, 4, 5],
-        )
-    )
+    story.append(_practitioner_totals(bm, per_group))
 
     # the rows, per practitioner
-    for g in bm.groups:
+    for g, (g_totals, g_held) in zip(bm.groups, per_group, strict=True):
         story.append(PageBreak())
         who = (
             g.name + (f", {g.credentials}" if g.credentials else "") + (f"  ·  NPI {g.npi}" if g.npi else "")
         )
         story.append(pc.heading(f"Billing practitioner: {who}", st))
-        story.append(_practitioner_table(g, st))
-        notes = [r for r in g.rows if r.conflict]
-        for r in notes:
-            story.append(Spacer(1, 3))
-            story.append(pc.para(f"{r.patient_name} ({r.mrn}): {r.conflict}", st["small"]))
+        story.append(_practitioner_table(g, g_totals, g_held))
 
     # blocked and below threshold
-    if bm.blocked:
+    if blocked:
         story.append(CondPageBreak(2.2 * 72))
         story.append(pc.heading("Blocked: codes held until the missing element is documented", st))
-        story.append(
-            pc.data_table(
-                ["Patient", "MRN", "Billing practitioner", "Held codes", "Why it is blocked"],
-                [
-                    [
-                        pc.para(r.patient_name, st["cell_bold"]),
-                        r.mrn,
-                        r.practitioner_name,
-                        codes_text(r.held_codes),
-                        pc.para("<br/>".join(pc.escape(x) for x in r.block_reasons), st["cell"], markup=True),
-                    ]
-                    for r in bm.blocked
-                ],
-                [120, 60, 130, 90, 320],
-                st,
-                row_backgrounds={i: pc.BLOCK_BG for i in range(len(bm.blocked))},
-            )
-        )
+        story.append(_blocked_table(blocked))
     story.append(CondPageBreak(2.2 * 72))
     story.append(pc.heading("Patients below threshold", st))
-    if bm.below_threshold:
-        story.append(
-            pc.data_table(
-                [
-                    "Patient",
-                    "MRN",
-                    "Billing practitioner",
-                    "Program / month",
-                    "Counted min",
-                    "Excluded min",
-                    "Next code",
-                    "Minutes still needed",
-                ],
-                [
-                    [
-                        pc.para(r.patient_name, st["cell_bold"]),
-                        r.mrn,
-                        r.practitioner_name,
-                        _program_cell(r),
-                        str(r.counted_minutes),
-                        str(r.excluded_minutes),
-                        r.next_code or "",
-                        "" if r.minutes_needed is None else str(r.minutes_needed),
-                    ]
-                    for r in bm.below_threshold
-                ],
-                [130, 60, 130, 100, 60, 60, 70, 90],
-                st,
-                right_cols=[4, 5, 7],
-            )
-        )
+    if below:
+        story.append(_below_table(below))
     else:
         story.append(pc.para("None: every patient-month reached a code.", st["body"]))
 
@@ -404,70 +494,15 @@ def render_pdf(bm: BillingMonth) -> bytes:
     story.append(pc.heading(f"Appendix: time log per patient, {_month_title(bm)}", st))
     story.append(
         pc.para(
-            "Every entry of the month, counted or not, one line per entry per local day. "
-            "Minutes that do not count give the reason.",
+            "Every entry of the month, counted or not, one line per entry per local day, patients in "
+            "alphabetical order. Minutes that do not count give the reason. Each patient's counted and "
+            "excluded totals are in the practitioner sections.",
             st["muted"],
         )
     )
-    for r in sorted(rows, key=lambda r: (r.patient_name.lower(), r.mrn)):
-        if not r.time_log:
-            continue
-        head = pc.subheading(
-            f"{r.patient_name}  ·  {r.mrn}  ·  DOB {r.date_of_birth.isoformat()}  ·  "
-            f"{r.counted_minutes} of {r.logged_minutes} min counted",
-            st,
-        )
-        lines = []
-        for line in r.time_log:
-            when = line.local_date.isoformat()
-            clock = f"{line.start:%H:%M}-{line.end:%H:%M}" if line.start and line.end else ""
-            lines.append(
-                [
-                    when,
-                    clock,
-                    line.staff_name,
-                    line.staff_role,
-                    line.activity,
-                    line.source,
-                    str(line.logged_minutes),
-                    str(line.counted_minutes),
-                    pc.para(line.excluded_reason or "", st["cell_small"]),
-                ]
-            )
-        lines.append(
-            [
-                "",
-                "",
-                "",
-                "",
-                "",
-                pc.para("<b>Total</b>", st["cell"], markup=True),
-                pc.para(f"<b>{r.logged_minutes}</b>", st["cell_right"], markup=True),
-                pc.para(f"<b>{r.counted_minutes}</b>", st["cell_right"], markup=True),
-                "",
-            ]
-        )
-        table = pc.data_table(
-            [
-                "Date",
-                "Time",
-                "Staff",
-                "Role",
-                "Activity",
-                "Source",
-                "Minutes",
-                "Counted",
-                "Not counted because",
-            ],
-            lines,
-            [62, 62, 110, 110, 150, 50, 46, 46, 84],
-            st,
-            right_cols=[6, 7],
-            total_rows=1,
-        )
-        story.append(KeepTogether([head, table]) if len(lines) < 18 else head)
-        if len(lines) >= 18:
-            story.append(table)
+    story.append(Spacer(1, 4))
+    if any(r.time_log for r in rows):
+        story.append(_appendix_table(bm))
     if not rows:
         story.append(pc.para("No patient had an open episode or logged time this month.", st["body"]))
     return pc.build_pdf(story, meta)
