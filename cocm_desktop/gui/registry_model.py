@@ -1,9 +1,10 @@
-"""Registry table model, filter proxy and the two delegates (flag chips, minutes progress).
+"""Registry table model: every open episode, filtered and sorted in the model (no proxy).
 
 Vorta's pattern: `SortRole` gives a sortable key per cell, `IdRole` the patient id, `RowRole` the
 whole `RegistryRow`. The rows come from `services.registry.build_registry` (computed there, never
-here). Filtering never re-queries: `RegistryFilter` keeps plain attributes and `filterAcceptsRow`
-does a few comparisons on precomputed per-row keys, so it stays cheap at 10,000 rows.
+here). Filtering never re-queries: `RegistryFilter` keeps plain attributes and a filter change is
+a few list comprehensions over precomputed per-row keys, so a keystroke stays cheap at 10,000
+rows. The cell painters are in registry_delegates.py.
 """
 
 from __future__ import annotations
@@ -13,19 +14,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from PySide6.QtCore import (
-    QAbstractTableModel,
-    QEvent,
-    QModelIndex,
-    QPersistentModelIndex,
-    QRect,
-    QRectF,
-    QSize,
-    QSortFilterProxyModel,
-    Qt,
-)
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QHelpEvent, QPainter, QPalette
-from PySide6.QtWidgets import QAbstractItemView, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QToolTip
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QColor
 
 from cocm_desktop.domain.episode import EpisodeStatus, Program
 from cocm_desktop.domain.flags import Flag, FlagHit
@@ -120,17 +110,56 @@ COLUMN_INDEX = {c.key: n for n, c in enumerate(COLUMNS)}
 _BIG = 10**9
 
 
+@dataclass
+class RegistryFilter:
+    care_manager_id: int | None = None
+    clinician_id: int | None = None
+    statuses: frozenset[str] | None = None
+    flagged_only: bool = False
+    flag: Flag | None = None
+    text: str = ""
+
+
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
+_ALIGN = int(Qt.ItemDataRole.TextAlignmentRole)
+_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
+_ALIGNMENTS = tuple(int(c.align) for c in COLUMNS)
+_KEYS = tuple(c.key for c in COLUMNS)
+_N_COLUMNS = len(COLUMNS)
+_STATUS_RANK = {s.value: n for n, s in enumerate(EpisodeStatus)}
+_OVERDUE = QColor("#BF360C")
+_RESPONSE = QColor("#2E7D32")
+_WORSE = QColor("#B71C1C")
+_SECONDARY = QColor("#486581")
+
+
 class RegistryModel(QAbstractTableModel):
-    """Read-only rows; `set_rows()` swaps the whole list (one reset per reload)."""
+    """Every open episode (`rows`), shown filtered and sorted (`shown`): one model, no proxy.
+
+    `rows` keeps the service's order; `shown` lists row numbers in display order, so the view's
+    row n is `rows[shown[n]]`. Filtering and sorting are list operations on keys computed once
+    per set of rows. A QSortFilterProxyModel called Python once per row at every keystroke
+    (filterAcceptsRow) and, for each painted cell, data/rowCount/columnCount once per role
+    through two models; here a painted cell costs one `multiData` call. A filter or sort change
+    is a layout change (the selection and current row follow their patient), a new set of rows
+    a reset.
+    """
 
     def __init__(self, parent: Any = None, today: date | None = None) -> None:
         super().__init__(parent)
         self.rows: list[Any] = []
+        self.shown: list[int] = []
         self.search_keys: list[str] = []
+        self.criteria = RegistryFilter()
+        self.sort_column = -1
+        self.sort_order = Qt.SortOrder.AscendingOrder
         self.today = today or date.today()
-        # The proxy asks for a row's sort key at every comparison (n log n times per sort, and
-        # again at each filter keystroke): compute a column's keys once per set of rows.
+        self.flagged_count = 0
+        self._order: list[int] = []  # every row number, in the current sort order
+        self._by_patient: dict[int, int] = {}
         self._sort_keys: dict[int, list[Any]] = {}
+        self._cells: dict[int, tuple[tuple[str, ...], tuple[QColor | None, ...]]] = {}
 
     # ---- data in ----------------------------------------------------------------------------
     def set_rows(self, rows: Sequence[Any], today: date | None = None) -> None:
@@ -138,24 +167,122 @@ class RegistryModel(QAbstractTableModel):
         self.rows = list(rows)
         self.today = today or date.today()
         self.search_keys = [f"{r.patient_name}\n{r.mrn}".casefold() for r in self.rows]
+        self.flagged_count = sum(1 for r in self.rows if r.flags)
+        self._by_patient = {}
+        for n, r in enumerate(self.rows):
+            self._by_patient.setdefault(r.patient_id, n)
         self._sort_keys = {}
+        self._cells = {}
+        self._order = self._sorted()
+        self.shown = self._filtered()
         self.endResetModel()
 
     def clear(self) -> None:
         self.set_rows([])
 
+    def total(self) -> int:
+        """Rows before filtering (`rowCount()` is the rows shown)."""
+        return len(self.rows)
+
     def row_for_patient(self, patient_id: int) -> int | None:
-        for n, r in enumerate(self.rows):
-            if r.patient_id == patient_id:
-                return n
-        return None
+        """The patient's row number in `rows` (shown or not)."""
+        return self._by_patient.get(patient_id)
+
+    def index_for_patient(self, patient_id: int, column: int = 0) -> QModelIndex:
+        """The patient's index in the view; invalid when unknown or filtered out."""
+        n = self._by_patient.get(patient_id)
+        if n is None:
+            return QModelIndex()
+        try:
+            return self.index(self.shown.index(n), column)
+        except ValueError:
+            return QModelIndex()
+
+    def row_at(self, view_row: int) -> Any:
+        return self.rows[self.shown[view_row]]
+
+    def shown_rows(self) -> list[Any]:
+        rows = self.rows
+        return [rows[n] for n in self.shown]
+
+    # ---- filter and sort ----------------------------------------------------------------------
+    def set_filter(self, **changes: Any) -> None:
+        if "text" in changes:
+            changes["text"] = (changes["text"] or "").strip().casefold()
+        c = self.criteria
+        if all(getattr(c, key) == value for key, value in changes.items()):
+            return
+        for key, value in changes.items():
+            setattr(c, key, value)
+        self._relayout(self._order)
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        self.sort_column = column
+        self.sort_order = order
+        if self.rows:
+            self._relayout(self._sorted())
+
+    def _sorted(self) -> list[int]:
+        order = list(range(len(self.rows)))
+        if 0 <= self.sort_column < _N_COLUMNS:
+            keys = self.sort_keys(self.sort_column)
+            # stable both ways: equal keys keep the service's order, as the Qt proxy did
+            order.sort(key=keys.__getitem__, reverse=self.sort_order == Qt.SortOrder.DescendingOrder)
+        return order
+
+    def _filtered(self) -> list[int]:
+        c, rows, out = self.criteria, self.rows, self._order
+        if c.care_manager_id is not None:
+            out = [n for n in out if rows[n].care_manager_id == c.care_manager_id]
+        if c.clinician_id is not None:
+            out = [n for n in out if rows[n].clinician_id == c.clinician_id]
+        if c.statuses is not None:
+            out = [n for n in out if rows[n].status in c.statuses]
+        if c.flagged_only:
+            out = [n for n in out if rows[n].flags]
+        if c.flag is not None:
+            flag = c.flag
+            out = [n for n in out if any(h.flag is flag for h in rows[n].flags)]
+        if c.text:
+            text, keys = c.text, self.search_keys
+            out = [n for n in out if text in keys[n]]
+        return out if out is not self._order else list(out)
+
+    def _relayout(self, order: list[int]) -> None:
+        self.layoutAboutToBeChanged.emit()
+        before = self.persistentIndexList()
+        old_rows = [self.shown[i.row()] for i in before]
+        self._order = order
+        self.shown = self._filtered()
+        if before:
+            where = {n: pos for pos, n in enumerate(self.shown)}
+            after = []
+            for index, n in zip(before, old_rows, strict=True):
+                pos = where.get(n)
+                after.append(QModelIndex() if pos is None else self.createIndex(pos, index.column()))
+            self.changePersistentIndexList(before, after)
+        self.layoutChanged.emit()
+
+    def sort_keys(self, column: int) -> list[Any]:
+        """One sort key per row of `rows` (computed once per set of rows and column)."""
+        keys = self._sort_keys.get(column)
+        if keys is None:
+            k = _KEYS[column]
+            keys = self._sort_keys[column] = [self._sort(r, k) for r in self.rows]
+        return keys
 
     # ---- Qt model API -------------------------------------------------------------------------
     def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(self.rows)
+        return 0 if parent.isValid() else len(self.shown)
 
     def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(COLUMNS)
+        return 0 if parent.isValid() else _N_COLUMNS
+
+    def index(self, row: int, column: int, parent: ModelIndex = QModelIndex()) -> QModelIndex:  # noqa: B008
+        # one Python call per index instead of hasIndex's rowCount + columnCount
+        if 0 <= row < len(self.shown) and 0 <= column < _N_COLUMNS and not parent.isValid():
+            return self.createIndex(row, column)
+        return QModelIndex()
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
         if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(COLUMNS):
@@ -169,38 +296,53 @@ class RegistryModel(QAbstractTableModel):
             return int(col.align)
         return None
 
-    def flags(self, index: ModelIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+    def multiData(self, index: ModelIndex, span: Any) -> None:  # noqa: N802
+        """Every role a painted cell asks for, in one call (the delegates' initStyleOption)."""
+        n, c = index.row(), index.column()
+        if not (0 <= n < len(self.shown) and 0 <= c < _N_COLUMNS):
+            return
+        texts, colours = self._cell_values(self.shown[n])
+        for slot in span:
+            role = slot.role()
+            if role == _DISPLAY:
+                slot.setData(texts[c])
+            elif role == _ALIGN:
+                slot.setData(_ALIGNMENTS[c])
+            elif role == _FOREGROUND:
+                colour = colours[c]
+                if colour is not None:
+                    slot.setData(colour)
+            elif role == _TOOLTIP:
+                slot.setData(self._tooltip(self.rows[self.shown[n]], _KEYS[c]))
 
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if role == SortRole:  # hot path: answered from the per-column cache
-            n, c = index.row(), index.column()
-            if not 0 <= n < len(self.rows) or not 0 <= c < len(COLUMNS):
-                return None
-            keys = self._sort_keys.get(c)
-            if keys is None:
-                k = COLUMNS[c].key
-                keys = self._sort_keys[c] = [self._sort(r, k) for r in self.rows]
-            return keys[n]
-        if not index.isValid() or not 0 <= index.row() < len(self.rows):
+        n, c = index.row(), index.column()
+        if not (0 <= n < len(self.shown) and 0 <= c < _N_COLUMNS):
             return None
-        row = self.rows[index.row()]
-        key = COLUMNS[index.column()].key
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(row, key)
-        if role == IdRole:
-            return row.patient_id
         if role == RowRole:
-            return row
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return int(COLUMNS[index.column()].align)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return self._tooltip(row, key)
-        if role == Qt.ItemDataRole.ForegroundRole:
-            return self._foreground(row, key)
+            return self.rows[self.shown[n]]
+        if role == SortRole:
+            return self.sort_keys(c)[self.shown[n]]
+        if role == IdRole:
+            return self.rows[self.shown[n]].patient_id
+        if role == _DISPLAY:
+            return self._cell_values(self.shown[n])[0][c]
+        if role == _ALIGN:
+            return _ALIGNMENTS[c]
+        if role == _FOREGROUND:
+            return self._cell_values(self.shown[n])[1][c]
+        if role == _TOOLTIP:
+            return self._tooltip(self.rows[self.shown[n]], _KEYS[c])
         return None
+
+    def _cell_values(self, n: int) -> tuple[tuple[str, ...], tuple[QColor | None, ...]]:
+        """Display texts and text colours of row `n` of `rows`, made on first paint."""
+        cell = self._cells.get(n)
+        if cell is None:
+            r = self.rows[n]
+            cell = self._cells[n] = (tuple(self._display(r, k) for k in _KEYS),
+                                     tuple(self._foreground(r, k) for k in _KEYS))
+        return cell
 
     def _display(self, r: Any, key: str) -> str:
         t = self.today
@@ -246,7 +388,7 @@ class RegistryModel(QAbstractTableModel):
         if key == "flags":
             return flag_sort_key(r.flags)
         if key == "status":
-            return [s.value for s in EpisodeStatus].index(r.status) if r.status in EpisodeStatus._value2member_map_ else 9
+            return _STATUS_RANK.get(r.status, 9)
         if key == "program":
             return r.program
         if key == "weeks":
@@ -302,232 +444,13 @@ class RegistryModel(QAbstractTableModel):
 
     def _foreground(self, r: Any, key: str) -> QColor | None:
         if key == "next_action" and r.next_action_on is not None and r.next_action_on < self.today:
-            return QColor("#BF360C")
-        if key == "phq9_change" and r.phq9_change is not None:
-            if r.phq9_change >= 0.5:
-                return QColor("#2E7D32")
-            if r.phq9_change < 0:
-                return QColor("#B71C1C")
+            return _OVERDUE
+        if key == "phq9_change":
+            change = r.phq9_change
+            if change is not None and change >= 0.5:
+                return _RESPONSE
+            if change is not None and change < 0:
+                return _WORSE
         if key in ("last_review", "care_manager", "clinician"):
-            return QColor("#486581")
+            return _SECONDARY
         return None
-
-
-@dataclass
-class RegistryFilter:
-    care_manager_id: int | None = None
-    clinician_id: int | None = None
-    statuses: frozenset[str] | None = None
-    flagged_only: bool = False
-    flag: Flag | None = None
-    text: str = ""
-
-
-class RegistryProxy(QSortFilterProxyModel):
-    """Sort by `SortRole`; filter on plain attributes of the source rows (no queries, no regex)."""
-
-    def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self.setSortRole(SortRole)
-        self.setDynamicSortFilter(True)
-        self.criteria = RegistryFilter()
-
-    def set_filter(self, **changes: Any) -> None:
-        if "text" in changes:
-            changes["text"] = (changes["text"] or "").strip().casefold()
-        staged = hasattr(self, "beginFilterChange")  # Qt >= 6.9
-        if staged:
-            self.beginFilterChange()
-        for key, value in changes.items():
-            setattr(self.criteria, key, value)
-        if staged:
-            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
-        else:  # pragma: no cover - older Qt
-            self.invalidateFilter()
-
-    def filterAcceptsRow(self, source_row: int, source_parent: ModelIndex) -> bool:  # noqa: N802
-        model = self.sourceModel()
-        assert isinstance(model, RegistryModel)
-        r = model.rows[source_row]
-        c = self.criteria
-        if c.care_manager_id is not None and r.care_manager_id != c.care_manager_id:
-            return False
-        if c.clinician_id is not None and r.clinician_id != c.clinician_id:
-            return False
-        if c.statuses is not None and r.status not in c.statuses:
-            return False
-        if c.flagged_only and not r.flags:
-            return False
-        if c.flag is not None and not any(h.flag is c.flag for h in r.flags):
-            return False
-        return not (c.text and c.text not in model.search_keys[source_row])
-
-
-# ---- delegates ---------------------------------------------------------------------------------
-
-CHIP_H = 18
-CHIP_PAD = 7
-CHIP_GAP = 4
-
-
-def _chip_font(base: QFont) -> QFont:
-    f = QFont(base)
-    f.setPointSizeF(max(7.0, base.pointSizeF() - 1.5))
-    f.setWeight(QFont.Weight.DemiBold)
-    return f
-
-
-def chip_layout(hits: Sequence[FlagHit], rect: QRect, fm: QFontMetrics) -> tuple[list[tuple[QRect, FlagHit]], int]:
-    """Chip rectangles that fit in `rect`, and how many did not fit (shown as "+N")."""
-    placed: list[tuple[QRect, FlagHit]] = []
-    x = rect.left() + 4
-    y = rect.top() + (rect.height() - CHIP_H) // 2
-    more_w = fm.horizontalAdvance("+99") + 2 * CHIP_PAD
-    for n, hit in enumerate(hits):
-        w = fm.horizontalAdvance(CHIP_TEXT[hit.flag]) + 2 * CHIP_PAD
-        remaining = len(hits) - n - 1
-        limit = rect.right() - 4 - (more_w + CHIP_GAP if remaining else 0)
-        if x + w > limit:
-            return placed, len(hits) - n
-        placed.append((QRect(x, y, w, CHIP_H), hit))
-        x += w + CHIP_GAP
-    return placed, 0
-
-
-def _paint_cell_background(
-    delegate: QStyledItemDelegate, painter: QPainter, option: QStyleOptionViewItem, index: ModelIndex
-) -> None:
-    """The style's own cell (selection, hover, alternate rows) without its text: we paint that."""
-    opt = QStyleOptionViewItem(option)
-    delegate.initStyleOption(opt, index)
-    opt.text = ""
-    style = opt.widget.style() if opt.widget else None
-    if style is not None:
-        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
-
-
-class FlagChipsDelegate(QStyledItemDelegate):
-    """Coloured chips (the flag's colour, white text); the tooltip says why, per chip."""
-
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: ModelIndex) -> None:
-        row = index.data(RowRole)
-        _paint_cell_background(self, painter, option, index)
-        if row is None or not row.flags:
-            return
-        painter.save()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        font = _chip_font(option.font)
-        painter.setFont(font)
-        fm = QFontMetrics(font)
-        placed, hidden = chip_layout(row.flags, option.rect, fm)
-        for rect, hit in placed:
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(QColor(hit.flag.colour))
-            painter.drawRoundedRect(QRectF(rect), CHIP_H / 2, CHIP_H / 2)
-            painter.setPen(QColor("#FFFFFF"))
-            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, CHIP_TEXT[hit.flag])
-        if hidden:
-            x = placed[-1][0].right() + CHIP_GAP + 1 if placed else option.rect.left() + 4
-            more = QRect(x, option.rect.top() + (option.rect.height() - CHIP_H) // 2,
-                         fm.horizontalAdvance(f"+{hidden}") + 2 * CHIP_PAD, CHIP_H)
-            painter.setPen(QColor("#9FB3C8"))
-            painter.setBrush(QColor("#F0F4F8"))
-            painter.drawRoundedRect(QRectF(more), CHIP_H / 2, CHIP_H / 2)
-            painter.setPen(QColor("#486581"))
-            painter.drawText(more, Qt.AlignmentFlag.AlignCenter, f"+{hidden}")
-        painter.restore()
-
-    def helpEvent(self, event: QHelpEvent, view: QAbstractItemView, option: QStyleOptionViewItem,  # noqa: N802
-                  index: ModelIndex) -> bool:
-        if event.type() != QEvent.Type.ToolTip:
-            return super().helpEvent(event, view, option, index)
-        row = index.data(RowRole)
-        if row is None or not row.flags:
-            QToolTip.showText(event.globalPos(), "No flags", view)
-            return True
-        fm = QFontMetrics(_chip_font(option.font))
-        placed, _hidden = chip_layout(row.flags, option.rect, fm)
-        for rect, hit in placed:
-            if rect.contains(event.pos()):
-                QToolTip.showText(event.globalPos(), f"{hit.flag.label}\n{hit.reason}", view)
-                return True
-        QToolTip.showText(event.globalPos(), "\n".join(f"{h.flag.label}: {h.reason}" for h in row.flags), view)
-        return True
-
-    def sizeHint(self, option: QStyleOptionViewItem, index: ModelIndex) -> QSize:  # noqa: N802
-        row = index.data(RowRole)
-        fm = QFontMetrics(_chip_font(option.font))
-        width = 8 + sum(fm.horizontalAdvance(CHIP_TEXT[h.flag]) + 2 * CHIP_PAD + CHIP_GAP for h in (row.flags if row else ()))
-        return QSize(max(60, width), CHIP_H + 10)
-
-
-class MinutesDelegate(QStyledItemDelegate):
-    """"42 min" and the gap text over a thin bar that fills toward the next code."""
-
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: ModelIndex) -> None:
-        row = index.data(RowRole)
-        _paint_cell_background(self, painter, option, index)
-        if row is None:
-            return
-        painter.save()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        r = option.rect.adjusted(6, 3, -8, -4)
-        minutes = row.minutes_this_month
-        needed = row.minutes_to_next_code
-        reached_all = row.next_code is None and minutes > 0
-        fraction = 1.0 if reached_all else (minutes / (minutes + needed) if needed else 0.0)
-        bar = QRectF(r.left(), r.bottom() - 4, r.width(), 4)
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(QColor("#E4EBF2"))
-        painter.drawRoundedRect(bar, 2, 2)
-        if fraction > 0:
-            fill = QRectF(bar)
-            fill.setWidth(max(4.0, bar.width() * min(1.0, fraction)))
-            painter.setBrush(QColor("#2E7D32" if (row.next_code is None or "reached" in row.billing_label) and minutes
-                                    else "#1F6F8B"))
-            painter.drawRoundedRect(fill, 2, 2)
-        text_rect = QRect(r.left(), r.top(), r.width(), r.height() - 6)
-        bold = QFont(option.font)
-        bold.setWeight(QFont.Weight.DemiBold)
-        painter.setFont(bold)
-        selected = bool(option.state & QStyle.StateFlag.State_Selected)
-        painter.setPen(option.palette.color(QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text))
-        lead = f"{minutes} min"
-        painter.drawText(text_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, lead)
-        lead_w = QFontMetrics(bold).horizontalAdvance(lead + "  ")
-        small = QFont(option.font)
-        small.setPointSizeF(max(7.0, option.font.pointSizeF() - 1))
-        painter.setFont(small)
-        painter.setPen(QColor("#627D98"))
-        gap = row.billing_label.split(" · ")[-1] if row.billing_label else ""
-        rest = text_rect.adjusted(lead_w, 0, 0, 0)
-        painter.drawText(rest, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                         QFontMetrics(small).elidedText(gap, Qt.TextElideMode.ElideRight, rest.width()))
-        painter.restore()
-
-
-class PatientDelegate(QStyledItemDelegate):
-    """Name in bold, the MRN muted after it: one cell, one line."""
-
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: ModelIndex) -> None:
-        row = index.data(RowRole)
-        _paint_cell_background(self, painter, option, index)
-        if row is None:
-            return
-        painter.save()
-        r = option.rect.adjusted(6, 0, -6, 0)
-        small = QFont(option.font)
-        small.setPointSizeF(max(7.0, option.font.pointSizeF() - 1))
-        mrn_w = QFontMetrics(small).horizontalAdvance(row.mrn) + 8
-        bold = QFont(option.font)
-        bold.setWeight(QFont.Weight.DemiBold)
-        painter.setFont(bold)
-        painter.setPen(QColor("#102A43"))
-        name_rect = r.adjusted(0, 0, -mrn_w, 0)
-        name = QFontMetrics(bold).elidedText(row.patient_name, Qt.TextElideMode.ElideRight, name_rect.width())
-        painter.drawText(name_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, name)
-        used = QFontMetrics(bold).horizontalAdvance(name) + 8
-        painter.setFont(small)
-        painter.setPen(QColor("#829AB1"))
-        painter.drawText(r.adjusted(used, 0, 0, 0), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, row.mrn)
-        painter.restore()

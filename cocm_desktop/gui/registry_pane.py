@@ -1,6 +1,7 @@
 """Registry pane: every open episode at a glance, filters, and the way into a chart.
 
-Rows load off the GUI thread (`services.registry.build_registry`); filters only touch the proxy.
+Rows load off the GUI thread (`services.registry.build_registry`); filters and sorting only touch
+the model (`RegistryModel` filters and sorts itself: no proxy between it and the table).
 """
 
 from __future__ import annotations
@@ -28,16 +29,8 @@ from cocm_desktop.domain.episode import EpisodeStatus
 from cocm_desktop.domain.flags import Flag
 from cocm_desktop.domain.roles import Permission, Role
 from cocm_desktop.gui.context import AppContext
-from cocm_desktop.gui.registry_model import (
-    COLUMN_INDEX,
-    COLUMNS,
-    FlagChipsDelegate,
-    IdRole,
-    MinutesDelegate,
-    PatientDelegate,
-    RegistryModel,
-    RegistryProxy,
-)
+from cocm_desktop.gui.registry_delegates import FlagChipsDelegate, MinutesDelegate, PatientDelegate
+from cocm_desktop.gui.registry_model import COLUMN_INDEX, COLUMNS, IdRole, RegistryModel
 from cocm_desktop.gui.resources import MUTED, icon
 from cocm_desktop.gui.worker import BusyOverlay, run_in_background
 from cocm_desktop.store.errors import SessionLocked
@@ -65,8 +58,6 @@ class RegistryPane(QWidget):
         self.loading = False
         self.load_count = 0
         self.model = RegistryModel(self)
-        self.proxy = RegistryProxy(self)
-        self.proxy.setSourceModel(self.model)
         self._build()
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)
@@ -159,7 +150,7 @@ class RegistryPane(QWidget):
         self.table = RegistryTable(body)
         self.table.setObjectName("registryTable")
         self.table.setProperty("dense", True)
-        self.table.setModel(self.proxy)
+        self.table.setModel(self.model)
         self.table.setSortingEnabled(True)
         self.table.setAlternatingRowColors(True)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -283,7 +274,7 @@ class RegistryPane(QWidget):
 
     # ---- filters ------------------------------------------------------------------------------------
     def _apply_text(self) -> None:
-        self.proxy.set_filter(text=self.search.text())
+        self.model.set_filter(text=self.search.text())
         self._update_counts()
 
     def _apply_filters(self) -> None:
@@ -292,7 +283,7 @@ class RegistryPane(QWidget):
         is_cm = self.ctx.role is Role.CARE_MANAGER
         flag_data = self.flag.currentData()
         cm = self.care_manager.currentData()
-        self.proxy.set_filter(
+        self.model.set_filter(
             care_manager_id=me if (mine and is_cm) else cm,
             clinician_id=me if (mine and not is_cm) else None,
             statuses=self.status.currentData(),
@@ -316,9 +307,9 @@ class RegistryPane(QWidget):
         self._apply_filters()
 
     def _update_counts(self) -> None:
-        total = self.model.rowCount()
-        shown = self.proxy.rowCount()
-        flagged = sum(1 for r in self.model.rows if r.flags)
+        total = self.model.total()
+        shown = self.model.rowCount()
+        flagged = self.model.flagged_count
         if total == 0:
             self.count_label.setText("")
             self.empty.setText("No open episodes yet. Patients appear here once they are enrolled."
@@ -338,15 +329,12 @@ class RegistryPane(QWidget):
         return index.data(IdRole) if index.isValid() else None
 
     def select_patient(self, patient_id: int) -> bool:
-        row = self.model.row_for_patient(patient_id)
-        if row is None:
-            return False
-        proxy_index = self.proxy.mapFromSource(self.model.index(row, 0))
-        if not proxy_index.isValid():
+        index = self.model.index_for_patient(patient_id)
+        if not index.isValid():
             return False
         self.table.selectionModel().setCurrentIndex(
-            proxy_index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
-        self.table.scrollTo(proxy_index)
+            index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
+        self.table.scrollTo(index)
         return True
 
     def _activate(self, index: QModelIndex) -> None:
@@ -357,12 +345,12 @@ class RegistryPane(QWidget):
     def _open_first_match(self) -> None:
         self._search_timer.stop()
         self._apply_text()
-        if self.proxy.rowCount() >= 1:
-            self._activate(self.proxy.index(0, 0))
+        if self.model.rowCount() >= 1:
+            self._activate(self.model.index(0, 0))
 
     def focus_search(self) -> None:
         self.search.setFocus()
         self.search.selectAll()
 
     def visible_patient_ids(self) -> list[int]:
-        return [self.proxy.index(r, 0).data(IdRole) for r in range(self.proxy.rowCount())]
+        return [r.patient_id for r in self.model.shown_rows()]

@@ -23,8 +23,8 @@ def test_enter_opens_the_selected_chart_and_audits_it(open_window, demo_path, qt
     w = open_window(demo_path, "cm1")
     table = w.registry.table
     table.setFocus()
-    table.setCurrentIndex(w.registry.proxy.index(2, 0))
-    pid = w.registry.proxy.index(2, 0).data(IdRole)
+    table.setCurrentIndex(w.registry.model.index(2, 0))
+    pid = w.registry.model.index(2, 0).data(IdRole)
     qtbot.keyClick(table, Qt.Key.Key_Return)
     wait_idle()
     assert w.ui.paneStack.currentWidget() is w.ui.chartPage
