@@ -45,7 +45,7 @@ class MainWindow(QMainWindow):
         from cocm_desktop.gui.case_review_pane import CaseReviewPane
         from cocm_desktop.gui.chart_pane import ChartPane
         from cocm_desktop.gui.registry_pane import RegistryPane
-        from cocm_desktop.gui.timer_widget import TimerWidget
+        from cocm_desktop.gui.timer_widget import TimerWidget, read_timer_state
 
         self.ctx = context
         self.ui = Ui_MainWindow()
@@ -59,6 +59,11 @@ class MainWindow(QMainWindow):
         # Panes
         self.registry = RegistryPane(context, self)
         ui.registryPageLayout.addWidget(self.registry)
+        # Start the registry load now: its queries run off the GUI thread while the rest of the
+        # window is built and first painted. The timer check reads first: every session takes
+        # the database's write lock, so a read queued behind the load would wait for all of it.
+        timer_state = read_timer_state(context)
+        self.registry.reload()
         self.chart = ChartPane(context, self)
         ui.chartPageLayout.addWidget(self.chart)
         self.case_review = CaseReviewPane(context, self, registry_rows=lambda: self.registry.model.rows)
@@ -126,10 +131,8 @@ class MainWindow(QMainWindow):
         self.idle.idle.connect(self.lock)
         self.idle.start()
         self._restore_geometry()
-        # The timer check is a quick read on the GUI thread: run it before the background registry
-        # load starts, or it would queue behind that load's database lock (seconds at 10k patients).
-        QTimer.singleShot(0, self.timer.check_recovery)
-        QTimer.singleShot(0, self.registry.reload)
+        # Adopting a live timer or offering recovery (a dialog) waits for the window to show.
+        QTimer.singleShot(0, lambda: self.timer.check_recovery(timer_state))
 
     # ---- set-up ------------------------------------------------------------------------------
     def _apply_role(self) -> None:

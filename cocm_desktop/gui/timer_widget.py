@@ -32,6 +32,24 @@ def fmt_elapsed(seconds: int) -> str:
     return f"{seconds // 3600:d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
+_UNREAD: Any = object()
+
+
+def read_timer_state(ctx: AppContext) -> Any:
+    """This user's timer (`services.timer.TimerState`), or None: none running, not allowed to
+    log time, or the read refused (locked meanwhile)."""
+    from cocm_desktop.services.timer import current_timer
+
+    if not ctx.can(Permission.LOG_TIME):
+        return None
+    try:
+        return ctx.read(current_timer)
+    except Exception as exc:
+        if not is_expected(exc):
+            raise
+        return None
+
+
 class TimerWidget(QWidget):
     stopped = Signal(object)  # StopResult
 
@@ -268,18 +286,13 @@ class TimerWidget(QWidget):
             self._state_at = datetime.now()
 
     # ---- recovery -----------------------------------------------------------------------------------
-    def check_recovery(self) -> None:
-        """At sign-in: adopt a live timer, or offer the three recovery choices for a stale one."""
-        from cocm_desktop.services.timer import current_timer
+    def check_recovery(self, state: Any = _UNREAD) -> None:
+        """At sign-in: adopt a live timer, or offer the three recovery choices for a stale one.
 
-        if not self.ctx.can(Permission.LOG_TIME):
-            return
-        try:
-            state = self.ctx.read(current_timer)
-        except Exception as exc:
-            if not is_expected(exc):
-                raise
-            return
+        `state` is what `read_timer_state` returned when the caller read it earlier; by default
+        it is read now."""
+        if state is _UNREAD:
+            state = read_timer_state(self.ctx)
         if state is None:
             return
         if not state.stale:
