@@ -383,7 +383,8 @@ def _numbered_canvas(meta: ReportMeta) -> Callable[..., rl_canvas.Canvas]:
 
         def save(self) -> None:
             total = len(self._pages)
-            for state in self._pages:
+            for n, state in enumerate(self._pages):
+                self._pages[n] = {}  # the page's code is in the PDF now: let it go
                 self.__dict__.update(state)
                 self._decorate(total)
                 super().showPage()
