@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QLabel, QMainWindow, QMessageBox
+from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QLabel, QMainWindow, QMessageBox, QWidget
 
 from cocm_desktop import APP_NAME
 from cocm_desktop.domain.roles import Permission, Role
@@ -20,6 +21,10 @@ from cocm_desktop.gui.lock import DialogVeil, IdleWatcher, LockScreen
 from cocm_desktop.gui.resources import ON_DARK, app_icon, icon
 from cocm_desktop.gui.worker import run_in_background
 from cocm_desktop.store.errors import SessionLocked, StoreError, WrongCredentials
+
+if TYPE_CHECKING:
+    from cocm_desktop.gui.case_review_pane import CaseReviewPane
+    from cocm_desktop.gui.chart_pane import ChartPane
 
 PACKET_MODULE = "cocm_desktop.reports.case_review_packet"
 
@@ -42,8 +47,6 @@ class MainWindow(QMainWindow):
     def __init__(self, context: AppContext, *, idle_ms: int | None = None,
                  idle_clock: Callable[[], float] | None = None) -> None:
         super().__init__()
-        from cocm_desktop.gui.case_review_pane import CaseReviewPane
-        from cocm_desktop.gui.chart_pane import ChartPane
         from cocm_desktop.gui.registry_pane import RegistryPane
         from cocm_desktop.gui.timer_widget import TimerWidget, read_timer_state
 
@@ -64,10 +67,10 @@ class MainWindow(QMainWindow):
         # the database's write lock, so a read queued behind the load would wait for all of it.
         timer_state = read_timer_state(context)
         self.registry.reload()
-        self.chart = ChartPane(context, self)
-        ui.chartPageLayout.addWidget(self.chart)
-        self.case_review = CaseReviewPane(context, self, registry_rows=lambda: self.registry.model.rows)
-        ui.caseReviewPageLayout.addWidget(self.case_review)
+        # The chart and case-review panes are built on first use (`chart`, `case_review`): the
+        # first paint only needs the registry.
+        self._chart: ChartPane | None = None
+        self._case_review: CaseReviewPane | None = None
         self.timer = TimerWidget(context, self, name_of=self._patient_name)
         ui.timerToolBar.addWidget(self.timer)
         who = f"Signed in as {context.actor.display_name} ({context.actor.username})."
@@ -98,7 +101,7 @@ class MainWindow(QMainWindow):
         ui.actionOpenClinic.triggered.connect(self._open_clinic)
         ui.actionBackUp.triggered.connect(self._back_up)
         ui.actionAbout.triggered.connect(self._about)
-        ui.actionCaseReviewPacket.triggered.connect(self.case_review.print_packet)
+        ui.actionCaseReviewPacket.triggered.connect(lambda: self.case_review.print_packet())
         ui.actionBillingReport.triggered.connect(self._billing_report)
         ui.actionQualityReport.triggered.connect(self._quality_report)
         ui.actionQuit.setShortcut(QKeySequence(QKeySequence.StandardKey.Quit))
@@ -112,9 +115,6 @@ class MainWindow(QMainWindow):
         self.registry.newPatientRequested.connect(self.new_patient)
 
         self.registry.openChart.connect(self.open_chart)
-        self.case_review.openChart.connect(self.open_chart)
-        self.chart.patientChanged.connect(self.timer.set_default_patient)
-        self.chart.patientChanged.connect(lambda _pid, _name: ui.chartNav.setEnabled(True))
         context.changed.connect(self._data_changed)
 
         self._apply_role()
@@ -133,6 +133,37 @@ class MainWindow(QMainWindow):
         self._restore_geometry()
         # Adopting a live timer or offering recovery (a dialog) waits for the window to show.
         QTimer.singleShot(0, lambda: self.timer.check_recovery(timer_state))
+
+    # ---- panes built on first use ----------------------------------------------------------------
+    @property
+    def chart(self) -> ChartPane:
+        if self._chart is None:
+            from cocm_desktop.gui.chart_pane import ChartPane
+
+            pane = ChartPane(self.ctx, self)
+            self.ui.chartPageLayout.addWidget(pane)
+            pane.patientChanged.connect(self.timer.set_default_patient)
+            pane.patientChanged.connect(lambda _pid, _name: self.ui.chartNav.setEnabled(True))
+            self._chart = pane
+        return self._chart
+
+    @property
+    def case_review(self) -> CaseReviewPane:
+        if self._case_review is None:
+            from cocm_desktop.gui.case_review_pane import CaseReviewPane
+
+            pane = CaseReviewPane(self.ctx, self, registry_rows=lambda: self.registry.model.rows)
+            self.ui.caseReviewPageLayout.addWidget(pane)
+            pane.openChart.connect(self.open_chart)
+            self._case_review = pane
+        return self._case_review
+
+    def _chart_patient(self) -> int | None:
+        """The patient open in the chart (None when the chart pane was never built)."""
+        return self._chart.patient_id if self._chart is not None else None
+
+    def _built_panes(self) -> list[QWidget]:
+        return [p for p in (self.registry, self._chart, self._case_review) if p is not None]
 
     # ---- set-up ------------------------------------------------------------------------------
     def _apply_role(self) -> None:
@@ -194,7 +225,7 @@ class MainWindow(QMainWindow):
         self._go(self.ui.registryPage, self.ui.registryNav)
 
     def show_chart(self) -> None:
-        if self.chart.patient_id is None:
+        if self._chart_patient() is None:
             self.show_registry()
             self.statusBar().showMessage("Open a patient from the registry first (double-click or Enter).", 5000)
             return
@@ -230,21 +261,24 @@ class MainWindow(QMainWindow):
         if self._locked:
             return
         self.registry.reload()
-        if self.chart.patient_id is not None:
+        if self._chart_patient() is not None:
             self.chart.reload()
-        self.case_review.reload()
+        if self._case_review is not None:
+            self.case_review.reload()
 
     def _data_changed(self, what: str, patient_id: object) -> None:
         """One broadcast after each write: panes reload what may have changed."""
         if self._locked:
             return
         self.registry.reload()
-        if self.chart.patient_id is not None and (patient_id is None or patient_id == self.chart.patient_id):
+        shown = self._chart_patient()
+        if shown is not None and (patient_id is None or patient_id == shown):
             self.chart.reload()
-        if what in ("case_review", "recommendation"):
-            self.case_review.reload()
-        else:
-            self.case_review.mark_stale()
+        if self._case_review is not None:  # never built: it loads when first shown
+            if what in ("case_review", "recommendation"):
+                self.case_review.reload()
+            else:
+                self.case_review.mark_stale()
         if patient_id is not None:
             self.timer.refresh_totals()
 
@@ -260,8 +294,8 @@ class MainWindow(QMainWindow):
         self.idle.stop()
         self._page_before_lock = self.ui.paneStack.currentWidget()
         # Patient data leaves the screen first, then the database refuses every read.
-        for pane in (self.registry, self.chart, self.case_review):
-            pane.clear_for_lock()
+        for pane in self._built_panes():
+            pane.clear_for_lock()  # type: ignore[attr-defined]
         self.timer.set_locked(True)
         self.ui.timerToolBar.setVisible(False)
         self.ui.rootStack.setCurrentWidget(self.ui.lockPage)
@@ -316,12 +350,13 @@ class MainWindow(QMainWindow):
             self.ui.timerToolBar.setVisible(True)
         self.timer.set_locked(False)
         self.registry.reload()
-        if self.chart.patient_id is not None:
+        if self._chart_patient() is not None:
             self.chart.reload()
-        self.case_review.mark_stale()
+        if self._case_review is not None:
+            self.case_review.mark_stale()
         if self._page_before_lock is self.ui.caseReviewPage:
             self.show_case_review()
-        elif self._page_before_lock is self.ui.chartPage and self.chart.patient_id is not None:
+        elif self._page_before_lock is self.ui.chartPage and self._chart_patient() is not None:
             self._go(self.ui.chartPage, self.ui.chartNav)
         else:
             self.show_registry()
