@@ -160,8 +160,11 @@ def _has_glyph(ch: str) -> bool:
 def printable(text: str) -> str:
     """`text` with every character the report font cannot draw replaced by its base letter
     (NFKD) or "?"; spaces and line breaks are kept."""
-    if text.isascii():
-        return text
+    return text if text.isascii() else _printable(text)
+
+
+@functools.lru_cache(maxsize=65536)
+def _printable(text: str) -> str:
     out = []
     for ch in text:
         if ch in "\n\t" or _has_glyph(ch):

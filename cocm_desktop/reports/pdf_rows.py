@@ -217,28 +217,34 @@ class Row:
 
 
 class _Encoder:
-    """Text operators for one document: the same string in the same font is encoded once."""
+    """Text operators for one document: the same string in the same style is encoded once, as
+    ((font selection, show text), ...) (a TrueType string spans several 256-glyph subsets when
+    it has rare characters)."""
 
     def __init__(self, doc: Any) -> None:
         self.doc = doc
-        self.cache: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {}
+        self.by_style: dict[Style, dict[str, tuple[tuple[str, str], ...]]] = {}
 
-    def encode(self, font_name: str, text: str) -> tuple[tuple[str, str], ...]:
-        key = (font_name, text)
-        got = self.cache.get(key)
+    def cache(self, style: Style) -> dict[str, tuple[tuple[str, str], ...]]:
+        got = self.by_style.get(style)
         if got is None:
-            font = pdfmetrics.getFont(font_name)
-            if font._dynamicFont:  # TrueType: one chunk per 256-glyph subset
-                got = tuple(
-                    (font.getSubsetInternalName(subset, self.doc), f"({_escape_pdf(chunk)}) Tj")
-                    for subset, chunk in font.splitString(text, self.doc)
-                )
-            else:
-                got = tuple(
-                    (self.doc.getInternalFontName(f.fontName), f"({_escape_pdf(chunk)}) Tj")
-                    for f, chunk in pdfmetrics.unicode2T1(text, [font, *font.substitutionFonts])
-                )
-            self.cache[key] = got
+            got = self.by_style[style] = {}
+        return got
+
+    def encode(self, style: Style, text: str) -> tuple[tuple[str, str], ...]:
+        font = pdfmetrics.getFont(style.font)
+        if font._dynamicFont:  # TrueType: one chunk per subset
+            chunks = [
+                (font.getSubsetInternalName(subset, self.doc), chunk)
+                for subset, chunk in font.splitString(text, self.doc)
+            ]
+        else:
+            chunks = [
+                (self.doc.getInternalFontName(f.fontName), chunk)
+                for f, chunk in pdfmetrics.unicode2T1(text, [font, *font.substitutionFonts])
+            ]
+        got = tuple((name + style.size_op, f"({_escape_pdf(chunk)}) Tj") for name, chunk in chunks)
+        self.cache(style)[text] = got
         return got
 
 
@@ -279,8 +285,8 @@ class _Painter:
         if style.fill_op is not self.fill_op:
             t.append(style.fill_op)
             self.fill_op = style.fill_op
-        for font_name, op in self.enc.encode(style.font, text):
-            font_op = font_name + style.size_op
+        ops = self.enc.cache(style).get(text) or self.enc.encode(style, text)
+        for font_op, op in ops:
             if font_op != self.font_op:
                 t.append(font_op)
                 self.font_op = font_op
