@@ -1,23 +1,67 @@
 """The registry's cell painters: flag chips, the minutes-this-month bar, the patient cell.
 
-Moved out of registry_model.py. Each paints the style's own cell background (selection, hover,
-alternate rows) and then its content; fonts and metrics are made once per view font, not per cell.
+Each paints the style's own cell (selection, hover, alternate rows, focus) and then its content.
+They run for every visible row at every repaint (each keystroke in the search box), so the fonts
+and metrics are made once per view font, and each chip is drawn once into a pixmap and then
+only copied.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import QEvent, QRect, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QHelpEvent, QPainter, QPalette
+from PySide6.QtCore import QEvent, QPoint, QRect, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QHelpEvent, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QToolTip
 
-from cocm_desktop.domain.flags import FlagHit
+from cocm_desktop.domain.flags import Flag, FlagHit
 from cocm_desktop.gui.registry_model import CHIP_TEXT, ModelIndex, RowRole
 
 CHIP_H = 18
 CHIP_PAD = 7
 CHIP_GAP = 4
+
+_LEFT_MIDDLE = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+_CE_ITEM = QStyle.ControlElement.CE_ItemViewItem
+_SELECTED = QStyle.StateFlag.State_Selected
+_NAME = QColor("#102A43")
+_MRN = QColor("#829AB1")
+_GAP_TEXT = QColor("#627D98")
+_BAR = QColor("#E4EBF2")
+_BAR_DONE = QColor("#2E7D32")
+_BAR_TOWARD = QColor("#1F6F8B")
+_WHITE = QColor("#FFFFFF")
+_MORE_EDGE = QColor("#9FB3C8")
+_MORE_FILL = QColor("#F0F4F8")
+_MORE_TEXT = QColor("#486581")
+
+
+class _Fonts:
+    """The fonts and metrics the delegates derive from the view's font (made once per font)."""
+
+    def __init__(self, base: QFont) -> None:
+        self.bold = QFont(base)
+        self.bold.setWeight(QFont.Weight.DemiBold)
+        self.bold_fm = QFontMetrics(self.bold)
+        self.small = QFont(base)
+        self.small.setPointSizeF(max(7.0, base.pointSizeF() - 1))
+        self.small_fm = QFontMetrics(self.small)
+        self.chip = _chip_font(base)
+        self.chip_fm = QFontMetrics(self.chip)
+        self.more_w = self.chip_fm.horizontalAdvance("+99") + 2 * CHIP_PAD
+        self.chip_w = {flag: self.chip_fm.horizontalAdvance(text) + 2 * CHIP_PAD for flag, text in CHIP_TEXT.items()}
+        self.pixmaps: dict[tuple[object, float], QPixmap] = {}
+
+
+_FONTS: dict[str, _Fonts] = {}
+
+
+def _fonts(base: QFont) -> _Fonts:
+    key = base.key()
+    fonts = _FONTS.get(key)
+    if fonts is None:
+        fonts = _FONTS[key] = _Fonts(base)
+    return fonts
 
 
 def _chip_font(base: QFont) -> QFont:
@@ -44,48 +88,70 @@ def chip_layout(hits: Sequence[FlagHit], rect: QRect, fm: QFontMetrics) -> tuple
     return placed, 0
 
 
-def _paint_cell_background(
-    delegate: QStyledItemDelegate, painter: QPainter, option: QStyleOptionViewItem, index: ModelIndex
-) -> None:
-    """The style's own cell (selection, hover, alternate rows) without its text: we paint that."""
-    opt = QStyleOptionViewItem(option)
-    delegate.initStyleOption(opt, index)
-    opt.text = ""
-    style = opt.widget.style() if opt.widget else None
-    if style is not None:
-        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
+def _chip_pixmap(fonts: _Fonts, what: Flag | int, dpr: float) -> QPixmap:
+    """A flag's chip (its colour, white text) or the grey "+N" chip, drawn once per font and scale."""
+    key = (what, dpr)
+    pixmap = fonts.pixmaps.get(key)
+    if pixmap is not None:
+        return pixmap
+    if isinstance(what, Flag):
+        text, width = CHIP_TEXT[what], fonts.chip_w[what]
+        edge, fill, ink = None, QColor(what.colour), _WHITE
+    else:
+        text = f"+{what}"
+        width = fonts.chip_fm.horizontalAdvance(text) + 2 * CHIP_PAD
+        edge, fill, ink = _MORE_EDGE, _MORE_FILL, _MORE_TEXT
+    # one pixel of margin all round: the "+N" chip's outline reaches half a pixel outside it
+    pixmap = QPixmap(round((width + 2) * dpr), round((CHIP_H + 2) * dpr))
+    pixmap.setDevicePixelRatio(dpr)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    p = QPainter(pixmap)
+    p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    if edge is None:
+        p.setPen(Qt.PenStyle.NoPen)
+    else:
+        p.setPen(edge)
+    p.setBrush(fill)
+    p.drawRoundedRect(QRectF(1, 1, width, CHIP_H), CHIP_H / 2, CHIP_H / 2)
+    p.setFont(fonts.chip)
+    p.setPen(ink)
+    p.drawText(QRect(1, 1, width, CHIP_H), Qt.AlignmentFlag.AlignCenter, text)
+    p.end()
+    fonts.pixmaps[key] = pixmap
+    return pixmap
+
+
+def _paint_cell_background(painter: QPainter, option: QStyleOptionViewItem) -> None:
+    """The style's own cell (selection, hover, alternate rows, focus) without text or icon: the
+    view's option carries no index data until initStyleOption, so it is drawn as given."""
+    widget = option.widget
+    if widget is not None:
+        widget.style().drawControl(_CE_ITEM, option, painter, widget)
 
 
 class FlagChipsDelegate(QStyledItemDelegate):
     """Coloured chips (the flag's colour, white text); the tooltip says why, per chip."""
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: ModelIndex) -> None:
+        _paint_cell_background(painter, option)
         row = index.data(RowRole)
-        _paint_cell_background(self, painter, option, index)
         if row is None or not row.flags:
             return
-        painter.save()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        font = _chip_font(option.font)
-        painter.setFont(font)
-        fm = QFontMetrics(font)
-        placed, hidden = chip_layout(row.flags, option.rect, fm)
-        for rect, hit in placed:
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(QColor(hit.flag.colour))
-            painter.drawRoundedRect(QRectF(rect), CHIP_H / 2, CHIP_H / 2)
-            painter.setPen(QColor("#FFFFFF"))
-            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, CHIP_TEXT[hit.flag])
-        if hidden:
-            x = placed[-1][0].right() + CHIP_GAP + 1 if placed else option.rect.left() + 4
-            more = QRect(x, option.rect.top() + (option.rect.height() - CHIP_H) // 2,
-                         fm.horizontalAdvance(f"+{hidden}") + 2 * CHIP_PAD, CHIP_H)
-            painter.setPen(QColor("#9FB3C8"))
-            painter.setBrush(QColor("#F0F4F8"))
-            painter.drawRoundedRect(QRectF(more), CHIP_H / 2, CHIP_H / 2)
-            painter.setPen(QColor("#486581"))
-            painter.drawText(more, Qt.AlignmentFlag.AlignCenter, f"+{hidden}")
-        painter.restore()
+        fonts = _fonts(option.font)
+        dpr = painter.device().devicePixelRatioF()
+        rect = option.rect
+        hits = row.flags
+        x = rect.left() + 4
+        y = rect.top() + (rect.height() - CHIP_H) // 2
+        right = rect.right() - 4
+        more = fonts.more_w + CHIP_GAP
+        for n, hit in enumerate(hits):  # chip_layout, with the widths cached
+            w = fonts.chip_w[hit.flag]
+            if x + w > right - (more if n < len(hits) - 1 else 0):
+                painter.drawPixmap(QPoint(x - 1, y - 1), _chip_pixmap(fonts, len(hits) - n, dpr))
+                return
+            painter.drawPixmap(QPoint(x - 1, y - 1), _chip_pixmap(fonts, hit.flag, dpr))
+            x += w + CHIP_GAP
 
     def helpEvent(self, event: QHelpEvent, view: QAbstractItemView, option: QStyleOptionViewItem,  # noqa: N802
                   index: ModelIndex) -> bool:
@@ -95,8 +161,7 @@ class FlagChipsDelegate(QStyledItemDelegate):
         if row is None or not row.flags:
             QToolTip.showText(event.globalPos(), "No flags", view)
             return True
-        fm = QFontMetrics(_chip_font(option.font))
-        placed, _hidden = chip_layout(row.flags, option.rect, fm)
+        placed, _hidden = chip_layout(row.flags, option.rect, _fonts(option.font).chip_fm)
         for rect, hit in placed:
             if rect.contains(event.pos()):
                 QToolTip.showText(event.globalPos(), f"{hit.flag.label}\n{hit.reason}", view)
@@ -106,8 +171,8 @@ class FlagChipsDelegate(QStyledItemDelegate):
 
     def sizeHint(self, option: QStyleOptionViewItem, index: ModelIndex) -> QSize:  # noqa: N802
         row = index.data(RowRole)
-        fm = QFontMetrics(_chip_font(option.font))
-        width = 8 + sum(fm.horizontalAdvance(CHIP_TEXT[h.flag]) + 2 * CHIP_PAD + CHIP_GAP for h in (row.flags if row else ()))
+        widths = _fonts(option.font).chip_w
+        width = 8 + sum(widths[h.flag] + CHIP_GAP for h in (row.flags if row else ()))
         return QSize(max(60, width), CHIP_H + 10)
 
 
@@ -115,10 +180,11 @@ class MinutesDelegate(QStyledItemDelegate):
     """"42 min" and the gap text over a thin bar that fills toward the next code."""
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: ModelIndex) -> None:
+        _paint_cell_background(painter, option)
         row = index.data(RowRole)
-        _paint_cell_background(self, painter, option, index)
         if row is None:
             return
+        fonts = _fonts(option.font)
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         r = option.rect.adjusted(6, 3, -8, -4)
@@ -128,31 +194,25 @@ class MinutesDelegate(QStyledItemDelegate):
         fraction = 1.0 if reached_all else (minutes / (minutes + needed) if needed else 0.0)
         bar = QRectF(r.left(), r.bottom() - 4, r.width(), 4)
         painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(QColor("#E4EBF2"))
+        painter.setBrush(_BAR)
         painter.drawRoundedRect(bar, 2, 2)
         if fraction > 0:
-            fill = QRectF(bar)
-            fill.setWidth(max(4.0, bar.width() * min(1.0, fraction)))
-            painter.setBrush(QColor("#2E7D32" if (row.next_code is None or "reached" in row.billing_label) and minutes
-                                    else "#1F6F8B"))
-            painter.drawRoundedRect(fill, 2, 2)
+            bar.setWidth(max(4.0, bar.width() * min(1.0, fraction)))
+            done = (row.next_code is None or "reached" in row.billing_label) and minutes
+            painter.setBrush(_BAR_DONE if done else _BAR_TOWARD)
+            painter.drawRoundedRect(bar, 2, 2)
         text_rect = QRect(r.left(), r.top(), r.width(), r.height() - 6)
-        bold = QFont(option.font)
-        bold.setWeight(QFont.Weight.DemiBold)
-        painter.setFont(bold)
-        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        painter.setFont(fonts.bold)
+        selected = bool(option.state & _SELECTED)
         painter.setPen(option.palette.color(QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text))
         lead = f"{minutes} min"
-        painter.drawText(text_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, lead)
-        lead_w = QFontMetrics(bold).horizontalAdvance(lead + "  ")
-        small = QFont(option.font)
-        small.setPointSizeF(max(7.0, option.font.pointSizeF() - 1))
-        painter.setFont(small)
-        painter.setPen(QColor("#627D98"))
+        painter.drawText(text_rect, _LEFT_MIDDLE, lead)
         gap = row.billing_label.split(" · ")[-1] if row.billing_label else ""
-        rest = text_rect.adjusted(lead_w, 0, 0, 0)
-        painter.drawText(rest, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                         QFontMetrics(small).elidedText(gap, Qt.TextElideMode.ElideRight, rest.width()))
+        if gap:
+            rest = text_rect.adjusted(fonts.bold_fm.horizontalAdvance(lead + "  "), 0, 0, 0)
+            painter.setFont(fonts.small)
+            painter.setPen(_GAP_TEXT)
+            painter.drawText(rest, _LEFT_MIDDLE, fonts.small_fm.elidedText(gap, Qt.TextElideMode.ElideRight, rest.width()))
         painter.restore()
 
 
@@ -160,24 +220,21 @@ class PatientDelegate(QStyledItemDelegate):
     """Name in bold, the MRN muted after it: one cell, one line."""
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: ModelIndex) -> None:
+        _paint_cell_background(painter, option)
         row = index.data(RowRole)
-        _paint_cell_background(self, painter, option, index)
         if row is None:
             return
+        fonts = _fonts(option.font)
         painter.save()
         r = option.rect.adjusted(6, 0, -6, 0)
-        small = QFont(option.font)
-        small.setPointSizeF(max(7.0, option.font.pointSizeF() - 1))
-        mrn_w = QFontMetrics(small).horizontalAdvance(row.mrn) + 8
-        bold = QFont(option.font)
-        bold.setWeight(QFont.Weight.DemiBold)
-        painter.setFont(bold)
-        painter.setPen(QColor("#102A43"))
+        mrn_w = fonts.small_fm.horizontalAdvance(row.mrn) + 8
+        painter.setFont(fonts.bold)
+        painter.setPen(_NAME)
         name_rect = r.adjusted(0, 0, -mrn_w, 0)
-        name = QFontMetrics(bold).elidedText(row.patient_name, Qt.TextElideMode.ElideRight, name_rect.width())
-        painter.drawText(name_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, name)
-        used = QFontMetrics(bold).horizontalAdvance(name) + 8
-        painter.setFont(small)
-        painter.setPen(QColor("#829AB1"))
-        painter.drawText(r.adjusted(used, 0, 0, 0), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, row.mrn)
+        name = fonts.bold_fm.elidedText(row.patient_name, Qt.TextElideMode.ElideRight, name_rect.width())
+        painter.drawText(name_rect, _LEFT_MIDDLE, name)
+        used = fonts.bold_fm.horizontalAdvance(name) + 8
+        painter.setFont(fonts.small)
+        painter.setPen(_MRN)
+        painter.drawText(r.adjusted(used, 0, 0, 0), _LEFT_MIDDLE, row.mrn)
         painter.restore()

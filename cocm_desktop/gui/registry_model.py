@@ -249,11 +249,14 @@ class RegistryModel(QAbstractTableModel):
         return out if out is not self._order else list(out)
 
     def _relayout(self, order: list[int]) -> None:
+        self._order = order
+        shown = self._filtered()
+        if shown == self.shown:  # e.g. one more letter of a name already found: nothing to redo
+            return
         self.layoutAboutToBeChanged.emit()
         before = self.persistentIndexList()
         old_rows = [self.shown[i.row()] for i in before]
-        self._order = order
-        self.shown = self._filtered()
+        self.shown = shown
         if before:
             where = {n: pos for pos, n in enumerate(self.shown)}
             after = []
@@ -277,12 +280,6 @@ class RegistryModel(QAbstractTableModel):
 
     def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
         return 0 if parent.isValid() else _N_COLUMNS
-
-    def index(self, row: int, column: int, parent: ModelIndex = QModelIndex()) -> QModelIndex:  # noqa: B008
-        # one Python call per index instead of hasIndex's rowCount + columnCount
-        if 0 <= row < len(self.shown) and 0 <= column < _N_COLUMNS and not parent.isValid():
-            return self.createIndex(row, column)
-        return QModelIndex()
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
         if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(COLUMNS):

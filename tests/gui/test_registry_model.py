@@ -179,3 +179,59 @@ def test_painted_cells_show_what_data_returns(qapp, model) -> None:  # type: ign
             fg = index.data(Qt.ItemDataRole.ForegroundRole)
             if fg is not None:
                 assert option.palette.color(option.palette.ColorRole.Text) == fg
+
+
+@pytest.mark.parametrize("width", [420, 150])
+def test_flag_chips_paint_each_flag_in_its_colour_and_count_the_rest(qapp, model, rows, width) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtGui import QColor, QFontMetrics
+    from PySide6.QtWidgets import QTableView
+
+    from cocm_desktop.gui.registry_delegates import (
+        CHIP_H,
+        CHIP_PAD,
+        FlagChipsDelegate,
+        _chip_font,
+        chip_layout,
+    )
+
+    model.set_rows(sorted(rows, key=lambda r: -len(r.flags))[:4], TODAY)  # the most flags
+    assert len(model.index(0, 0).data(RowRole).flags) >= 3, "the demo clinic has a patient with 3+ flags"
+    view = QTableView()
+    view.setModel(model)
+    col = COLUMN_INDEX["flags"]
+    view.setItemDelegateForColumn(col, FlagChipsDelegate(view))
+    view.verticalHeader().setDefaultSectionSize(34)
+    view.setColumnWidth(col, width)
+    view.resize(1200, 400)
+    view.show()
+    qapp.processEvents()
+    image = view.viewport().grab().toImage()
+    hidden_seen = 0
+    for n in range(4):
+        rect = view.visualRect(model.index(n, col))
+        hits = model.index(n, 0).data(RowRole).flags
+        fm = QFontMetrics(_chip_font(view.font()))
+        placed, hidden = chip_layout(hits, rect, fm)
+        assert placed or hidden
+        for chip, hit in placed:  # inside the left cap, clear of the text
+            assert QColor(image.pixel(chip.left() + 3, chip.center().y())) == QColor(hit.flag.colour)
+        if hidden:
+            hidden_seen += 1
+            x = placed[-1][0].right() + 5 if placed else rect.left() + 4
+            assert x + fm.horizontalAdvance(f"+{hidden}") + 2 * CHIP_PAD <= rect.right()
+            y = rect.top() + (rect.height() - CHIP_H) // 2 + CHIP_H // 2
+            assert QColor(image.pixel(x + 4, y)) == QColor("#F0F4F8")
+    assert (hidden_seen > 0) == (width < 200)
+    view.close()
+
+
+def test_a_filter_change_that_shows_the_same_rows_leaves_the_view_alone(model, rows) -> None:  # type: ignore[no-untyped-def]
+    layouts: list[int] = []
+    model.layoutChanged.connect(lambda: layouts.append(model.rowCount()))
+    target = rows[len(rows) // 2]
+    model.set_filter(text=target.mrn)
+    assert layouts == [1] and _ids(model) == [target.patient_id]
+    model.set_filter(text=target.mrn[1:])  # other text, the same patient: nothing to lay out
+    assert layouts == [1] and _ids(model) == [target.patient_id]
+    model.set_filter(text=target.mrn + "zz")
+    assert layouts == [1, 0] and model.rowCount() == 0
