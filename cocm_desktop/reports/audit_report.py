@@ -8,20 +8,19 @@ from cocm_desktop.reports import pdf_common as pc
 from cocm_desktop.services.audit_report import AuditReport
 
 
-def _latin1(text: object) -> str:
-    """Helvetica covers Latin-1 only: anything else shows as '?' rather than a missing glyph box."""
-    s = "" if text is None else str(text)
-    return s.encode("latin-1", "replace").decode("latin-1")
+def _printable(text: object) -> str:
+    """Text the embedded report font can draw (names in any script print; see pdf_common)."""
+    return pc.printable("" if text is None else str(text))
 
 
 def build_audit_pdf(report: AuditReport) -> bytes:
     meta = pc.ReportMeta(
         title="Audit report",
-        clinic=_latin1(report.clinic),
+        clinic=_printable(report.clinic),
         period=report.period,
         generated_at=report.generated_at,
-        generated_by=_latin1(report.generated_by),
-        subtitle=f"Filters: {_latin1(report.filters)}  ·  sorted by {report.sort}"
+        generated_by=_printable(report.generated_by),
+        subtitle=f"Filters: {_printable(report.filters)}  ·  sorted by {report.sort}"
         + (" (newest first)" if report.descending else ""),
     )
     st = pc.styles()
@@ -46,18 +45,18 @@ def build_audit_pdf(report: AuditReport) -> bytes:
             width,
         ),
         Spacer(1, 4),
-        pc.para(_latin1(report.chain_message), st["muted"]),
+        pc.para(_printable(report.chain_message), st["muted"]),
         Spacer(1, 8),
     ]
     rows = [
         [
             str(r.seq),
             r.at.strftime("%Y-%m-%d %H:%M:%S"),
-            _latin1(r.username),
-            _latin1(r.action),
-            _latin1(r.patient_mrn or ""),
-            _latin1(f"{r.object_type} {r.object_id}" if r.object_type else ""),
-            _latin1(r.summary or ""),
+            _printable(r.username),
+            _printable(r.action),
+            _printable(r.patient_mrn or ""),
+            _printable(f"{r.object_type} {r.object_id}" if r.object_type else ""),
+            _printable(r.summary or ""),
         ]
         for r in report.rows
     ]

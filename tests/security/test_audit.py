@@ -215,3 +215,13 @@ def test_security_events_are_all_audited(clinic: Database, clinic_path: Path, ac
         assert audit.verify_chain(s).ok
     assert {"login.failure", "login.success", "session.lock", "session.unlock", "user.create", "user.role_change",
             "user.password_reset", "user.deactivate", "key.rekey", "backup.restore"} <= actions
+
+
+def test_report_pdf_prints_names_in_any_script(history: Database, actors) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    with history.session() as s:
+        report = audit_report(s, actors["lead"])
+    report = dataclasses.replace(report, clinic="Clínica Łódź — Σοφία", generated_by="Nguyễn Thị Ánh")
+    txt = "".join(p.extract_text() for p in PdfReader(io.BytesIO(build_audit_pdf(report))).pages)
+    assert "Clínica Łódź — Σοφία" in txt and "Nguyễn Thị Ánh" in txt
