@@ -184,6 +184,21 @@ def _check_pdf(_clinic: _Clinic) -> str:
     return f"PDF built in memory (reportlab {reportlab.Version}, 1 page, {len(pdf):,} bytes)"
 
 
+def _check_fonts(_clinic: _Clinic) -> str:
+    """The reports' embedded font ships with the program (not borrowed from the system), and
+    draws names in other scripts."""
+    from cocm_desktop.reports import pdf_common
+
+    folder = pdf_common.register_fonts().resolve()
+    root = bundle_root().resolve()
+    if not folder.is_relative_to(root):
+        raise CheckFailed(f"the report fonts are missing from {root / 'resources' / 'fonts'}")
+    missing = [ch for ch in "ŁódźΣοφίαНгуễ" if pdf_common.printable(ch) != ch]
+    if missing:
+        raise CheckFailed("the report font cannot draw " + " ".join(missing))
+    return f"report font DejaVu Sans from {folder.relative_to(root)} (Latin, Greek, Cyrillic, Vietnamese)"
+
+
 def _check_modules(_clinic: _Clinic) -> str:
     import importlib
     import pkgutil
@@ -291,6 +306,7 @@ CHECKS: list[tuple[str, Callable[[_Clinic], str]]] = [
     ("migrations", _check_migrations),
     ("storage", _check_round_trip),
     ("PDF", _check_pdf),
+    ("report fonts", _check_fonts),
     ("program files", _check_modules),
     ("Qt", _check_qt),
 ]

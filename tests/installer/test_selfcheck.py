@@ -17,6 +17,7 @@ EXPECTED_LINES = [
     r"^ok  row written, unlocked again with a password \(\d+\.\d s\) and read back; "
     r"audit chain of \d+ records verified$",
     r"^ok  PDF built in memory \(reportlab [\d.]+, 1 page, [\d,]+ bytes\)$",
+    r"^ok  report font DejaVu Sans from resources/fonts \(Latin, Greek, Cyrillic, Vietnamese\)$",
     r"^ok  \d+ program modules load; \d+ headless command\(s\) registered$",
     r"^ok  Qt 6\.\d+\.\d+ \(offscreen\): window shown and grabbed, text and SVG icon drawn$",
 ]
@@ -151,3 +152,10 @@ def test_offscreen_only_without_a_display(
         monkeypatch.setenv(name, value)
     monkeypatch.setattr(sys, "platform", platform)
     assert selfcheck._wants_offscreen() is offscreen
+
+
+def test_fonts_borrowed_from_the_system_fail_the_check(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """A bundle built without resources/fonts must not pass on a machine that happens to have DejaVu."""
+    monkeypatch.setattr(selfcheck, "bundle_root", lambda: tmp_path)
+    with pytest.raises(selfcheck.CheckFailed, match="report fonts are missing"):
+        selfcheck._check_fonts(None)  # type: ignore[arg-type]
