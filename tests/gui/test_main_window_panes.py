@@ -3,9 +3,9 @@ are built on first use and behave as before (lock, unlock, refresh, changes broa
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 
-from cocm_desktop.gui.registry_model import IdRole
+from cocm_desktop.gui.registry_model import COLUMN_INDEX, IdRole, RowRole
 
 
 def test_chart_and_case_review_are_built_on_first_use(open_window, demo_path, qtbot, wait_idle) -> None:  # type: ignore[no-untyped-def]
@@ -43,3 +43,27 @@ def test_chart_and_case_review_are_built_on_first_use(open_window, demo_path, qt
 
     w.lock()  # both panes built now: both cleared
     assert w.chart.chart is None and w.case_review.review is None
+
+
+def test_header_clicks_sort_the_registry_and_keep_the_filter(open_window, demo_path, qtbot) -> None:  # type: ignore[no-untyped-def]
+    w = open_window(demo_path, "cm1")
+    pane = w.registry
+    table = pane.table
+    # the default order: most urgent flags first
+    assert table.horizontalHeader().sortIndicatorSection() == COLUMN_INDEX["flags"]
+    first = pane.model.index(0, 0).data(RowRole)
+    assert first.flags and any(h.flag.value == "safety" for h in first.flags)
+
+    pane.status.setCurrentIndex(pane.status.findText("Active"))
+    active = pane.model.rowCount()
+    assert 0 < active < pane.model.total()
+    header = table.horizontalHeader()
+    col = COLUMN_INDEX["weeks"]
+    x = header.sectionViewportPosition(col) + header.sectionSize(col) // 2
+    for expected in (Qt.SortOrder.AscendingOrder, Qt.SortOrder.DescendingOrder):
+        qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(x, header.height() // 2))
+        assert header.sortIndicatorSection() == col and header.sortIndicatorOrder() == expected
+        shown = [pane.model.index(n, 0).data(RowRole) for n in range(pane.model.rowCount())]
+        assert len(shown) == active and all(r.status == "active" for r in shown)
+        weeks = [r.weeks for r in shown]
+        assert weeks == sorted(weeks, reverse=expected == Qt.SortOrder.DescendingOrder)
