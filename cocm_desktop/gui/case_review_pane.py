@@ -36,7 +36,7 @@ from cocm_desktop.domain.roles import Permission, Role
 from cocm_desktop.gui.context import AppContext
 from cocm_desktop.gui.errors import describe, is_expected, show_error
 from cocm_desktop.gui.form_dialog import Field, FormDialog
-from cocm_desktop.gui.registry_model import RowRole, fmt_date, fmt_long
+from cocm_desktop.gui.registry_model import RowRole, fmt_date, fmt_long, score_pair
 from cocm_desktop.gui.resources import ACCENT, icon
 from cocm_desktop.gui.table_model import Col, RecordTableModel
 from cocm_desktop.gui.worker import BusyOverlay, run_in_background
@@ -413,11 +413,11 @@ class CaseReviewPane(QWidget):
         row = next((r for r in self._registry_rows() if r.episode_id == e.episode_id), None)
         if row is not None:
             flags = ", ".join(h.flag.label for h in row.flags) or "none"
-            parts.append(f"<p>Week {row.weeks} · primary scale {E(row.primary_scale)} · PHQ-9 "
-                         f"{row.phq9_baseline if row.phq9_baseline is not None else '—'} → "
-                         f"{row.phq9_last if row.phq9_last is not None else '—'} ({E(row.phq9_change_text)}) · GAD-7 "
-                         f"{row.gad7_baseline if row.gad7_baseline is not None else '—'} → "
-                         f"{row.gad7_last if row.gad7_last is not None else '—'} · last contact "
+            phq9 = score_pair(row.phq9_baseline, row.phq9_last)
+            if row.phq9_change is not None:
+                phq9 += f" ({row.phq9_change_text})"
+            parts.append(f"<p>Week {row.weeks} · primary scale {E(row.primary_scale)} · PHQ-9 {E(phq9)} · GAD-7 "
+                         f"{E(score_pair(row.gad7_baseline, row.gad7_last))} · last contact "
                          f"{fmt_date(row.last_contact_on)} · flags: {E(flags)}</p>"
                          f"<p style='color:#627D98'>Care manager {E(row.care_manager)} · clinician {E(row.clinician)}</p>")
         recs = self.recs.get(e.episode_id, [])

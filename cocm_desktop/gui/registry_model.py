@@ -62,7 +62,7 @@ def fmt_long(d: date | None) -> str:
     return "\u2014" if d is None else f"{d:%a} {d:%b} {d.day}, {d.year}"
 
 
-def _score_pair(baseline: int | None, last: int | None) -> str:
+def score_pair(baseline: int | None, last: int | None) -> str:
     if baseline is None and last is None:
         return "\u2014"
     b = "\u2014" if baseline is None else str(baseline)
@@ -354,12 +354,12 @@ class RegistryModel(QAbstractTableModel):
         if key == "weeks":
             return str(r.weeks)
         if key == "phq9":
-            pair = _score_pair(r.phq9_baseline, r.phq9_last)
+            pair = score_pair(r.phq9_baseline, r.phq9_last)
             return f"{pair}  ({fmt_date(r.phq9_last_on, t)})" if r.phq9_last_on else pair
         if key == "phq9_change":
             return r.phq9_change_text
         if key == "gad7":
-            return _score_pair(r.gad7_baseline, r.gad7_last)
+            return score_pair(r.gad7_baseline, r.gad7_last)
         if key == "last_contact":
             return fmt_date(r.last_contact_on, t)
         if key == "next_action":

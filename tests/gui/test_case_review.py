@@ -82,3 +82,22 @@ def test_care_manager_has_no_recommendation_form(open_window, demo_path, wait_id
     with w.ctx.db.session() as s:
         before = len(s.scalars(select(Recommendation)).all())
     assert before > 0
+
+
+def test_agenda_item_shows_scores_like_the_registry(open_window, demo_path, wait_idle) -> None:  # type: ignore[no-untyped-def]
+    """A missing score is one dash, never "— → — (—)"; the change only when there is one."""
+    w, pane = _pane(open_window, demo_path, "cm1", wait_idle)
+    by_episode = {r.episode_id: r for r in w.registry.model.rows}
+    seen_missing = seen_change = 0
+    for entry in (r for r in pane.model.rows if not isinstance(r, GroupHeader)):
+        pane.select_episode(entry.episode_id)
+        text = pane.item_body.text()
+        row = by_episode[entry.episode_id]
+        assert "(—)" not in text
+        if row.phq9_baseline is None and row.phq9_last is None:
+            seen_missing += 1
+            assert "PHQ-9 — ·" in text
+        if row.phq9_change is not None:
+            seen_change += 1
+            assert f"PHQ-9 {row.phq9_baseline} → {row.phq9_last} ({row.phq9_change_text})" in text
+    assert seen_missing and seen_change
