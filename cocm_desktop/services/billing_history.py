@@ -12,13 +12,20 @@ Also the row helpers both this module and services.billing_month use to turn sto
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import date, datetime
 
 from sqlalchemy import String, and_, case, cast, func, or_, select
+from sqlalchemy.exc import DBAPIError
 
-from cocm_desktop.domain.episode_months import Month
+from cocm_desktop.domain.episode_months import (
+    GAP_MONTHS_NEW_EPISODE,
+    PROGRAM_COCM,
+    PROGRAMS,
+    Month,
+    MonthLabel,
+)
 from cocm_desktop.domain.timelog import (
-    COUNTED_ROLES,
     ExclusionReason,
     TimeEntryIn,
     count_month,
@@ -28,6 +35,41 @@ from cocm_desktop.domain.timelog import (
 from cocm_desktop.store.models import TimeEntry
 
 from ._sql import raw, to_day
+
+
+def plain_rows(conn, statement) -> list[tuple]:  # type: ignore[no-untyped-def,type-arg]
+    """Every row of a Core statement as the DB-API driver returns it (plain tuples).
+
+    The billing month reads a few hundred thousand rows; building SQLAlchemy Row objects for them
+    costs about a microsecond each. Only for columns that need no result conversion: ints, text,
+    and dates/datetimes selected with `raw` (read back with `to_day`/`_moment`). Driver errors
+    while fetching are raised as SQLAlchemy's DBAPIError, as from `execute`, so the store's
+    session translates them the same way.
+    """
+    result = conn.execute(statement)
+    dbapi = conn.dialect.loaded_dbapi
+    try:
+        return result.cursor.fetchall()  # type: ignore[no-any-return]
+    except dbapi.Error as exc:
+        raise DBAPIError.instance(None, None, exc, dbapi.Error, dialect=conn.dialect) from exc
+    finally:
+        result.close()
+
+
+def day_reader():  # type: ignore[no-untyped-def]
+    """A `to_day` that parses each distinct stored value once (dates repeat across many rows)."""
+    seen: dict[object, date | None] = {None: None}
+
+    def day(value: object) -> date | None:
+        hit = seen.get(value, _MISSING)
+        if hit is _MISSING:
+            hit = seen[value] = to_day(value)
+        return hit  # type: ignore[return-value]
+
+    return day
+
+
+_MISSING = object()
 
 
 def episode_for_day(episodes: list, day: date) -> int | None:  # type: ignore[type-arg]
@@ -90,38 +132,28 @@ def _row_in(r, role: str, episode_id: int | None) -> TimeEntryIn:  # type: ignor
 _History = dict[int, dict[Month, dict[int, int]]]
 
 
-def _history_rows(conn, first: date, roles: dict[int, str] | None):  # type: ignore[no-untyped-def]
-    q = select(*_ENTRY_COLUMNS[:10]).where(TimeEntry.deleted_at.is_(None), TimeEntry.local_date < first)
-    if roles is not None:
-        # Only counting staff's time can count, and one person's entries overlap only each other.
-        q = q.where(TimeEntry.staff_id.in_(sorted(uid for uid, r in roles.items() if r in COUNTED_ROLES)))
-    return conn.execute(q).all()
-
-
-def _history_exact(conn, first, episodes, roles, consent_for) -> _History:  # type: ignore[no-untyped-def]
-    """Every earlier patient-month counted by `count_month`, with other patients' entries of the
-    same staff on the same days for overlap (the reference for `_history_fast`)."""
-    rows = _history_rows(conn, first, None)
+def _history_exact(conn, first, episodes, roles, consent_for, wanted=None) -> _History:  # type: ignore[no-untyped-def]
+    """Every earlier patient-month of the `wanted` patients (default: all with episodes) counted by
+    `count_month`, overlap measured against every timed entry of the same staff member (the
+    reference for `_history_fast`)."""
+    rows = conn.execute(
+        select(*_ENTRY_COLUMNS[:10]).where(TimeEntry.deleted_at.is_(None), TimeEntry.local_date < first)
+    ).all()
+    wanted = set(episodes) if wanted is None else wanted
     ins: dict[int, dict[Month, list[TimeEntryIn]]] = defaultdict(lambda: defaultdict(list))
-    by_staff_day: dict[tuple[int, date], list[TimeEntryIn]] = defaultdict(list)
+    timed: list[TimeEntryIn] = []
     for r in rows:
         pid = r[1]
         entry = _row_in(r, roles.get(r[3], "unknown"), r[2] or _episode_for_day(episodes, pid, _date(r[4])))
-        ins[pid][Month.of(_date(r[4]))].append(entry)
+        if pid in wanted:
+            ins[pid][Month.of(_date(r[4]))].append(entry)
         if entry.timed:
-            by_staff_day[(r[3], _date(r[4]))].append(entry)
+            timed.append(entry)
+    cover = overlap_cover(timed)
     out: _History = {}
-    for pid in episodes:
-        for m, mine in ins.get(pid, {}).items():
-            seen = {e.entry_id for e in mine}
-            keys = {(e.staff_user_id, e.start.date()) for e in mine if e.start is not None}
-            others = [
-                o.__class__(**{**o.__dict__, "episode_id": None})
-                for key in keys
-                for o in by_staff_day.get(key, ())
-                if o.patient_id != pid and o.entry_id not in seen
-            ]
-            mc = count_month(mine, m, consent_for(pid, m), other_patient_entries=others)
+    for pid, months in ins.items():
+        for m, mine in months.items():
+            mc = count_month(mine, m, consent_for(pid, m), cover=cover)
             counted = {e: n for e, n in mc.counted_by_episode().items() if e is not None and n}
             if counted:
                 out.setdefault(pid, {})[m] = counted  # type: ignore[assignment]
@@ -133,19 +165,10 @@ def _episode_for_day(episodes, pid: int, day: date) -> int | None:  # type: igno
     return episode_for_day(eps, day) if eps else None
 
 
-def _history_fast(conn, first, episodes, roles, consent_for) -> _History:  # type: ignore[no-untyped-def]
-    """Which episodes had counted minutes in which earlier month: one grouped SQL statement.
-
-    Without overlap an entry counts in full or not at all (`whole_entry_exclusion`), so a month
-    has counted minutes for an episode exactly when one of its entries passes the staff, billed
-    elsewhere and care-manager-work rules with minutes > 0 and is dated on or after the consent
-    covering that month: the group's latest such date decides. A window over each staff member's
-    timed entries (in start order) marks entries that an earlier one still runs into; those
-    patient-months are recounted exactly by `count_month`. Entries without an episode are grouped
-    by day (the episode open that day takes them).
-    """
+def _staff_whose_time_counts(roles: dict[int, str]) -> tuple[list[int], list[int]]:
+    """(always, only when marked care-manager work): the staff whose entries can count."""
     probe = date(2000, 1, 1)
-    counting = sorted(
+    always = sorted(
         uid for uid, role in roles.items() if whole_entry_exclusion(role, None, False, probe, probe) is None
     )
     if_cm_work = sorted(
@@ -154,58 +177,50 @@ def _history_fast(conn, first, episodes, roles, consent_for) -> _History:  # typ
         if whole_entry_exclusion(role, None, False, probe, probe) is ExclusionReason.NOT_CARE_MANAGEMENT
         and whole_entry_exclusion(role, None, True, probe, probe) is None
     )
-    if not counting and not if_cm_work:
+    return always, if_cm_work
+
+
+def _history_fast(conn, first, episodes, roles, consent_for, wanted=None) -> _History:  # type: ignore[no-untyped-def]
+    """Which episodes had counted minutes in which earlier month: two SQL statements, then
+    `count_month` only where an overlap (or an unusual row) could change the answer.
+
+    Without overlap an entry counts in full or not at all (`whole_entry_exclusion`), so a month
+    has counted minutes for an episode exactly when one of its entries passes the staff, billed
+    elsewhere and care-manager-work rules with minutes > 0 and is dated on or after the consent
+    covering that month: the group's latest such date decides (one grouped statement). Entries
+    without an episode are grouped by day (the episode open that day takes them).
+
+    A second statement finds the entries an earlier entry of the same staff member still runs into
+    (`_overlapped`); their patient-months, and months with counted time under two episodes (whose
+    order decides ties in `label_month`), are recounted by `count_month` (`_recount`).
+    """
+    always, if_cm_work = _staff_whose_time_counts(roles)
+    if not always and not if_cm_work:
         return {}
+    wanted = set(episodes) if wanted is None else wanted
     t = TimeEntry
-    reach = func.max(t.ended_at).over(
-        partition_by=t.staff_id,
-        order_by=(t.started_at, t.id),
-        rows=(None, -1),
+    month_text = func.substr(cast(t.local_date, String), 1, 7)
+    counts = and_(
+        t.minutes > 0,
+        or_(t.billed_elsewhere.is_(None), t.billed_elsewhere == ""),
+        or_(t.staff_id.in_(always), and_(t.staff_id.in_(if_cm_work), t.counts_as_care_management.is_(True))),
     )
-    inner = (
-        select(
-            t.patient_id,
-            t.episode_id,
-            t.local_date,
-            t.minutes,
-            and_(
-                t.minutes > 0,
-                or_(t.billed_elsewhere.is_(None), t.billed_elsewhere == ""),
-                or_(
-                    t.staff_id.in_(counting),
-                    and_(t.staff_id.in_(if_cm_work), t.counts_as_care_management.is_(True)),
-                ),
-            ).label("counts"),
-            case((and_(t.started_at.is_not(None), reach > t.started_at), 1), else_=0).label("overlapped"),
-        )
-        .where(t.deleted_at.is_(None), t.local_date < first, t.staff_id.in_(counting + if_cm_work))
-        .subquery()
+    q = (
+        select(t.patient_id, t.episode_id, month_text, raw(func.max(t.local_date)))
+        .where(t.deleted_at.is_(None), t.local_date < first, counts)
+        .group_by(month_text, t.patient_id, t.episode_id, case((t.episode_id.is_(None), t.local_date)))
     )
-    c = inner.c
-    month_text = func.substr(cast(c.local_date, String), 1, 7)
-    day_if_no_episode = case((c.episode_id.is_(None), c.local_date))
-    q = select(
-        c.patient_id,
-        c.episode_id,
-        month_text,
-        raw(func.max(case((c.counts, c.local_date)))),
-        func.max(c.overlapped),
-    ).group_by(c.patient_id, c.episode_id, month_text, day_if_no_episode)
-    months: dict[str, Month] = {}
-    out: _History = {}
-    overlapped: set[tuple[int, Month]] = set()
+    months: dict[object, Month] = {}
     days: dict[object, date] = {}
-    for pid, eid, mtext, latest, ovl in conn.execute(q).all():
-        eps = episodes.get(pid)
-        if not eps:
+    recount = _overlapped(conn, first, always + if_cm_work, wanted, months)
+    out: _History = {}
+    for pid, eid, mtext, latest in plain_rows(conn, q):
+        if pid not in wanted:
             continue
         m = months.get(mtext)
         if m is None:
             m = months[mtext] = Month.parse(mtext)
-        if ovl:
-            overlapped.add((pid, m))
-            continue
-        if latest is None:
+        if (pid, m) in recount:
             continue
         day = days.get(latest)
         if day is None:
@@ -214,45 +229,125 @@ def _history_fast(conn, first, episodes, roles, consent_for) -> _History:  # typ
         if consent is None or day < consent:
             continue
         if eid is None:
-            eid = episode_for_day(eps, day)
+            eid = _episode_for_day(episodes, pid, day)
             if eid is None:
                 continue
         per = out.setdefault(pid, {}).setdefault(m, {})
-        per[eid] = per.get(eid, 0) + 1  # > 0 is what decides; the month itself is counted exactly
-    if overlapped:
-        _recount(conn, first, episodes, roles, consent_for, overlapped, out)
+        if per and eid not in per:
+            recount.add((pid, m))  # two episodes: count_month's line order decides their order
+        per[eid] = 1  # > 0 is what decides; the month itself is counted exactly
+    for pid, m in recount:
+        per_patient = out.get(pid)
+        if per_patient is not None:
+            per_patient.pop(m, None)
+    if recount:
+        _recount(conn, first, episodes, roles, consent_for, recount, out)
     return out
 
 
-def _recount(conn, first, episodes, roles, consent_for, overlapped, out: _History) -> None:  # type: ignore[no-untyped-def]
-    """Patient-months with overlapping entries: `count_month` with the staff members' cover."""
-    pids = sorted({pid for pid, _ in overlapped})
-    mine_rows = conn.execute(
-        select(*_ENTRY_COLUMNS[:10]).where(
-            TimeEntry.deleted_at.is_(None), TimeEntry.local_date < first, TimeEntry.patient_id.in_(pids)
+def _overlapped(conn, first, staff, wanted, months) -> set[tuple[int, Month]]:  # type: ignore[no-untyped-def]
+    """Patient-months (of `wanted` patients, before `first`) with a timed entry of `staff` that an
+    earlier entry (start order, ties by id) of the same person still runs into.
+
+    Stored rows are one local day each (services.time_log splits a span at midnight, and the
+    month's own rows and the reference count group by that day too), so one person's entries can
+    only overlap on the same day: the window runs per staff member and day, which lets the
+    database sort day by day along the date index.
+    """
+    t = TimeEntry
+    reach = func.max(t.ended_at).over(
+        partition_by=(t.local_date, t.staff_id), order_by=(t.started_at, t.id), rows=(None, -1)
+    )
+    inner = (
+        select(t.patient_id, raw(t.local_date).label("day"), t.started_at, reach.label("reach"))
+        .where(
+            t.deleted_at.is_(None),
+            t.local_date < first,
+            t.staff_id.in_(staff),
+            t.started_at.is_not(None),
+            t.ended_at.is_not(None),
         )
-    ).all()
+        .subquery()
+    )
+    c = inner.c
+    found: set[tuple[int, Month]] = set()
+    for pid, day in plain_rows(conn, select(c.patient_id, c.day).where(c.reach > c.started_at)):
+        if pid in wanted:
+            m = months.get(day[:7]) if isinstance(day, str) else None
+            found.add((pid, m if m is not None else Month.of(_date(day))))
+    return found
+
+
+def _recount(conn, first, episodes, roles, consent_for, months, out: _History) -> None:  # type: ignore[no-untyped-def]
+    """These patient-months by `count_month`, overlap measured against every timed entry (before
+    `first`) of the staff members concerned."""
+    pids = sorted({pid for pid, _ in months})
     mine: dict[tuple[int, Month], list] = defaultdict(list)  # type: ignore[type-arg]
-    for r in mine_rows:
-        m = Month.of(_date(r[5] if r[5] is not None and r[6] is not None else r[4]))
-        if (r[1], m) in overlapped:
-            mine[(r[1], m)].append(r)
-    staff = sorted({r[3] for rows in mine.values() for r in rows})
-    staff_rows = conn.execute(
-        select(*_ENTRY_COLUMNS[:10]).where(
-            TimeEntry.deleted_at.is_(None),
-            TimeEntry.local_date < first,
-            TimeEntry.staff_id.in_(staff),
-            TimeEntry.started_at.is_not(None),
-        )
-    ).all()
+    for chunk in _chunks(pids):
+        for r in conn.execute(
+            select(*_ENTRY_COLUMNS[:10]).where(
+                TimeEntry.deleted_at.is_(None), TimeEntry.local_date < first, TimeEntry.patient_id.in_(chunk)
+            )
+        ):
+            key = (r[1], Month.of(_date(r[4])))
+            if key in months:
+                mine[key].append(r)
+    staff = sorted({r[3] for rows in mine.values() for r in rows if r[5] is not None and r[6] is not None})
+    staff_rows = []
+    for chunk in _chunks(staff):
+        staff_rows += conn.execute(
+            select(*_ENTRY_COLUMNS[:10]).where(
+                TimeEntry.deleted_at.is_(None),
+                TimeEntry.local_date < first,
+                TimeEntry.staff_id.in_(chunk),
+                TimeEntry.started_at.is_not(None),
+                TimeEntry.ended_at.is_not(None),
+            )
+        ).all()
     cover = overlap_cover(_row_in(r, roles.get(r[3], "unknown"), None) for r in staff_rows)
     for (pid, m), rows in mine.items():
-        eps = episodes[pid]
         ins = [
-            _row_in(r, roles.get(r[3], "unknown"), r[2] or episode_for_day(eps, _date(r[4]))) for r in rows
+            _row_in(r, roles.get(r[3], "unknown"), r[2] or _episode_for_day(episodes, pid, _date(r[4])))
+            for r in rows
         ]
         mc = count_month(ins, m, consent_for(pid, m), cover=cover)
         counted = {e: n for e, n in mc.counted_by_episode().items() if e is not None and n}
         if counted:
             out.setdefault(pid, {})[m] = counted  # type: ignore[assignment]
+
+
+def _chunks(ids: list[int], size: int = 5000) -> list[list[int]]:
+    return [ids[i : i + size] for i in range(0, len(ids), size)] or [[]]
+
+
+def label_one_episode(ep, months: Iterable[Month], month: Month, minutes: int) -> MonthLabel | None:  # type: ignore[no-untyped-def]
+    """`domain.episode_months.label_month` for a patient with one episode (`ep`: id, program,
+    enrolled_on, closed_on), without building its inputs: `months` are the earlier months with
+    counted minutes, `minutes` this month's.
+
+    With one episode every month's decider is that episode and no closure ends a billing episode
+    between two of its own months, so only the 6-month gap starts a new one. Tested against
+    `label_month` on random histories (tests/billing/test_billing_labels.py)."""
+    if ep.program not in PROGRAMS:
+        raise ValueError(f"unknown program {ep.program!r}")
+    if minutes < 0:
+        raise ValueError(f"negative minutes for episode {ep.id} in {month}")
+    here = month.year * 12 + month.month - 1
+    if not minutes and not (
+        ep.enrolled_on <= month.last_day and (ep.closed_on is None or ep.closed_on >= month.first_day)
+    ):
+        return None
+    if ep.program != PROGRAM_COCM:
+        return MonthLabel(month, ep.id, ep.program, minutes, False, None, None)
+    start = last = None
+    for i in sorted(m.year * 12 + m.month - 1 for m in months):
+        if i >= here:
+            break
+        if last is None or i - last - 1 >= GAP_MONTHS_NEW_EPISODE:
+            start = i
+        last = i
+    if last is None or here - last - 1 >= GAP_MONTHS_NEW_EPISODE:
+        start = here
+    assert start is not None
+    begins = month if start == here else Month(start // 12, start % 12 + 1)
+    return MonthLabel(month, ep.id, ep.program, minutes, start == here, here - start + 1, begins)

@@ -17,55 +17,36 @@ Only the clinic lead may run it (`Permission.RUN_BILLING_REPORT`); generating it
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
 from typing import NamedTuple
 
-from sqlalchemy import func, select, union
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from cocm_desktop.domain.activities import ACTIVITIES
 from cocm_desktop.domain.actor import Actor
 from cocm_desktop.domain.billing import RuleSet, codes_for, next_code_gap
 from cocm_desktop.domain.episode_months import Episode as EpisodeSpan
 from cocm_desktop.domain.episode_months import EpisodeMinutes, Month, MonthLabel, label_month
-from cocm_desktop.domain.outcomes import Measurement, is_not_improving, pick_baseline
 from cocm_desktop.domain.required_elements import Check, CheckName, MonthFacts, check_month
 from cocm_desktop.domain.roles import Permission, Role
-from cocm_desktop.domain.timelog import (
-    ExclusionReason,
-    MonthCount,
-    TimeEntryIn,
-    count_month,
-    normalize_role,
-    overlap_cover,
-)
-from cocm_desktop.store.models import (
-    AgendaItem,
-    CarePlanVersion,
-    CaseReviewSession,
-    Consent,
-    Contact,
-    Episode,
-    Measure,
-    Patient,
-    PayerRuleSet,
-    TimeEntry,
-    User,
-)
+from cocm_desktop.domain.timelog import ExclusionReason, normalize_role
+from cocm_desktop.store.models import Consent, Episode, Patient, PayerRuleSet, TimeEntry, User
 
 from ._perf import without_gc
 from ._sql import raw
 from .billing_history import (
     _ENTRY_COLUMNS,
-    _date,
     _history_exact,
     _history_fast,
-    _row_in,
+    day_reader,
     episode_for_day,
+    label_one_episode,
+    plain_rows,
 )
 from .billing_history import _moment as _moment  # re-exported: services.billing_progress imports it here
+from .billing_month_count import Tally, count_patients
+from .billing_month_facts import Facts, month_facts, not_improving
 from .billing_month_model import (
     BillingMonth,
     ElementCheck,
@@ -186,18 +167,21 @@ def compute_billing_month(
     generated_by: str = "",
     now: datetime | None = None,
     today: date | None = None,
-    exact_history: bool = False,
+    exact: bool = False,
 ) -> BillingMonth:
     """The computation behind `billing_month`, without permission check or audit (for callers that
     already checked, e.g. tests and the benchmark).
 
     Set-based: a fixed number of Core queries whatever the clinic size. The month itself is counted
-    entry by entry with `domain.timelog.count_month` (every line, exclusion and reason of the
-    packet). Earlier months only decide initial/subsequent and the 6-month gap, i.e. which episodes
-    had counted minutes in which month: they are totalled row by row with the same whole-entry
-    rule (`whole_entry_exclusion`), and any patient-month with an entry that another entry of the
-    same staff member overlaps is recounted by `count_month`. `exact_history=True` recounts every
-    earlier month with `count_month` instead (the reference the fast path is tested against).
+    entry by entry (`services.billing_month_count`: every line, exclusion and reason of the packet,
+    as `domain.timelog.count_month` counts them). Earlier months only decide initial/subsequent
+    and the 6-month gap, i.e. which episodes had counted minutes in which month
+    (`services.billing_history`: grouped SQL, recounted by `count_month` wherever an overlap could
+    change the answer), labelled by `label_month` (`label_one_episode` when the patient has one
+    episode).
+
+    `exact=True` is the reference the fast paths are tested against: `count_month` for every
+    patient-month, this one and every earlier one, and `label_month` for every patient.
     """
     month = _month(month)
     now = now or local_now()
@@ -208,129 +192,93 @@ def compute_billing_month(
     as_of = min(today, last)
     conn = session.connection()  # Core rows: no ORM identity map for tens of thousands of rows
 
-    # patients on the packet: an episode open during the month, or time logged in it
-    open_q = select(Episode.patient_id).where(
-        Episode.enrolled_on <= last, (Episode.closed_on.is_(None)) | (Episode.closed_on >= first)
-    )
-    time_q = select(TimeEntry.patient_id).where(
-        TimeEntry.local_date >= first, TimeEntry.local_date <= last, TimeEntry.deleted_at.is_(None)
-    )
-    scope = union(open_q, time_q).subquery()
-    in_scope = select(scope.c[0])
-    patients = {
-        r.id: r
-        for r in conn.execute(
-            select(
-                Patient.id,
-                Patient.family_name,
-                Patient.given_name,
-                Patient.mrn,
-                Patient.date_of_birth,
-                Patient.payer_name,
-                Patient.payer_rule_set_id,
-            ).where(Patient.id.in_(in_scope))
+    day = day_reader()
+    episodes: dict[int, list[_Ep]] = defaultdict(list)
+    for i, pid, program, enrolled, closed, reason, scale, iv_required, iv_on, prac, cm in plain_rows(
+        conn, select(*_EPISODE_COLUMNS).order_by(Episode.id)
+    ):
+        episodes[pid].append(
+            _Ep(
+                i,
+                pid,
+                program,
+                day(enrolled),
+                day(closed),
+                reason,
+                scale,
+                bool(iv_required),
+                day(iv_on),
+                prac,
+                cm,
+            )
         )
+    # this month's entries, looked up in row order (each table page is decrypted once)
+    month_ids = select(TimeEntry.id).where(
+        TimeEntry.deleted_at.is_(None), TimeEntry.local_date >= first, TimeEntry.local_date <= last
+    )
+    month_rows = plain_rows(conn, select(*_ENTRY_COLUMNS).where(TimeEntry.id.in_(month_ids)))
+
+    # patients on the packet: an episode open during the month, or time logged in it
+    scope = {r[1] for r in month_rows}
+    for pid, eps in episodes.items():
+        if any(e.enrolled_on <= last and (e.closed_on is None or e.closed_on >= first) for e in eps):
+            scope.add(pid)
+    patients = {
+        r[0]: _Patient(r[0], r[1], r[2], r[3], day(r[4]), r[5], r[6])
+        for r in plain_rows(conn, select(*_PATIENT_COLUMNS))
+        if r[0] in scope
     }
     if not patients:
         return BillingMonth(clinic_name(session), month, now, generated_by, as_of, ())
 
-    episodes: dict[int, list[_Ep]] = defaultdict(list)
-    for e in conn.execute(
-        select(
-            Episode.id,
-            Episode.patient_id,
-            Episode.program,
-            Episode.enrolled_on,
-            Episode.closed_on,
-            Episode.close_reason,
-            Episode.primary_scale,
-            Episode.initiating_visit_required,
-            Episode.initiating_visit_on,
-            Episode.treating_clinician_id,
-            Episode.care_manager_id,
+    consents: dict[int, date] = {
+        eid: day(on)  # type: ignore[misc]
+        for eid, on in plain_rows(
+            conn,
+            select(Consent.episode_id, raw(func.min(Consent.consent_on)))
+            .where(Consent.patient_agrees.is_(True))
+            .group_by(Consent.episode_id),
         )
-        .where(Episode.patient_id.in_(in_scope))
-        .order_by(Episode.id)
-    ):
-        episodes[e[1]].append(_Ep(*e))
-    scope_episodes = select(Episode.id).where(Episode.patient_id.in_(in_scope))
-    consents: dict[int, date] = dict(
-        conn.execute(  # type: ignore[arg-type]
-            select(Consent.episode_id, func.min(Consent.consent_on))
-            .where(Consent.patient_agrees.is_(True), Consent.episode_id.in_(scope_episodes))
-            .group_by(Consent.episode_id)
-        ).all()
-    )
+    }
     users = {
         u.id: u
         for u in conn.execute(select(User.id, User.display_name, User.role, User.credentials, User.npi))
     }
     roles = {uid: normalize_role(u.role) for uid, u in users.items()}
-    consent_cache: dict[tuple[int, Month], date | None] = {}
-
-    def consent_for(pid: int, m: Month) -> date | None:
-        key = (pid, m)
-        if key not in consent_cache:
-            consent_cache[key] = consent_covering(episodes.get(pid, []), consents, m)
-        return consent_cache[key]
-
-    # this month, entry by entry (every patient's timed entries: overlap across patients)
-    month_rows = conn.execute(
-        select(*_ENTRY_COLUMNS).where(
-            TimeEntry.deleted_at.is_(None), TimeEntry.local_date >= first, TimeEntry.local_date <= last
-        )
-    ).all()
-    ins_by_patient: dict[int, list[TimeEntryIn]] = defaultdict(list)
-    all_ins: list[TimeEntryIn] = []
-    for r in month_rows:
-        pid = r[1]
-        eid = r[2] or (episode_for_day(episodes[pid], _date(r[4])) if pid in patients else None)
-        entry = _row_in(r, roles.get(r[3], "unknown"), eid)
-        all_ins.append(entry)
-        ins_by_patient[pid].append(entry)
-    cover = overlap_cover(all_ins)
-    targets: dict[int, MonthCount] = {}
-    for pid, ins in ins_by_patient.items():
-        if pid in patients:
-            targets[pid] = count_month(ins, month, consent_for(pid, month), cover=cover)
-
-    history = (
-        _history_exact(conn, first, episodes, roles, consent_for)
-        if exact_history
-        else _history_fast(conn, first, episodes, roles, consent_for)
-    )
-
-    rule_sets, default_id = load_rule_sets(session)
-    rule_set_names = dict(conn.execute(select(PayerRuleSet.id, PayerRuleSet.name)).all())
-    facts = _month_facts(conn, scope_episodes, month, as_of)
-    policy = load_policy(session)
     role_labels = {
         uid: Role(u.role).label if u.role in Role._value2member_map_ else u.role for uid, u in users.items()
     }
+    consent_for = _consent_index(episodes, consents)
 
-    codes_cache: dict[tuple, tuple] = {}  # type: ignore[type-arg]
-    rows: list[PatientMonth] = []
-    for pid in sorted(patients):
-        rows.append(
-            _patient_month(
-                pid,
-                patients[pid],
-                episodes.get(pid, []),
-                consents,
-                targets.get(pid),
-                history.get(pid, {}),
-                users,
-                role_labels,
-                rule_sets,
-                default_id,
-                rule_set_names,
-                facts,
-                month,
-                as_of,
-                policy,
-                codes_cache,
-            )
-        )
+    tallies = count_patients(
+        month_rows,
+        month,
+        patients,
+        episodes,
+        consent_for,
+        {uid: u.display_name for uid, u in users.items()},
+        role_labels,
+        roles,
+        EXCLUSION_LABELS,
+        exact=exact,
+    )
+    history_of = _history_exact if exact else _history_fast
+    history = history_of(conn, first, episodes, roles, consent_for, set(patients))
+
+    rule_sets, default_id = load_rule_sets(session)
+    rule_set_names = dict(conn.execute(select(PayerRuleSet.id, PayerRuleSet.name)).all())
+    facts = month_facts(conn, month)
+    policy = load_policy(session)
+    stalled = not_improving(
+        conn, [e for pid in patients for e in episodes.get(pid, ())], as_of, policy, exact=exact
+    )
+
+    ctx = _Context(month, as_of, consent_for, users, rule_sets, default_id, rule_set_names, facts, stalled)
+    ctx.exact = exact
+    rows = [
+        _patient_month(ctx, pid, patients[pid], episodes.get(pid, []), tallies.get(pid), history.get(pid))
+        for pid in sorted(patients)
+    ]
 
     groups: dict[int | None, list[PatientMonth]] = defaultdict(list)
     for r in rows:
@@ -368,202 +316,190 @@ class _Ep(NamedTuple):
     care_manager_id: int | None
 
 
-@dataclass
-class _Facts:
-    care_plan: set[int] = field(default_factory=set)
-    contacts: dict[int, int] = field(default_factory=dict)
-    scales: dict[int, int] = field(default_factory=dict)
-    reviews: dict[int, list[date]] = field(default_factory=lambda: defaultdict(list))
-    primary: dict[int, list[tuple[object, int]]] = field(default_factory=lambda: defaultdict(list))
+_EPISODE_COLUMNS = (
+    Episode.id,
+    Episode.patient_id,
+    Episode.program,
+    raw(Episode.enrolled_on),
+    raw(Episode.closed_on),
+    Episode.close_reason,
+    Episode.primary_scale,
+    Episode.initiating_visit_required,
+    raw(Episode.initiating_visit_on),
+    Episode.treating_clinician_id,
+    Episode.care_manager_id,
+)
 
-    def primary_measures(self, episode_id: int, instrument: str) -> list[Measurement]:
-        """The episode's primary-scale scores up to as_of, in entry order, dated by day."""
-        return [Measurement(instrument, _date(at), total) for at, total in self.primary.get(episode_id, ())]
+
+class _Patient(NamedTuple):
+    id: int
+    family_name: str
+    given_name: str
+    mrn: str
+    date_of_birth: date
+    payer_name: str | None
+    payer_rule_set_id: int | None
 
 
-def _month_facts(conn, scope_episodes, month: Month, as_of: date) -> _Facts:  # type: ignore[no-untyped-def]
-    """Set-based: what the required-element checks need, for all episodes at once."""
-    f = _Facts()
-    start = datetime.combine(month.first_day, datetime.min.time())
-    end = datetime.combine((month + 1).first_day, datetime.min.time())
-    f.care_plan = set(
-        conn.execute(
-            select(CarePlanVersion.episode_id)
-            .where(CarePlanVersion.episode_id.in_(scope_episodes))
-            .distinct()
-        ).scalars()
-    )
-    f.contacts = dict(
-        conn.execute(
-            select(Contact.episode_id, func.count())
-            .where(
-                Contact.episode_id.in_(scope_episodes), Contact.contact_at >= start, Contact.contact_at < end
-            )
-            .group_by(Contact.episode_id)
-        ).all()
-    )
-    f.scales = dict(
-        conn.execute(
-            select(Measure.episode_id, func.count())
-            .where(Measure.episode_id.in_(scope_episodes), Measure.taken_at >= start, Measure.taken_at < end)
-            .group_by(Measure.episode_id)
-        ).all()
-    )
-    # the primary scale's scores up to as_of: baseline and latest (not improving?)
-    as_of_end = datetime.combine(as_of, datetime.max.time())
-    for eid, taken_at, total in conn.execute(
-        select(Measure.episode_id, raw(Measure.taken_at), Measure.total)
-        .join(Episode, Episode.id == Measure.episode_id)
-        .where(
-            Measure.episode_id.in_(scope_episodes),
-            Measure.instrument == Episode.primary_scale,
-            Measure.taken_at <= as_of_end,
+_PATIENT_COLUMNS = (
+    Patient.id,
+    Patient.family_name,
+    Patient.given_name,
+    Patient.mrn,
+    raw(Patient.date_of_birth),
+    Patient.payer_name,
+    Patient.payer_rule_set_id,
+)
+
+
+def _consent_index(episodes: dict[int, list[_Ep]], consents: dict[int, date]):  # type: ignore[no-untyped-def]
+    """`consent_covering` as a function of (patient, month), for many look-ups."""
+    spans = {
+        pid: [(e.enrolled_on, e.closed_on, consents[e.id]) for e in eps if e.id in consents]
+        for pid, eps in episodes.items()
+    }
+    bounds: dict[Month, tuple[date, date]] = {}
+
+    def consent_for(pid: int, month: Month) -> date | None:
+        mine = spans.get(pid)
+        if not mine:
+            return None
+        b = bounds.get(month)
+        if b is None:
+            b = bounds[month] = (month.first_day, month.last_day)
+        first, last = b
+        best = None
+        for enrolled, closed, on in mine:
+            if enrolled <= last and (closed is None or closed >= first) and (best is None or on < best):
+                best = on
+        return best
+
+    return consent_for
+
+
+class _Context:
+    """What every patient-month row reads."""
+
+    def __init__(  # type: ignore[no-untyped-def]
+        self, month, as_of, consent_for, users, rule_sets, default_id, rule_set_names, facts, not_improving
+    ) -> None:
+        self.month: Month = month
+        self.as_of: date = as_of
+        self.consent_for = consent_for
+        self.users = users
+        self.rule_sets: dict[int, RuleSet] = rule_sets
+        self.default_id: int | None = default_id
+        self.rule_set_names: dict[int, str] = rule_set_names
+        self.facts: Facts = facts
+        self.not_improving: dict[int, bool] = not_improving
+        self.exact = False  # label_month for every patient (the reference run)
+        self.codes_cache: dict[tuple, tuple] = {}  # type: ignore[type-arg]
+        self.excluded_cache: dict[tuple[str, int], Excluded] = {}
+        self.checks_cache: dict[tuple, tuple[ElementCheck, ...]] = {}  # type: ignore[type-arg]
+
+
+def _element_checks(ctx: _Context, checks: list[Check]) -> tuple[ElementCheck, ...]:
+    """The packet's form of a month's checks; equal lists share one tuple."""
+    key = tuple((c.name, c.status, c.reason) for c in checks)
+    hit = ctx.checks_cache.get(key)
+    if hit is None:
+        hit = ctx.checks_cache[key] = tuple(
+            ElementCheck(str(name), CHECK_LABELS.get(name, str(name)), str(status), reason)
+            for name, status, reason in key
         )
-        .order_by(Measure.id)
-    ).all():
-        f.primary[eid].append((taken_at, total))
-    for eid, on in conn.execute(
-        select(AgendaItem.episode_id, CaseReviewSession.session_on)
-        .join(CaseReviewSession, CaseReviewSession.id == AgendaItem.session_id)
-        .where(
-            AgendaItem.episode_id.in_(scope_episodes),
-            AgendaItem.reviewed.is_(True),
-            AgendaItem.removed.is_(False),
-        )
-    ):
-        f.reviews[eid].append(on)
-    return f
+    return hit
 
 
-@lru_cache(maxsize=4096)
-def _element_check(c: Check) -> ElementCheck:
-    return ElementCheck(str(c.name), CHECK_LABELS.get(c.name, str(c.name)), str(c.status), c.reason)
+def _per_patient(counts: dict[int, int], eps: list) -> int:  # type: ignore[type-arg]
+    if len(eps) == 1:
+        return counts.get(eps[0].id, 0)
+    return sum(counts.get(e.id, 0) for e in eps)
+
+
+def _minus_minutes(item: tuple[object, int]) -> int:
+    return -item[1]
 
 
 def _patient_month(
+    ctx: _Context,
     pid: int,
     patient,  # type: ignore[no-untyped-def]
     eps: list,  # type: ignore[type-arg]
-    consents: dict[int, date],
-    target: MonthCount | None,
-    history: dict[Month, dict[int, int]],
-    users: dict,  # type: ignore[type-arg]
-    role_labels: dict[int, str],
-    rule_sets: dict[int, RuleSet],
-    default_id: int | None,
-    rule_set_names: dict[int, str],
-    facts: _Facts,
-    month: Month,
-    as_of: date,
-    policy,  # type: ignore[no-untyped-def]
-    codes_cache: dict[tuple, tuple],  # type: ignore[type-arg]
+    tally: Tally | None,
+    history: dict[Month, dict[int, int]] | None,
 ) -> PatientMonth:
-    minutes = [EpisodeMinutes(m, eid, n) for m, per in history.items() for eid, n in per.items()]
-    if target is not None:
-        for eid, counted in target.counted_by_episode().items():
-            if eid is not None and counted:
-                minutes.append(EpisodeMinutes(month, eid, counted))
-
-    spans = [EpisodeSpan(e.id, e.program, e.enrolled_on, e.closed_on, e.close_reason) for e in eps]
-    # label_month labels the earlier months exactly as label_months does, then this one
-    label: MonthLabel | None = label_month(spans, minutes, month) if spans else None
-    by_id = {e.id: e for e in eps}
-    decider = (
-        by_id.get(label.episode_id)
-        if label is not None
-        else (max(eps, key=lambda e: (e.enrolled_on, e.id)) if eps else None)
-    )  # type: ignore[arg-type]
+    month = ctx.month
+    label = _label(ctx, eps, tally, history)
+    if label is not None:
+        decider = eps[0] if len(eps) == 1 else next((e for e in eps if e.id == label.episode_id), None)
+    else:
+        decider = max(eps, key=lambda e: (e.enrolled_on, e.id)) if eps else None
     program = label.program if label is not None else (decider.program if decider else "cocm")
     initial = bool(label and label.initial)
     kind = label.kind if label is not None else ("bhi" if program == "bhi" else "subsequent")
     counted = label.minutes if label is not None else 0
 
-    rs_id = patient.payer_rule_set_id if patient.payer_rule_set_id in rule_sets else default_id
-    rule_set = rule_sets.get(rs_id) if rs_id is not None else None
+    rs_id = patient.payer_rule_set_id if patient.payer_rule_set_id in ctx.rule_sets else ctx.default_id
+    rule_set = ctx.rule_sets.get(rs_id) if rs_id is not None else None
     codes: tuple[tuple[str, int], ...] = ()
     gap = None
     if rule_set is not None and program in rule_set.programs:
         key = (rs_id, program, initial, counted)
-        if key not in codes_cache:
-            codes_cache[key] = (
+        hit = ctx.codes_cache.get(key)
+        if hit is None:
+            hit = ctx.codes_cache[key] = (
                 tuple(codes_for(rule_set, program, initial, counted)),
                 next_code_gap(rule_set, program, initial, counted),
             )
-        codes, gap = codes_cache[key]
+        codes, gap = hit
 
     excluded: list[Excluded] = []
-    if target is not None:
-        for reason, mins in sorted(target.excluded_by_reason().items(), key=lambda kv: -kv[1]):
-            excluded.append(Excluded(str(reason), EXCLUSION_LABELS.get(reason, str(reason)), mins))
+    if tally is not None and tally.excluded_by_reason:
+        by_reason = tally.excluded_by_reason
+        for reason, mins in (
+            sorted(by_reason.items(), key=_minus_minutes) if len(by_reason) > 1 else by_reason.items()
+        ):
+            excluded.append(_excluded(ctx, str(reason), mins))
     if label is not None and label.set_aside_minutes:
-        excluded.append(Excluded(SET_ASIDE, EXCLUSION_LABELS[SET_ASIDE], label.set_aside_minutes))
+        excluded.append(_excluded(ctx, SET_ASIDE, label.set_aside_minutes))
 
-    consent = consent_covering(eps, consents, month)
+    consent = ctx.consent_for(pid, month)
     checks: tuple[ElementCheck, ...] = ()
     if decider is not None:
-        primary = facts.primary_measures(decider.id, decider.primary_scale)
-        baseline = pick_baseline(decider.enrolled_on, primary, policy=policy)
-        latest = max(primary, key=lambda m: m.taken_on) if primary else None
-        not_improving = is_not_improving(
-            decider.enrolled_on,
-            as_of,
-            baseline.total if baseline else None,
-            latest.total if latest else None,
-            policy,
-        )
+        facts = ctx.facts
         mf = MonthFacts(
             month=month,
             program=program,
             consent_date=consent,
-            first_counted_date=target.first_counted_date if target else None,
+            first_counted_date=tally.first_counted_date if tally else None,
             initiating_visit_required=bool(decider.initiating_visit_required),
             initiating_visit_date=decider.initiating_visit_on,
             care_plan_on_file=decider.id in facts.care_plan,
-            contacts_this_month=sum(facts.contacts.get(e.id, 0) for e in eps),
-            scales_this_month=sum(facts.scales.get(e.id, 0) for e in eps),
-            case_review_dates=tuple(sorted(facts.reviews.get(decider.id, []))),
-            not_improving=not_improving,
-            as_of=as_of,
+            contacts_this_month=_per_patient(facts.contacts, eps),
+            scales_this_month=_per_patient(facts.scales, eps),
+            case_review_dates=facts.reviews.get(decider.id, ()),
+            not_improving=ctx.not_improving.get(decider.id, False),
+            as_of=ctx.as_of,
         )
-        checks = tuple(_element_check(c) for c in check_month(mf))
+        checks = _element_checks(ctx, check_month(mf))
 
-    log: list[LogLine] = []
-    if target is not None:
-        why: dict[tuple[object, date], str] = {}
-        for ex in target.exclusions:
-            why.setdefault((ex.entry_id, ex.local_date), EXCLUSION_LABELS.get(ex.reason, str(ex.reason)))
-        for line in target.lines:
-            u = users.get(line.staff_user_id)
-            log.append(
-                LogLine(
-                    line.local_date,
-                    line.start,
-                    line.end,
-                    u.display_name if u else "?",
-                    role_labels.get(line.staff_user_id, "?"),
-                    ACTIVITIES.get(line.activity, line.activity),
-                    line.source,
-                    line.logged_minutes,
-                    line.counted_minutes,
-                    why.get((line.entry_id, line.local_date)),
-                )
-            )
-
+    users = ctx.users
     prac = users.get(decider.treating_clinician_id) if decider is not None else None
     cm = users.get(decider.care_manager_id) if decider is not None else None
+    names = ctx.rule_set_names
     return PatientMonth(
         patient_id=pid,
         episode_id=decider.id if decider else None,
         patient_name=f"{patient.family_name}, {patient.given_name}",
         mrn=patient.mrn,
         date_of_birth=patient.date_of_birth,
-        payer=patient.payer_name or (rule_set_names.get(rs_id, "") if rs_id else ""),
-        rule_set=rule_set_names.get(rs_id, "none") if rs_id else "none",
+        payer=patient.payer_name or (names.get(rs_id, "") if rs_id else ""),
+        rule_set=names.get(rs_id, "none") if rs_id else "none",
         program=program,
         kind=kind,
         episode_month=label.episode_month if label else None,
         consent_date=consent,
-        logged_minutes=target.logged_minutes if target else 0,
+        logged_minutes=tally.logged_minutes if tally else 0,
         counted_minutes=counted,
         excluded=tuple(excluded),
         conflict=label.conflict if label else None,
@@ -574,5 +510,37 @@ def _patient_month(
         practitioner_id=prac.id if prac else None,
         practitioner_name=prac.display_name if prac else "No treating clinician",
         care_manager_name=cm.display_name if cm else "",
-        time_log=tuple(log),
+        time_log=tally.time_log if tally else (),
     )
+
+
+def _label(ctx: _Context, eps: list, tally: Tally | None, history: dict | None) -> MonthLabel | None:  # type: ignore[type-arg]
+    """The month's label (`domain.episode_months.label_month`; `label_one_episode` for the common
+    patient with a single episode)."""
+    month = ctx.month
+    if not eps:
+        return None
+    counted = (
+        {eid: n for eid, n in tally.counted_by_episode.items() if eid is not None and n} if tally else {}
+    )
+    if len(eps) == 1 and not ctx.exact:
+        ep = eps[0]
+        if all(eid == ep.id for eid in counted) and (
+            not history or all(len(per) == 1 and ep.id in per for per in history.values())
+        ):
+            return label_one_episode(ep, history or (), month, counted.get(ep.id, 0))
+    minutes = (
+        [EpisodeMinutes(m, eid, n) for m, per in history.items() for eid, n in per.items()] if history else []
+    )
+    minutes += [EpisodeMinutes(month, eid, n) for eid, n in counted.items()]
+    spans = [EpisodeSpan(e.id, e.program, e.enrolled_on, e.closed_on, e.close_reason) for e in eps]
+    # label_month labels the earlier months exactly as label_months does, then this one
+    return label_month(spans, minutes, month)
+
+
+def _excluded(ctx: _Context, reason: str, minutes: int) -> Excluded:
+    key = (reason, minutes)
+    hit = ctx.excluded_cache.get(key)
+    if hit is None:
+        hit = ctx.excluded_cache[key] = Excluded(reason, EXCLUSION_LABELS.get(reason, reason), minutes)
+    return hit

@@ -13,7 +13,17 @@ import pytest
 
 from cocm_desktop.domain.actor import Actor
 from cocm_desktop.store.database import Database
-from cocm_desktop.store.models import CarePlanVersion, Consent, Contact, Episode, Measure, Patient, TimeEntry
+from cocm_desktop.store.models import (
+    AgendaItem,
+    CarePlanVersion,
+    CaseReviewSession,
+    Consent,
+    Contact,
+    Episode,
+    Measure,
+    Patient,
+    TimeEntry,
+)
 
 _mrn = itertools.count(1000)
 
@@ -169,6 +179,19 @@ class Builder:
             s.add(t)
             s.flush()
             return t.id
+
+    def review(self, episode_id: int, on: date, *, reviewed: bool = True) -> None:
+        """The episode discussed at a case review held on `on`."""
+        psych = self.actors["psych"].user_id
+        with self.db.session() as s:
+            crs = CaseReviewSession(session_on=on, consultant_id=psych, held=True, created_by_id=psych)
+            s.add(crs)
+            s.flush()
+            s.add(
+                AgendaItem(
+                    session_id=crs.id, episode_id=episode_id, group="new", position=1, reviewed=reviewed
+                )
+            )
 
 
 @pytest.fixture

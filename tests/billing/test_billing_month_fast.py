@@ -6,6 +6,8 @@ from __future__ import annotations
 import random
 from datetime import date, datetime, timedelta
 
+from sqlalchemy import select
+
 from cocm_desktop.services.billing_month import compute_billing_month
 from cocm_desktop.store.database import Database
 
@@ -16,7 +18,7 @@ TODAY = NOW.date()
 def both(db: Database, month: date):  # type: ignore[no-untyped-def]
     with db.session() as s:
         fast = compute_billing_month(s, month, now=NOW, today=TODAY)
-        exact = compute_billing_month(s, month, now=NOW, today=TODAY, exact_history=True)
+        exact = compute_billing_month(s, month, now=NOW, today=TODAY, exact=True)
     return fast, exact
 
 
@@ -107,3 +109,167 @@ def test_random_histories_fast_equals_exact(clinic, build) -> None:  # type: ign
         assert fast == exact, m
         overlaps += sum(1 for r in fast.rows for e in r.excluded if e.reason == "overlap")
     assert overlaps > 0  # the data has overlapping entries the recount must handle
+
+
+def test_random_clinic_fast_equals_reference_field_for_field(clinic, build) -> None:  # type: ignore[no-untyped-def]
+    """A year of messy time, scores and reviews: every fast path (the month's row-by-row tally, the
+    grouped history with its overlap recount, the one-episode labels, the "not improving" scores
+    read once) against the reference (`exact=True`: count_month for every patient-month, label_month
+    for every patient, every score to pick_baseline), field for field, in several months.
+
+    Covered on purpose: 6-month gaps, re-enrollment (closed episodes, two episodes in one month, two
+    enrolled the same day), program conflicts, consent mid-month or missing, entries without an
+    episode, billed elsewhere, clinician time with and without care-manager work, consultant time,
+    zero minutes, paused timers, overlap within and across patients, and in the last month entries
+    across midnight and zero-length spans."""
+    rng = random.Random(20261124)
+    staff = ["cm1", "cm1", "cm2", "cm2", "doc1", "psych"]
+    episodes: dict[int, list[int]] = {}
+    for k in range(24):
+        pid = build.patient(family=f"R{k}")
+        enrolled = date(2025, 11, 1) + timedelta(days=rng.randint(0, 300))
+        consent = None if rng.random() < 0.1 else enrolled + timedelta(days=rng.choice([0, 0, 3, 12, 45]))
+        mine = []
+        shape = rng.random()
+        if shape < 0.25:  # an earlier, closed episode
+            closed = enrolled - timedelta(days=rng.randint(1, 200))
+            mine.append(
+                build.episode(
+                    pid,
+                    enrolled_on=closed - timedelta(days=rng.randint(10, 90)),
+                    closed_on=closed,
+                    close_reason=rng.choice(["completed", "disengaged", "transferred"]),
+                    status="closed",
+                    program=rng.choice(["cocm", "bhi"]),
+                    consent_on=closed - timedelta(days=60),
+                )
+            )
+        elif shape < 0.35:  # a second episode open the same month (same day half the time)
+            mine.append(
+                build.episode(
+                    pid,
+                    enrolled_on=enrolled if rng.random() < 0.5 else enrolled + timedelta(days=9),
+                    program="bhi",
+                    consent_on=consent,
+                )
+            )
+        mine.append(
+            build.episode(
+                pid,
+                enrolled_on=enrolled,
+                program="bhi" if rng.random() < 0.15 else "cocm",
+                consent_on=consent,
+                care_plan=rng.random() < 0.8,
+            )
+        )
+        episodes[pid] = mine
+        for eid in mine:
+            taken = datetime.combine(enrolled, datetime.min.time()) + timedelta(
+                days=rng.randint(-5, 10), hours=10
+            )
+            for _ in range(rng.randint(0, 4)):
+                build.contact(eid, taken, phq9=[rng.randint(0, 3) for _ in range(9)])
+                taken += timedelta(days=rng.randint(10, 60))
+            for _ in range(rng.randint(0, 2)):
+                build.review(eid, enrolled + timedelta(days=rng.randint(0, 330)), reviewed=rng.random() < 0.9)
+    pids = list(episodes)
+    for _ in range(700):
+        pid = rng.choice(pids)
+        who = rng.choice(staff)
+        # a quiet half-year for some: 6-month gaps start new billing episodes
+        day = date(2025, 11, 1) + timedelta(days=rng.randint(0, 387))
+        if day > TODAY or (pid % 4 == 0 and date(2026, 2, 1) <= day < date(2026, 8, 15)):
+            continue
+        eid = None if rng.random() < 0.12 else rng.choice(episodes[pid])
+        minutes = rng.choice([0, 5, 10, 20, 30, 45, 60])
+        kw = {
+            "billed_elsewhere": "psychotherapy" if rng.random() < 0.08 else None,
+            "counts_as_cm": rng.random() < 0.5 if who == "doc1" else True,
+        }
+        if rng.random() < 0.65:
+            start = at(day, 9, 5 * rng.randint(0, 30))
+            span = max(minutes, rng.choice([minutes, minutes, minutes + 7]))  # sometimes a paused timer
+            build.raw_entry(
+                pid, eid, who, day, minutes, start=start, end=start + timedelta(minutes=span), **kw
+            )
+        else:
+            build.raw_entry(pid, eid, who, day, minutes, **kw)
+    # the last month: spans across midnight (not split, as no service would store them) and zero-length
+    for _ in range(12):
+        pid, who = rng.choice(pids), rng.choice(["cm1", "cm2"])
+        day = date(2026, 11, rng.randint(1, 20))
+        start = at(day, 23, rng.choice([0, 30, 50]))
+        span = rng.choice([0, 40, 90])
+        build.raw_entry(
+            pid,
+            rng.choice(episodes[pid]),
+            who,
+            day,
+            span // 2,
+            start=start,
+            end=start + timedelta(minutes=span),
+        )
+    build.raw_entry(
+        pids[0],
+        episodes[pids[0]][-1],
+        "cm1",
+        date(2026, 10, 31),
+        45,
+        start=at(date(2026, 10, 31), 23, 20),
+        end=at(date(2026, 11, 1), 0, 5),
+    )
+
+    found = {"overlap": 0, "gap": 0, "conflict": 0, "not_improving": 0}
+    for m in (date(2026, 3, 1), date(2026, 6, 1), date(2026, 9, 1), date(2026, 10, 1), date(2026, 11, 1)):
+        fast, exact = both(clinic, m)
+        assert fast == exact, m
+        for r in fast.rows:
+            found["overlap"] += any(e.reason == "overlap" for e in r.excluded)
+            found["conflict"] += r.conflict is not None
+            found["gap"] += r.kind == "initial" and r.patient_id % 4 == 0
+            found["not_improving"] += any("Not improving" in c.reason for c in r.checks)
+    assert all(found.values()), found
+
+
+# (days after enrollment, PHQ-9 total) in entry order → not improving at day 200?
+SCORES = [
+    ([(14, 20), (70, 9)], False),  # baseline on the window's last day; response
+    ([(15, 20), (70, 9)], True),  # first score after the window: no baseline
+    ([(-3, 20), (70, 9)], True),  # a screening score before enrollment is no baseline
+    ([(0, 20), (70, 18), (70, 9)], True),  # the latest day's first score counts (18: no response)
+    ([(0, 20), (0, 10), (70, 9)], False),  # the first score of the baseline day counts (20)
+    ([(0, 20), (70, 4)], False),  # remission
+]
+
+
+def test_not_improving_reads_the_same_from_window_scores_as_from_all(clinic, build) -> None:  # type: ignore[no-untyped-def]
+    """The month reads each episode's primary-scale scores once and gives pick_baseline only those
+    in the baseline window: the same answer as giving it every score, at the window's edges, with
+    screening scores before enrollment and several scores on one day."""
+    from cocm_desktop.services.billing_month_facts import not_improving
+    from cocm_desktop.services.common import load_policy
+    from cocm_desktop.store.models import Episode
+
+    rng = random.Random(5)
+    pid = build.patient()
+    enrolled = date(2026, 1, 5)
+    start = datetime.combine(enrolled, datetime.min.time())
+    cases = [(scores, expected) for scores, expected in SCORES]
+    for _ in range(30):
+        offsets = rng.sample([-3, 0, 0, 1, 13, 14, 15, 30, 70, 71, 71, 120], rng.randint(1, 6))
+        cases.append(([(d, rng.choice([0, 4, 9, 18, 27])) for d in offsets], None))
+    eids = []
+    for scores, _ in cases:
+        eid = build.episode(pid, enrolled_on=enrolled)
+        eids.append(eid)
+        for k, (offset, total) in enumerate(scores):
+            items = [total // 9 + (1 if i < total % 9 else 0) for i in range(9)]
+            build.contact(eid, start + timedelta(days=offset, hours=12 - k), phq9=items)
+    with clinic.session() as s:
+        conn = s.connection()
+        eps = list(s.scalars(select(Episode).where(Episode.id.in_(eids))))
+        policy = load_policy(s)
+        fast = not_improving(conn, eps, enrolled + timedelta(days=200), policy)
+        exact = not_improving(conn, eps, enrolled + timedelta(days=200), policy, exact=True)
+    assert fast == exact
+    assert [fast[eid] for eid in eids[: len(SCORES)]] == [expected for _, expected in SCORES]
