@@ -337,7 +337,9 @@ def test_fast_progress_matches_the_exact_month_count(clinic, actors, build) -> N
         else:
             log(clinic, actors[who], pid, day, rng.randint(1, 40), **kw)
     with clinic.session() as s:
-        exact = {r.patient_id: r for r in compute_billing_month(s, NOV, now=NOW, today=TODAY, exact=True).rows}
+        exact = {
+            r.patient_id: r for r in compute_billing_month(s, NOV, now=NOW, today=TODAY, exact=True).rows
+        }
         fast = billing_progress(s, NOV)
     overlaps = sum(1 for r in exact.values() for e in r.excluded if e.reason == "overlap")
     assert overlaps > 0  # the data exercises the overlap fallback too
