@@ -61,7 +61,9 @@ class RegistryPane(QWidget):
         self._build()
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)
-        self._search_timer.setInterval(120)
+        # A keystroke costs ~20 ms at 10,000 rows: a short pause only coalesces fast typing, so
+        # the list follows the search within ~70 ms.
+        self._search_timer.setInterval(50)
         self._search_timer.timeout.connect(self._apply_text)
 
     # ---- layout ------------------------------------------------------------------------------
