@@ -132,7 +132,19 @@ def _row_in(r, role: str, episode_id: int | None) -> TimeEntryIn:  # type: ignor
 _History = dict[int, dict[Month, dict[int, int]]]
 
 
-def _history_exact(conn, first, episodes, roles, consent_for, wanted=None) -> _History:  # type: ignore[no-untyped-def]
+class History(dict):  # type: ignore[type-arg]
+    """Which episodes had counted minutes in which earlier month, per patient: `single[patient]`
+    = (episode, month indices (year × 12 + month − 1)) when all of the patient's earlier counted
+    time is under one episode (what `label_one_episode_at` needs); otherwise
+    `self[patient]` = {month: {episode: counted minutes}} (what `label_month` needs). A patient
+    in neither had no counted time before."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.single: dict[int, tuple[int, list[int]]] = {}
+
+
+def _history_exact(conn, first, episodes, roles, consent_for, wanted=None) -> History:  # type: ignore[no-untyped-def]
     """Every earlier patient-month of the `wanted` patients (default: all with episodes) counted by
     `count_month`, overlap measured against every timed entry of the same staff member (the
     reference for `_history_fast`)."""
@@ -150,7 +162,7 @@ def _history_exact(conn, first, episodes, roles, consent_for, wanted=None) -> _H
         if entry.timed:
             timed.append(entry)
     cover = overlap_cover(timed)
-    out: _History = {}
+    out = History()  # no `single`: the reference labels every patient with label_month
     for pid, months in ins.items():
         for m, mine in months.items():
             mc = count_month(mine, m, consent_for(pid, m), cover=cover)
@@ -180,7 +192,7 @@ def _staff_whose_time_counts(roles: dict[int, str]) -> tuple[list[int], list[int
     return always, if_cm_work
 
 
-def _history_fast(conn, first, episodes, roles, consent_for, wanted=None) -> _History:  # type: ignore[no-untyped-def]
+def _history_fast(conn, first, episodes, roles, consent_for, wanted=None) -> History:  # type: ignore[no-untyped-def]
     """Which episodes had counted minutes in which earlier month: two SQL statements, then
     `count_month` only where an overlap (or an unusual row) could change the answer.
 
@@ -196,7 +208,7 @@ def _history_fast(conn, first, episodes, roles, consent_for, wanted=None) -> _Hi
     """
     always, if_cm_work = _staff_whose_time_counts(roles)
     if not always and not if_cm_work:
-        return {}
+        return History()
     wanted = set(episodes) if wanted is None else wanted
     t = TimeEntry
     month_text = func.substr(cast(t.local_date, String), 1, 7)
@@ -213,14 +225,16 @@ def _history_fast(conn, first, episodes, roles, consent_for, wanted=None) -> _Hi
     months: dict[object, Month] = {}
     days: dict[object, date] = {}
     recount = _overlapped(conn, first, always + if_cm_work, wanted, months)
-    out: _History = {}
+    found: dict[int, list[tuple[int, Month, int]]] = defaultdict(
+        list
+    )  # patient → (month index, month, episode)
     for pid, eid, mtext, latest in plain_rows(conn, q):
         if pid not in wanted:
             continue
         m = months.get(mtext)
         if m is None:
             m = months[mtext] = Month.parse(mtext)
-        if (pid, m) in recount:
+        if recount and (pid, m) in recount:
             continue
         day = days.get(latest)
         if day is None:
@@ -232,15 +246,26 @@ def _history_fast(conn, first, episodes, roles, consent_for, wanted=None) -> _Hi
             eid = _episode_for_day(episodes, pid, day)
             if eid is None:
                 continue
-        per = out.setdefault(pid, {}).setdefault(m, {})
-        if per and eid not in per:
-            recount.add((pid, m))  # two episodes: count_month's line order decides their order
-        per[eid] = 1  # > 0 is what decides; the month itself is counted exactly
-    for pid, m in recount:
-        per_patient = out.get(pid)
-        if per_patient is not None:
-            per_patient.pop(m, None)
+        found[pid].append((m.year * 12 + m.month - 1, m, eid))
+    out = History()
+    for pid, items in found.items():
+        eid = items[0][2]
+        if all(item[2] == eid for item in items):
+            out.single[pid] = (eid, [item[0] for item in items])
+            continue
+        mine = out[pid] = {}
+        for _, m, eid in items:
+            per = mine.get(m)
+            if per is None:
+                mine[m] = {eid: 1}  # > 0 is what decides; the month itself is counted exactly
+            elif eid not in per:
+                recount.add((pid, m))  # two episodes: count_month's line order decides their order
     if recount:
+        for pid, m in recount:
+            one = out.single.pop(pid, None)
+            if one is not None:  # back to {month: {episode: minutes}} around the recounted month
+                out[pid] = {Month(i // 12, i % 12 + 1): {one[0]: 1} for i in one[1]}
+            out.get(pid, {}).pop(m, None)
         _recount(conn, first, episodes, roles, consent_for, recount, out)
     return out
 
@@ -328,6 +353,11 @@ def label_one_episode(ep, months: Iterable[Month], month: Month, minutes: int) -
     With one episode every month's decider is that episode and no closure ends a billing episode
     between two of its own months, so only the 6-month gap starts a new one. Tested against
     `label_month` on random histories (tests/billing/test_billing_labels.py)."""
+    return label_one_episode_at(ep, [m.year * 12 + m.month - 1 for m in months], month, minutes)
+
+
+def label_one_episode_at(ep, months: list[int], month: Month, minutes: int) -> MonthLabel | None:  # type: ignore[no-untyped-def]
+    """`label_one_episode` with the earlier months as indices (year × 12 + month − 1)."""
     if ep.program not in PROGRAMS:
         raise ValueError(f"unknown program {ep.program!r}")
     if minutes < 0:
@@ -340,7 +370,7 @@ def label_one_episode(ep, months: Iterable[Month], month: Month, minutes: int) -
     if ep.program != PROGRAM_COCM:
         return MonthLabel(month, ep.id, ep.program, minutes, False, None, None)
     start = last = None
-    for i in sorted(m.year * 12 + m.month - 1 for m in months):
+    for i in sorted(months):
         if i >= here:
             break
         if last is None or i - last - 1 >= GAP_MONTHS_NEW_EPISODE:

@@ -37,11 +37,12 @@ from ._perf import without_gc
 from ._sql import raw
 from .billing_history import (
     _ENTRY_COLUMNS,
+    History,
     _history_exact,
     _history_fast,
     day_reader,
     episode_for_day,
-    label_one_episode,
+    label_one_episode_at,
     plain_rows,
 )
 from .billing_history import _moment as _moment  # re-exported: services.billing_progress imports it here
@@ -276,7 +277,7 @@ def compute_billing_month(
     ctx = _Context(month, as_of, consent_for, users, rule_sets, default_id, rule_set_names, facts, stalled)
     ctx.exact = exact
     rows = [
-        _patient_month(ctx, pid, patients[pid], episodes.get(pid, []), tallies.get(pid), history.get(pid))
+        _patient_month(ctx, pid, patients[pid], episodes.get(pid, []), tallies.get(pid), history)
         for pid in sorted(patients)
     ]
 
@@ -395,19 +396,22 @@ class _Context:
         self.exact = False  # label_month for every patient (the reference run)
         self.codes_cache: dict[tuple, tuple] = {}  # type: ignore[type-arg]
         self.excluded_cache: dict[tuple[str, int], Excluded] = {}
-        self.checks_cache: dict[tuple, tuple[ElementCheck, ...]] = {}  # type: ignore[type-arg]
+        self.checks_cache: dict[tuple[str, str, str], ElementCheck] = {}
 
 
 def _element_checks(ctx: _Context, checks: list[Check]) -> tuple[ElementCheck, ...]:
-    """The packet's form of a month's checks; equal lists share one tuple."""
-    key = tuple((c.name, c.status, c.reason) for c in checks)
-    hit = ctx.checks_cache.get(key)
-    if hit is None:
-        hit = ctx.checks_cache[key] = tuple(
-            ElementCheck(str(name), CHECK_LABELS.get(name, str(name)), str(status), reason)
-            for name, status, reason in key
-        )
-    return hit
+    """The packet's form of a month's checks (equal checks share one ElementCheck)."""
+    cache = ctx.checks_cache
+    out = []
+    for c in checks:
+        key = (c.name, c.status, c.reason)
+        hit = cache.get(key)
+        if hit is None:
+            hit = cache[key] = ElementCheck(
+                str(c.name), CHECK_LABELS.get(c.name, str(c.name)), str(c.status), c.reason
+            )
+        out.append(hit)
+    return tuple(out)
 
 
 def _per_patient(counts: dict[int, int], eps: list) -> int:  # type: ignore[type-arg]
@@ -426,10 +430,10 @@ def _patient_month(
     patient,  # type: ignore[no-untyped-def]
     eps: list,  # type: ignore[type-arg]
     tally: Tally | None,
-    history: dict[Month, dict[int, int]] | None,
+    history: History,
 ) -> PatientMonth:
     month = ctx.month
-    label = _label(ctx, eps, tally, history)
+    label = _label(ctx, pid, eps, tally, history)
     if label is not None:
         decider = eps[0] if len(eps) == 1 else next((e for e in eps if e.id == label.episode_id), None)
     else:
@@ -514,28 +518,36 @@ def _patient_month(
     )
 
 
-def _label(ctx: _Context, eps: list, tally: Tally | None, history: dict | None) -> MonthLabel | None:  # type: ignore[type-arg]
-    """The month's label (`domain.episode_months.label_month`; `label_one_episode` for the common
-    patient with a single episode)."""
+def _label(ctx: _Context, pid: int, eps: list, tally: Tally | None, history: History) -> MonthLabel | None:  # type: ignore[type-arg]
+    """The month's label (`domain.episode_months.label_month`; `label_one_episode_at` when the
+    patient has one episode)."""
     month = ctx.month
     if not eps:
         return None
-    counted = (
-        {eid: n for eid, n in tally.counted_by_episode.items() if eid is not None and n} if tally else {}
-    )
+    counted = tally.counted_by_episode if tally else {}
     if len(eps) == 1 and not ctx.exact:
         ep = eps[0]
-        if all(eid == ep.id for eid in counted) and (
-            not history or all(len(per) == 1 and ep.id in per for per in history.values())
-        ):
-            return label_one_episode(ep, history or (), month, counted.get(ep.id, 0))
-    minutes = (
-        [EpisodeMinutes(m, eid, n) for m, per in history.items() for eid, n in per.items()] if history else []
+        one = history.single.get(pid)
+        if (one[0] == ep.id) if one is not None else pid not in history:
+            minutes = 0
+            for eid, n in counted.items():
+                if eid == ep.id:
+                    minutes = n
+                elif eid is not None and n:
+                    break  # time under an episode that is not the patient's: label_month says so
+            else:
+                return label_one_episode_at(ep, one[1] if one else [], month, minutes)
+    mine = history.get(pid)
+    if mine is None and pid in history.single:
+        eid, indices = history.single[pid]
+        mine = {Month(i // 12, i % 12 + 1): {eid: 1} for i in indices}
+    minutes_ = (
+        [EpisodeMinutes(m, eid, n) for m, per in mine.items() for eid, n in per.items()] if mine else []
     )
-    minutes += [EpisodeMinutes(month, eid, n) for eid, n in counted.items()]
+    minutes_ += [EpisodeMinutes(month, eid, n) for eid, n in counted.items() if eid is not None and n]
     spans = [EpisodeSpan(e.id, e.program, e.enrolled_on, e.closed_on, e.close_reason) for e in eps]
     # label_month labels the earlier months exactly as label_months does, then this one
-    return label_month(spans, minutes, month)
+    return label_month(spans, minutes_, month)
 
 
 def _excluded(ctx: _Context, reason: str, minutes: int) -> Excluded:
