@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QColor
 
 from cocm_desktop.domain.episode import EpisodeStatus, Program
@@ -135,15 +135,12 @@ _SECONDARY = QColor("#486581")
 
 
 class RegistryModel(QAbstractTableModel):
-    """Every open episode (`rows`), shown filtered and sorted (`shown`): one model, no proxy.
+    """Every open episode (`rows`), in the current sort order (`shown`); `RegistryProxy` filters it.
 
-    `rows` keeps the service's order; `shown` lists row numbers in display order, so the view's
-    row n is `rows[shown[n]]`. Filtering and sorting are list operations on keys computed once
-    per set of rows. A QSortFilterProxyModel called Python once per row at every keystroke
-    (filterAcceptsRow) and, for each painted cell, data/rowCount/columnCount once per role
-    through two models; here a painted cell costs one `multiData` call. A filter or sort change
-    is a layout change (the selection and current row follow their patient), a new set of rows
-    a reset.
+    `rows` keeps the service's order; `shown` lists row numbers in display order, so source row
+    n is `rows[shown[n]]`. Sorting happens here, by keys computed once per column and set of
+    rows (a list sort, not ~110k Python `lessThan` calls through the proxy); it is a layout
+    change, so the selection follows its patient. Every painted cell costs one `multiData` call.
     """
 
     def __init__(self, parent: Any = None, today: date | None = None) -> None:
@@ -151,12 +148,10 @@ class RegistryModel(QAbstractTableModel):
         self.rows: list[Any] = []
         self.shown: list[int] = []
         self.search_keys: list[str] = []
-        self.criteria = RegistryFilter()
         self.sort_column = -1
         self.sort_order = Qt.SortOrder.AscendingOrder
         self.today = today or date.today()
         self.flagged_count = 0
-        self._order: list[int] = []  # every row number, in the current sort order
         self._by_patient: dict[int, int] = {}
         self._sort_keys: dict[int, list[Any]] = {}
         self._cells: dict[int, tuple[tuple[str, ...], tuple[QColor | None, ...]]] = {}
@@ -173,98 +168,45 @@ class RegistryModel(QAbstractTableModel):
             self._by_patient.setdefault(r.patient_id, n)
         self._sort_keys = {}
         self._cells = {}
-        self._order = self._sorted()
-        self.shown = self._filtered()
+        self.shown = self._sorted()
         self.endResetModel()
 
     def clear(self) -> None:
         self.set_rows([])
 
     def total(self) -> int:
-        """Rows before filtering (`rowCount()` is the rows shown)."""
         return len(self.rows)
 
     def row_for_patient(self, patient_id: int) -> int | None:
-        """The patient's row number in `rows` (shown or not)."""
+        """The patient's row number in `rows`."""
         return self._by_patient.get(patient_id)
 
-    def index_for_patient(self, patient_id: int, column: int = 0) -> QModelIndex:
-        """The patient's index in the view; invalid when unknown or filtered out."""
-        n = self._by_patient.get(patient_id)
-        if n is None:
-            return QModelIndex()
-        try:
-            return self.index(self.shown.index(n), column)
-        except ValueError:
-            return QModelIndex()
-
-    def row_at(self, view_row: int) -> Any:
-        return self.rows[self.shown[view_row]]
-
-    def shown_rows(self) -> list[Any]:
-        rows = self.rows
-        return [rows[n] for n in self.shown]
-
-    # ---- filter and sort ----------------------------------------------------------------------
-    def set_filter(self, **changes: Any) -> None:
-        if "text" in changes:
-            changes["text"] = (changes["text"] or "").strip().casefold()
-        c = self.criteria
-        if all(getattr(c, key) == value for key, value in changes.items()):
-            return
-        for key, value in changes.items():
-            setattr(c, key, value)
-        self._relayout(self._order)
-
+    # ---- sort ---------------------------------------------------------------------------------
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         self.sort_column = column
         self.sort_order = order
-        if self.rows:
-            self._relayout(self._sorted())
-
-    def _sorted(self) -> list[int]:
-        order = list(range(len(self.rows)))
-        if 0 <= self.sort_column < _N_COLUMNS:
-            keys = self.sort_keys(self.sort_column)
-            # stable both ways: equal keys keep the service's order, as the Qt proxy did
-            order.sort(key=keys.__getitem__, reverse=self.sort_order == Qt.SortOrder.DescendingOrder)
-        return order
-
-    def _filtered(self) -> list[int]:
-        c, rows, out = self.criteria, self.rows, self._order
-        if c.care_manager_id is not None:
-            out = [n for n in out if rows[n].care_manager_id == c.care_manager_id]
-        if c.clinician_id is not None:
-            out = [n for n in out if rows[n].clinician_id == c.clinician_id]
-        if c.statuses is not None:
-            out = [n for n in out if rows[n].status in c.statuses]
-        if c.flagged_only:
-            out = [n for n in out if rows[n].flags]
-        if c.flag is not None:
-            flag = c.flag
-            out = [n for n in out if any(h.flag is flag for h in rows[n].flags)]
-        if c.text:
-            text, keys = c.text, self.search_keys
-            out = [n for n in out if text in keys[n]]
-        return out if out is not self._order else list(out)
-
-    def _relayout(self, order: list[int]) -> None:
-        self._order = order
-        shown = self._filtered()
-        if shown == self.shown:  # e.g. one more letter of a name already found: nothing to redo
+        if not self.rows:
+            return
+        shown = self._sorted()
+        if shown == self.shown:
             return
         self.layoutAboutToBeChanged.emit()
         before = self.persistentIndexList()
         old_rows = [self.shown[i.row()] for i in before]
         self.shown = shown
         if before:
-            where = {n: pos for pos, n in enumerate(self.shown)}
-            after = []
-            for index, n in zip(before, old_rows, strict=True):
-                pos = where.get(n)
-                after.append(QModelIndex() if pos is None else self.createIndex(pos, index.column()))
-            self.changePersistentIndexList(before, after)
+            where = {n: pos for pos, n in enumerate(shown)}
+            self.changePersistentIndexList(
+                before, [self.createIndex(where[n], i.column()) for i, n in zip(before, old_rows, strict=True)])
         self.layoutChanged.emit()
+
+    def _sorted(self) -> list[int]:
+        order = list(range(len(self.rows)))
+        if 0 <= self.sort_column < _N_COLUMNS:
+            keys = self.sort_keys(self.sort_column)
+            # stable both ways: equal keys keep the service's order, as a Qt proxy sort does
+            order.sort(key=keys.__getitem__, reverse=self.sort_order == Qt.SortOrder.DescendingOrder)
+        return order
 
     def sort_keys(self, column: int) -> list[Any]:
         """One sort key per row of `rows` (computed once per set of rows and column)."""
@@ -451,3 +393,138 @@ class RegistryModel(QAbstractTableModel):
         if key in ("last_review", "care_manager", "clinician"):
             return _SECONDARY
         return None
+
+
+class RegistryProxy(QSortFilterProxyModel):
+    """The registry's filters (my caseload, care manager, clinician, status, flagged, one flag,
+    free text) over `RegistryModel`; sorting is delegated to the source model's precomputed keys.
+
+    A filter change computes which rows pass with list comprehensions, then re-filters only when
+    that set changed (one more letter of a name already found repaints nothing); Qt then asks
+    `filterAcceptsRow` once per row, a list look-up. The view-level helpers (`index_for_patient`,
+    `row_at`, `shown_rows`) answer in view rows.
+    """
+
+    def __init__(self, parent: Any = None, source: RegistryModel | None = None) -> None:
+        super().__init__(parent)
+        self.criteria = RegistryFilter()
+        self._accept: list[bool] = []
+        self._passing: list[int] | None = None  # row numbers of `rows` that pass, in `rows` order
+        self._source: RegistryModel | None = None
+        self.setDynamicSortFilter(False)
+        if source is not None:
+            self.setSourceModel(source)
+
+    def setSourceModel(self, source: RegistryModel) -> None:  # type: ignore[override]  # noqa: N802
+        old = self.sourceModel()
+        if old is not None:
+            old.modelReset.disconnect(self._recompute)
+        # Connected before the base class connects its own slots, so on a reset the new rows'
+        # filter answer is ready before the proxy rebuilds its mapping.
+        source.modelReset.connect(self._recompute)
+        self._source = source  # keep the Python object alive as long as the proxy
+        super().setSourceModel(source)
+        self._recompute()
+
+    @property
+    def source(self) -> RegistryModel:
+        return self._source
+
+    # ---- what the pane and the main window use (forwarded to the rows) ----------------------
+    @property
+    def rows(self) -> list[Any]:
+        return self.source.rows
+
+    @property
+    def flagged_count(self) -> int:
+        return self.source.flagged_count
+
+    def set_rows(self, rows: Sequence[Any], today: date | None = None) -> None:
+        self.source.set_rows(rows, today)
+
+    def clear(self) -> None:
+        self.source.clear()
+
+    def total(self) -> int:
+        """Rows before filtering (`rowCount()` is the rows shown)."""
+        return self.source.total()
+
+    def row_for_patient(self, patient_id: int) -> int | None:
+        return self.source.row_for_patient(patient_id)
+
+    def index_for_patient(self, patient_id: int, column: int = 0) -> QModelIndex:
+        """The patient's index in the view; invalid when unknown or filtered out."""
+        src = self.source
+        n = src.row_for_patient(patient_id)
+        if n is None or not self._accept[n]:
+            return QModelIndex()
+        return self.mapFromSource(src.index(src.shown.index(n), column))
+
+    def row_at(self, view_row: int) -> Any:
+        src = self.source
+        return src.rows[src.shown[self.mapToSource(self.index(view_row, 0)).row()]]
+
+    def shown_rows(self) -> list[Any]:
+        src = self.source
+        accept, rows = self._accept, src.rows
+        return [rows[n] for n in src.shown if accept[n]]
+
+    # ---- filter and sort ----------------------------------------------------------------------
+    def set_filter(self, **changes: Any) -> None:
+        if "text" in changes:
+            changes["text"] = (changes["text"] or "").strip().casefold()
+        c = self.criteria
+        if all(getattr(c, key) == value for key, value in changes.items()):
+            return
+        for key, value in changes.items():
+            setattr(c, key, value)
+        passing = self._passing_rows()
+        if passing == self._passing:
+            return
+        self.beginFilterChange()
+        self._set_passing(passing)
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        self.source.sort(column, order)  # the proxy itself never sorts: rows keep the source's order
+
+    @property
+    def sort_column(self) -> int:
+        return self.source.sort_column
+
+    def filterAcceptsRow(self, source_row: int, source_parent: ModelIndex) -> bool:  # noqa: N802
+        return self._accept[self.source.shown[source_row]]
+
+    def multiData(self, index: ModelIndex, span: Any) -> None:  # noqa: N802
+        """Forward a painted cell's roles to the source in one call (the base asks role by role)."""
+        if index.isValid():
+            self.source.multiData(self.mapToSource(index), span)
+
+    def _recompute(self) -> None:
+        self._set_passing(self._passing_rows())
+
+    def _passing_rows(self) -> list[int]:
+        c, rows = self.criteria, self.source.rows
+        out = list(range(len(rows)))
+        if c.care_manager_id is not None:
+            out = [n for n in out if rows[n].care_manager_id == c.care_manager_id]
+        if c.clinician_id is not None:
+            out = [n for n in out if rows[n].clinician_id == c.clinician_id]
+        if c.statuses is not None:
+            out = [n for n in out if rows[n].status in c.statuses]
+        if c.flagged_only:
+            out = [n for n in out if rows[n].flags]
+        if c.flag is not None:
+            flag = c.flag
+            out = [n for n in out if any(h.flag is flag for h in rows[n].flags)]
+        if c.text:
+            text, keys = c.text, self.source.search_keys
+            out = [n for n in out if text in keys[n]]
+        return out
+
+    def _set_passing(self, passing: list[int]) -> None:
+        accept = [False] * len(self.source.rows)
+        for n in passing:
+            accept[n] = True
+        self._accept = accept
+        self._passing = passing

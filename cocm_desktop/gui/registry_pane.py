@@ -1,7 +1,8 @@
 """Registry pane: every open episode at a glance, filters, and the way into a chart.
 
-Rows load off the GUI thread (`services.registry.build_registry`); filters and sorting only touch
-the model (`RegistryModel` filters and sorts itself: no proxy between it and the table).
+Rows load off the GUI thread (`services.registry.build_registry`) into `RegistryModel` (which also
+sorts, by precomputed keys); the table shows them through `RegistryProxy`, a
+QSortFilterProxyModel that applies the filters.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from cocm_desktop.domain.flags import Flag
 from cocm_desktop.domain.roles import Permission, Role
 from cocm_desktop.gui.context import AppContext
 from cocm_desktop.gui.registry_delegates import FlagChipsDelegate, MinutesDelegate, PatientDelegate
-from cocm_desktop.gui.registry_model import COLUMN_INDEX, COLUMNS, IdRole, RegistryModel
+from cocm_desktop.gui.registry_model import COLUMN_INDEX, COLUMNS, IdRole, RegistryModel, RegistryProxy
 from cocm_desktop.gui.resources import MUTED, icon
 from cocm_desktop.gui.worker import BusyOverlay, run_in_background
 from cocm_desktop.store.errors import SessionLocked
@@ -57,7 +58,8 @@ class RegistryPane(QWidget):
         self._generation = 0
         self.loading = False
         self.load_count = 0
-        self.model = RegistryModel(self)
+        self.source = RegistryModel(self)
+        self.model = RegistryProxy(self, self.source)  # what the table shows: the filtered rows
         self._build()
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)
