@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime
 
-from sqlalchemy import String, and_, case, cast, func, or_, select
+from sqlalchemy import String, and_, case, cast, func, or_, select, tuple_
 from sqlalchemy.exc import DBAPIError
 
 from cocm_desktop.domain.episode_months import (
@@ -271,35 +271,45 @@ def _history_fast(conn, first, episodes, roles, consent_for, wanted=None) -> His
 
 
 def _overlapped(conn, first, staff, wanted, months) -> set[tuple[int, Month]]:  # type: ignore[no-untyped-def]
-    """Patient-months (of `wanted` patients, before `first`) with a timed entry of `staff` that an
-    earlier entry (start order, ties by id) of the same person still runs into.
+    """Patient-months (of `wanted` patients, before `first`) with a timed entry of `staff` on a day
+    when an entry of that person overlaps the one before it (start order, ties by id).
 
     Stored rows are one local day each (services.time_log splits a span at midnight, and the
     month's own rows and the reference count group by that day too), so one person's entries can
-    only overlap on the same day: the window runs per staff member and day, which lets the
-    database sort day by day along the date index.
+    only overlap on the same day, and a day has an entry that earlier ones run into exactly when
+    one runs into the entry right after it. So the window compares neighbours per staff member and
+    day (the database sorts day by day along the date index), and every patient-month with time
+    on a flagged staff day is recounted.
     """
     t = TimeEntry
-    reach = func.max(t.ended_at).over(
-        partition_by=(t.local_date, t.staff_id), order_by=(t.started_at, t.id), rows=(None, -1)
+    timed = and_(
+        t.deleted_at.is_(None),
+        t.local_date < first,
+        t.staff_id.in_(staff),
+        t.started_at.is_not(None),
+        t.ended_at.is_not(None),
+    )
+    previous_end = func.lag(t.ended_at).over(
+        partition_by=(t.local_date, t.staff_id), order_by=(t.started_at, t.id)
     )
     inner = (
-        select(t.patient_id, raw(t.local_date).label("day"), t.started_at, reach.label("reach"))
-        .where(
-            t.deleted_at.is_(None),
-            t.local_date < first,
-            t.staff_id.in_(staff),
-            t.started_at.is_not(None),
-            t.ended_at.is_not(None),
-        )
+        select(t.local_date.label("day"), t.staff_id, t.started_at, previous_end.label("previous_end"))
+        .where(timed)
         .subquery()
     )
     c = inner.c
+    flagged = plain_rows(conn, select(c.day, c.staff_id).where(c.previous_end > c.started_at).distinct())
     found: set[tuple[int, Month]] = set()
-    for pid, day in plain_rows(conn, select(c.patient_id, c.day).where(c.reach > c.started_at)):
-        if pid in wanted:
-            m = months.get(day[:7]) if isinstance(day, str) else None
-            found.add((pid, m if m is not None else Month.of(_date(day))))
+    for i in range(0, len(flagged), 2000):
+        for pid, day in plain_rows(
+            conn,
+            select(t.patient_id, raw(t.local_date))
+            .where(timed, tuple_(t.local_date, t.staff_id).in_(flagged[i : i + 2000]))
+            .distinct(),
+        ):
+            if pid in wanted:
+                m = months.get(day[:7]) if isinstance(day, str) else None
+                found.add((pid, m if m is not None else Month.of(_date(day))))
     return found
 
 
