@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime
 
-from sqlalchemy import String, and_, case, cast, func, or_, select, tuple_
+from sqlalchemy import String, and_, case, cast, func, not_, or_, select, tuple_
 from sqlalchemy.exc import DBAPIError
 
 from cocm_desktop.domain.episode_months import (
@@ -193,47 +193,112 @@ def _staff_whose_time_counts(roles: dict[int, str]) -> tuple[list[int], list[int
 
 
 def _history_fast(conn, first, episodes, roles, consent_for, wanted=None) -> History:  # type: ignore[no-untyped-def]
-    """Which episodes had counted minutes in which earlier month: two SQL statements, then
-    `count_month` only where an overlap (or an unusual row) could change the answer.
+    """Which episodes had counted minutes in which earlier month, with `count_month` only where an
+    overlap or an unusual entry could change the answer.
 
-    Without overlap an entry counts in full or not at all (`whole_entry_exclusion`), so a month
-    has counted minutes for an episode exactly when one of its entries passes the staff, billed
-    elsewhere and care-manager-work rules with minutes > 0 and is dated on or after the consent
-    covering that month: the group's latest such date decides (one grouped statement). Entries
-    without an episode are grouped by day (the episode open that day takes them).
-
-    A second statement finds the entries an earlier entry of the same staff member still runs into
-    (`_overlapped`); their patient-months, and months with counted time under two episodes (whose
-    order decides ties in `label_month`), are recounted by `count_month` (`_recount`).
+    Without overlap an entry counts in full or not at all (`whole_entry_exclusion`), so for a
+    patient with one episode whose earlier entries all pass the whole-entry rules (by staff whose
+    time counts, minutes > 0, not billed elsewhere, an episode set, not deleted), a month has
+    counted minutes exactly when its latest day with time is on or after the consent covering
+    that month. Those days come from one grouped statement over the (patient, day) index, a list
+    of days per patient. `_unusual` finds, in one pass in day order, the patients with another
+    kind of entry and the staff days where one person's entries overlap. Patients with several
+    episodes or an unusual entry are grouped per episode and month in SQL (`_grouped`); the
+    patient-months with time on an overlapping staff day, or with counted time under two
+    episodes (their order decides ties in `label_month`), are recounted by `count_month`.
     """
     always, if_cm_work = _staff_whose_time_counts(roles)
     if not always and not if_cm_work:
         return History()
     wanted = set(episodes) if wanted is None else wanted
     t = TimeEntry
-    month_text = func.substr(cast(t.local_date, String), 1, 7)
-    counts = and_(
+    months: dict[object, Month] = {}
+
+    def month_of(text: str) -> Month:
+        m = months.get(text)
+        if m is None:
+            m = months[text] = Month.parse(text)
+        return m
+
+    unusual, recount = _unusual(conn, first, always, if_cm_work, month_of)
+    recount = {(pid, m) for pid, m in recount if pid in wanted}
+    simple = {pid for pid in wanted if pid not in unusual and len(episodes.get(pid, ())) == 1}
+    out = History()
+    days: dict[str, date] = {}
+    for pid, listed in plain_rows(
+        conn,
+        select(t.patient_id, func.aggregate_strings(cast(t.local_date, String), ","))
+        .where(t.local_date < first)
+        .group_by(t.patient_id),
+    ):
+        if pid not in simple:
+            continue
+        latest: dict[str, str] = {}
+        for day in listed.split(","):
+            key = day[:7]
+            if day > latest.get(key, ""):
+                latest[key] = day
+        indices = []
+        for key, day in latest.items():
+            m = month_of(key)
+            if recount and (pid, m) in recount:
+                continue
+            consent = consent_for(pid, m)
+            if consent is None:
+                continue
+            on = days.get(day)
+            if on is None:
+                on = days[day] = date.fromisoformat(day)
+            if on >= consent:
+                indices.append(m.year * 12 + m.month - 1)
+        if indices:
+            out.single[pid] = (episodes[pid][0].id, indices)
+    rest = wanted - simple
+    if rest:
+        _grouped(conn, first, episodes, consent_for, always, if_cm_work, rest, month_of, recount, out)
+    if recount:
+        for pid, m in recount:
+            one = out.single.pop(pid, None)
+            if one is not None:  # back to {month: {episode: minutes}} around the recounted month
+                out[pid] = {Month(i // 12, i % 12 + 1): {one[0]: 1} for i in one[1]}
+            out.get(pid, {}).pop(m, None)
+        _recount(conn, first, episodes, roles, consent_for, recount, out)
+    return out
+
+
+def _counts(always: list[int], if_cm_work: list[int]):  # type: ignore[no-untyped-def]
+    """The whole-entry rules an entry must pass to count (consent aside), as a SQL condition."""
+    t = TimeEntry
+    return and_(
         t.minutes > 0,
         or_(t.billed_elsewhere.is_(None), t.billed_elsewhere == ""),
         or_(t.staff_id.in_(always), and_(t.staff_id.in_(if_cm_work), t.counts_as_care_management.is_(True))),
     )
+
+
+def _grouped(
+    conn, first, episodes, consent_for, always, if_cm_work, patients, month_of, recount, out
+) -> None:  # type: ignore[no-untyped-def]
+    """The earlier months of these patients from one grouped statement: per episode and month
+    (per day for entries without an episode, which the episode open that day takes), the latest
+    day with an entry that passes the whole-entry rules; it counts when on or after the consent."""
+    t = TimeEntry
+    month_text = func.substr(cast(t.local_date, String), 1, 7)
     q = (
         select(t.patient_id, t.episode_id, month_text, raw(func.max(t.local_date)))
-        .where(t.deleted_at.is_(None), t.local_date < first, counts)
+        .where(t.deleted_at.is_(None), t.local_date < first, _counts(always, if_cm_work))
         .group_by(month_text, t.patient_id, t.episode_id, case((t.episode_id.is_(None), t.local_date)))
     )
-    months: dict[object, Month] = {}
+    if len(patients) <= 2000:  # a few: along the patient index; many: one pass over all
+        q = q.where(t.patient_id.in_(sorted(patients)))
     days: dict[object, date] = {}
-    recount = _overlapped(conn, first, always + if_cm_work, wanted, months)
     found: dict[int, list[tuple[int, Month, int]]] = defaultdict(
         list
     )  # patient → (month index, month, episode)
     for pid, eid, mtext, latest in plain_rows(conn, q):
-        if pid not in wanted:
+        if pid not in patients:
             continue
-        m = months.get(mtext)
-        if m is None:
-            m = months[mtext] = Month.parse(mtext)
+        m = month_of(mtext)
         if recount and (pid, m) in recount:
             continue
         day = days.get(latest)
@@ -247,7 +312,6 @@ def _history_fast(conn, first, episodes, roles, consent_for, wanted=None) -> His
             if eid is None:
                 continue
         found[pid].append((m.year * 12 + m.month - 1, m, eid))
-    out = History()
     for pid, items in found.items():
         eid = items[0][2]
         if all(item[2] == eid for item in items):
@@ -260,57 +324,64 @@ def _history_fast(conn, first, episodes, roles, consent_for, wanted=None) -> His
                 mine[m] = {eid: 1}  # > 0 is what decides; the month itself is counted exactly
             elif eid not in per:
                 recount.add((pid, m))  # two episodes: count_month's line order decides their order
-    if recount:
-        for pid, m in recount:
-            one = out.single.pop(pid, None)
-            if one is not None:  # back to {month: {episode: minutes}} around the recounted month
-                out[pid] = {Month(i // 12, i % 12 + 1): {one[0]: 1} for i in one[1]}
-            out.get(pid, {}).pop(m, None)
-        _recount(conn, first, episodes, roles, consent_for, recount, out)
-    return out
 
 
-def _overlapped(conn, first, staff, wanted, months) -> set[tuple[int, Month]]:  # type: ignore[no-untyped-def]
-    """Patient-months (of `wanted` patients, before `first`) with a timed entry of `staff` on a day
-    when an entry of that person overlaps the one before it (start order, ties by id).
+def _unusual(conn, first, always, if_cm_work, month_of) -> tuple[set[int], set[tuple[int, Month]]]:  # type: ignore[no-untyped-def]
+    """One pass over the entries before `first`, in day order: (patients with an entry that does not
+    pass the whole-entry rules, is deleted or has no episode; patient-months with time on a staff
+    day when an entry overlaps the one before it, in start order with ties by id).
 
     Stored rows are one local day each (services.time_log splits a span at midnight, and the
     month's own rows and the reference count group by that day too), so one person's entries can
     only overlap on the same day, and a day has an entry that earlier ones run into exactly when
     one runs into the entry right after it. So the window compares neighbours per staff member and
-    day (the database sorts day by day along the date index), and every patient-month with time
-    on a flagged staff day is recounted.
+    day (the database sorts day by day along the date index; deleted entries stand apart).
     """
     t = TimeEntry
-    timed = and_(
-        t.deleted_at.is_(None),
-        t.local_date < first,
-        t.staff_id.in_(staff),
-        t.started_at.is_not(None),
-        t.ended_at.is_not(None),
-    )
+    odd = or_(t.deleted_at.is_not(None), t.episode_id.is_(None), not_(_counts(always, if_cm_work)))
     previous_end = func.lag(t.ended_at).over(
-        partition_by=(t.local_date, t.staff_id), order_by=(t.started_at, t.id)
+        partition_by=(t.local_date, t.staff_id, t.deleted_at), order_by=(t.started_at, t.id)
     )
     inner = (
-        select(t.local_date.label("day"), t.staff_id, t.started_at, previous_end.label("previous_end"))
-        .where(timed)
+        select(
+            t.patient_id,
+            t.local_date.label("day"),
+            t.staff_id,
+            t.started_at,
+            previous_end.label("previous_end"),
+            case((odd, 1), else_=0).label("odd"),
+        )
+        .where(t.local_date < first)
         .subquery()
     )
     c = inner.c
-    flagged = plain_rows(conn, select(c.day, c.staff_id).where(c.previous_end > c.started_at).distinct())
-    found: set[tuple[int, Month]] = set()
+    unusual: set[int] = set()
+    staff_days = set()
+    for pid, day, staff_id, is_odd, overlaps in plain_rows(
+        conn,
+        select(
+            c.patient_id, c.day, c.staff_id, c.odd, case((c.previous_end > c.started_at, 1), else_=0)
+        ).where(or_(c.odd == 1, c.previous_end > c.started_at)),
+    ):
+        if is_odd:
+            unusual.add(pid)
+        if overlaps:
+            staff_days.add((day, staff_id))
+    recount: set[tuple[int, Month]] = set()
+    flagged = sorted(staff_days)
     for i in range(0, len(flagged), 2000):
         for pid, day in plain_rows(
             conn,
             select(t.patient_id, raw(t.local_date))
-            .where(timed, tuple_(t.local_date, t.staff_id).in_(flagged[i : i + 2000]))
+            .where(
+                t.deleted_at.is_(None),
+                t.local_date < first,
+                tuple_(t.local_date, t.staff_id).in_(flagged[i : i + 2000]),
+            )
             .distinct(),
         ):
-            if pid in wanted:
-                m = months.get(day[:7]) if isinstance(day, str) else None
-                found.add((pid, m if m is not None else Month.of(_date(day))))
-    return found
+            recount.add((pid, month_of(day[:7]) if isinstance(day, str) else Month.of(_date(day))))
+    return unusual, recount
 
 
 def _recount(conn, first, episodes, roles, consent_for, months, out: _History) -> None:  # type: ignore[no-untyped-def]

@@ -159,8 +159,10 @@ class Builder:
         activity: str = "follow_up",
         billed_elsewhere: str | None = None,
         counts_as_cm: bool = True,
+        deleted: bool = False,
     ) -> int:
-        """A stored row exactly as the time-log service writes it (for bulk history)."""
+        """A stored row exactly as the time-log service writes it (for bulk history); `deleted`:
+        soft-deleted as services.time_log does it."""
         with self.db.session() as s:
             t = TimeEntry(
                 patient_id=patient_id,
@@ -176,6 +178,10 @@ class Builder:
                 counts_as_care_management=counts_as_cm,
                 created_by_id=self.actors[staff].user_id,
             )
+            if deleted:
+                t.deleted_at = datetime.combine(day, datetime.min.time())
+                t.deleted_by_id = self.actors[staff].user_id
+                t.delete_reason = "Entered twice"
             s.add(t)
             s.flush()
             return t.id

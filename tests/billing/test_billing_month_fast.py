@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from datetime import date, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from cocm_desktop.services.billing_month import compute_billing_month
@@ -180,11 +181,13 @@ def test_random_clinic_fast_equals_reference_field_for_field(clinic, build) -> N
         day = date(2025, 11, 1) + timedelta(days=rng.randint(0, 387))
         if day > TODAY or (pid % 4 == 0 and date(2026, 2, 1) <= day < date(2026, 8, 15)):
             continue
-        eid = None if rng.random() < 0.12 else rng.choice(episodes[pid])
+        # entries without an episode for a third of the patients: the others take the day-list path
+        eid = None if pid % 3 == 0 and rng.random() < 0.3 else rng.choice(episodes[pid])
         minutes = rng.choice([0, 5, 10, 20, 30, 45, 60])
         kw = {
             "billed_elsewhere": "psychotherapy" if rng.random() < 0.08 else None,
             "counts_as_cm": rng.random() < 0.5 if who == "doc1" else True,
+            "deleted": rng.random() < 0.05,
         }
         if rng.random() < 0.65:
             start = at(day, 9, 5 * rng.randint(0, 30))
@@ -229,6 +232,52 @@ def test_random_clinic_fast_equals_reference_field_for_field(clinic, build) -> N
             found["gap"] += r.kind == "initial" and r.patient_id % 4 == 0
             found["not_improving"] += any("Not improving" in c.reason for c in r.checks)
     assert all(found.values()), found
+
+
+# An entry that never counts, alone in a patient's May: (staff, minutes, keyword arguments).
+NEVER_COUNTS = {
+    "deleted": ("cm1", 40, {"deleted": True}),
+    "zero minutes": ("cm1", 0, {}),
+    "billed elsewhere": ("cm1", 40, {"billed_elsewhere": "psychotherapy"}),
+    "consultant": ("psych", 40, {}),
+    "clinician, not care-manager work": ("doc1", 40, {"counts_as_cm": False}),
+    "no episode, before enrollment": ("cm1", 40, {"episode": None}),
+}
+
+
+@pytest.mark.parametrize("kind", list(NEVER_COUNTS))
+def test_a_month_with_only_time_that_never_counts_is_no_service_month(clinic, build, kind) -> None:  # type: ignore[no-untyped-def]
+    """May has only an entry that never counts, September and October have counted time: October
+    is the second month of a billing episode that began in September (were May counted, it would
+    be the sixth). One patient with one episode: the day-list path, not the grouped one."""
+    staff, minutes, kw = NEVER_COUNTS[kind]
+    pid = build.patient()
+    enrolled = date(2026, 5, 20)
+    eid = build.episode(pid, enrolled_on=enrolled, consent_on=date(2026, 5, 1))
+    may = date(2026, 5, 12) if "episode" in kw else date(2026, 5, 25)
+    build.raw_entry(pid, kw.pop("episode", eid), staff, may, minutes, **kw)
+    build.raw_entry(pid, eid, "cm1", date(2026, 9, 8), 20)
+    build.raw_entry(pid, eid, "cm1", date(2026, 10, 8), 45)
+    fast, exact = both(clinic, date(2026, 10, 1))
+    assert fast == exact
+    (row,) = [r for r in fast.rows if r.patient_id == pid]
+    assert (row.kind, row.episode_month, row.codes) == ("subsequent", 2, (("99493", 1),))
+
+
+@pytest.mark.parametrize(("september_day", "expected"), [(8, ("subsequent", 2)), (7, ("initial", 1))])
+def test_time_on_the_consent_day_counts_the_day_before_does_not(
+    clinic, build, september_day, expected
+) -> None:  # type: ignore[no-untyped-def]
+    """Consent on 8 September; September's only time on the 8th makes it a service month (October
+    is then the second month), on the 7th it does not (October begins the billing episode)."""
+    pid = build.patient()
+    eid = build.episode(pid, enrolled_on=date(2026, 9, 1), consent_on=date(2026, 9, 8))
+    build.raw_entry(pid, eid, "cm1", date(2026, 9, september_day), 20)
+    build.raw_entry(pid, eid, "cm1", date(2026, 10, 8), 45)
+    fast, exact = both(clinic, date(2026, 10, 1))
+    assert fast == exact
+    (row,) = [r for r in fast.rows if r.patient_id == pid]
+    assert (row.kind, row.episode_month) == expected
 
 
 # (days after enrollment, PHQ-9 total) in entry order → not improving at day 200?
