@@ -192,7 +192,7 @@ def _staff_whose_time_counts(roles: dict[int, str]) -> tuple[list[int], list[int
     return always, if_cm_work
 
 
-def _history_fast(conn, first, episodes, roles, consent_for, wanted=None) -> History:  # type: ignore[no-untyped-def]
+def _history_fast(conn, first, episodes, roles, consent_for, wanted=None, consents=None) -> History:  # type: ignore[no-untyped-def]
     """Which episodes had counted minutes in which earlier month, with `count_month` only where an
     overlap or an unusual entry could change the answer.
 
@@ -224,33 +224,51 @@ def _history_fast(conn, first, episodes, roles, consent_for, wanted=None) -> His
     recount = {(pid, m) for pid, m in recount if pid in wanted}
     simple = {pid for pid in wanted if pid not in unusual and len(episodes.get(pid, ())) == 1}
     out = History()
-    days: dict[str, date] = {}
+    # The one episode's span and consent as ISO text ("YYYY-MM-DD"; its first 7 characters are the
+    # month): `consent_covering` for one episode, compared with the listed days as text.
+    spans: dict[int, tuple[str, str | None, str | None]] = {}
+    for pid in simple:
+        e = episodes[pid][0]
+        on = consents.get(e.id) if consents is not None else None
+        spans[pid] = (
+            e.enrolled_on.isoformat()[:7],
+            e.closed_on.isoformat()[:7] if e.closed_on else None,
+            on.isoformat() if on else None,
+        )
+    indices_of: dict[str, int] = {}
     for pid, listed in plain_rows(
         conn,
         select(t.patient_id, func.aggregate_strings(cast(t.local_date, String), ","))
         .where(t.local_date < first)
         .group_by(t.patient_id),
     ):
-        if pid not in simple:
+        span = spans.get(pid)
+        if span is None:
             continue
         latest: dict[str, str] = {}
         for day in listed.split(","):
             key = day[:7]
             if day > latest.get(key, ""):
                 latest[key] = day
+        enrolled, closed, consent_on = span
         indices = []
         for key, day in latest.items():
-            m = month_of(key)
-            if recount and (pid, m) in recount:
+            if consents is not None:
+                counted = (
+                    consent_on is not None
+                    and day >= consent_on
+                    and enrolled <= key
+                    and (closed is None or closed >= key)
+                )
+            else:
+                consent = consent_for(pid, month_of(key))
+                counted = consent is not None and date.fromisoformat(day) >= consent
+            if not counted or (recount and (pid, month_of(key)) in recount):
                 continue
-            consent = consent_for(pid, m)
-            if consent is None:
-                continue
-            on = days.get(day)
-            if on is None:
-                on = days[day] = date.fromisoformat(day)
-            if on >= consent:
-                indices.append(m.year * 12 + m.month - 1)
+            i = indices_of.get(key)
+            if i is None:
+                i = indices_of[key] = int(key[:4]) * 12 + int(key[5:7]) - 1
+            indices.append(i)
         if indices:
             out.single[pid] = (episodes[pid][0].id, indices)
     rest = wanted - simple

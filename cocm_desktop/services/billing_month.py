@@ -263,8 +263,11 @@ def compute_billing_month(
         EXCLUSION_LABELS,
         exact=exact,
     )
-    history_of = _history_exact if exact else _history_fast
-    history = history_of(conn, first, episodes, roles, consent_for, set(patients))
+    history = (
+        _history_exact(conn, first, episodes, roles, consent_for, set(patients))
+        if exact
+        else _history_fast(conn, first, episodes, roles, consent_for, set(patients), consents)
+    )
 
     rule_sets, default_id = load_rule_sets(session)
     rule_set_names = dict(conn.execute(select(PayerRuleSet.id, PayerRuleSet.name)).all())

@@ -280,6 +280,19 @@ def test_time_on_the_consent_day_counts_the_day_before_does_not(
     assert (row.kind, row.episode_month) == expected
 
 
+def test_time_before_the_enrollment_month_is_not_covered_by_an_early_consent(clinic, build) -> None:  # type: ignore[no-untyped-def]
+    """Consent signed on 1 March, enrolled on 20 April: March's time is outside the episode, so
+    the billing episode begins in September (October is its second month, not its eighth)."""
+    pid = build.patient()
+    eid = build.episode(pid, enrolled_on=date(2026, 4, 20), consent_on=date(2026, 3, 1))
+    for day, minutes in [(date(2026, 3, 15), 30), (date(2026, 9, 8), 20), (date(2026, 10, 8), 45)]:
+        build.raw_entry(pid, eid, "cm1", day, minutes)
+    fast, exact = both(clinic, date(2026, 10, 1))
+    assert fast == exact
+    (row,) = [r for r in fast.rows if r.patient_id == pid]
+    assert (row.kind, row.episode_month) == ("subsequent", 2)
+
+
 # (days after enrollment, PHQ-9 total) in entry order → not improving at day 200?
 SCORES = [
     ([(14, 20), (70, 9)], False),  # baseline on the window's last day; response
