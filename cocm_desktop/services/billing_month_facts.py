@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import String, cast, func, select
 
 from cocm_desktop.domain.episode_months import Month
 from cocm_desktop.domain.outcomes import Measurement, is_not_improving, pick_baseline
@@ -26,7 +26,7 @@ from cocm_desktop.store.models import (
 )
 
 from ._sql import raw
-from .billing_history import _date, day_reader, plain_rows
+from .billing_history import day_reader, plain_rows
 
 __all__ = ["Facts", "month_facts", "not_improving"]
 
@@ -85,14 +85,16 @@ def not_improving(conn, episodes: Iterable, as_of: date, policy, *, exact: bool 
     """
     by_id = {e.id: e for e in episodes}
     window = timedelta(days=policy.baseline_window_days)
-    limits = {eid: (e.enrolled_on, e.enrolled_on + window) for eid, e in by_id.items()}
-    candidates: dict[int, list[Measurement]] = defaultdict(list)
-    latest: dict[int, tuple[date, int]] = {}
-    days: dict[object, date] = {}
+    # days as ISO text ("YYYY-MM-DD" compares as the dates do), parsed only for the few kept
+    limits = {
+        eid: (e.enrolled_on.isoformat(), (e.enrolled_on + window).isoformat()) for eid, e in by_id.items()
+    }
+    kept: dict[int, list[tuple[str, int]]] = defaultdict(list)
+    latest: dict[int, tuple[str, int]] = {}
     as_of_end = datetime.combine(as_of, datetime.max.time())
-    for eid, taken_at, total in plain_rows(
+    for eid, day, total in plain_rows(
         conn,
-        select(Measure.episode_id, raw(Measure.taken_at), Measure.total)
+        select(Measure.episode_id, func.substr(cast(Measure.taken_at, String), 1, 10), Measure.total)
         .join(Episode, Episode.id == Measure.episode_id)
         .where(Measure.instrument == Episode.primary_scale, Measure.taken_at <= as_of_end)
         .order_by(Measure.id),
@@ -100,18 +102,23 @@ def not_improving(conn, episodes: Iterable, as_of: date, policy, *, exact: bool 
         limit = limits.get(eid)
         if limit is None:
             continue
-        key = taken_at[:10] if isinstance(taken_at, str) else taken_at
-        day = days.get(key)
-        if day is None:
-            day = days[key] = _date(taken_at)
         best = latest.get(eid)
         if best is None or day > best[0]:
             latest[eid] = (day, total)  # the first score of the latest day, as max() keeps it
         if exact or limit[0] <= day <= limit[1]:
-            candidates[eid].append(Measurement(by_id[eid].primary_scale, day, total))
+            kept[eid].append((day, total))
+    days: dict[str, date] = {}
+
+    def on(day: str) -> date:
+        parsed = days.get(day)
+        if parsed is None:
+            parsed = days[day] = date.fromisoformat(day)
+        return parsed
+
     out: dict[int, bool] = {}
     for eid, e in by_id.items():
-        baseline = pick_baseline(e.enrolled_on, candidates.get(eid, ()), policy=policy)
+        candidates = [Measurement(e.primary_scale, on(day), total) for day, total in kept.get(eid, ())]
+        baseline = pick_baseline(e.enrolled_on, candidates, policy=policy)
         last = latest.get(eid)
         out[eid] = is_not_improving(
             e.enrolled_on,
