@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime
 
-from sqlalchemy import String, and_, case, cast, func, not_, or_, select, tuple_
+from sqlalchemy import String, and_, case, cast, func, or_, select, tuple_
 from sqlalchemy.exc import DBAPIError
 
 from cocm_desktop.domain.episode_months import (
@@ -220,7 +220,7 @@ def _history_fast(conn, first, episodes, roles, consent_for, wanted=None, consen
             m = months[text] = Month.parse(text)
         return m
 
-    unusual, recount = _unusual(conn, first, always, if_cm_work, month_of)
+    unusual, recount = _unusual(conn, first, roles, always, if_cm_work, month_of)
     recount = {(pid, m) for pid, m in recount if pid in wanted}
     simple = {pid for pid in wanted if pid not in unusual and len(episodes.get(pid, ())) == 1}
     out = History()
@@ -344,7 +344,7 @@ def _grouped(
                 recount.add((pid, m))  # two episodes: count_month's line order decides their order
 
 
-def _unusual(conn, first, always, if_cm_work, month_of) -> tuple[set[int], set[tuple[int, Month]]]:  # type: ignore[no-untyped-def]
+def _unusual(conn, first, roles, always, if_cm_work, month_of) -> tuple[set[int], set[tuple[int, Month]]]:  # type: ignore[no-untyped-def]
     """One pass over the entries before `first`, in day order: (patients with an entry that does not
     pass the whole-entry rules, is deleted or has no episode; patient-months with time on a staff
     day when an entry overlaps the one before it, in start order with ties by id).
@@ -356,7 +356,17 @@ def _unusual(conn, first, always, if_cm_work, month_of) -> tuple[set[int], set[t
     day (the database sorts day by day along the date index; deleted entries stand apart).
     """
     t = TimeEntry
-    odd = or_(t.deleted_at.is_not(None), t.episode_id.is_(None), not_(_counts(always, if_cm_work)))
+    # not `_counts(...)`, spelled so the database tests the short staff lists (every user is in
+    # exactly one of: always counted, counted as care-manager work, never counted)
+    never = sorted(set(roles) - set(always) - set(if_cm_work))
+    odd = or_(
+        t.deleted_at.is_not(None),
+        t.episode_id.is_(None),
+        t.minutes <= 0,
+        t.billed_elsewhere != "",
+        t.staff_id.in_(never),
+        and_(t.counts_as_care_management.is_not(True), t.staff_id.in_(if_cm_work)),
+    )
     previous_end = func.lag(t.ended_at).over(
         partition_by=(t.local_date, t.staff_id, t.deleted_at), order_by=(t.started_at, t.id)
     )
