@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from cocm_desktop.domain.activities import ACTIVITIES
@@ -51,6 +51,11 @@ class _Names:
     role_labels: dict[int, str]
     roles: dict[int, str]
     reasons: dict[str, str]
+    people: dict[int, tuple[str, str, str]] = field(default_factory=dict)  # staff → (role, name, role label)
+
+
+def _activity(value: str) -> str:
+    return ACTIVITIES.get(value, value)
 
 
 def count_patients(
@@ -159,13 +164,20 @@ def _needs_count_month(entries: list[_Entry], month: Month) -> set[int]:
 
 def _tally(entries: list[_Entry], eps: list, consent: date | None, staff: _Names) -> Tally:  # type: ignore[type-arg]
     """count_month for entries that are each one whole piece without overlap."""
-    roles, names, role_labels, labels = staff.roles, staff.names, staff.role_labels, staff.reasons
+    roles, people, labels = staff.roles, staff.people, staff.reasons
     lines = []
     excluded = []
     logged = 0
     for r, start, end, day, stored in entries:
         entry_id, staff_id, minutes = r[0], r[3], r[7]
-        reason = _whole_entry_exclusion(roles.get(staff_id, "unknown"), r[8], bool(r[9]), day, consent)
+        person = people.get(staff_id)
+        if person is None:
+            person = people[staff_id] = (
+                roles.get(staff_id, "unknown"),
+                staff.names.get(staff_id, "?"),
+                staff.role_labels.get(staff_id, "?"),
+            )
+        reason = _whole_entry_exclusion(person[0], r[8], bool(r[9]), day, consent)
         why = None
         if reason is not None:
             counted = 0
@@ -176,18 +188,7 @@ def _tally(entries: list[_Entry], eps: list, consent: date | None, staff: _Names
             counted = minutes
         logged += minutes
         episode_id = r[2] or (episode_for_day(eps, stored) if eps else None)
-        line = LogLine(
-            day,
-            start,
-            end,
-            names.get(staff_id, "?"),
-            role_labels.get(staff_id, "?"),
-            ACTIVITIES.get(r[10], r[10]),
-            r[11],
-            minutes,
-            counted,
-            why,
-        )
+        line = LogLine(day, start, end, person[1], person[2], _activity(r[10]), r[11], minutes, counted, why)
         lines.append(((day, start or _MIN, str(entry_id)), line, episode_id))
     lines.sort(key=_first)
     by_episode: dict[int | str | None, int] = {}
