@@ -1,12 +1,16 @@
 """Earlier months of the month-end billing computation: which episodes had counted CoCM minutes
 in which calendar month before the billed one (that decides initial/subsequent and the 6-month gap).
 
-`_history_fast` answers with one grouped SQL statement plus an exact recount (`count_month`) of
-the patient-months an overlap could change; `_history_exact` counts every earlier patient-month
-with `count_month` and is the reference the fast path is tested against.
+`_history_fast` answers from grouped SQL (a list of days per patient for the common patient with
+one episode and only plainly counting entries; per episode and month for the others) plus an exact
+recount (`count_month`) of the patient-months an overlap could change; `_history_exact` counts
+every earlier patient-month with `count_month` and is the reference the fast path is tested
+against (tests/billing/test_billing_month_fast.py). `label_one_episode` labels a one-episode
+patient's month as `domain.episode_months.label_month` does, from that history.
 
-Also the row helpers both this module and services.billing_month use to turn stored time entries
-(Core rows) into `domain.timelog.TimeEntryIn`.
+Also the row helpers the billing-month modules share: `plain_rows` (big results as DB-API
+tuples), `day_reader`, and the conversion of stored time entries (Core rows) into
+`domain.timelog.TimeEntryIn`.
 """
 
 from __future__ import annotations

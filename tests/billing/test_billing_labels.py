@@ -69,7 +69,9 @@ def test_random_single_episode_histories_match_label_month() -> None:
         minutes = rng.choice([0, 0, 5, 40, 90])
         fast, exact = both(ep, months, month, minutes)
         assert fast == exact, (ep, months, minutes)
-        seen.add(None if fast is None else (fast.kind, fast.episode_month is not None and fast.episode_month > 1))
+        seen.add(
+            None if fast is None else (fast.kind, fast.episode_month is not None and fast.episode_month > 1)
+        )
     assert {None, ("bhi", False), ("initial", False), ("subsequent", True)} <= seen
 
 
