@@ -1,5 +1,6 @@
-"""The month-end computation's fast history (one grouped query) against the exact history
-(`count_month` for every earlier patient-month): same packet, field for field."""
+"""The month-end computation's fast paths against its reference run (`exact=True`: count_month for
+every patient-month, this one and every earlier one, label_month for every patient, every score to
+pick_baseline): same packet, field for field. Plus the cases each fast path has to get right."""
 
 from __future__ import annotations
 
