@@ -270,18 +270,18 @@ def compute_billing_month(
         EXCLUSION_LABELS,
         exact=exact,
     )
+    rule_sets, default_id = load_rule_sets(session)
+    rule_set_names = dict(conn.execute(select(PayerRuleSet.id, PayerRuleSet.name)).all())
+    policy = load_policy(session)
+    # the scores first, while the episode pages they join are still in the page cache
+    stalled = not_improving(
+        conn, [e for pid in patients for e in episodes.get(pid, ())], as_of, policy, exact=exact
+    )
+    facts = month_facts(conn, month)
     history = (
         _history_exact(conn, first, episodes, roles, consent_for, set(patients))
         if exact
         else _history_fast(conn, first, episodes, roles, consent_for, set(patients), consents)
-    )
-
-    rule_sets, default_id = load_rule_sets(session)
-    rule_set_names = dict(conn.execute(select(PayerRuleSet.id, PayerRuleSet.name)).all())
-    facts = month_facts(conn, month)
-    policy = load_policy(session)
-    stalled = not_improving(
-        conn, [e for pid in patients for e in episodes.get(pid, ())], as_of, policy, exact=exact
     )
 
     ctx = _Context(month, as_of, consent_for, users, rule_sets, default_id, rule_set_names, facts, stalled)
