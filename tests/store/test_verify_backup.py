@@ -117,11 +117,22 @@ def test_a_file_that_cannot_be_opened_is_refused_with_the_reason(
 
 
 def test_a_damaged_page_is_reported_not_raised(backup: Path) -> None:
-    data = bytearray(backup.read_bytes())
-    data[len(data) - 4096 * 2 + 100] ^= 0x5A  # a late page: the file still opens
-    backup.write_bytes(bytes(data))
-    result = verify_backup(backup, "lead", PW)
-    assert not result.ok and result.problems == ("the file is damaged",)
+    """Damage in a page the sign-in does not read is found by the integrity check and reported;
+    which late pages those are depends on the schema, so try the last few in turn."""
+    clean = backup.read_bytes()
+    reported = 0
+    for page in range(2, 12):
+        data = bytearray(clean)
+        data[len(data) - 4096 * page + 100] ^= 0x5A
+        backup.write_bytes(bytes(data))
+        try:
+            result = verify_backup(backup, "lead", PW)
+        except RestoreRefused as exc:  # a page read while opening: refused, with the same words
+            assert "damaged" in str(exc)
+            continue
+        assert not result.ok and result.problems == ("the file is damaged",)
+        reported += 1
+    assert reported, "no late page could be damaged without failing the sign-in"
 
 
 def test_an_edited_audit_record_in_the_backup_fails_the_check(backup: Path) -> None:

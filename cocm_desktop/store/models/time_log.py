@@ -32,6 +32,22 @@ class TimeEntry(Base):
             "started_at",
             "ended_at",
         ),
+        # Serves the billing history's overlap pass (services.billing_history._unusual): entries
+        # of one staff member and day in start order, read from the index without a sort.
+        Index(
+            "ix_time_entry_staff_day",
+            "local_date",
+            "staff_id",
+            "deleted_at",
+            "started_at",
+            "id",
+            "ended_at",
+            "patient_id",
+            "episode_id",
+            "minutes",
+            "billed_elsewhere",
+            "counts_as_care_management",
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
