@@ -37,19 +37,9 @@ def _actions(db: Database) -> list[str]:
 
 
 def _opens_with_key(path: Path, key: bytes) -> bool:
-    from cocm_desktop.store.engine import raw_connect
+    from cocm_desktop.store.database import _opens_with  # the check the re-key itself relies on
 
-    try:
-        conn = raw_connect(path, key)
-    except Exception:
-        return False
-    try:
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        return True
-    except Exception:
-        return False
-    finally:
-        conn.close()
+    return _opens_with(path, key)
 
 
 # ---- removal and re-key -----------------------------------------------------------------------
