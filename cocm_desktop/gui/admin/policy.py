@@ -1,0 +1,150 @@
+"""Clinic › Policy: every number of `domain.policy.policy_fields()` as a spin box (range from the
+field, description as tooltip), saved with `services.policy.update_policy`."""
+
+
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from cocm_desktop.gui.admin._common import _heading
+from cocm_desktop.gui.context import AppContext
+from cocm_desktop.gui.errors import describe, is_expected
+
+
+class PolicyDialog(QDialog):
+    """Every clinic policy number with its allowed range; saved together, validated as a whole."""
+
+    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+        from cocm_desktop.domain.policy import policy_fields
+        from cocm_desktop.services.policy import get_policy
+
+        super().__init__(parent)
+        self.ctx = context
+        self.setWindowTitle("Clinic policy")
+        self.setObjectName("policyDialog")
+        self.resize(900, 760)
+        self.fields = policy_fields()
+        current = context.read(get_policy)
+        self.saved: Any = None
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(22, 18, 22, 16)
+        layout.addWidget(_heading("Clinic policy", self))
+        intro = QLabel("The numbers behind locking, cadence, outcomes and registry flags. Changes apply to "
+                       "everyone at once and are kept in the audit log with their old values. Hover a "
+                       "setting for what it does.", self)
+        intro.setProperty("role", "muted")
+        intro.setWordWrap(True)
+        layout.addWidget(intro)
+        body = QWidget(self)
+        body.setObjectName("FormBody")
+        form = QFormLayout(body)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        form.setVerticalSpacing(6)
+        self.spins: dict[str, QSpinBox] = {}
+        for f in self.fields:
+            spin = QSpinBox(body)
+            spin.setObjectName(f"policy_{f.name}")
+            spin.setRange(f.minimum, f.maximum)
+            spin.setValue(getattr(current, f.name))
+            spin.setSuffix(f"  {f.unit}")
+            tip = f"{f.description}\nAllowed: {f.minimum}–{f.maximum} {f.unit}. Default: {f.default}."
+            spin.setToolTip(tip)
+            spin.setFixedWidth(150)
+            label = QLabel(f.label, body)
+            label.setToolTip(tip)
+            spin.valueChanged.connect(lambda _v, name=f.name: self._changed(name))
+            self.spins[f.name] = spin
+            row = QWidget(body)
+            rl = QHBoxLayout(row)
+            rl.setContentsMargins(0, 0, 0, 0)
+            rl.addWidget(spin)
+            about = QLabel(f.description, row)
+            about.setProperty("role", "muted")
+            about.setWordWrap(True)
+            about.setToolTip(tip)
+            rl.addWidget(about, 1)
+            form.addRow(label, row)
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(body)
+        self.scroll = scroll
+        layout.addWidget(scroll, 1)
+        self.error = QLabel("", self)
+        self.error.setProperty("role", "error")
+        self.error.setWordWrap(True)
+        self.error.hide()
+        layout.addWidget(self.error)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel, self)
+        self.defaults_button = buttons.addButton("Shipped defaults", QDialogButtonBox.ButtonRole.ResetRole)
+        self.defaults_button.setToolTip("Put every setting back to the value the app ships with (not saved yet).")
+        self.defaults_button.clicked.connect(self.restore_defaults)
+        self.save_button = buttons.button(QDialogButtonBox.StandardButton.Save)
+        self.save_button.setObjectName("policySave")
+        buttons.accepted.connect(self.save)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        self._initial = {name: spin.value() for name, spin in self.spins.items()}
+
+    def _changed(self, name: str) -> None:
+        spin = self.spins[name]
+        modified = spin.value() != self._initial.get(name, spin.value())
+        font = spin.font()
+        font.setBold(modified)
+        spin.setFont(font)
+
+    def values(self) -> dict[str, int]:
+        return {name: spin.value() for name, spin in self.spins.items()}
+
+    def changes(self) -> dict[str, int]:
+        return {k: v for k, v in self.values().items() if v != self._initial[k]}
+
+    def restore_defaults(self) -> None:
+        for f in self.fields:
+            self.spins[f.name].setValue(f.default)
+
+    def _mark(self, message: str) -> None:
+        lowered = message.lower()
+        hit = None
+        for f in sorted(self.fields, key=lambda f: -len(f.label)):
+            bad = hit is None and f.label.lower() in lowered
+            spin = self.spins[f.name]
+            spin.setProperty("invalid", bad)
+            spin.style().unpolish(spin)
+            spin.style().polish(spin)
+            if bad:
+                hit = spin
+        if hit is not None:
+            self.scroll.ensureWidgetVisible(hit)
+            hit.setFocus()
+
+    def save(self) -> None:
+        from cocm_desktop.services.policy import update_policy
+
+        changes = self.changes()
+        if not changes:
+            self.accept()
+            return
+        try:
+            self.saved = self.ctx.write(update_policy, changes, what="policy")
+        except Exception as exc:
+            if not is_expected(exc):
+                raise
+            message = describe(exc)[1]
+            self.error.setText(message)
+            self.error.show()
+            self._mark(message)
+            return
+        self.accept()
