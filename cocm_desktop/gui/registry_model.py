@@ -488,10 +488,6 @@ class RegistryProxy(QSortFilterProxyModel):
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         self.source.sort(column, order)  # the proxy itself never sorts: rows keep the source's order
 
-    @property
-    def sort_column(self) -> int:
-        return self.source.sort_column
-
     def filterAcceptsRow(self, source_row: int, source_parent: ModelIndex) -> bool:  # noqa: N802
         return self._accept[self.source.shown[source_row]]
 
