@@ -284,6 +284,9 @@ class _ClinicHistory:
     def __init__(self, rng: random.Random, today: date, months: int, staff: _Staff, rows: _Rows,
                  medicare_id: int | None) -> None:
         self.rng, self.today, self.staff, self.rows = rng, today, staff, rows
+        # the time log's everyday slips come from a stream of their own, so adding them left the
+        # rest of the clinic's history as it was
+        self.slips = random.Random(repr(rng.getstate()[1][:8]))
         self.start = today - timedelta(days=months * 30)
         self.medicare_id = medicare_id
         self.sched = _Scheduler()
@@ -293,6 +296,24 @@ class _ClinicHistory:
         self.kinds = [k for _pos, k in sorted(((i + 0.5) / w, k) for k, w in ARCHETYPES for i in range(w))]
         self._referred: list[tuple[int, date]] = []
         self._states_used: set[str] = set()
+
+    def _slip(self, pid: int, eid: int, cm: int, day: date, start: datetime, minutes: int) -> None:
+        """What a real time log also holds, so the billing packet and the benchmark meet it: about
+        one contact in 150 logged again by hand and deleted with a reason, and one in 300 with a
+        pharmacy call that overlapped it (the overlapping minutes count once)."""
+        roll = self.slips.random()
+        if roll < 1 / 150:
+            deleted = datetime.combine(day, time(17, 30))
+            self.rows.add(TimeEntry, patient_id=pid, episode_id=eid, staff_id=cm, local_date=day, started_at=start,
+                          ended_at=start + timedelta(minutes=minutes), minutes=minutes, activity="care_coordination",
+                          source="manual", created_by_id=cm, created_at=start + timedelta(minutes=minutes + 5),
+                          deleted_at=deleted, deleted_by_id=cm, delete_reason="Logged twice; the contact already has it")
+        elif roll < 1 / 150 + 1 / 300:
+            call = start + timedelta(minutes=minutes // 2)
+            self.rows.add(TimeEntry, patient_id=pid, episode_id=eid, staff_id=cm, local_date=day, started_at=call,
+                          ended_at=call + timedelta(minutes=10), minutes=10, activity="care_coordination",
+                          source="manual", note="Pharmacy called back about the refill", created_by_id=cm,
+                          created_at=call + timedelta(minutes=15))
 
     # ---- one patient ------------------------------------------------------------------------
     def patient(self, n: int) -> None:
@@ -426,6 +447,7 @@ class _ClinicHistory:
                   ended_at=start + timedelta(minutes=minutes), minutes=minutes,
                   activity=ACTIVITY_FOR_CONTACT_KIND[c_kind], source="contact", contact_id=cid,
                   created_by_id=cm, created_at=start + timedelta(minutes=minutes))
+            self._slip(pid, eid, cm, day, start, minutes)
             if question:
                 self.review_wishes.append((day, eid, "medication_question", question, kind))
             # measure when due (every 2–4 weeks early, ~8 weeks once stable)

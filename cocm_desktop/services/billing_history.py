@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime
 
-from sqlalchemy import String, and_, case, cast, func, or_, select, tuple_
+from sqlalchemy import String, and_, case, cast, func, or_, select, text, tuple_
 from sqlalchemy.exc import DBAPIError
 
 from cocm_desktop.domain.episode_months import (
@@ -36,7 +36,9 @@ from cocm_desktop.domain.timelog import (
     overlap_cover,
     whole_entry_exclusion,
 )
+from cocm_desktop.store import overlap_days
 from cocm_desktop.store.models import TimeEntry
+from cocm_desktop.store.models.time_log import UNUSUAL_ENTRY_SQL
 
 from ._sql import raw, to_day
 
@@ -349,56 +351,34 @@ def _grouped(
 
 
 def _unusual(conn, first, roles, always, if_cm_work, month_of) -> tuple[set[int], set[tuple[int, Month]]]:  # type: ignore[no-untyped-def]
-    """One pass over the entries before `first`, in day order: (patients with an entry that does not
-    pass the whole-entry rules, is deleted or has no episode; patient-months with time on a staff
-    day when an entry overlaps the one before it, in start order with ties by id).
+    """Before `first`: (patients with an entry that does not pass the whole-entry rules, is deleted
+    or has no episode; patient-months with time on a staff day when that person's timed entries
+    overlap).
 
-    Stored rows are one local day each (services.time_log splits a span at midnight, and the
-    month's own rows and the reference count group by that day too), so one person's entries can
-    only overlap on the same day, and a day has an entry that earlier ones run into exactly when
-    one runs into the entry right after it. So the window compares neighbours per staff member and
-    day (the database sorts day by day along the date index; deleted entries stand apart).
+    Each from an index that holds only the rows asked for: unusual entries from a partial index
+    (`UNUSUAL_ENTRY_SQL`), the entries of staff whose time counts only as care-manager work or
+    not at all from the staff index, and the overlapping staff days from `time_overlap_day`,
+    which store.overlap_days keeps current on every write. Stored rows are one local day each
+    (services.time_log splits a span at midnight, and the month's own rows and the reference
+    count group by that day too), so one person's entries can only overlap on the same day.
     """
     t = TimeEntry
-    # not `_counts(...)`, spelled so the database tests the short staff lists (every user is in
-    # exactly one of: always counted, counted as care-manager work, never counted)
+    before = t.local_date < first
+    # every user is in exactly one of: always counted, counted as care-manager work, never counted
     never = sorted(set(roles) - set(always) - set(if_cm_work))
-    odd = or_(
-        t.deleted_at.is_not(None),
-        t.episode_id.is_(None),
-        t.minutes <= 0,
-        t.billed_elsewhere != "",
-        t.staff_id.in_(never),
-        and_(t.counts_as_care_management.is_not(True), t.staff_id.in_(if_cm_work)),
-    )
-    previous_end = func.lag(t.ended_at).over(
-        partition_by=(t.local_date, t.staff_id, t.deleted_at), order_by=(t.started_at, t.id)
-    )
-    inner = (
-        select(
-            t.patient_id,
-            t.local_date.label("day"),
-            t.staff_id,
-            t.started_at,
-            previous_end.label("previous_end"),
-            case((odd, 1), else_=0).label("odd"),
+    queries = [select(t.patient_id).where(before, text(UNUSUAL_ENTRY_SQL))]
+    if never:
+        queries.append(select(t.patient_id).where(t.staff_id.in_(never), before))
+    if if_cm_work:
+        queries.append(
+            select(t.patient_id).where(
+                t.staff_id.in_(if_cm_work), t.counts_as_care_management.is_not(True), before
+            )
         )
-        .where(t.local_date < first)
-        .subquery()
-    )
-    c = inner.c
     unusual: set[int] = set()
-    staff_days = set()
-    for pid, day, staff_id, is_odd, overlaps in plain_rows(
-        conn,
-        select(
-            c.patient_id, c.day, c.staff_id, c.odd, case((c.previous_end > c.started_at, 1), else_=0)
-        ).where(or_(c.odd == 1, c.previous_end > c.started_at)),
-    ):
-        if is_odd:
-            unusual.add(pid)
-        if overlaps:
-            staff_days.add((day, staff_id))
+    for q in queries:
+        unusual.update(pid for (pid,) in plain_rows(conn, q.distinct()))
+    staff_days = overlap_days.overlapping_days(conn, first)
     recount: set[tuple[int, Month]] = set()
     flagged = sorted(staff_days)
     for i in range(0, len(flagged), 2000):

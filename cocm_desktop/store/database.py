@@ -23,7 +23,7 @@ from cocm_desktop import __version__
 from cocm_desktop.domain.actor import Actor
 from cocm_desktop.domain.policy import DEFAULT_POLICY, Policy, login_delay_seconds
 
-from . import audit, invalidation, migrate
+from . import audit, invalidation, migrate, overlap_days
 from .engine import make_engine, raw_connect, translate
 from .errors import (
     DatabaseDamaged,
@@ -652,4 +652,5 @@ def file_looks_encrypted(path: Path) -> bool:
 def _session_factory(engine: Engine) -> sessionmaker[Session]:
     factory = sessionmaker(engine, expire_on_commit=False)
     invalidation.install(factory)  # derived registry facts follow every write
+    overlap_days.install(factory)  # and so do the staff days with overlapping time
     return factory

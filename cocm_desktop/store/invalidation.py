@@ -34,10 +34,11 @@ from .models import (
     RegistryFacts,
     RunningTimer,
     TimeEntry,
+    TimeOverlapDay,
     User,
 )
 
-_IGNORED = (AuditRecord, RunningTimer, RegistryFacts)
+_IGNORED = (AuditRecord, RunningTimer, RegistryFacts, TimeOverlapDay)
 # Settings no cached fact depends on: the audit chain's head and key, the clinic's name, the
 # installer's self-check marker, and the policy (its remission threshold is stored on each row;
 # every other policy number is applied when a row is read).

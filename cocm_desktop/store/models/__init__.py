@@ -4,7 +4,7 @@ from .admin import AuditRecord, ClinicSetting
 from .base import Base, utcnow
 from .case_review import AgendaItem, CaseReviewSession, Recommendation
 from .contacts import Contact, Measure
-from .derived import RegistryFacts
+from .derived import RegistryFacts, TimeOverlapDay
 from .episodes import (
     CarePlanVersion,
     Consent,
@@ -40,6 +40,7 @@ __all__ = [
     "RiskEvent",
     "RunningTimer",
     "TimeEntry",
+    "TimeOverlapDay",
     "User",
     "utcnow",
 ]

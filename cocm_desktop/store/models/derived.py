@@ -1,4 +1,5 @@
-"""Derived data: a cache of per-episode registry facts, never a source of truth.
+"""Derived data, never a source of truth: a cache of per-episode registry facts, and the staff
+days on which one person's timed entries overlap.
 
 `RegistryFacts` holds, per episode, what the registry's fact queries (services.registry_facts)
 computed from measures, contacts, recommendations, case reviews, referrals, risk events, consents,
@@ -67,3 +68,17 @@ class RegistryFacts(Base):
     next_code: Mapped[str | None] = mapped_column(String(16))
     minutes_needed: Mapped[int | None] = mapped_column(Integer)
     billing_label: Mapped[str | None] = mapped_column(String(80))
+
+
+class TimeOverlapDay(Base):
+    """A staff member's day on which two of their live timed entries overlap in time.
+
+    Kept current by store.overlap_days on every write of a time entry (in the write's own
+    transaction), so that the month-end billing history can find the few patient-months an
+    overlap could change without scanning every earlier time entry in start order.
+    """
+
+    __tablename__ = "time_overlap_day"
+
+    local_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("user.id"), primary_key=True)

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, utcnow
+
+# Entries the month-end billing history looks at one by one (deleted, without an episode, without
+# minutes, billed under another service). They are few, so a partial index lists them without a
+# scan; a query uses that index only when its condition is this very text (literals, no bound
+# parameters), hence one constant for both.
+UNUSUAL_ENTRY_SQL = "deleted_at IS NOT NULL OR episode_id IS NULL OR minutes <= 0 OR billed_elsewhere != ''"
 
 
 class TimeEntry(Base):
@@ -48,6 +54,9 @@ class TimeEntry(Base):
             "billed_elsewhere",
             "counts_as_care_management",
         ),
+        Index("ix_time_entry_unusual", "local_date", "patient_id", sqlite_where=text(UNUSUAL_ENTRY_SQL)),
+        # The entries of the staff whose time counts only as care-manager work, or not at all.
+        Index("ix_time_entry_staff", "staff_id", "counts_as_care_management", "local_date", "patient_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -1,0 +1,133 @@
+"""Keeps `time_overlap_day` current: the staff days on which one person's live timed entries overlap.
+
+The month-end billing history recounts, entry by entry, the patient-months with time on such a
+day (overlapping minutes are counted once across patients). Finding those days from scratch is a
+pass over every earlier time entry in start order; this table answers it from a few rows.
+
+Installed on the store's sessionmaker beside store.invalidation, so no writer can forget it:
+- after each flush, every staff day a flushed time entry belongs to (before and after an edit
+  that moves it) is worked out again, in the write's own transaction;
+- bulk ORM statements on time entries (the demo generator's insert) are followed by the same
+  for the days they touched, or by a rebuild of the whole table when they touch many.
+Writes that bypass the ORM session (raw connection SQL) must call `refresh` themselves.
+
+A day is listed when, in start order (ties by id), an entry starts before the one before it
+ended: with ends never before starts, that happens exactly when some two entries overlap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, delete, event, func, insert, inspect, select, tuple_
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
+
+from .models import TimeEntry, TimeOverlapDay
+
+StaffDay = tuple[date, int]  # (local day, staff member)
+# Beyond this many days one rebuild is cheaper than a long IN list (bulk imports).
+_MAX_DAYS = 500
+_KEYS = ("local_date", "staff_id")
+
+
+def install(factory: sessionmaker[Session]) -> None:
+    event.listen(factory, "after_flush", _after_flush)
+    event.listen(factory, "do_orm_execute", _around_bulk_statement)
+
+
+def refresh(conn: Connection, days: Iterable[StaffDay] | None = None) -> None:
+    """Work out these staff days again from the time entries (all days when `days` is None)."""
+    keys = None if days is None else sorted({d for d in days if None not in d})
+    if keys is not None and len(keys) > _MAX_DAYS:
+        keys = None
+    if keys == []:
+        return
+    t = TimeEntry
+    clear = delete(TimeOverlapDay)
+    scope = []
+    if keys is not None:
+        clear = clear.where(tuple_(TimeOverlapDay.local_date, TimeOverlapDay.staff_id).in_(keys))
+        scope.append(tuple_(t.local_date, t.staff_id).in_(keys))
+    conn.execute(clear)
+    previous_end = func.lag(t.ended_at).over(
+        partition_by=(t.local_date, t.staff_id), order_by=(t.started_at, t.id)
+    )
+    timed = (
+        select(t.local_date, t.staff_id, t.started_at, previous_end.label("previous_end"))
+        .where(t.deleted_at.is_(None), t.started_at.is_not(None), t.ended_at.is_not(None), *scope)
+        .subquery()
+    )
+    overlapping = (
+        select(timed.c.local_date, timed.c.staff_id)
+        .where(timed.c.previous_end > timed.c.started_at)
+        .distinct()
+    )
+    conn.execute(insert(TimeOverlapDay).from_select(list(_KEYS), overlapping))
+
+
+def overlapping_days(conn: Connection, before: date) -> list[StaffDay]:
+    """The listed staff days before this day."""
+    return [
+        (d, s)
+        for d, s in conn.execute(
+            select(TimeOverlapDay.local_date, TimeOverlapDay.staff_id).where(
+                TimeOverlapDay.local_date < before
+            )
+        )
+    ]
+
+
+def _days_of(obj: TimeEntry) -> set[StaffDay]:
+    """The entry's staff day, and the one before this flush when an edit moved it."""
+    state = inspect(obj)
+    now = (obj.local_date, obj.staff_id)
+    before = tuple(
+        hist.deleted[0] if hist.deleted else value
+        for value, hist in ((now[0], state.attrs.local_date.history), (now[1], state.attrs.staff_id.history))
+    )
+    return {now, before}  # type: ignore[arg-type]
+
+
+def _after_flush(session: Session, _flush_context: Any) -> None:
+    days: set[StaffDay] = set()
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, TimeEntry):
+            days |= _days_of(obj)
+    if days:
+        refresh(session.connection(), days)
+
+
+def _around_bulk_statement(state: ORMExecuteState) -> Any:
+    mapper = state.bind_mapper
+    if mapper is None or not issubclass(mapper.class_, TimeEntry):
+        return None
+    if not (state.is_insert or state.is_update or state.is_delete):
+        return None
+    days: set[StaffDay] | None = set()
+    if state.is_insert:
+        params = state.parameters
+        rows = params if isinstance(params, list) else [params] if params else []
+        for row in rows:
+            if all(k in row for k in _KEYS):
+                days.add((row["local_date"], row["staff_id"]))  # type: ignore[union-attr]
+            else:
+                days = None  # values we cannot see: rebuild after
+                break
+        if not rows:
+            days = None
+    else:
+        stmt = state.statement
+        values = getattr(stmt, "_values", None) or {}
+        if any(getattr(k, "key", k) in _KEYS for k in values):
+            days = None  # entries move between days or staff in bulk: rebuild after
+        else:
+            q = select(TimeEntry.local_date, TimeEntry.staff_id)
+            where = stmt.whereclause  # type: ignore[attr-defined]
+            if where is not None:
+                q = q.where(where)
+            days = {(d, s) for d, s in state.session.connection().execute(q.distinct())}
+    result = state.invoke_statement()
+    refresh(state.session.connection(), days)
+    return result
