@@ -30,14 +30,14 @@ from cocm_desktop.domain.episode_months import (
     MonthLabel,
 )
 from cocm_desktop.domain.timelog import (
+    Coverage,
     ExclusionReason,
     TimeEntryIn,
     count_month,
     overlap_cover,
     whole_entry_exclusion,
 )
-from cocm_desktop.store import overlap_days
-from cocm_desktop.store.models import TimeEntry
+from cocm_desktop.store.models import TimeEntry, TimeOverlapDay
 from cocm_desktop.store.models.time_log import UNUSUAL_ENTRY_SQL
 
 from ._sql import raw, to_day
@@ -226,7 +226,7 @@ def _history_fast(conn, first, episodes, roles, consent_for, wanted=None, consen
             m = months[text] = Month.parse(text)
         return m
 
-    unusual, recount = _unusual(conn, first, roles, always, if_cm_work, month_of)
+    unusual, recount, cover = _unusual(conn, first, roles, always, if_cm_work, month_of)
     recount = {(pid, m) for pid, m in recount if pid in wanted}
     simple = {pid for pid in wanted if pid not in unusual and len(episodes.get(pid, ())) == 1}
     out = History()
@@ -286,7 +286,7 @@ def _history_fast(conn, first, episodes, roles, consent_for, wanted=None, consen
             if one is not None:  # back to {month: {episode: minutes}} around the recounted month
                 out[pid] = {Month(i // 12, i % 12 + 1): {one[0]: 1} for i in one[1]}
             out.get(pid, {}).pop(m, None)
-        _recount(conn, first, episodes, roles, consent_for, recount, out)
+        _recount(conn, first, episodes, roles, consent_for, recount, cover, out)
     return out
 
 
@@ -350,23 +350,28 @@ def _grouped(
                 recount.add((pid, m))  # two episodes: count_month's line order decides their order
 
 
-def _unusual(conn, first, roles, always, if_cm_work, month_of) -> tuple[set[int], set[tuple[int, Month]]]:  # type: ignore[no-untyped-def]
+def _unusual(
+    conn, first, roles, always, if_cm_work, month_of
+) -> tuple[set[int], set[tuple[int, Month]], Coverage]:  # type: ignore[no-untyped-def]
     """Before `first`: (patients with an entry that does not pass the whole-entry rules, is deleted
-    or has no episode; patient-months with time on a staff day when that person's timed entries
-    overlap).
+    or has no episode; patient-months with an entry that an earlier entry of the same person
+    overlaps; that overlap, `domain.timelog.overlap_cover` of every earlier timed entry).
 
-    Each from an index that holds only the rows asked for: unusual entries from a partial index
-    (`UNUSUAL_ENTRY_SQL`), the entries of staff whose time counts only as care-manager work or
-    not at all from the staff index, and the overlapping staff days from `time_overlap_day`,
-    which store.overlap_days keeps current on every write. Stored rows are one local day each
-    (services.time_log splits a span at midnight, and the month's own rows and the reference
-    count group by that day too), so one person's entries can only overlap on the same day.
+    Each from rows that an index or a small table lists, never a pass over every entry: unusual
+    entries from a partial index (`UNUSUAL_ENTRY_SQL`), the entries of staff whose time counts
+    only as care-manager work or not at all from the staff index, and the overlap from the
+    entries on the staff days in `time_overlap_day` (store.overlap_days keeps it current on every
+    write). Stored rows are one local day each (services.time_log splits a span at midnight, and
+    the month's own rows and the reference count group by that day too), so an entry on any
+    other day overlaps nothing. Only the later of two overlapping entries loses minutes, so only
+    its month can change.
     """
     t = TimeEntry
     before = t.local_date < first
     # every user is in exactly one of: always counted, counted as care-manager work, never counted
     never = sorted(set(roles) - set(always) - set(if_cm_work))
-    queries = [select(t.patient_id).where(before, text(UNUSUAL_ENTRY_SQL))]
+    # no DISTINCT: SQLite would rather walk the patient index in order than read the few rows
+    queries = [select(t.patient_id).where(before, text(f"({UNUSUAL_ENTRY_SQL})"))]
     if never:
         queries.append(select(t.patient_id).where(t.staff_id.in_(never), before))
     if if_cm_work:
@@ -377,28 +382,34 @@ def _unusual(conn, first, roles, always, if_cm_work, month_of) -> tuple[set[int]
         )
     unusual: set[int] = set()
     for q in queries:
-        unusual.update(pid for (pid,) in plain_rows(conn, q.distinct()))
-    staff_days = overlap_days.overlapping_days(conn, first)
-    recount: set[tuple[int, Month]] = set()
-    flagged = sorted(staff_days)
-    for i in range(0, len(flagged), 2000):
-        for pid, day in plain_rows(
+        unusual.update(pid for (pid,) in plain_rows(conn, q))
+    # one person's entries on the days they overlap: the cover of every earlier entry (an entry on
+    # any other day overlaps nothing), and the patient-months of the entries it trims
+    days = TimeOverlapDay
+    listed = conn.execute(
+        select(days.local_date, days.staff_id).where(days.local_date < first)
+    ).all()  # looked up day by day (as a join, SQLite walks every earlier entry instead)
+    on_those_days: list[tuple] = []  # type: ignore[type-arg]
+    for i in range(0, len(listed), 2000):
+        on_those_days += plain_rows(
             conn,
-            select(t.patient_id, raw(t.local_date))
-            .where(
+            select(*_ENTRY_COLUMNS[:10]).where(
+                tuple_(t.local_date, t.staff_id).in_([tuple(d) for d in listed[i : i + 2000]]),
                 t.deleted_at.is_(None),
-                t.local_date < first,
-                tuple_(t.local_date, t.staff_id).in_(flagged[i : i + 2000]),
-            )
-            .distinct(),
-        ):
-            recount.add((pid, month_of(day[:7]) if isinstance(day, str) else Month.of(_date(day))))
-    return unusual, recount
+            ),
+        )
+    cover = overlap_cover(_row_in(r, roles.get(r[3], "unknown"), None) for r in on_those_days)
+    recount = {
+        (r[1], month_of(r[4][:7]) if isinstance(r[4], str) else Month.of(_date(r[4])))
+        for r in on_those_days
+        if r[0] in cover
+    }
+    return unusual, recount, cover
 
 
-def _recount(conn, first, episodes, roles, consent_for, months, out: _History) -> None:  # type: ignore[no-untyped-def]
-    """These patient-months by `count_month`, overlap measured against every timed entry (before
-    `first`) of the staff members concerned."""
+def _recount(conn, first, episodes, roles, consent_for, months, cover: Coverage, out: _History) -> None:  # type: ignore[no-untyped-def]
+    """These patient-months by `count_month`, with `cover` (from `_unusual`: the overlap of every
+    timed entry before `first`)."""
     pids = sorted({pid for pid, _ in months})
     mine: dict[tuple[int, Month], list] = defaultdict(list)  # type: ignore[type-arg]
     for chunk in _chunks(pids):
@@ -410,19 +421,6 @@ def _recount(conn, first, episodes, roles, consent_for, months, out: _History) -
             key = (r[1], Month.of(_date(r[4])))
             if key in months:
                 mine[key].append(r)
-    staff = sorted({r[3] for rows in mine.values() for r in rows if r[5] is not None and r[6] is not None})
-    staff_rows = []
-    for chunk in _chunks(staff):
-        staff_rows += conn.execute(
-            select(*_ENTRY_COLUMNS[:10]).where(
-                TimeEntry.deleted_at.is_(None),
-                TimeEntry.local_date < first,
-                TimeEntry.staff_id.in_(chunk),
-                TimeEntry.started_at.is_not(None),
-                TimeEntry.ended_at.is_not(None),
-            )
-        ).all()
-    cover = overlap_cover(_row_in(r, roles.get(r[3], "unknown"), None) for r in staff_rows)
     for (pid, m), rows in mine.items():
         ins = [
             _row_in(r, roles.get(r[3], "unknown"), r[2] or _episode_for_day(episodes, pid, _date(r[4])))

@@ -220,11 +220,13 @@ def compute_billing_month(
                 cm,
             )
         )
-    # this month's entries, looked up in row order (each table page is decrypted once)
-    month_ids = select(TimeEntry.id).where(
-        TimeEntry.deleted_at.is_(None), TimeEntry.local_date >= first, TimeEntry.local_date <= last
+    # this month's entries, read from the month index alone (it carries every column asked for)
+    month_rows = plain_rows(
+        conn,
+        select(*_ENTRY_COLUMNS).where(
+            TimeEntry.deleted_at.is_(None), TimeEntry.local_date >= first, TimeEntry.local_date <= last
+        ),
     )
-    month_rows = plain_rows(conn, select(*_ENTRY_COLUMNS).where(TimeEntry.id.in_(month_ids)))
 
     # patients on the packet: an episode open during the month, or time logged in it
     scope = {r[1] for r in month_rows}

@@ -82,12 +82,15 @@ def count_patients(
     by_patient: dict[int, list[_Entry]] = defaultdict(list)
     for entry in entries:
         by_patient[entry[0][1]].append(entry)
-    slow = set(by_patient) if exact else _needs_count_month(entries, month) & set(by_patient)
+    odd, overlapping = _needs_count_month(entries, month)
+    slow = set(by_patient) if exact else odd & set(by_patient)
     cover = None
     if slow:
-        # the staff members of the recounted patients, every one of their timed entries this month
-        staff_ids = {entry[0][3] for pid in slow for entry in by_patient[pid]}
-        cover = overlap_cover(_row_in(r, roles.get(r[3], "unknown"), None) for r in rows if r[3] in staff_ids)
+        # an entry is covered only by entries it overlaps, so the cover of the entries in a run of
+        # overlapping entries is the cover of all (the reference takes every timed entry)
+        cover = overlap_cover(
+            _row_in(r, roles.get(r[3], "unknown"), None) for r in rows if exact or r[0] in overlapping
+        )
     out: dict[int, Tally] = {}
     for pid, mine in by_patient.items():
         if pid not in patients:
@@ -130,10 +133,11 @@ _MIN = datetime.min
 _MIDNIGHT = datetime.min.time()
 
 
-def _needs_count_month(entries: list[_Entry], month: Month) -> set[int]:
-    """Patients whose month the row-by-row tally cannot count: an entry overlapped by an earlier
+def _needs_count_month(entries: list[_Entry], month: Month) -> tuple[set[int], set[object]]:
+    """(Patients whose month the row-by-row tally cannot count: an entry overlapped by an earlier
     entry of the same staff member (start order, ties by id, as `overlap_cover`), or one that is not
-    one whole piece in this month or whose minutes are not a whole number its clock span holds."""
+    one whole piece in this month or whose minutes are not a whole number its clock span holds;
+    the entries in runs of one staff member's entries that overlap one another)."""
     odd: set[int] = set()
     timed: dict[int, list[tuple[datetime, int, datetime, int]]] = defaultdict(list)
     first, last = month.first_day, month.last_day
@@ -151,15 +155,24 @@ def _needs_count_month(entries: list[_Entry], month: Month) -> set[int]:
         ):
             odd.add(r[1])
         timed[r[3]].append((s, r[0], e, r[1]))
+    overlapping: set[object] = set()
     for staff_entries in timed.values():
         staff_entries.sort()
         reach = _MIN
-        for s, _, e, pid in staff_entries:
+        run: list[object] = []  # entries since the last one that started after all before it ended
+        for s, entry_id, e, pid in staff_entries:
             if reach > s:
                 odd.add(pid)
+            else:
+                if len(run) > 1:
+                    overlapping.update(run)
+                run = []
+            run.append(entry_id)
             if e > reach:
                 reach = e
-    return odd
+        if len(run) > 1:
+            overlapping.update(run)
+    return odd, overlapping
 
 
 def _tally(entries: list[_Entry], eps: list, consent: date | None, staff: _Names) -> Tally:  # type: ignore[type-arg]

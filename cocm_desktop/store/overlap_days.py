@@ -67,18 +67,6 @@ def refresh(conn: Connection, days: Iterable[StaffDay] | None = None) -> None:
     conn.execute(insert(TimeOverlapDay).from_select(list(_KEYS), overlapping))
 
 
-def overlapping_days(conn: Connection, before: date) -> list[StaffDay]:
-    """The listed staff days before this day."""
-    return [
-        (d, s)
-        for d, s in conn.execute(
-            select(TimeOverlapDay.local_date, TimeOverlapDay.staff_id).where(
-                TimeOverlapDay.local_date < before
-            )
-        )
-    ]
-
-
 def _days_of(obj: TimeEntry) -> set[StaffDay]:
     """The entry's staff day, and the one before this flush when an edit moved it."""
     state = inspect(obj)

@@ -15,7 +15,11 @@ class Measure(Base):
     from domain.instruments.score and kept so the registry can query them set-based."""
 
     __tablename__ = "measure"
-    __table_args__ = (Index("ix_measure_episode_taken", "episode_id", "taken_at"),)
+    __table_args__ = (
+        Index("ix_measure_episode_taken", "episode_id", "taken_at"),
+        # a month's scores for the whole clinic (month-end billing) without reading every score
+        Index("ix_measure_taken_episode", "taken_at", "episode_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     episode_id: Mapped[int] = mapped_column(ForeignKey("episode.id"))
@@ -33,7 +37,11 @@ class Measure(Base):
 
 class Contact(Base):
     __tablename__ = "contact"
-    __table_args__ = (Index("ix_contact_episode_at", "episode_id", "contact_at"),)
+    __table_args__ = (
+        Index("ix_contact_episode_at", "episode_id", "contact_at"),
+        # a month's contacts for the whole clinic (month-end billing) without reading every contact
+        Index("ix_contact_at_episode", "contact_at", "episode_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     episode_id: Mapped[int] = mapped_column(ForeignKey("episode.id"))
