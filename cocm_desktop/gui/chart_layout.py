@@ -1,6 +1,6 @@
 """The chart pane's widgets: header card, safety banner, flag strip, trend and measures, and the
 tabs (overview, contacts, care plan, recommendations, referrals, time, history). Built once;
-`chart_pane.ChartPane` fills them."""
+`chart_fill.ChartFill` fills them."""
 
 from __future__ import annotations
 
