@@ -5,52 +5,38 @@ packet (`reports.case_review_packet`, built off the GUI thread, saved only where
 
 from __future__ import annotations
 
-import html
 import importlib.util
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
-    QFormLayout,
     QFrame,
     QHBoxLayout,
-    QHeaderView,
     QInputDialog,
     QLabel,
-    QLineEdit,
     QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QSplitter,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
-from cocm_desktop.domain.case_review import AgendaGroup, RecommendationKind
 from cocm_desktop.domain.roles import Permission, Role
+from cocm_desktop.gui.case_review_agenda import GroupHeader, agenda_model, agenda_table, entry_html, grouped
+from cocm_desktop.gui.case_review_recommendation import RecommendationForm
 from cocm_desktop.gui.context import AppContext
-from cocm_desktop.gui.errors import describe, is_expected, show_error
+from cocm_desktop.gui.errors import is_expected, show_error
 from cocm_desktop.gui.form_dialog import Field, FormDialog
-from cocm_desktop.gui.registry_model import RowRole, fmt_date, fmt_long, score_pair
+from cocm_desktop.gui.registry_model import RowRole, fmt_long
 from cocm_desktop.gui.resources import ACCENT, icon
-from cocm_desktop.gui.table_model import Col, RecordTableModel
 from cocm_desktop.gui.worker import BusyOverlay, run_in_background
 from cocm_desktop.store.errors import SessionLocked
 
 PACKET_MODULE = "cocm_desktop.reports.case_review_packet"
-E = html.escape
-
-
-@dataclass(frozen=True)
-class GroupHeader:
-    label: str
-    count: int
-    id: None = None
+__all__ = ["CaseReviewPane", "GroupHeader", "packet_available"]
 
 
 def packet_available() -> bool:
@@ -129,32 +115,8 @@ class CaseReviewPane(QWidget):
         bl.setContentsMargins(16, 12, 16, 12)
         split = QSplitter(Qt.Orientation.Horizontal, body)
         split.setChildrenCollapsible(False)
-        self.model = RecordTableModel([
-            Col("#", lambda e: f"{e.label} ({e.count})" if isinstance(e, GroupHeader) else str(e.position), width=36,
-                bold=lambda e: isinstance(e, GroupHeader), background=lambda e: "#EEF2F6" if isinstance(e, GroupHeader) else None,
-                color=lambda e: "#334E68" if isinstance(e, GroupHeader) else "#829AB1"),
-            Col("Patient", lambda e: f"{e.label} ({e.count})" if isinstance(e, GroupHeader) else e.patient_name, width=190),
-            Col("Why", lambda e: "" if isinstance(e, GroupHeader) else self._why(e), width=240,
-                tip=lambda e: None if isinstance(e, GroupHeader) else ", ".join(e.reasons)),
-            Col("Status", lambda e: "" if isinstance(e, GroupHeader) else ("Discussed" if e.reviewed else "To discuss"),
-                color=lambda e: None if isinstance(e, GroupHeader) else ("#2E7D32" if e.reviewed else "#486581")),
-        ], self)
-        self.table = QTableView(split)
-        self.table.setObjectName("agendaTable")
-        self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setShowGrid(False)
-        self.table.setProperty("dense", True)
-        self.table.verticalHeader().hide()
-        self.table.verticalHeader().setDefaultSectionSize(30)
-        self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.horizontalHeader().setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for n, col in enumerate(self.model.columns):
-            if col.width:
-                self.table.setColumnWidth(n, col.width)
+        self.model = agenda_model(self)
+        self.table = agenda_table(split, self.model)
         self.table.selectionModel().currentRowChanged.connect(lambda *_: self._show_item())
         self.table.doubleClicked.connect(lambda _i: self._open_chart())
         split.addWidget(self.table)
@@ -194,40 +156,10 @@ class CaseReviewPane(QWidget):
         dl.addLayout(drow)
 
         # Inline recommendation (the psychiatric consultant).
-        self.rec_box = QFrame(detail)
-        rl = QFormLayout(self.rec_box)
-        rl.setContentsMargins(0, 8, 0, 0)
-        heading = QLabel("Recommendation", self.rec_box)
-        heading.setProperty("role", "section")
-        rl.addRow(heading)
-        self.kind = QComboBox(self.rec_box)
-        self.kind.setObjectName("recKind")
-        for k in RecommendationKind:
-            self.kind.addItem(k.label, k.value)
-        self.kind.currentIndexChanged.connect(self._kind_changed)
-        self.drug = QLineEdit(self.rec_box)
-        self.drug.setObjectName("recDrug")
-        self.dose = QLineEdit(self.rec_box)
-        self.dose.setObjectName("recDose")
-        self.dose.setPlaceholderText("e.g. 50 mg daily")
-        self.rec_text = QPlainTextEdit(self.rec_box)
-        self.rec_text.setObjectName("recText")
-        self.rec_text.setMaximumHeight(70)
-        self.rec_text.setTabChangesFocus(True)
-        rl.addRow("Kind", self.kind)
-        rl.addRow("Drug", self.drug)
-        rl.addRow("Dose", self.dose)
-        rl.addRow("Recommendation", self.rec_text)
-        self.rec_error = QLabel("", self.rec_box)
-        self.rec_error.setProperty("role", "error")
-        self.rec_error.setWordWrap(True)
-        self.rec_error.hide()
-        rl.addRow(self.rec_error)
-        self.save_rec_button = QPushButton("Record recommendation", self.rec_box)
-        self.save_rec_button.setObjectName("saveRecommendation")
-        self.save_rec_button.setProperty("primary", True)
-        self.save_rec_button.clicked.connect(self.save_recommendation)
-        rl.addRow("", self.save_rec_button)
+        self.rec_box = RecommendationForm(detail)
+        self.rec_box.save_button.clicked.connect(self.save_recommendation)
+        f = self.rec_box  # its fields, by the names the pane has always given them
+        self.kind, self.drug, self.dose, self.rec_text, self.rec_error = f.kind, f.drug, f.dose, f.text, f.error
         dl.addWidget(self.rec_box)
         self.rec_box.setVisible(self.ctx.can(Permission.RECORD_RECOMMENDATION))
         dl.addStretch(1)
@@ -242,19 +174,7 @@ class CaseReviewPane(QWidget):
         self.split = split
         outer.addWidget(body, 1)
         self.busy = BusyOverlay(body, "Loading the case review…")
-        self._kind_changed()
         self._show_item()
-
-    @staticmethod
-    def _why(e: Any) -> str:
-        extra = [r for r in e.reasons if r != e.group_label]
-        text = e.group_label + (f" · also {', '.join(extra).lower()}" if extra else "")
-        return text + (" · added by hand" if e.added_manually else "")
-
-    def _kind_changed(self) -> None:
-        kind = RecommendationKind(self.kind.currentData())
-        self.drug.setEnabled(kind.needs_drug)
-        self.dose.setEnabled(kind.needs_dose)
 
     # ---- loading ----------------------------------------------------------------------------------
     def ensure_loaded(self) -> None:
@@ -334,9 +254,7 @@ class CaseReviewPane(QWidget):
         self.session_combo.clear()
         self.info.clear()
         self.discussion.clear()
-        self.rec_text.clear()
-        self.drug.clear()
-        self.dose.clear()
+        self.rec_box.clear()
         self._show_item()
         self._stale = True
 
@@ -362,12 +280,7 @@ class CaseReviewPane(QWidget):
                           + (f" · attendees {r.attendees}" if r.attendees else "")
                           + f" · {len(live)} patients, {discussed} discussed"
                           + (f" · {dropped} dropped" if dropped else ""))
-        rows: list[Any] = []
-        for group in AgendaGroup:
-            entries = [e for e in live if e.group == group.value]
-            if entries:
-                rows.append(GroupHeader(group.label, len(entries)))
-                rows.extend(entries)
+        rows = grouped(live)
         self.model.set_rows(rows)
         self.table.clearSpans()
         for n, row in enumerate(rows):
@@ -408,27 +321,8 @@ class CaseReviewPane(QWidget):
         self.discussed_button.setEnabled(manage and not e.reviewed)
         self.drop_button.setEnabled(manage and not e.reviewed)
         self.item_title.setText(e.patient_name)
-        parts = [f"<p><b>{E(e.group_label)}</b>" + (f" — also {E(', '.join(r for r in e.reasons if r != e.group_label))}"
-                                                    if len(e.reasons) > 1 else "") + "</p>"]
         row = next((r for r in self._registry_rows() if r.episode_id == e.episode_id), None)
-        if row is not None:
-            flags = ", ".join(h.flag.label for h in row.flags) or "none"
-            phq9 = score_pair(row.phq9_baseline, row.phq9_last)
-            if row.phq9_change is not None:
-                phq9 += f" ({row.phq9_change_text})"
-            parts.append(f"<p>Week {row.weeks} · primary scale {E(row.primary_scale)} · PHQ-9 {E(phq9)} · GAD-7 "
-                         f"{E(score_pair(row.gad7_baseline, row.gad7_last))} · last contact "
-                         f"{fmt_date(row.last_contact_on)} · flags: {E(flags)}</p>"
-                         f"<p style='color:#627D98'>Care manager {E(row.care_manager)} · clinician {E(row.clinician)}</p>")
-        recs = self.recs.get(e.episode_id, [])
-        if recs:
-            items = "".join(f"<li>{fmt_date(r.recommended_at.date())} · {E(r.kind_label)}: "
-                            f"{E(' '.join(x for x in (r.drug, r.dose) if x))} {E(r.text)} — <i>{E(r.state_label)}</i></li>"
-                            for r in recs[:6])
-            parts.append(f"<p><b>Recommendations</b></p><ul>{items}</ul>")
-        if e.discussion:
-            parts.append(f"<p><b>Discussion:</b> {E(e.discussion)}</p>")
-        self.item_body.setText("".join(parts))
+        self.item_body.setText(entry_html(e, row, self.recs.get(e.episode_id, [])))
 
     def _open_chart(self) -> None:
         e = self.selected_entry()
@@ -517,26 +411,10 @@ class CaseReviewPane(QWidget):
         return result
 
     def save_recommendation(self) -> Any:
-        from cocm_desktop.services.case_review import record_recommendation
-
         e = self.selected_entry()
         if e is None:
             return None
-        self.rec_error.hide()
-        try:
-            result = self.ctx.write(record_recommendation, e.episode_id, kind=self.kind.currentData(),
-                                    text=self.rec_text.toPlainText().strip(), drug=self.drug.text().strip() or None,
-                                    dose=self.dose.text().strip() or None, agenda_item_id=e.id,
-                                    what="case_review", patient_id=e.patient_id)
-        except Exception as exc:
-            if not is_expected(exc):
-                raise
-            self.rec_error.setText(describe(exc)[1])
-            self.rec_error.show()
-            return None
-        for w in (self.rec_text, self.drug, self.dose):
-            w.clear()
-        return result
+        return self.rec_box.record(self.ctx, e)
 
     def print_packet(self) -> None:
         """Build the packet off the GUI thread, then the print preview (Print…, Save as PDF…; never a temp file)."""
