@@ -1,34 +1,34 @@
-"""A synthetic clinic with realistic, deterministic history (demo database and benchmarks).
+"""Each demo patient's clinic history, written as rows for one bulk insert.
 
-Every patient follows an archetype (responder, partial, non-responder, relapse, safety event,
-disengaged, transferred, stepped down, completed, new), measured and contacted on the clinic's
-cadence, with time logged so months land above and below each billing threshold, weekly case
-reviews and recommendations in every loop state. Same seed + same `today` → the same clinic.
-
-Rows are written with bulk Core inserts in one transaction: 10,000 patients with 12 months of
-history take well under a minute. All names are invented.
+A patient is enrolled (demographics, episode, diagnosis, consent, medication, care plan) and then
+walked week by week on the clinic's cadence: contacts, measures when due, time logged so months
+land above and below each billing threshold, risk events, referrals, step-down and endings. What an
+episode asks of the weekly case review is collected in `review_wishes` for `CaseReviews`.
 """
 
 from __future__ import annotations
 
-import math
 import random
-from collections import defaultdict
-from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from pathlib import Path
-from typing import Any
 
-from sqlalchemy import insert, select
-
+from cocm_desktop.demo.archetypes import archetype_order, items_for_total, trajectory
+from cocm_desktop.demo.case_reviews import ReviewWish
+from cocm_desktop.demo.rows import Rows, Scheduler
+from cocm_desktop.demo.staff import Staff
+from cocm_desktop.demo.vocabulary import (
+    DIAGNOSES,
+    DRUGS,
+    FAMILY,
+    GIVEN,
+    GOALS,
+    PAYERS,
+    REFERRAL_TARGETS,
+    SKILLS,
+)
 from cocm_desktop.domain.activities import ACTIVITY_FOR_CONTACT_KIND
 from cocm_desktop.domain.instruments import score
-from cocm_desktop.store import audit
-from cocm_desktop.store.database import Database
 from cocm_desktop.store.models import (
-    AgendaItem,
     CarePlanVersion,
-    CaseReviewSession,
     Consent,
     Contact,
     Diagnosis,
@@ -37,251 +37,16 @@ from cocm_desktop.store.models import (
     Measure,
     Medication,
     Patient,
-    PayerRuleSet,
-    Recommendation,
     Referral,
     RiskEvent,
     TimeEntry,
-    User,
 )
 
-DEMO_PASSWORD = "demo"
-DEMO_LOGINS = [
-    # username, display name, role, credentials
-    ("lead", "Lee Adams", "clinic_lead", None),
-    ("cm1", "Casey Morgan", "care_manager", "LCSW"),
-    ("cm2", "Riley Chen", "care_manager", "RN"),
-    ("psych", "Dr. Priya Shah", "psychiatrist", "MD"),
-    ("doc1", "Dr. Daniel Okafor", "clinician", "MD"),
-    ("doc2", "Dr. Elena Varga", "clinician", "DO"),
-]
 
-_GIVEN_NAMES = (
-    "Ava Ben Carla Dmitri Elena Farah Gus Hana Ivan Jada Kofi Lena Marco Nia Omar Paula Quinn Rosa "
-    "Sami Tara Umar Vera Wes Xena Yusuf Zoe Abel Bria Cyrus Dalia Emil Fiona Gabe Hugo Iris Joel Kira "
-    "Luis Mara Nolan Opal Pedro Rhea Silas Tess Uri Vince Wren Yara Zeke"
-)
-_FAMILY_NAMES = (
-    "Abbott Baptiste Castillo Dubois Eriksen Fontaine Gallagher Haddad Ibarra Jansen Kowalski Lindqvist "
-    "Moreau Nakamura Okonkwo Petrov Quintero Rahman Sato Thorne Ueda Valdez Whitfield Xu Yamamoto Zielinski "
-    "Alvarez Brennan Chowdhury Delgado Esposito Fischer Grant Holloway Iverson Jovanovic Keller Larsen "
-    "Mbeki Novak Ortega Pereira Rossi Schultz Tanaka Underwood Vasquez Walsh Young Zhang"
-)
-GIVEN, FAMILY = _GIVEN_NAMES.split(), _FAMILY_NAMES.split()
+class ClinicHistory:
+    """Every patient's year: enrolment, then week by week until today or the episode closes."""
 
-DIAGNOSES = {
-    "PHQ-9": [
-        ("F32.1", "Major depressive disorder, single episode, moderate"),
-        ("F33.1", "Major depressive disorder, recurrent, moderate"),
-        ("F32.2", "Major depressive disorder, single episode, severe without psychotic features"),
-        ("F43.23", "Adjustment disorder with mixed anxiety and depressed mood"),
-    ],
-    "GAD-7": [
-        ("F41.1", "Generalized anxiety disorder"),
-        ("F41.9", "Anxiety disorder, unspecified"),
-    ],
-}
-DRUGS = [
-    ("Sertraline", "50 mg daily", "100 mg daily"),
-    ("Escitalopram", "10 mg daily", "20 mg daily"),
-    ("Fluoxetine", "20 mg daily", "40 mg daily"),
-    ("Bupropion XL", "150 mg daily", "300 mg daily"),
-    ("Mirtazapine", "15 mg at night", "30 mg at night"),
-]
-SKILLS = ["Behavioral activation", "Problem solving", "Sleep hygiene", "Relaxation breathing",
-          "Thought record", "Activity scheduling", "Worry time"]
-GOALS = [
-    "Get back to walking with my sister on weekends",
-    "Sleep through the night and stop dreading Mondays",
-    "Feel like myself with my kids again",
-    "Go back to choir practice",
-    "Stop calling in sick to work",
-    "Worry less about money and make a budget",
-]
-PAYERS = [("Medicare", 0.55), ("Medicare Advantage", 0.15), ("Commercial PPO", 0.2), ("Medicaid", 0.1)]
-REFERRAL_TARGETS = ["Riverside Counseling (CBT)", "County Behavioral Health", "Dr. M. Lin, psychiatry",
-                    "Sleep clinic", "Peer support group"]
-
-# (archetype, weight)
-ARCHETYPES = [
-    ("responder", 22), ("partial", 14), ("non_responder", 14), ("relapse", 6), ("safety", 6),
-    ("disengaged", 8), ("transferred", 6), ("stepped_down", 8), ("completed", 8), ("new", 8),
-]
-
-
-@dataclass
-class DemoSummary:
-    path: Path
-    patients: int
-    episodes: int
-    measures: int
-    contacts: int
-    time_entries: int
-    logins: list[tuple[str, str]] = field(default_factory=list)
-
-
-@dataclass
-class _Rows:
-    """Accumulates plain dicts per table with explicit ids (no RETURNING round trips)."""
-
-    tables: dict[Any, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
-    ids: dict[Any, int] = field(default_factory=lambda: defaultdict(int))
-
-    def add(self, model: Any, **values: Any) -> int:
-        self.ids[model] += 1
-        values.setdefault("id", self.ids[model])
-        self.tables[model].append(values)
-        return values["id"]
-
-
-def _items_for_total(rng: random.Random, n_items: int, total: int, item9: int = 0) -> list[int]:
-    """Item answers that add up to `total` (each 0–3); PHQ-9 item 9 set explicitly."""
-    items = [0] * n_items
-    free = list(range(n_items - 1)) if n_items == 9 else list(range(n_items))
-    if n_items == 9:
-        items[8] = item9
-        total = max(total, item9)
-    remaining = min(total - items[8] if n_items == 9 else total, 3 * len(free))
-    while remaining > 0:
-        i = rng.choice(free)
-        if items[i] < 3:
-            items[i] += 1
-            remaining -= 1
-    return items
-
-
-def _trajectory(kind: str, baseline: int, week: float, rng: random.Random) -> int:
-    noise = rng.choice((-1, 0, 0, 1))
-    if kind in ("responder", "stepped_down", "completed"):
-        value = baseline * max(0.18, 1 - week / 13)
-    elif kind in ("partial", "safety"):
-        # a partial response, then the consultant's medication change works from about week 14
-        value = baseline * (1 - 0.38 * min(1.0, week / 12)) if week < 14 else baseline * max(0.3, 0.62 - (week - 14) / 20)
-    elif kind == "relapse":
-        value = baseline * max(0.2, 1 - week / 12) if week < 18 else baseline * min(0.85, 0.2 + (week - 18) / 8)
-    else:  # non_responder, transferred, disengaged, new
-        value = baseline * (1 - 0.1 * min(1.0, week / 10))
-    return max(0, int(round(value)) + noise)
-
-
-class _Scheduler:
-    """Hands out non-overlapping clock times per staff member per day (overlap is a billing rule)."""
-
-    def __init__(self) -> None:
-        self._next: dict[tuple[int, date], datetime] = {}
-
-    def slot(self, staff_id: int, day: date, minutes: int, rng: random.Random) -> datetime:
-        start = self._next.get((staff_id, day)) or datetime.combine(day, time(8, 30)) + timedelta(
-            minutes=rng.randrange(0, 90, 5)
-        )
-        self._next[(staff_id, day)] = start + timedelta(minutes=minutes + rng.choice((5, 10, 15)))
-        return start
-
-
-def generate_demo(
-    path: Path | str,
-    *,
-    patients: int = 60,
-    seed: int = 7,
-    today: date | None = None,
-    months: int = 12,
-    password: str = DEMO_PASSWORD,
-) -> DemoSummary:
-    """Create an encrypted demo clinic at `path` (which must not exist)."""
-    if patients < 1:
-        raise ValueError("A demo clinic needs at least one patient.")
-    today = today or date.today()
-    rng = random.Random(seed)
-    path = Path(path)
-    db, _recovery = Database.create(path, clinic_name="Maple Street Family Medicine (demo)",
-                                    lead_username="lead", lead_display_name="Lee Adams",
-                                    lead_password=password)
-    try:
-        with db.session() as s:
-            staff = _make_staff(s, patients)
-            medicare_id = s.scalar(select(PayerRuleSet.id).where(PayerRuleSet.is_default.is_(True)))
-            rows = _Rows()
-            gen = _ClinicHistory(rng, today, months, staff, rows, medicare_id)
-            for n in range(patients):
-                gen.patient(n)
-            gen.case_reviews()
-            for model in (Patient, Episode, EpisodeStatusChange, Diagnosis, Consent, Medication,
-                          CarePlanVersion, Contact, Measure, Referral, RiskEvent, CaseReviewSession,
-                          AgendaItem, Recommendation, TimeEntry):
-                batch = rows.tables.get(model, [])
-                for i in range(0, len(batch), 20000):
-                    s.execute(insert(model), batch[i : i + 20000])
-            audit.append(s, user_id=db.actor.user_id, username=db.actor.username, action="demo.generate",
-                         summary=f"Demo clinic generated: {patients} patients, seed {seed}")
-            summary = DemoSummary(
-                path=path, patients=patients, episodes=len(rows.tables[Episode]),
-                measures=len(rows.tables[Measure]), contacts=len(rows.tables[Contact]),
-                time_entries=len(rows.tables[TimeEntry]),
-                logins=[(u, r) for u, _n, r, _c in DEMO_LOGINS],
-            )
-        for username, _name, _role, _creds in DEMO_LOGINS[1:]:
-            db.add_key_slot(username, password)
-        _prepare_next_review(db, today)
-    except BaseException:
-        db.close()
-        for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), db.keyfile_path):
-            leftover.unlink(missing_ok=True)
-        raise
-    db.close()
-    return summary
-
-
-def _prepare_next_review(db: Database, today: date) -> None:
-    """The care manager builds the next session's agenda, as the clinic does before each review."""
-    from cocm_desktop.domain.actor import Actor
-    from cocm_desktop.services.case_review import rebuild_agenda
-
-    with db.session() as s:
-        upcoming = s.scalar(select(CaseReviewSession.id).where(CaseReviewSession.held.is_(False))
-                            .order_by(CaseReviewSession.session_on))
-        cm = s.scalar(select(User).where(User.username == "cm1"))
-        if upcoming is not None and cm is not None:
-            rebuild_agenda(s, Actor(cm.id, cm.username, cm.display_name, cm.role), upcoming, today=today)
-
-
-@dataclass
-class _Staff:
-    lead: int
-    psych: int
-    care_managers: list[int]
-    clinicians: list[int]
-
-
-def _make_staff(s: Any, patients: int) -> _Staff:
-    """The six demo logins, plus unnamed extra staff for big clinics (rows only, no login)."""
-    ids: dict[str, int] = {}
-    for username, name, role, creds in DEMO_LOGINS:
-        user = s.scalar(select(User).where(User.username == username))
-        if user is None:
-            user = User(username=username, display_name=name, role=role, credentials=creds)
-            s.add(user)
-            s.flush()
-        ids[username] = user.id
-    cms, docs = [ids["cm1"], ids["cm2"]], [ids["doc1"], ids["doc2"]]
-    extra_cm = max(0, math.ceil(patients / 90) - 2)
-    extra_doc = max(0, math.ceil(patients / 350) - 2)
-    for i in range(extra_cm):
-        u = User(username=f"cm{i + 3}", display_name=f"Care Manager {i + 3}", role="care_manager",
-                 credentials="LCSW", active=True)
-        s.add(u)
-        s.flush()
-        cms.append(u.id)
-    for i in range(extra_doc):
-        u = User(username=f"doc{i + 3}", display_name=f"Dr. Clinician {i + 3}", role="clinician",
-                 credentials="MD", active=True)
-        s.add(u)
-        s.flush()
-        docs.append(u.id)
-    return _Staff(ids["lead"], ids["psych"], cms, docs)
-
-
-class _ClinicHistory:
-    def __init__(self, rng: random.Random, today: date, months: int, staff: _Staff, rows: _Rows,
+    def __init__(self, rng: random.Random, today: date, months: int, staff: Staff, rows: Rows,
                  medicare_id: int | None) -> None:
         self.rng, self.today, self.staff, self.rows = rng, today, staff, rows
         # the time log's everyday slips come from a stream of their own, so adding them left the
@@ -289,13 +54,11 @@ class _ClinicHistory:
         self.slips = random.Random(repr(rng.getstate()[1][:8]))
         self.start = today - timedelta(days=months * 30)
         self.medicare_id = medicare_id
-        self.sched = _Scheduler()
-        # episode id → list of (review date, reason group, care-manager question)
-        self.review_wishes: list[tuple[date, int, str, str | None, str]] = []
-        # Spread archetypes evenly (by weight) so even a 20-patient clinic gets every kind.
-        self.kinds = [k for _pos, k in sorted(((i + 0.5) / w, k) for k, w in ARCHETYPES for i in range(w))]
+        self.sched = Scheduler()
+        # what each episode asks of the weekly case review (written after every patient's history)
+        self.review_wishes: list[ReviewWish] = []
+        self.kinds = archetype_order()
         self._referred: list[tuple[int, date]] = []
-        self._states_used: set[str] = set()
 
     def _slip(self, pid: int, eid: int, cm: int, day: date, start: datetime, minutes: int) -> None:
         """What a real time log also holds, so the billing packet and the benchmark meet it: about
@@ -453,7 +216,7 @@ class _ClinicHistory:
             # measure when due (every 2–4 weeks early, ~8 weeks once stable)
             interval = 56 if stepped else (28 if responded else rng.choice((14, 21, 28)))
             if reached and (not measures_taken or (day - measures_taken[-1]).days >= interval):
-                total = baseline if not measures_taken else _trajectory(kind, baseline, week, rng)
+                total = baseline if not measures_taken else trajectory(kind, baseline, week, rng)
                 total = min(total, 27 if scale == "PHQ-9" else 21)
                 item9 = 0
                 if scale == "PHQ-9" and kind == "safety" and not safety_done and 2 <= week <= 7:
@@ -541,7 +304,7 @@ class _ClinicHistory:
     def _measure(self, eid: int, instrument: str, at: datetime, total: int, item9: int, by: int,
                  contact_id: int) -> int:
         n_items = 9 if instrument == "PHQ-9" else 7
-        items = _items_for_total(self.rng, n_items, total, item9)
+        items = items_for_total(self.rng, n_items, total, item9)
         s = score(instrument, items)
         return self.rows.add(Measure, episode_id=eid, instrument=instrument, taken_at=at, items=items,
                              total=s.total, band=s.band, item9=items[8] if n_items == 9 else None,
@@ -557,79 +320,3 @@ class _ClinicHistory:
                       outcome_at=None if open_ else at + timedelta(hours=2), opened_by_id=cm,
                       outcome_by_id=None if open_ else doc)
 
-    # ---- weekly case review ------------------------------------------------------------------
-    def case_reviews(self) -> None:
-        r, today = self.rows, self.today
-        # Thursdays from the first enrollment to the next one ahead (not yet held)
-        first = self.start + timedelta(days=(3 - self.start.weekday()) % 7)
-        sessions: list[tuple[date, int]] = []
-        day = first
-        while day <= today + timedelta(days=7):
-            sid = r.add(CaseReviewSession, session_on=day, consultant_id=self.staff.psych,
-                        attendees="Care managers, psychiatric consultant", held=day < today,
-                        created_by_id=self.staff.care_managers[0],
-                        created_at=datetime.combine(day - timedelta(days=2), time(9, 0)))
-            sessions.append((day, sid))
-            day += timedelta(days=7)
-        held = [(d, sid) for d, sid in sessions if d < today]
-        positions: dict[int, int] = defaultdict(int)
-        seen: set[tuple[int, int]] = set()
-        order = {"new": 0, "not_improving": 1, "medication_question": 2, "safety": 3, "follow_up": 4}
-        wishes = sorted(self.review_wishes, key=lambda w: (w[0], order[w[2]]))
-        for wish_day, eid, group, question, _kind in wishes:
-            target = next(((d, sid) for d, sid in held if d >= wish_day), None)
-            if target is None:
-                continue
-            d, sid = target
-            if (sid, eid) in seen:
-                continue
-            seen.add((sid, eid))
-            positions[sid] += 1
-            aid = r.add(AgendaItem, session_id=sid, episode_id=eid, group=group, position=positions[sid],
-                        reason={"new": "New enrollment", "not_improving": "Not improving at 10+ weeks",
-                                "medication_question": "Care manager question", "safety": "Safety flag",
-                                "follow_up": "Follow-up"}[group],
-                        reviewed=True, discussion="Discussed with consultant.")
-            self._recommend(sid, aid, eid, d, group, question)
-
-    def _recommend(self, sid: int, aid: int, eid: int, on: date, group: str, question: str | None) -> None:
-        rng, today = self.rng, self.today
-        drug = rng.choice(DRUGS)
-        if group in ("not_improving", "medication_question"):
-            kind, text, dname, dose = ("medication_change", f"Increase {drug[0]} to {drug[2]}; recheck PHQ-9 in 4 weeks.",
-                                       drug[0], drug[2])
-        elif group == "safety":
-            kind, text, dname, dose = ("continue", "Keep weekly contact until item 9 is 0 twice; review safety plan.",
-                                       None, None)
-        else:
-            kind, text, dname, dose = rng.choice((
-                ("psychotherapy", "Start behavioral activation with weekly calls.", None, None),
-                ("continue", "Continue current plan; recheck at 4 weeks.", None, None),
-                ("referral", "Refer for CBT at Riverside Counseling.", None, None),
-            ))
-        at = datetime.combine(on, time(13, 0))
-        age = (today - on).days
-        # Older loops are closed; recent ones spread over every state (the registry flags stuck ones).
-        if age > 28:
-            state = "closed"
-        else:
-            missing = [s for s in ("recommended", "approved", "modified", "declined", "told_patient")
-                       if s not in self._states_used]
-            state = missing[0] if missing else rng.choice(
-                ("recommended", "approved", "modified", "declined", "told_patient", "closed"))
-        self._states_used.add(state)
-        decided = state in ("approved", "modified", "declined", "told_patient", "closed")
-        told = state in ("told_patient", "closed")
-        ep = self.rows.tables[Episode][eid - 1]
-        doc, cm = ep["treating_clinician_id"], ep["care_manager_id"]
-        decision_at = at + timedelta(days=rng.choice((0, 1, 2, 5)))
-        told_at = decision_at + timedelta(days=rng.choice((1, 2, 4)))
-        self.rows.add(Recommendation, session_id=sid, agenda_item_id=aid, episode_id=eid, kind=kind, drug=dname,
-                      dose=dose, text=text, state=state, recommended_at=at, recommended_by_id=self.staff.psych,
-                      decided_at=min(decision_at, datetime.combine(today, time(8))) if decided else None,
-                      decided_by_id=doc if decided else None,
-                      decision_note="Agree" if state != "declined" else "Patient prefers to stay on current dose",
-                      modified_text=f"{text} Start at half the increase for one week." if state == "modified" else None,
-                      told_at=min(told_at, datetime.combine(today, time(8))) if told else None,
-                      told_by_id=cm if told else None, told_how="Phone" if told else None,
-                      closed_at=min(told_at, datetime.combine(today, time(8))) if state == "closed" else None)

@@ -1,0 +1,102 @@
+"""`generate_demo`: the demo clinic end to end, from an empty encrypted database to a clinic with
+staff, patients, a year of history, case reviews and every demo login's key slot."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import insert, select
+
+from cocm_desktop.demo.case_reviews import CaseReviews, prepare_next_review
+from cocm_desktop.demo.history import ClinicHistory
+from cocm_desktop.demo.rows import Rows
+from cocm_desktop.demo.staff import DEMO_LOGINS, DEMO_PASSWORD, make_staff
+from cocm_desktop.store import audit
+from cocm_desktop.store.database import Database
+from cocm_desktop.store.models import (
+    AgendaItem,
+    CarePlanVersion,
+    CaseReviewSession,
+    Consent,
+    Contact,
+    Diagnosis,
+    Episode,
+    EpisodeStatusChange,
+    Measure,
+    Medication,
+    Patient,
+    PayerRuleSet,
+    Recommendation,
+    Referral,
+    RiskEvent,
+    TimeEntry,
+)
+
+
+@dataclass
+class DemoSummary:
+    """What `generate_demo` made: where, how much, and the logins (username, role)."""
+
+    path: Path
+    patients: int
+    episodes: int
+    measures: int
+    contacts: int
+    time_entries: int
+    logins: list[tuple[str, str]] = field(default_factory=list)
+
+
+def generate_demo(
+    path: Path | str,
+    *,
+    patients: int = 60,
+    seed: int = 7,
+    today: date | None = None,
+    months: int = 12,
+    password: str = DEMO_PASSWORD,
+) -> DemoSummary:
+    """Create an encrypted demo clinic at `path` (which must not exist)."""
+    if patients < 1:
+        raise ValueError("A demo clinic needs at least one patient.")
+    today = today or date.today()
+    rng = random.Random(seed)
+    path = Path(path)
+    db, _recovery = Database.create(path, clinic_name="Maple Street Family Medicine (demo)",
+                                    lead_username="lead", lead_display_name="Lee Adams",
+                                    lead_password=password)
+    try:
+        with db.session() as s:
+            staff = make_staff(s, patients)
+            medicare_id = s.scalar(select(PayerRuleSet.id).where(PayerRuleSet.is_default.is_(True)))
+            rows = Rows()
+            gen = ClinicHistory(rng, today, months, staff, rows, medicare_id)
+            for n in range(patients):
+                gen.patient(n)
+            CaseReviews(rng, today, gen.start, staff, rows).write(gen.review_wishes)
+            for model in (Patient, Episode, EpisodeStatusChange, Diagnosis, Consent, Medication,
+                          CarePlanVersion, Contact, Measure, Referral, RiskEvent, CaseReviewSession,
+                          AgendaItem, Recommendation, TimeEntry):
+                batch = rows.tables.get(model, [])
+                for i in range(0, len(batch), 20000):
+                    s.execute(insert(model), batch[i : i + 20000])
+            audit.append(s, user_id=db.actor.user_id, username=db.actor.username, action="demo.generate",
+                         summary=f"Demo clinic generated: {patients} patients, seed {seed}")
+            summary = DemoSummary(
+                path=path, patients=patients, episodes=len(rows.tables[Episode]),
+                measures=len(rows.tables[Measure]), contacts=len(rows.tables[Contact]),
+                time_entries=len(rows.tables[TimeEntry]),
+                logins=[(u, r) for u, _n, r, _c in DEMO_LOGINS],
+            )
+        for username, _name, _role, _creds in DEMO_LOGINS[1:]:
+            db.add_key_slot(username, password)
+        prepare_next_review(db, today)
+    except BaseException:
+        db.close()
+        for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), db.keyfile_path):
+            leftover.unlink(missing_ok=True)
+        raise
+    db.close()
+    return summary
