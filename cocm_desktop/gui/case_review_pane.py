@@ -32,8 +32,7 @@ from cocm_desktop.gui.errors import is_expected, show_error
 from cocm_desktop.gui.form_dialog import Field, FormDialog
 from cocm_desktop.gui.registry_model import RowRole, fmt_long
 from cocm_desktop.gui.resources import ACCENT, icon
-from cocm_desktop.gui.worker import BusyOverlay, run_in_background
-from cocm_desktop.store.errors import SessionLocked
+from cocm_desktop.gui.worker import BusyOverlay, PaneLoad, run_in_background
 
 PACKET_MODULE = "cocm_desktop.reports.case_review_packet"
 __all__ = ["CaseReviewPane", "GroupHeader", "packet_available"]
@@ -46,7 +45,7 @@ def packet_available() -> bool:
         return False
 
 
-class CaseReviewPane(QWidget):
+class CaseReviewPane(PaneLoad, QWidget):
     openChart = Signal(int)
     loaded = Signal()
 
@@ -217,14 +216,6 @@ class CaseReviewPane(QWidget):
             return sessions, review, recs
 
         run_in_background(work, lambda r: self._loaded(generation, r), lambda e: self._failed(generation, e))
-
-    def _failed(self, generation: int, exc: BaseException) -> None:
-        if generation != self._generation:
-            return
-        self.loading = False
-        self.busy.stop()
-        if not isinstance(exc, SessionLocked):
-            show_error(self, exc)
 
     def _loaded(self, generation: int, result: tuple[Any, Any, Any]) -> None:
         if generation != self._generation:

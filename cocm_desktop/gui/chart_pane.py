@@ -22,12 +22,11 @@ from cocm_desktop.gui.chart_fill import ChartFill
 from cocm_desktop.gui.chart_layout import ChartLayout
 from cocm_desktop.gui.chart_widgets import _selected
 from cocm_desktop.gui.context import AppContext
-from cocm_desktop.gui.errors import describe, show_error
-from cocm_desktop.gui.worker import run_in_background
-from cocm_desktop.store.errors import SessionLocked
+from cocm_desktop.gui.errors import describe
+from cocm_desktop.gui.worker import PaneLoad, run_in_background
 
 
-class ChartPane(ChartLayout, ChartFill, ChartActions, QWidget):
+class ChartPane(ChartLayout, ChartFill, ChartActions, PaneLoad, QWidget):
     """Layout in `chart_layout`, filling from the loaded chart in `chart_fill`, write actions in
     `chart_actions`; loading, clearing and gating the actions per role here."""
 
@@ -79,14 +78,6 @@ class ChartPane(ChartLayout, ChartFill, ChartActions, QWidget):
             return chart, entries
 
         run_in_background(work, lambda result: self._loaded(generation, result), lambda e: self._failed(generation, e))
-
-    def _failed(self, generation: int, exc: BaseException) -> None:
-        if generation != self._generation:
-            return
-        self.loading = False
-        self.busy.stop()
-        if not isinstance(exc, SessionLocked):
-            show_error(self, exc)
 
     def _loaded(self, generation: int, result: tuple[Any, list[Any]]) -> None:
         if generation != self._generation:

@@ -2,7 +2,8 @@
 
 `run_in_background(fn, on_done, on_error)` runs `fn()` on a small thread pool; the callbacks run
 on the GUI thread. Callbacks that are bound methods of a QObject are skipped when that object has
-been deleted meanwhile. `BusyOverlay` greys a pane and spins while its data loads.
+been deleted meanwhile. `BusyOverlay` greys a pane and spins while its data loads; `PaneLoad` is
+what a pane does when its load fails.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import shiboken6
 from PySide6.QtCore import QEvent, QObject, QRectF, QRunnable, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from cocm_desktop.store.errors import SessionLocked
 
 POOL = QThreadPool()
 POOL.setMaxThreadCount(2)
@@ -74,6 +77,24 @@ def run_in_background(
     task.signals.failed.connect(finished_bad, Qt.ConnectionType.QueuedConnection)
     POOL.start(task)
     return task
+
+
+class PaneLoad:
+    """Mixin of a pane that loads its data with `run_in_background`, each load stamped with
+    `self._generation` (a newer load or a lock bumps it); `self.loading` is True meanwhile and
+    `self.busy` is the pane's `BusyOverlay`."""
+
+    def _failed(self, generation: int, exc: BaseException) -> None:
+        """The load's error callback: a superseded load is ignored; otherwise the pane stops loading
+        and shows the error, unless the session locked meanwhile (the lock screen is showing)."""
+        if generation != self._generation:
+            return
+        self.loading = False
+        self.busy.stop()
+        if not isinstance(exc, SessionLocked):
+            from cocm_desktop.gui.errors import show_error
+
+            show_error(self, exc)
 
 
 def busy() -> bool:
