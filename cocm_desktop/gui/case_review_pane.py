@@ -1,6 +1,10 @@
 """Case-review pane: the next session, its agenda grouped as the spec orders it, add/drop
 patients, discussion notes, the consultant's recommendations recorded inline, and the printed
 packet (`reports.case_review_packet`, built off the GUI thread, saved only where the user says).
+
+The agenda list (grouping, model, view, how an entry reads) is in `case_review_agenda`, the inline
+recommendation form in `case_review_recommendation`; the session header, loading, the selected
+entry's detail and the actions are here.
 """
 
 from __future__ import annotations
