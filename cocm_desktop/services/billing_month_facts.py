@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import String, cast, func, select
+from sqlalchemy import func, select
 
 from cocm_desktop.domain.episode_months import Month
 from cocm_desktop.domain.outcomes import Measurement, is_not_improving, pick_baseline
@@ -26,7 +26,7 @@ from cocm_desktop.store.models import (
 )
 
 from ._sql import raw
-from .billing_history import day_reader, plain_rows
+from .billing_history import _moment, day_reader, plain_rows
 
 __all__ = ["Facts", "month_facts", "not_improving"]
 
@@ -76,12 +76,13 @@ def month_facts(conn, month: Month) -> Facts:  # type: ignore[no-untyped-def]
 
 def not_improving(conn, episodes: Iterable, as_of: date, policy, *, exact: bool = False) -> dict[int, bool]:  # type: ignore[no-untyped-def]
     """{episode id: not improving as of `as_of`} (`domain.outcomes.is_not_improving`) from the
-    episode's primary-scale scores up to that day: the baseline by `pick_baseline`, the latest
-    score the first one on the last day scored.
+    episode's primary-scale scores up to that day: the baseline by `pick_baseline`, the latest the
+    newest score (by time taken, then entry order), as the registry takes them.
 
-    One pass over the scores in entry order. `pick_baseline` is given the scores dated in the
-    baseline window (on or after enrollment, `policy.baseline_window_days` at most), the only ones
-    it can pick; `exact=True` gives it every score (the reference).
+    One pass over the scores in the episode index's order (episode, time taken), read from
+    that index alone. `pick_baseline` is given the scores dated in the baseline window (on or
+    after enrollment, `policy.baseline_window_days` at most), the only ones it can pick;
+    `exact=True` gives it every score (the reference).
     """
     by_id = {e.id: e for e in episodes}
     window = timedelta(days=policy.baseline_window_days)
@@ -89,42 +90,37 @@ def not_improving(conn, episodes: Iterable, as_of: date, policy, *, exact: bool 
     limits = {
         eid: (e.enrolled_on.isoformat(), (e.enrolled_on + window).isoformat()) for eid, e in by_id.items()
     }
-    kept: dict[int, list[tuple[str, int]]] = defaultdict(list)
-    latest: dict[int, tuple[str, int]] = {}
+    kept: dict[int, list[tuple[str, int, int]]] = defaultdict(list)
+    latest: dict[int, tuple[str, int, int]] = {}
     as_of_end = datetime.combine(as_of, datetime.max.time())
-    for eid, day, total in plain_rows(
+    # in the index's order (episode, time taken), so SQLite reads it without sorting; scores
+    # taken at the same moment are told apart by their id here
+    for eid, taken_at, total, mid in plain_rows(
         conn,
-        select(Measure.episode_id, func.substr(cast(Measure.taken_at, String), 1, 10), Measure.total)
+        select(Measure.episode_id, raw(Measure.taken_at), Measure.total, Measure.id)
         .join(Episode, Episode.id == Measure.episode_id)
         .where(Measure.instrument == Episode.primary_scale, Measure.taken_at <= as_of_end)
-        .order_by(Measure.id),
+        .order_by(Measure.episode_id, Measure.taken_at),
     ):
         limit = limits.get(eid)
         if limit is None:
             continue
+        score = (taken_at, mid, total)
         best = latest.get(eid)
-        if best is None or day > best[0]:
-            latest[eid] = (day, total)  # the first score of the latest day, as max() keeps it
-        if exact or limit[0] <= day <= limit[1]:
-            kept[eid].append((day, total))
-    days: dict[str, date] = {}
-
-    def on(day: str) -> date:
-        parsed = days.get(day)
-        if parsed is None:
-            parsed = days[day] = date.fromisoformat(day)
-        return parsed
+        if best is None or score > best:
+            latest[eid] = score
+        if exact or limit[0] <= taken_at[:10] <= limit[1]:
+            kept[eid].append(score)
 
     out: dict[int, bool] = {}
     for eid, e in by_id.items():
-        candidates = [Measurement(e.primary_scale, on(day), total) for day, total in kept.get(eid, ())]
+        candidates = [Measurement(e.primary_scale, _moment(at), total) for at, _, total in sorted(kept.get(eid, ()))]
         baseline = pick_baseline(e.enrolled_on, candidates, policy=policy)
-        last = latest.get(eid)
         out[eid] = is_not_improving(
             e.enrolled_on,
             as_of,
             baseline.total if baseline else None,
-            last[1] if last else None,
+            latest[eid][2] if eid in latest else None,
             policy,
         )
     return out

@@ -299,8 +299,11 @@ SCORES = [
     ([(14, 20), (70, 9)], False),  # baseline on the window's last day; response
     ([(15, 20), (70, 9)], True),  # first score after the window: no baseline
     ([(-3, 20), (70, 9)], True),  # a screening score before enrollment is no baseline
-    ([(0, 20), (70, 18), (70, 9)], True),  # the latest day's first score counts (18: no response)
-    ([(0, 20), (0, 10), (70, 9)], False),  # the first score of the baseline day counts (20)
+    # several scores on one day (each entered an hour earlier in the day than the one before):
+    # as in the registry, the latest is the newest by time and the baseline the earliest by time
+    ([(0, 20), (70, 18), (70, 9)], True),  # latest 18 (11:00, after 9 at 10:00): no response
+    ([(0, 20), (0, 10), (70, 9)], True),  # baseline 10 (11:00, before 20 at 12:00): no response
+    ([(0, 10), (0, 20), (70, 9)], False),  # baseline 20 (11:00): 9 is a response
     ([(0, 20), (70, 4)], False),  # remission
 ]
 
@@ -336,3 +339,15 @@ def test_not_improving_reads_the_same_from_window_scores_as_from_all(clinic, bui
         exact = not_improving(conn, eps, enrolled + timedelta(days=200), policy, exact=True)
     assert fast == exact
     assert [fast[eid] for eid in eids[: len(SCORES)]] == [expected for _, expected in SCORES]
+    # the registry shows the same baseline and latest score the month's check decides from
+    from cocm_desktop.domain.outcomes import is_not_improving
+    from cocm_desktop.services.registry import collect
+
+    as_of = enrolled + timedelta(days=200)
+    with clinic.session() as s:
+        rows = {r.episode_id: r for r, _ in collect(s, today=as_of, episode_ids=eids, cached=False)}
+    shown = {
+        eid: is_not_improving(enrolled, as_of, rows[eid].phq9_baseline, rows[eid].phq9_last, policy)
+        for eid in eids
+    }
+    assert shown == fast

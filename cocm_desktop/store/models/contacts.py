@@ -16,7 +16,9 @@ class Measure(Base):
 
     __tablename__ = "measure"
     __table_args__ = (
-        Index("ix_measure_episode_taken", "episode_id", "taken_at"),
+        # carries the scale and total: an episode's scores (registry, month-end "not improving")
+        # are read from the index alone, without the item answers
+        Index("ix_measure_episode_taken", "episode_id", "taken_at", "instrument", "total"),
         # a month's scores for the whole clinic (month-end billing) without reading every score
         Index("ix_measure_taken_episode", "taken_at", "episode_id"),
     )
