@@ -46,6 +46,14 @@ def bundle_root() -> Path:
     return Path(cocm_desktop.__file__).resolve().parent.parent
 
 
+def resource_path(relative: Path) -> Path:
+    """`relative` (resources/...) among the program's own files: beside the package (the bundle,
+    the source checkout) or, installed from a wheel, inside it (cocm_desktop/resources/...)."""
+    root = bundle_root()
+    installed = root / "cocm_desktop" / relative
+    return installed if installed.exists() else root / relative
+
+
 # ---- the checks -----------------------------------------------------------------------------
 class _Clinic:
     """The throw-away clinic shared by the storage checks (created by the first one)."""
@@ -191,8 +199,9 @@ def _check_fonts(_clinic: _Clinic) -> str:
 
     folder = pdf_common.register_fonts().resolve()
     root = bundle_root().resolve()
-    if not folder.is_relative_to(root):
-        raise CheckFailed(f"the report fonts are missing from {root / 'resources' / 'fonts'}")
+    fonts = resource_path(Path("resources") / "fonts")
+    if not folder.is_relative_to(fonts.resolve()):
+        raise CheckFailed(f"the report fonts are missing from {fonts}")
     missing = [ch for ch in "ŁódźΣοφίαНгуễ" if pdf_common.printable(ch) != ch]
     if missing:
         raise CheckFailed("the report font cannot draw " + " ".join(missing))
@@ -256,11 +265,11 @@ def _show_widget() -> str:
     formats = {bytes(f.data()).decode() for f in QImageReader.supportedImageFormats()}
     if "svg" not in formats:
         raise CheckFailed("Qt cannot read SVG images (the svg image-format plugin is missing)")
-    icon_path = bundle_root() / APP_ICON
+    icon_path = resource_path(APP_ICON)
     if not icon_path.is_file():
         raise CheckFailed(f"the app icon is missing ({icon_path})")
-    if not (bundle_root() / STYLESHEET).is_file():
-        raise CheckFailed(f"the stylesheet is missing ({bundle_root() / STYLESHEET})")
+    if not resource_path(STYLESHEET).is_file():
+        raise CheckFailed(f"the stylesheet is missing ({resource_path(STYLESHEET)})")
     icon = QIcon(str(icon_path))
     icon_pixmap = icon.pixmap(64, 64)
     if icon_pixmap.isNull() or _distinct_colors(icon_pixmap.toImage()) < 3:
