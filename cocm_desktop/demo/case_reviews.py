@@ -48,7 +48,7 @@ class CaseReviews:
         seen: set[tuple[int, int]] = set()
         order = {"new": 0, "not_improving": 1, "medication_question": 2, "safety": 3, "follow_up": 4}
         wishes = sorted(review_wishes, key=lambda w: (w[0], order[w[2]]))
-        for wish_day, eid, group, question, _kind in wishes:
+        for wish_day, eid, group, _question, _kind in wishes:
             target = next(((d, sid) for d, sid in held if d >= wish_day), None)
             if target is None:
                 continue
@@ -62,9 +62,9 @@ class CaseReviews:
                                 "medication_question": "Care manager question", "safety": "Safety flag",
                                 "follow_up": "Follow-up"}[group],
                         reviewed=True, discussion="Discussed with consultant.")
-            self._recommend(sid, aid, eid, d, group, question)
+            self._recommend(sid, aid, eid, d, group)
 
-    def _recommend(self, sid: int, aid: int, eid: int, on: date, group: str, question: str | None) -> None:
+    def _recommend(self, sid: int, aid: int, eid: int, on: date, group: str) -> None:
         rng, today = self.rng, self.today
         drug = rng.choice(DRUGS)
         if group in ("not_improving", "medication_question"):

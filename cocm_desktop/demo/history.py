@@ -58,7 +58,6 @@ class ClinicHistory:
         # what each episode asks of the weekly case review (written after every patient's history)
         self.review_wishes: list[ReviewWish] = []
         self.kinds = archetype_order()
-        self._referred: list[tuple[int, date]] = []
 
     def _slip(self, pid: int, eid: int, cm: int, day: date, start: datetime, minutes: int) -> None:
         """What a real time log also holds, so the billing packet and the benchmark meet it: about
@@ -295,7 +294,6 @@ class ClinicHistory:
             ep["status"] = status
 
     def _referral(self, eid: int, on: date, by: int, *, to: str, reason: str, confirmed: bool) -> None:
-        self._referred.append((eid, on))
         status = "seen" if confirmed else self.rng.choice(("sent", "scheduled"))
         self.rows.add(Referral, episode_id=eid, to_whom=to, reason=reason, referred_on=on, status=status,
                       seen_confirmed_on=on + timedelta(days=21) if confirmed and on + timedelta(days=21) <= self.today else None,
