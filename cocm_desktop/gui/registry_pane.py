@@ -33,8 +33,7 @@ from cocm_desktop.gui.context import AppContext
 from cocm_desktop.gui.registry_delegates import FlagChipsDelegate, MinutesDelegate, PatientDelegate
 from cocm_desktop.gui.registry_model import COLUMN_INDEX, COLUMNS, IdRole, RegistryModel, RegistryProxy
 from cocm_desktop.gui.resources import MUTED, icon
-from cocm_desktop.gui.worker import BusyOverlay, run_in_background
-from cocm_desktop.store.errors import SessionLocked
+from cocm_desktop.gui.worker import BusyOverlay, PaneLoad, run_in_background
 
 
 class RegistryTable(QTableView):
@@ -47,7 +46,7 @@ class RegistryTable(QTableView):
         super().keyPressEvent(event)
 
 
-class RegistryPane(QWidget):
+class RegistryPane(PaneLoad, QWidget):
     openChart = Signal(int)  # patient id
     newPatientRequested = Signal()
     loaded = Signal()
@@ -254,17 +253,6 @@ class RegistryPane(QWidget):
         self.load_count += 1
         self.busy.stop()
         self.loaded.emit()
-
-    def _failed(self, generation: int, exc: BaseException) -> None:
-        if generation != self._generation:
-            return
-        self.loading = False
-        self.busy.stop()
-        if isinstance(exc, SessionLocked):
-            return  # locked meanwhile: the lock screen is showing
-        from cocm_desktop.gui.errors import show_error
-
-        show_error(self, exc)
 
     def clear_for_lock(self) -> None:
         self._generation += 1
