@@ -1,5 +1,5 @@
-"""What a wheel of cocm-desktop carries, as setuptools itself computes it from setup.py and
-pyproject.toml (its build_py file lists, without building anything).
+"""What a wheel of cocm-desktop carries, as setuptools itself computes it from pyproject.toml (its
+build_py file lists, without building anything).
 
 The app finds its stylesheet, icons and report fonts in `cocm_desktop/resources/` when it is
 installed from a wheel (gui.resources, reports.pdf_common, selfcheck); the files come from the
@@ -22,17 +22,40 @@ NOT_SHIPPED = {"README.md", "screenshots"}  # developer documentation, not used 
 
 
 @pytest.fixture(scope="module")
-def wheel_files() -> set[str]:
-    """Paths inside the wheel of every data file and every module setuptools would install."""
-    from distutils.core import run_setup  # setuptools' own (imported above)
+def configured():  # type: ignore[no-untyped-def]
+    """setuptools' Distribution as `pip wheel .` configures it from pyproject.toml."""
+    from setuptools.dist import Distribution
 
     here = Path.cwd()
     try:
-        os.chdir(ROOT)  # setup.py's package_dir and the package-data globs are relative
+        os.chdir(ROOT)  # the package-dir mapping and the package-data globs are relative
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # setuptools' notes about beta/deprecated options
-            dist = run_setup("setup.py", stop_after="config")
-        build_py = dist.get_command_obj("build_py")
+            dist = Distribution({"script_name": "pyproject.toml"})
+            dist.parse_config_files()  # reads pyproject.toml
+        yield dist
+    finally:
+        os.chdir(here)
+
+
+def test_every_package_is_listed(configured) -> None:  # type: ignore[no-untyped-def]
+    """A package missing from the list would still ship, as data, with a deprecation warning."""
+    from setuptools import find_namespace_packages
+
+    code = find_namespace_packages(str(ROOT), include=["cocm_desktop*"])
+    data = ["cocm_desktop.resources"] + [
+        f"cocm_desktop.resources.{p.name}" for p in RESOURCES.iterdir() if p.is_dir() and p.name not in NOT_SHIPPED
+    ]
+    assert sorted(configured.packages) == sorted([*code, *data])
+
+
+@pytest.fixture(scope="module")
+def wheel_files(configured) -> set[str]:  # type: ignore[no-untyped-def]
+    """Paths inside the wheel of every data file and every module setuptools would install."""
+    here = Path.cwd()
+    try:
+        os.chdir(ROOT)
+        build_py = configured.get_command_obj("build_py")
         build_py.ensure_finalized()
         files = {
             (Path(build_dir).relative_to(build_py.build_lib) / name).as_posix()
