@@ -207,10 +207,10 @@ def _history_fast(conn, first, episodes, roles, consent_for, wanted=None, consen
     time counts, minutes > 0, not billed elsewhere, an episode set, not deleted), a month has
     counted minutes exactly when its latest day with time is on or after the consent covering
     that month. Those days come from one grouped statement over the (patient, day) index, a list
-    of days per patient. `_unusual` finds, in one pass in day order, the patients with another
-    kind of entry and the staff days where one person's entries overlap. Patients with several
-    episodes or an unusual entry are grouped per episode and month in SQL (`_grouped`); the
-    patient-months with time on an overlapping staff day, or with counted time under two
+    of days per patient. `_unusual` finds, from indexes and `time_overlap_day`, the patients with
+    another kind of entry and the entries an earlier overlapping entry of the same person trims.
+    Patients with several episodes or an unusual entry are grouped per episode and month in SQL
+    (`_grouped`); the patient-months with a trimmed entry, or with counted time under two
     episodes (their order decides ties in `label_month`), are recounted by `count_month`.
     """
     always, if_cm_work = _staff_whose_time_counts(roles)
