@@ -1,8 +1,9 @@
 """Keeps `time_overlap_day` current: the staff days on which one person's live timed entries overlap.
 
-The month-end billing history recounts, entry by entry, the patient-months with time on such a
-day (overlapping minutes are counted once across patients). Finding those days from scratch is a
-pass over every earlier time entry in start order; this table answers it from a few rows.
+Overlapping minutes are counted once across patients, so the month-end billing history works
+out the overlap from the entries of these days and recounts, entry by entry, the months of the
+entries it trims. Finding the days from scratch is a pass over every earlier time entry in start
+order; this table answers it from a few rows.
 
 Installed on the store's sessionmaker beside store.invalidation, so no writer can forget it:
 - after each flush, every staff day a flushed time entry belongs to (before and after an edit
