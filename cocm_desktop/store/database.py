@@ -8,34 +8,22 @@ from __future__ import annotations
 
 import contextlib
 import hmac
-import math
-import os
 import uuid
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cocm_desktop import __version__
 from cocm_desktop.domain.actor import Actor
-from cocm_desktop.domain.policy import DEFAULT_POLICY, Policy, login_delay_seconds
 
-from . import audit, invalidation, migrate, overlap_days
+from . import audit, invalidation, migrate, open_checks, overlap_days
 from .engine import make_engine, raw_connect, translate
-from .errors import (
-    DatabaseDamaged,
-    DatabaseNotFound,
-    NewerSchema,
-    NotACocmDatabase,
-    ReadOnlyLocation,
-    SessionLocked,
-    StoreError,
-    TooManyAttempts,
-    WrongCredentials,
-)
+from .errors import DatabaseDamaged, ReadOnlyLocation, SessionLocked, StoreError, WrongCredentials
+from .failed_sign_ins import check_delay, flush_failures, note_failure, sync_login_policy
 from .keyslots import (
     RECOVERY_SLOT,
     KeyFile,
@@ -48,24 +36,20 @@ from .keyslots import (
 from .location import check_location
 from .lockfile import InstanceLock
 from .models import ClinicSetting, User, utcnow
+from .open_checks import check_schema, damaged, opens_with, precheck, verify_readable, writable
 
 AUDIT_KEY_SETTING = "audit_chain_key"
-LOGIN_POLICY_FIELDS = ("failed_login_free_attempts", "failed_login_delay_seconds",
-                       "failed_login_max_delay_seconds")
+
+# Read from here (selfcheck, store.backup, tests) since before the opening checks moved out.
+SQLITE_PLAIN_HEADER = open_checks.SQLITE_PLAIN_HEADER
+PAGE_SIZE = open_checks.PAGE_SIZE
+file_looks_encrypted = open_checks.file_looks_encrypted
+_precheck = precheck
+_opens_with = opens_with
 
 
 def _utcnow() -> datetime:  # tests move the clock here
     return utcnow()
-
-SQLITE_PLAIN_HEADER = b"SQLite format 3\x00"
-PAGE_SIZE = 4096  # SQLCipher 4 default
-
-
-def _damaged(name: str) -> DatabaseDamaged:
-    return DatabaseDamaged(
-        f"“{name}” is damaged and cannot be opened safely. Nothing has been changed. "
-        "Restore the latest backup, or call your IT support."
-    )
 
 
 class Database:
@@ -116,7 +100,7 @@ class Database:
             with contextlib.suppress(DBAPIError):
                 session.rollback()
             store_error = translate(exc)
-            if isinstance(store_error, ReadOnlyLocation) and _writable(self.path):
+            if isinstance(store_error, ReadOnlyLocation) and writable(self.path):
                 # SQLCipher answers "readonly" once a page failed its HMAC check: that is damage.
                 store_error = DatabaseDamaged(
                 "The database file is damaged. Nothing has been changed. "
@@ -213,12 +197,12 @@ class Database:
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # no page under the old key left behind
         finally:
             conn.close()
-        if not _opens_with(self.path, new_key):
-            if _opens_with(self.path, self._key):
+        if not opens_with(self.path, new_key):
+            if opens_with(self.path, self._key):
                 self.keyfile.abandon_rekey()
                 self.save_keyfile()
                 raise StoreError("The database could not be re-keyed; nothing was changed. Try again.")
-            raise _damaged(self.path.name)
+            raise damaged(self.path.name)
         self._key = new_key
         self.engine = make_engine(self.path, new_key)
         self._sessions = _session_factory(self.engine)
@@ -251,13 +235,13 @@ class Database:
     def unlock(self, username: str, password: str) -> Actor:
         """Resume a locked session with a password (the same growing delay as sign-in)."""
         slot = normalize_username(username)
-        _check_delay(self.keyfile, slot)
+        check_delay(self.keyfile, slot, _utcnow())
         try:
             keys = self.keyfile.unlock(slot, password)
             if not any(hmac.compare_digest(k, self._key) for k in keys):
                 raise WrongCredentials()
         except WrongCredentials:
-            _note_failure(self.path, self.keyfile, slot)
+            note_failure(self.path, self.keyfile, slot, _utcnow())
             raise WrongCredentials() from None
         with self._session() as s:
             user = s.scalar(select(User).where(User.username == slot))
@@ -265,7 +249,7 @@ class Database:
                 raise WrongCredentials()
             previous = self.actor.username if self.actor else None
             actor = Actor(user.id, user.username, user.display_name, user.role)
-            _flush_failures(s, self.keyfile)
+            flush_failures(s, self.keyfile)
             audit.append(s, user_id=user.id, username=user.username, action="session.unlock",
                          summary="Session unlocked",
                          detail=None if previous == user.username else {"previous_user": previous})
@@ -370,13 +354,13 @@ class Database:
         follows repeated failures.
         """
         path = Path(path).absolute()
-        keyfile = _precheck(path)
+        keyfile = precheck(path)
         slot = normalize_username(username)
-        _check_delay(keyfile, slot)
+        check_delay(keyfile, slot, _utcnow())
         try:
             keys = keyfile.unlock(slot, password)
         except WrongCredentials:
-            _note_failure(path, keyfile, slot)
+            note_failure(path, keyfile, slot, _utcnow())
             raise
         db, opened_with_next = cls._open_with_candidates(path, keys, keyfile, exclusive)
         try:
@@ -385,10 +369,10 @@ class Database:
                 if user is None or not user.active:
                     raise WrongCredentials()
                 db.actor = Actor(user.id, user.username, user.display_name, user.role)
-                _flush_failures(s, keyfile)
+                flush_failures(s, keyfile)
                 audit.append(s, user_id=user.id, username=user.username, action="login.success",
                              summary="Signed in")
-                policy_changed = _sync_login_policy(s, keyfile)
+                policy_changed = sync_login_policy(s, keyfile)
             db._after_unlock(slot, password, opened_with_next, policy_changed)
         except BaseException:
             db.close()
@@ -403,13 +387,13 @@ class Database:
         if not reason.strip():
             raise ValueError("Say why the recovery code is being used; the reason is kept in the audit log.")
         path = Path(path).absolute()
-        keyfile = _precheck(path)
-        _check_delay(keyfile, RECOVERY_SLOT)
+        keyfile = precheck(path)
+        check_delay(keyfile, RECOVERY_SLOT, _utcnow())
         code = normalize_recovery_code(recovery_code)
         try:
             keys = keyfile.unlock(RECOVERY_SLOT, code)
         except WrongCredentials:
-            _note_failure(path, keyfile, RECOVERY_SLOT)
+            note_failure(path, keyfile, RECOVERY_SLOT, _utcnow())
             raise WrongCredentials() from None
         db, opened_with_next = cls._open_with_candidates(path, keys, keyfile, exclusive)
         try:
@@ -420,7 +404,7 @@ class Database:
                 if lead is None:
                     raise StoreError("No active clinic lead is left in this database.")
                 db.actor = Actor(lead.id, lead.username, lead.display_name, lead.role)
-                _flush_failures(s, keyfile)
+                flush_failures(s, keyfile)
                 audit.append(s, user_id=lead.id, username=lead.username, action="login.recovery_code",
                              summary="Emergency access with the recovery code", detail={"reason": reason})
             db._after_unlock(RECOVERY_SLOT, code, opened_with_next, False)
@@ -468,8 +452,8 @@ class Database:
             lock.acquire()
         engine = make_engine(path, key)
         try:
-            _verify_readable(engine, path)
-            _check_schema(engine, path, key, keyfile)
+            verify_readable(engine, path)
+            check_schema(engine, path, key, keyfile)
             with engine.connect() as conn:
                 pinned = conn.execute(
                     select(ClinicSetting.value).where(ClinicSetting.key == AUDIT_KEY_SETTING)
@@ -487,150 +471,6 @@ class Database:
 
 
 # ---- helpers --------------------------------------------------------------------------------
-def _precheck(path: Path) -> KeyFile:
-    """File-level checks before any key is tried: existence, plain SQLite, key file pairing."""
-    if not path.exists():
-        raise DatabaseNotFound(f"There is no database at “{path}”.")
-    if path.is_dir():
-        raise NotACocmDatabase(f"“{path.name}” is a folder, not a CoCM Desktop database.")
-    check_location(path)
-    size = path.stat().st_size
-    if size == 0:
-        raise NotACocmDatabase(f"“{path.name}” is an empty file, not a CoCM Desktop database.")
-    with path.open("rb") as fh:
-        header = fh.read(16)
-    if header == SQLITE_PLAIN_HEADER:
-        raise NotACocmDatabase(
-            f"“{path.name}” is an ordinary, unencrypted SQLite file, not a CoCM Desktop database. "
-            "CoCM Desktop only opens encrypted clinic databases."
-        )
-    keyfile = KeyFile.load(keyfile_path(path), path.name)
-    if header.hex() != keyfile.db_salt:
-        raise NotACocmDatabase(
-            f"The key file beside “{path.name}” belongs to a different database (or the file is "
-            "not a CoCM Desktop database). Restore the database and its .keys file from the same backup."
-        )
-    if size % PAGE_SIZE:
-        raise _damaged(path.name)  # a partial page: the file was cut short
-    return keyfile
-
-
-def _writable(path: Path) -> bool:
-    return os.access(path.parent, os.W_OK | os.X_OK) and os.access(path, os.W_OK)
-
-
-def _opens_with(path: Path, key: bytes) -> bool:
-    try:
-        conn = raw_connect(path, key)
-    except Exception:
-        return False
-    try:
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        return True
-    except Exception:
-        return False
-    finally:
-        conn.close()
-
-
-def _verify_readable(engine: Engine, path: Path) -> None:
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT count(*) FROM sqlite_master")).scalar()
-            page_count = conn.execute(text("PRAGMA page_count")).scalar() or 0
-    except DBAPIError as exc:
-        err = translate(exc)
-        if err is None or isinstance(err, DatabaseDamaged):
-            raise _damaged(path.name) from None
-        raise err from None
-    wal = Path(f"{path}-wal")
-    on_disk = path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
-    if page_count * PAGE_SIZE > on_disk:
-        raise _damaged(path.name)  # header says more pages than the file holds: truncated
-
-
-def _check_schema(engine: Engine, path: Path, key: bytes, keyfile: KeyFile) -> None:
-    with engine.connect() as conn:
-        current = migrate.current_revision(conn)
-    if current is None:
-        raise NotACocmDatabase(f"“{path.name}” is encrypted but holds no CoCM Desktop data.")
-    head = migrate.head_revision()
-    if current == head:
-        return
-    if current not in migrate.known_revisions():
-        raise NewerSchema(
-            f"“{path.name}” was saved by a newer version of CoCM Desktop than this one "
-            f"({__version__}). Install the latest version to open it; nothing was changed."
-        )
-    backup = path.with_name(f"{path.stem}.before-upgrade-{current}{path.suffix}")
-    _copy_encrypted(engine, key, keyfile, backup)
-    with engine.begin() as conn:
-        migrate.upgrade(conn)
-
-
-def _copy_encrypted(engine: Engine, key: bytes, keyfile: KeyFile, dest: Path) -> None:
-    """Consistent encrypted copy (SQLite backup API, same key) plus its key file, before a migration."""
-    from .backup import copy_encrypted
-
-    copy_encrypted(engine, key, keyfile, dest)
-
-
-def _check_delay(keyfile: KeyFile, slot: str) -> None:
-    """The growing delay after repeated failed sign-ins (domain.policy.login_delay_seconds)."""
-    failures = keyfile.failures.get(slot, 0)
-    policy = DEFAULT_POLICY
-    if keyfile.login_policy:
-        with contextlib.suppress(ValueError, TypeError):
-            policy = Policy.from_mapping(keyfile.login_policy)
-    delay = login_delay_seconds(failures, policy)
-    if delay <= 0:
-        return
-    try:
-        last = datetime.fromisoformat(keyfile.failure_at[slot])
-    except (KeyError, ValueError):
-        return
-    elapsed = (_utcnow() - last).total_seconds()
-    remaining = min(delay, math.ceil(delay - elapsed))
-    if remaining > 0:
-        raise TooManyAttempts(remaining)
-
-
-def _sync_login_policy(session: Session, keyfile: KeyFile) -> bool:
-    """Copy the clinic policy's login-delay numbers into the sidecar (readable before unlock)."""
-    row = session.get(ClinicSetting, "policy")
-    try:
-        policy = Policy.from_mapping(row.value if row is not None and isinstance(row.value, dict) else {})
-    except (ValueError, TypeError):
-        policy = DEFAULT_POLICY
-    wanted = {name: getattr(policy, name) for name in LOGIN_POLICY_FIELDS}
-    if wanted == {name: getattr(DEFAULT_POLICY, name) for name in LOGIN_POLICY_FIELDS}:
-        wanted_or_none = None
-    else:
-        wanted_or_none = wanted
-    if keyfile.login_policy != wanted_or_none:
-        keyfile.login_policy = wanted_or_none
-        return True
-    return False
-
-
-def _note_failure(path: Path, keyfile: KeyFile, slot: str) -> None:
-    keyfile.note_failure(slot, _utcnow().isoformat())
-    with contextlib.suppress(OSError):  # a read-only folder must not hide "wrong password"
-        keyfile.save(keyfile_path(path))
-
-
-def _flush_failures(session: Session, keyfile: KeyFile) -> None:
-    """Failed sign-ins cannot be written while locked; they wait in the key file until now."""
-    for item in keyfile.pending:
-        audit.append(session, user_id=None, username=str(item.get("username", "?"))[:64],
-                     action="login.failure", summary="Failed sign-in",
-                     at_utc=datetime.fromisoformat(str(item["at_utc"])))
-    if keyfile.pending_dropped:
-        audit.append(session, user_id=None, username="?", action="login.failure",
-                     summary=f"{keyfile.pending_dropped} more failed sign-ins (not listed one by one)",
-                     detail={"count": keyfile.pending_dropped})
-
-
 def count_rows(session: Session, model: type) -> int:
     return int(session.scalar(select(func.count()).select_from(model)) or 0)
 
@@ -642,11 +482,6 @@ def _seed_payer_rules(session: Session) -> None:
 
     session.add(PayerRuleSet(name="Medicare 2026", rules=MEDICARE_2026, is_default=True,
                              note="Shipped default; copy it to make a payer-specific set."))
-
-
-def file_looks_encrypted(path: Path) -> bool:
-    with path.open("rb") as fh:
-        return fh.read(16) != SQLITE_PLAIN_HEADER and os.path.getsize(path) > 0
 
 
 def _session_factory(engine: Engine) -> sessionmaker[Session]:
