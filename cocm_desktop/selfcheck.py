@@ -96,8 +96,8 @@ def _check_sqlcipher(clinic: _Clinic) -> str:
 def _check_encrypted_file(clinic: _Clinic) -> str:
     import sqlcipher3
 
-    from cocm_desktop.store.database import SQLITE_PLAIN_HEADER
     from cocm_desktop.store.engine import raw_connect
+    from cocm_desktop.store.open_checks import SQLITE_PLAIN_HEADER
 
     with clinic.path.open("rb") as fh:
         header = fh.read(16)

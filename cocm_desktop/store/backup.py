@@ -258,10 +258,10 @@ def prune_auto_backups(folder: Path, stem: str, suffix: str, keep: int) -> list[
 # ---- restore ------------------------------------------------------------------------------------
 def _unlock_backup(source: Path, username: str, password: str) -> tuple[bytes, KeyFile]:
     """The key that opens `source`, checked without writing a byte to it."""
-    from .database import _precheck
+    from .open_checks import precheck
 
     try:
-        keyfile = _precheck(source)
+        keyfile = precheck(source)
     except StoreError as exc:
         raise RestoreRefused(f"The backup cannot be used: {exc}") from None
     keys = keyfile.unlock(normalize_username(username), password)  # WrongCredentials propagates

@@ -13,14 +13,14 @@ from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cocm_desktop import __version__
 from cocm_desktop.domain.actor import Actor
 
-from . import audit, invalidation, migrate, open_checks, overlap_days
+from . import audit, invalidation, migrate, overlap_days
 from .engine import make_engine, raw_connect, translate
 from .errors import DatabaseDamaged, ReadOnlyLocation, SessionLocked, StoreError, WrongCredentials
 from .failed_sign_ins import check_delay, flush_failures, note_failure, sync_login_policy
@@ -39,13 +39,6 @@ from .models import ClinicSetting, User, utcnow
 from .open_checks import check_schema, damaged, opens_with, precheck, verify_readable, writable
 
 AUDIT_KEY_SETTING = "audit_chain_key"
-
-# Read from here (selfcheck, store.backup, tests) since before the opening checks moved out.
-SQLITE_PLAIN_HEADER = open_checks.SQLITE_PLAIN_HEADER
-PAGE_SIZE = open_checks.PAGE_SIZE
-file_looks_encrypted = open_checks.file_looks_encrypted
-_precheck = precheck
-_opens_with = opens_with
 
 
 def _utcnow() -> datetime:  # tests move the clock here
@@ -471,10 +464,6 @@ class Database:
 
 
 # ---- helpers --------------------------------------------------------------------------------
-def count_rows(session: Session, model: type) -> int:
-    return int(session.scalar(select(func.count()).select_from(model)) or 0)
-
-
 def _seed_payer_rules(session: Session) -> None:
     from cocm_desktop.domain.billing import MEDICARE_2026
 

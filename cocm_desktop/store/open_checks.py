@@ -118,8 +118,3 @@ def _copy_encrypted(engine: Engine, key: bytes, keyfile: KeyFile, dest: Path) ->
     from .backup import copy_encrypted
 
     copy_encrypted(engine, key, keyfile, dest)
-
-
-def file_looks_encrypted(path: Path) -> bool:
-    with path.open("rb") as fh:
-        return fh.read(16) != SQLITE_PLAIN_HEADER and os.path.getsize(path) > 0

@@ -18,10 +18,11 @@ import pytest
 from sqlalchemy import func, select
 
 from cocm_desktop.store.backup import verify_file
-from cocm_desktop.store.database import Database, _precheck
+from cocm_desktop.store.database import Database
 from cocm_desktop.store.errors import DatabaseLocked
 from cocm_desktop.store.keyslots import KeyFile, keyfile_path
 from cocm_desktop.store.models import AuditRecord, Patient, RunningTimer, TimeEntry
+from cocm_desktop.store.open_checks import precheck
 
 PW = "demo"
 ROWS = 150  # child rows per transaction: big enough that a kill often lands inside one
@@ -222,7 +223,7 @@ def test_kill_during_backup_leaves_the_original_and_only_sound_backups(
     finished = sorted(folder.glob("b*.db"))
     assert finished, "at least one backup completed before the kill"
     for backup in finished:
-        _precheck(backup)  # its key file is there and belongs to it
+        precheck(backup)  # its key file is there and belongs to it
         assert verify_file(backup, key).ok
 
 

@@ -37,9 +37,9 @@ def _actions(db: Database) -> list[str]:
 
 
 def _opens_with_key(path: Path, key: bytes) -> bool:
-    from cocm_desktop.store.database import _opens_with  # the check the re-key itself relies on
+    from cocm_desktop.store.open_checks import opens_with  # the check the re-key itself relies on
 
-    return _opens_with(path, key)
+    return opens_with(path, key)
 
 
 # ---- removal and re-key -----------------------------------------------------------------------
