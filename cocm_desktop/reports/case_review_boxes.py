@@ -56,22 +56,24 @@ class HandwritingBlock(Flowable):
         y = h - 18 - 6
         c.setStrokeColor(colors.HexColor("#9AA3AD"))
         c.setLineWidth(0.5)
+        # writing lines start after the widest label, measured ("Psychotherapy" ran into its line)
+        start = max(self.LABEL_W, 8 + max(c.stringWidth(label, BOLD, 8.2) for label, _ in self.FIELDS) + 6)
         for label, n in self.FIELDS:
             c.setFillColor(INK)
             c.setFont(BOLD, 8.2)
             c.drawString(8, y - self.LINE + 5, label)
             for i in range(n):
                 yy = y - self.LINE * (i + 1)
-                c.line(self.LABEL_W, yy + 2, w - 8, yy + 2)
+                c.line(start, yy + 2, w - 8, yy + 2)
             if label == "Follow-up":
                 c.setFont(FONT, 7.6)
-                c.setFillColor(MUTED)
                 x = w - 8 - 262
                 c.setFillColor(colors.white)
                 c.rect(x - 4, y - self.LINE + 1, 268, 12, stroke=0, fill=1)
                 c.setFillColor(INK)
-                c.drawString(x, y - self.LINE + 4.5, "Review again in")
-                x += 58
+                label = "Review again in"
+                c.drawString(x, y - self.LINE + 4.5, label)
+                x += c.stringWidth(label, FONT, 7.6) + 6  # measured: the boxes never run into it
                 for opt in ("2 wk", "4 wk", "8 wk", "when needed"):
                     c.rect(x, y - self.LINE + 3.5, 6.5, 6.5, stroke=1, fill=0)
                     c.drawString(x + 9, y - self.LINE + 4.5, opt)
@@ -92,7 +94,7 @@ class HandwritingBlock(Flowable):
         c.setFillColor(INK)
         c.setFont(BOLD, 8.2)
         c.drawString(8, y + 3, "Signature")
-        c.line(self.LABEL_W, y + 2, w * 0.62, y + 2)
+        c.line(start, y + 2, w * 0.62, y + 2)
         c.drawString(w * 0.62 + 12, y + 3, "Date")
         c.line(w * 0.62 + 40, y + 2, w - 8, y + 2)
         c.restoreState()
