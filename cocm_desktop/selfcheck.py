@@ -326,7 +326,12 @@ def run_self_check() -> int:
     started = time.perf_counter()
     if _wants_offscreen():  # no display: before anything imports QtWidgets or makes the app
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    kind = "installed bundle" if getattr(sys, "frozen", False) else "source"
+    if getattr(sys, "frozen", False):
+        kind = "installed bundle"
+    elif (Path(cocm_desktop.__file__).resolve().parent / "resources").is_dir():
+        kind = "installed package"  # a wheel carries resources/ inside the package
+    else:
+        kind = "source"
     print(f"{APP_NAME} {__version__} self-check ({kind}, Python {platform.python_version()}, "
           f"{platform.system()} {platform.machine()})", flush=True)
     with tempfile.TemporaryDirectory(prefix="cocm-selfcheck-") as folder:
