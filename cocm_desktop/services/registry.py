@@ -42,7 +42,7 @@ from cocm_desktop.store.models import (
 from . import registry_facts
 from ._perf import without_gc
 from ._sql import raw, to_day
-from .billing_history import plain_rows
+from .billing_history import day_reader, plain_rows
 from .common import ValidationError, check, load_policy, local_today
 from .registry_facts import FACT_COLUMNS, IX
 
@@ -252,7 +252,7 @@ def collect(
         if cached:
             registry_facts.store(session, fresh)
         facts.update(fresh)
-    day = _Decoder().day  # enrollment and next-action days repeat across 10k rows: parse each once
+    day = day_reader()  # enrollment and next-action days repeat across 10k rows: parse each once
     return [_assemble(r, facts[r[0]], today, policy, day) for r in base_rows]
 
 
@@ -272,14 +272,6 @@ class _Decoder:
     def __init__(self) -> None:
         self.days: dict[object, date | None] = {None: None}
         self.lists: dict[str, list | None] = {"null": None}  # type: ignore[type-arg]  # read-only, shared
-
-    def day(self, value: object) -> date | None:
-        """`to_day`, each distinct stored value parsed once."""
-        days = self.days
-        if value in days:
-            return days[value]
-        parsed = days[value] = to_day(value)
-        return parsed
 
     def __call__(self, row) -> list:  # type: ignore[no-untyped-def,type-arg]
         f = list(row)
