@@ -284,8 +284,12 @@ DEFAULT_POLICY = Policy()
 
 
 def login_delay_seconds(consecutive_failures: int, policy: Policy = DEFAULT_POLICY) -> int:
-    """Seconds to wait before the next login attempt: 0 up to the free attempts, then doubling."""
-    over = consecutive_failures - policy.failed_login_free_attempts
+    """Seconds to wait before the next login attempt after `consecutive_failures` failures.
+
+    The free attempts may follow each other at once; the one after them already waits (5 free:
+    the 6th attempt waits the base delay), and each further failure doubles it up to the cap.
+    """
+    over = consecutive_failures - policy.failed_login_free_attempts + 1
     if over <= 0:
         return 0
     # Cap the exponent so a huge failure count cannot build a huge integer.

@@ -22,11 +22,20 @@ from cocm_desktop.domain.actor import Actor
 
 from . import audit, invalidation, migrate, overlap_days
 from .engine import make_engine, raw_connect, translate
-from .errors import DatabaseDamaged, ReadOnlyLocation, SessionLocked, StoreError, WrongCredentials
-from .failed_sign_ins import check_delay, flush_failures, note_failure, sync_login_policy
+from .errors import (
+    DatabaseDamaged,
+    ReadOnlyLocation,
+    SessionLocked,
+    StoreError,
+    TooManyAttempts,
+    WrongCredentials,
+)
+from .failed_sign_ins import check_delay, flush_failures, note_failure, note_throttled, sync_login_policy
+from .keyfile_lock import key_file_lock
 from .keyslots import (
     RECOVERY_SLOT,
     KeyFile,
+    RekeyRefused,
     keyfile_path,
     new_database_key,
     new_recovery_code,
@@ -36,7 +45,16 @@ from .keyslots import (
 from .location import check_location
 from .lockfile import InstanceLock
 from .models import ClinicSetting, User, utcnow
-from .open_checks import check_schema, damaged, opens_with, precheck, verify_readable, writable
+from .open_checks import (
+    check_schema,
+    damaged,
+    key_fits_pages,
+    opens_with,
+    precheck,
+    stale_key_file,
+    verify_readable,
+    writable,
+)
 
 AUDIT_KEY_SETTING = "audit_chain_key"
 
@@ -61,6 +79,7 @@ class Database:
         self._key = key
         self.keyfile = keyfile
         self.database_id = keyfile.database_id
+        self._epoch = keyfile.key_epoch  # the key epoch this session's key belongs to
         self._audit_key = audit.derive_audit_key(key)
         self.actor = actor
         self._sessions = _session_factory(engine)
@@ -116,72 +135,143 @@ class Database:
         """The database key, for store-internal backup/re-key code only."""
         return self._key
 
-    def save_keyfile(self) -> None:
-        self.keyfile.save(self.keyfile_path)
+    # ---- the key file: changed only under its lock, read fresh each time --------------------
+    def key_file_lock(self) -> contextlib.AbstractContextManager[None]:
+        """Hold the key file's inter-process lock (reentrant). A service that must change a user
+        row and that user's key slot together holds it around both, so no re-key by another
+        program can fall between them."""
+        return key_file_lock(self.path)
+
+    def read_keyfile(self) -> KeyFile:
+        """The key file as it is on disk now, checked to still hold the key this session uses.
+
+        Raises StoreError when another program re-keyed the database since this one opened it:
+        whatever this session would write with its old key would open nothing."""
+        fresh = KeyFile.load(self.keyfile_path, self.path.name)
+        if fresh.database_id != self.database_id:
+            raise StoreError(
+                f"The key file beside “{self.path.name}” was replaced by another database's. "
+                "Nothing was changed; close CoCM Desktop and ask the clinic lead."
+            )
+        if fresh.key_epoch != self._epoch and not fresh.rekey_in_progress:
+            raise StoreError(
+                "The database was re-keyed by another CoCM Desktop program (a user was removed) "
+                "while this one was open. Nothing was changed; sign in again, then repeat."
+            )
+        return fresh
+
+    @contextlib.contextmanager
+    def _changing_keyfile(self) -> Iterator[KeyFile]:
+        """Lock, read fresh, let the block change it, replace it atomically, let go."""
+        with self.key_file_lock():
+            fresh = self.read_keyfile()
+            before = fresh.to_json()
+            yield fresh
+            if fresh.to_json() != before:
+                fresh.save(self.keyfile_path)
+            self.keyfile = fresh
 
     def add_key_slot(self, username: str, password: str, kdf: dict[str, int] | None = None) -> None:
         """Create or replace (password change/reset) a user's slot. Takes effect at once."""
-        self.keyfile.add_slot(normalize_username(username), password, self._key, kdf)
-        self.save_keyfile()
+        with self._changing_keyfile() as kf:
+            kf.add_slot(normalize_username(username), password, self._key, kdf)
 
     def check_password(self, username: str, password: str) -> bool:
         """True when this password opens this user's slot to the key in use (no audit, no count)."""
         try:
-            keys = self.keyfile.unlock(normalize_username(username), password)
+            keys = self.read_keyfile().unlock(normalize_username(username), password)
         except WrongCredentials:
             return False
         return any(hmac.compare_digest(k, self._key) for k in keys)
 
+    def slots(self) -> set[str]:
+        """Names holding a key slot now (the recovery slot included)."""
+        return set(self.read_keyfile().slots)
+
     def remove_key_slot(self, username: str, *, reason: str = "user removed") -> list[str]:
         """Delete a user's slot and re-key the database so their old key no longer opens it.
 
-        Returns the names of all slots dropped by the re-key (the removed one included).
+        Returns the names of all slots dropped by the re-key (the removed one included). Refused
+        with RekeyRefused, nothing changed, when a slot that must survive fails its check.
         """
-        self.keyfile.remove_slot(normalize_username(username))
-        self.save_keyfile()
-        dropped = self.rekey(reason=reason)
-        return sorted({normalize_username(username), *dropped})
+        name = normalize_username(username)
+        with self.key_file_lock():
+            keep = self._active_slot_names() - {name}
+            dropped = self.rekey(reason=reason, keep=keep)
+        return sorted({name, *dropped})
+
+    def rekey_problems(self, removing: str | None = None) -> list[str]:
+        """Users (or the recovery slot) whose key slot would stop a re-key now: a service checks
+        this before it commits a removal, so that a refused re-key leaves nothing half done."""
+        keep = self._active_slot_names() - {normalize_username(removing or "")}
+        return self.read_keyfile().rekey_problems(self._key, keep)
+
+    def _active_slot_names(self) -> set[str]:
+        with self._session() as s:
+            keep = set(s.scalars(select(User.username).where(User.active.is_(True))))
+        keep.add(RECOVERY_SLOT)
+        return keep
 
     # ---- re-key ---------------------------------------------------------------------------
     def rekey(self, *, reason: str, keep: set[str] | None = None) -> list[str]:
-        """New random database key (PRAGMA rekey), sealed to every remaining authentic slot.
+        """New random database key (PRAGMA rekey), sealed to every slot in `keep`.
 
-        `keep` defaults to the active users plus the recovery slot. Crash-safe: see store.keyslots.
+        `keep` defaults to the active users plus the recovery slot. Every kept slot must pass its
+        check first (RekeyRefused names the ones that fail; nothing changed). The journal — the
+        key file holding the new key beside the old in every kept slot — is written and read back
+        before the database changes, so at every instant the slots on disk open the file on disk,
+        and a crash or a concurrent sign-in at any step sees the complete old or new state.
         Refused (DatabaseLocked) while another CoCM Desktop window holds the database.
         """
         if self._locked:
             raise SessionLocked()
-        temp_lock = None
-        if self._lock is None:
-            temp_lock = InstanceLock(self.path)
-            temp_lock.acquire()
-        try:
-            with self._session() as s:
-                if keep is None:
-                    keep = set(s.scalars(select(User.username).where(User.active.is_(True))))
-                    keep.add(RECOVERY_SLOT)
-                # The audit chain's key must outlive the database key it was first derived from.
-                if s.get(ClinicSetting, AUDIT_KEY_SETTING) is None:
-                    s.add(ClinicSetting(key=AUDIT_KEY_SETTING, value=self._audit_key.hex()))
-            new_key = new_database_key()
-            self.keyfile.abandon_rekey()
-            dropped = self.keyfile.begin_rekey(self._key, new_key, keep)
-            self.save_keyfile()
-            self._apply_rekey(new_key)
-            self.keyfile.finish_rekey()
-            self.save_keyfile()
-            with self._session() as s:
-                actor = self.actor
-                audit.append(s, user_id=actor.user_id if actor else None,
-                             username=actor.username if actor else "system", action="key.rekey",
-                             summary="Database re-keyed", detail={"reason": reason, "slots_dropped": dropped,
-                                                                  "epoch": self.keyfile.key_epoch})
-            return dropped
-        finally:
-            if temp_lock is not None:
-                temp_lock.release()
+        with self.key_file_lock():
+            temp_lock = None
+            if self._lock is None:
+                temp_lock = InstanceLock(self.path)
+                temp_lock.acquire()
+            try:
+                return self._rekey_locked(reason, keep)
+            finally:
+                if temp_lock is not None:
+                    temp_lock.release()
 
-    def _apply_rekey(self, new_key: bytes) -> None:
+    def _rekey_locked(self, reason: str, keep: set[str] | None) -> list[str]:
+        kf = self.read_keyfile()
+        if kf.rekey_in_progress:
+            # Left by a crash. Our key still opens the file (checked below), so the old state is
+            # the true one: the half-made new seals are discarded and the re-key made afresh.
+            if not opens_with(self.path, self._key):
+                raise damaged(self.path.name)
+            kf.abandon_rekey()
+        if keep is None:
+            keep = self._active_slot_names()
+        with self._session() as s:
+            # The audit chain's key must outlive the database key it was first derived from.
+            if s.get(ClinicSetting, AUDIT_KEY_SETTING) is None:
+                s.add(ClinicSetting(key=AUDIT_KEY_SETTING, value=self._audit_key.hex()))
+        new_key = new_database_key()
+        dropped, wrap_keys = kf.begin_rekey(self._key, new_key, keep)
+        kf.save(self.keyfile_path)  # the journal: old and new key side by side
+        on_disk = KeyFile.load(self.keyfile_path, self.path.name)
+        bad = on_disk.check_rekey_journal(new_key, wrap_keys)
+        if bad:
+            on_disk.abandon_rekey()
+            on_disk.save(self.keyfile_path)
+            raise RekeyRefused(bad, "the new key could not be stored for every user")
+        self._apply_rekey(new_key, on_disk)
+        on_disk.finish_rekey()
+        on_disk.save(self.keyfile_path)
+        self.keyfile, self._epoch = on_disk, on_disk.key_epoch
+        with self._session() as s:
+            actor = self.actor
+            audit.append(s, user_id=actor.user_id if actor else None,
+                         username=actor.username if actor else "system", action="key.rekey",
+                         summary="Database re-keyed", detail={"reason": reason, "slots_dropped": dropped,
+                                                              "epoch": on_disk.key_epoch})
+        return dropped
+
+    def _apply_rekey(self, new_key: bytes, journal: KeyFile) -> None:
         """Switch the file to `new_key` in one SQLite transaction; reopen the pool with it."""
         self.engine.dispose()
         conn = raw_connect(self.path, self._key)
@@ -192,8 +282,10 @@ class Database:
             conn.close()
         if not opens_with(self.path, new_key):
             if opens_with(self.path, self._key):
-                self.keyfile.abandon_rekey()
-                self.save_keyfile()
+                journal.abandon_rekey()
+                journal.save(self.keyfile_path)
+                self.engine = make_engine(self.path, self._key)
+                self._sessions = _session_factory(self.engine)
                 raise StoreError("The database could not be re-keyed; nothing was changed. Try again.")
             raise damaged(self.path.name)
         self._key = new_key
@@ -201,10 +293,13 @@ class Database:
         self._sessions = _session_factory(self.engine)
 
     def _finish_interrupted_rekey(self, opened_with_next: bool) -> None:
-        """A re-key was cut short (crash, power loss): finish it now that we hold a key."""
-        if opened_with_next:  # the file already uses the new key; only the sidecar lagged
-            self.keyfile.finish_rekey()
-            self.save_keyfile()
+        """A re-key was cut short (crash, power loss): finish it now that we hold a key.
+        Runs under the key file's lock (sign-in holds it)."""
+        if opened_with_next:  # the file already uses the new key; only the key file lagged
+            with self._changing_keyfile() as kf:
+                if kf.rekey_in_progress:
+                    kf.finish_rekey()
+            self._epoch = self.keyfile.key_epoch
         else:  # the file still uses the old key: do the whole re-key again
             self.rekey(reason="finishing an interrupted re-key")
 
@@ -228,30 +323,26 @@ class Database:
     def unlock(self, username: str, password: str) -> Actor:
         """Resume a locked session with a password (the same growing delay as sign-in)."""
         slot = normalize_username(username)
-        check_delay(self.keyfile, slot, _utcnow())
-        try:
-            keys = self.keyfile.unlock(slot, password)
+        with self._changing_keyfile() as kf:
+            keys = _try_slot(self.path, kf, slot, password)
             if not any(hmac.compare_digest(k, self._key) for k in keys):
+                note_failure(self.path, kf, slot, _utcnow())
                 raise WrongCredentials()
-        except WrongCredentials:
-            note_failure(self.path, self.keyfile, slot, _utcnow())
-            raise WrongCredentials() from None
-        with self._session() as s:
-            user = s.scalar(select(User).where(User.username == slot))
-            if user is None or not user.active:
-                raise WrongCredentials()
-            previous = self.actor.username if self.actor else None
-            actor = Actor(user.id, user.username, user.display_name, user.role)
-            flush_failures(s, self.keyfile)
-            audit.append(s, user_id=user.id, username=user.username, action="session.unlock",
-                         summary="Session unlocked",
-                         detail=None if previous == user.username else {"previous_user": previous})
-        self.actor = actor
-        self._locked = False
-        self.keyfile.clear_failures(slot)
-        self.keyfile.pending.clear()
-        self.keyfile.pending_dropped = 0
-        self.save_keyfile()
+            with self._session() as s:
+                user = s.scalar(select(User).where(User.username == slot))
+                if user is None or not user.active:
+                    raise WrongCredentials()
+                previous = self.actor.username if self.actor else None
+                actor = Actor(user.id, user.username, user.display_name, user.role)
+                flush_failures(s, kf)
+                audit.append(s, user_id=user.id, username=user.username, action="session.unlock",
+                             summary="Session unlocked",
+                             detail=None if previous == user.username else {"previous_user": previous})
+            self.actor = actor
+            self._locked = False
+            kf.clear_failures(slot)
+            kf.pending.clear()
+            kf.pending_dropped = 0
         return actor
 
     def close(self) -> None:
@@ -283,6 +374,16 @@ class Database:
         if path.exists() or keyfile_path(path).exists():
             raise StoreError(f"“{path.name}” already exists; CoCM Desktop never overwrites a database.")
         check_location(path)
+        with key_file_lock(path):
+            return cls._create_locked(path, clinic_name, lead_username, lead_display_name, lead_password, kdf)
+
+    @classmethod
+    def _create_locked(
+        cls, path: Path, clinic_name: str, lead_username: str, lead_display_name: str,
+        lead_password: str, kdf: dict[str, int] | None,
+    ) -> tuple[Database, str]:
+        if path.exists() or keyfile_path(path).exists():
+            raise StoreError(f"“{path.name}” already exists; CoCM Desktop never overwrites a database.")
         if not lead_password:
             raise ValueError("A password is required.")
         key = new_database_key()
@@ -347,29 +448,28 @@ class Database:
         follows repeated failures.
         """
         path = Path(path).absolute()
-        keyfile = precheck(path)
         slot = normalize_username(username)
-        check_delay(keyfile, slot, _utcnow())
-        try:
-            keys = keyfile.unlock(slot, password)
-        except WrongCredentials:
-            note_failure(path, keyfile, slot, _utcnow())
-            raise
-        db, opened_with_next = cls._open_with_candidates(path, keys, keyfile, exclusive)
-        try:
-            with db.session() as s:
-                user = s.scalar(select(User).where(User.username == slot))
-                if user is None or not user.active:
-                    raise WrongCredentials()
-                db.actor = Actor(user.id, user.username, user.display_name, user.role)
-                flush_failures(s, keyfile)
-                audit.append(s, user_id=user.id, username=user.username, action="login.success",
-                             summary="Signed in")
-                policy_changed = sync_login_policy(s, keyfile)
-            db._after_unlock(slot, password, opened_with_next, policy_changed)
-        except BaseException:
-            db.close()
-            raise
+        # The key file's lock is held from reading it until the database has opened and the
+        # sign-in is written down: a re-key by another program is then either not begun or done.
+        precheck(path)  # a file that is not a clinic gets its message before any lock file is made
+        with key_file_lock(path):
+            keyfile = precheck(path)
+            keys = _try_slot(path, keyfile, slot, password)
+            db, opened_with_next = cls._open_with_candidates(path, keys, keyfile, exclusive)
+            try:
+                with db.session() as s:
+                    user = s.scalar(select(User).where(User.username == slot))
+                    if user is None or not user.active:
+                        raise WrongCredentials()
+                    db.actor = Actor(user.id, user.username, user.display_name, user.role)
+                    flush_failures(s, keyfile)
+                    audit.append(s, user_id=user.id, username=user.username, action="login.success",
+                                 summary="Signed in")
+                    policy_changed = sync_login_policy(s, keyfile)
+                db._after_unlock(slot, password, opened_with_next, policy_changed)
+            except BaseException:
+                db.close()
+                raise
         return db
 
     @classmethod
@@ -380,44 +480,43 @@ class Database:
         if not reason.strip():
             raise ValueError("Say why the recovery code is being used; the reason is kept in the audit log.")
         path = Path(path).absolute()
-        keyfile = precheck(path)
-        check_delay(keyfile, RECOVERY_SLOT, _utcnow())
         code = normalize_recovery_code(recovery_code)
-        try:
-            keys = keyfile.unlock(RECOVERY_SLOT, code)
-        except WrongCredentials:
-            note_failure(path, keyfile, RECOVERY_SLOT, _utcnow())
-            raise WrongCredentials() from None
-        db, opened_with_next = cls._open_with_candidates(path, keys, keyfile, exclusive)
-        try:
-            with db.session() as s:
-                lead = s.scalar(
-                    select(User).where(User.role == "clinic_lead", User.active.is_(True)).order_by(User.id)
-                )
-                if lead is None:
-                    raise StoreError("No active clinic lead is left in this database.")
-                db.actor = Actor(lead.id, lead.username, lead.display_name, lead.role)
-                flush_failures(s, keyfile)
-                audit.append(s, user_id=lead.id, username=lead.username, action="login.recovery_code",
-                             summary="Emergency access with the recovery code", detail={"reason": reason})
-            db._after_unlock(RECOVERY_SLOT, code, opened_with_next, False)
-        except BaseException:
-            db.close()
-            raise
+        precheck(path)
+        with key_file_lock(path):
+            keyfile = precheck(path)
+            keys = _try_slot(path, keyfile, RECOVERY_SLOT, code)
+            db, opened_with_next = cls._open_with_candidates(path, keys, keyfile, exclusive)
+            try:
+                with db.session() as s:
+                    lead = s.scalar(
+                        select(User).where(User.role == "clinic_lead", User.active.is_(True)).order_by(User.id)
+                    )
+                    if lead is None:
+                        raise StoreError("No active clinic lead is left in this database.")
+                    db.actor = Actor(lead.id, lead.username, lead.display_name, lead.role)
+                    flush_failures(s, keyfile)
+                    audit.append(s, user_id=lead.id, username=lead.username, action="login.recovery_code",
+                                 summary="Emergency access with the recovery code", detail={"reason": reason})
+                db._after_unlock(RECOVERY_SLOT, code, opened_with_next, False)
+            except BaseException:
+                db.close()
+                raise
         return db
 
     def _after_unlock(self, slot: str, secret: str, opened_with_next: bool | None, dirty: bool) -> None:
-        """Sidecar housekeeping after a good sign-in: counters, re-key recovery, slot upgrade."""
-        if self.keyfile.clear_failures(slot) or self.keyfile.pending or self.keyfile.pending_dropped:
-            self.keyfile.pending.clear()
-            self.keyfile.pending_dropped = 0
+        """Key file housekeeping after a good sign-in (under its lock, on the copy read under it):
+        counters, re-key recovery, slot upgrade."""
+        kf = self.keyfile
+        if kf.clear_failures(slot) or kf.pending or kf.pending_dropped:
+            kf.pending.clear()
+            kf.pending_dropped = 0
             dirty = True
-        if self.keyfile.needs_upgrade(slot):
-            self.keyfile.add_slot(slot, secret, self._key)  # format 1 → 2, or stronger Argon2
+        if kf.needs_upgrade(slot) and not kf.rekey_in_progress:
+            kf.add_slot(slot, secret, self._key)  # format 1 → 2, or stronger Argon2
             dirty = True
         if dirty:
             with contextlib.suppress(OSError):  # read-only folder: sign-in still works
-                self.save_keyfile()
+                kf.save(self.keyfile_path)
         if opened_with_next is not None:
             self._finish_interrupted_rekey(opened_with_next)
 
@@ -436,6 +535,8 @@ class Database:
                 continue
             return db, (index == 1) if keyfile.rekey_in_progress else None
         assert error is not None
+        if not any(key_fits_pages(path, key) for key in keys):
+            raise stale_key_file(path.name)
         raise error
 
     @classmethod
@@ -464,6 +565,22 @@ class Database:
 
 
 # ---- helpers --------------------------------------------------------------------------------
+def _try_slot(path: Path, keyfile: KeyFile, slot: str, secret: str) -> list[bytes]:
+    """One sign-in attempt on a key file read under its lock: the growing delay first (a refused
+    attempt is audited, not tried), then the password (a failure counted and audited)."""
+    now = _utcnow()
+    try:
+        check_delay(keyfile, slot, now)
+    except TooManyAttempts:
+        note_throttled(path, keyfile, slot, now)
+        raise
+    try:
+        return keyfile.unlock(slot, secret)
+    except WrongCredentials:
+        note_failure(path, keyfile, slot, now)
+        raise WrongCredentials() from None
+
+
 def _seed_payer_rules(session: Session) -> None:
     from cocm_desktop.domain.billing import MEDICARE_2026
 

@@ -2,7 +2,9 @@
 
 The key file (readable before the database is unlocked) counts failures per slot and keeps the
 clinic's login-delay numbers; failures wait there until a good sign-in writes them to the audit
-log. Callers pass the current UTC time (store.database owns the clock tests move).
+log. Callers hold the key file's lock (store.keyfile_lock) from reading the file to saving it, so
+attempts from many programs at once are each counted, and each one sees the ones before it.
+Callers pass the current UTC time (store.database owns the clock tests move).
 """
 
 from __future__ import annotations
@@ -65,15 +67,28 @@ def sync_login_policy(session: Session, keyfile: KeyFile) -> bool:
 
 def note_failure(path: Path, keyfile: KeyFile, slot: str, now: datetime) -> None:
     keyfile.note_failure(slot, now.isoformat())
+    _save_quietly(path, keyfile)
+
+
+def note_throttled(path: Path, keyfile: KeyFile, slot: str, now: datetime) -> None:
+    keyfile.note_throttled(slot, now.isoformat())
+    _save_quietly(path, keyfile)
+
+
+def _save_quietly(path: Path, keyfile: KeyFile) -> None:
     with contextlib.suppress(OSError):  # a read-only folder must not hide "wrong password"
         keyfile.save(keyfile_path(path))
+
+
+_SUMMARIES = {"login.failure": "Failed sign-in", "login.throttled": "Sign-in refused during the delay"}
 
 
 def flush_failures(session: Session, keyfile: KeyFile) -> None:
     """Failed sign-ins cannot be written while locked; they wait in the key file until now."""
     for item in keyfile.pending:
+        action = item.get("action", "login.failure")
         audit.append(session, user_id=None, username=str(item.get("username", "?"))[:64],
-                     action="login.failure", summary="Failed sign-in",
+                     action=action, summary=_SUMMARIES.get(action, "Failed sign-in"),
                      at_utc=datetime.fromisoformat(str(item["at_utc"])))
     if keyfile.pending_dropped:
         audit.append(session, user_id=None, username="?", action="login.failure",

@@ -48,6 +48,7 @@ import os
 import secrets
 import tempfile
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -58,13 +59,16 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from .errors import NotACocmDatabase, WrongCredentials
+from .errors import NotACocmDatabase, StoreError, WrongCredentials
 
 FORMAT = "cocm-desktop-keyslots"
 FORMAT_VERSION = 2
 RECOVERY_SLOT = "__recovery__"
 # Argon2id at least m=64 MiB, t=3 (security.md); kept per slot so they can be raised later.
 DEFAULT_KDF = {"t": 3, "m": 65536, "p": 2}
+# What a key file may ask of Argon2id (memory in KiB: 64 MiB–1 GiB; passes; lanes). Anything
+# outside is refused before hashing: a tiny `m` crashes argon2, a huge `t` hangs every sign-in.
+KDF_BOUNDS = {"t": (1, 10), "m": (65536, 1048576), "p": (1, 8)}
 # Recovery code: 25 chars of Crockford base32 (~125 bits), grouped for reading aloud.
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 # The sidecar must not grow without bound under a guessing attack with random usernames.
@@ -145,12 +149,19 @@ def _raw_private(private: X25519PrivateKey) -> bytes:
 
 def seal(db_key: bytes, public_b64: str, ad: bytes) -> dict[str, str]:
     """Encrypt the database key to a slot's public key (only its private key opens it)."""
+    return _seal_keeping_wrap_key(db_key, public_b64, ad)[0]
+
+
+def _seal_keeping_wrap_key(db_key: bytes, public_b64: str, ad: bytes) -> tuple[dict[str, str], bytes]:
+    """seal(), also returning the AES key it used: the re-key reads its journal back from disk and
+    checks each new seal with it, since it holds no slot's private key."""
     recipient = X25519PublicKey.from_public_bytes(_unb64(public_b64))
     ephemeral = X25519PrivateKey.generate()
     epk = _raw_public(ephemeral.public_key())
     wrap_key = _hkdf(ephemeral.exchange(recipient), b"cocm-desktop slot seal v2", epk + _unb64(public_b64))
     nonce = secrets.token_bytes(12)
-    return {"epk": _b64(epk), "nonce": _b64(nonce), "ct": _b64(AESGCM(wrap_key).encrypt(nonce, db_key, ad))}
+    blob = {"epk": _b64(epk), "nonce": _b64(nonce), "ct": _b64(AESGCM(wrap_key).encrypt(nonce, db_key, ad))}
+    return blob, wrap_key
 
 
 def unseal(private: X25519PrivateKey, sealed: dict[str, str], ad: bytes) -> bytes:
@@ -198,23 +209,112 @@ class KeySlot:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> KeySlot:
-        def blob(value: Any) -> dict[str, str] | None:
-            return None if value is None else {str(k): str(v) for k, v in dict(value).items()}
-
-        return cls(
-            salt=str(data["salt"]),
-            nonce=str(data["nonce"]),
-            wrapped=str(data["wrapped"]),
-            version=int(data["version"]),
-            kdf={k: int(v) for k, v in dict(data["kdf"]).items()},
-            public=None if data.get("public") is None else str(data["public"]),
-            sealed=blob(data.get("sealed")),
-            mac=None if data.get("mac") is None else str(data["mac"]),
-            epoch=int(data.get("epoch", 0)),
-            sealed_next=blob(data.get("sealed_next")),
-            mac_next=None if data.get("mac_next") is None else str(data["mac_next"]),
+    def from_dict(cls, data: Any, where: str = "slot") -> KeySlot:
+        """Parse and check every field; KeyFileDamaged names the first one that is wrong."""
+        data = _mapping(data, where)
+        public = data.get("public")
+        slot = cls(
+            salt=_b64_field(data, "salt", where, 16),
+            nonce=_b64_field(data, "nonce", where, 12),
+            wrapped=_b64_field(data, "wrapped", where),
+            version=_int_field(data, "version", where, 1, 2**31),
+            kdf=_kdf_field(data.get("kdf"), f"{where}.kdf"),
+            public=None if public is None else _b64_field(data, "public", where, 32),
+            sealed=_sealed_field(data.get("sealed"), f"{where}.sealed"),
+            mac=None if data.get("mac") is None else _hex_field(data, "mac", where, 32),
+            epoch=_int_field(data, "epoch", where, 0, 2**31, default=0),
+            sealed_next=_sealed_field(data.get("sealed_next"), f"{where}.sealed_next"),
+            mac_next=None if data.get("mac_next") is None else _hex_field(data, "mac_next", where, 32),
         )
+        if slot.public is not None and (slot.sealed is None or slot.mac is None):
+            raise KeyFileDamaged(f"{where} lacks its sealed key")
+        return slot
+
+
+# ---- parsing: every field checked before it is used (a malformed file is one plain message) ----
+class KeyFileDamaged(ValueError):
+    """A field of the key file is missing or malformed; str() says which (no secret in it)."""
+
+
+def _mapping(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise KeyFileDamaged(f"{where} is not a record")
+    return value
+
+
+def _str_field(data: dict[str, Any], name: str, where: str, limit: int = 4096) -> str:
+    value = data.get(name)
+    if not isinstance(value, str) or not value or len(value) > limit:
+        raise KeyFileDamaged(f"{where}.{name} is missing or malformed")
+    return value
+
+
+def _b64_field(data: dict[str, Any], name: str, where: str, size: int | None = None) -> str:
+    text = _str_field(data, name, where)
+    try:
+        raw = _unb64(text)
+    except (ValueError, UnicodeEncodeError):
+        raise KeyFileDamaged(f"{where}.{name} is not valid base64") from None
+    if size is not None and len(raw) != size:
+        raise KeyFileDamaged(f"{where}.{name} has the wrong length")
+    return text
+
+
+def _hex_field(data: dict[str, Any], name: str, where: str, size: int) -> str:
+    text = _str_field(data, name, where)
+    try:
+        raw = bytes.fromhex(text)
+    except ValueError:
+        raise KeyFileDamaged(f"{where}.{name} is not valid hexadecimal") from None
+    if len(raw) != size:
+        raise KeyFileDamaged(f"{where}.{name} has the wrong length")
+    return text
+
+
+def _int_field(
+    data: dict[str, Any], name: str, where: str, low: int, high: int, default: int | None = None
+) -> int:
+    value = data.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise KeyFileDamaged(f"{where}.{name} is missing or not a whole number")
+    if not low <= value <= high:
+        raise KeyFileDamaged(f"{where}.{name} is out of range")
+    return value
+
+
+def _kdf_field(value: Any, where: str) -> dict[str, int]:
+    """Argon2id parameters, refused outside sane bounds before any hashing (no hang, no crash)."""
+    data = _mapping(value, where)
+    return {name: _int_field(data, name, where, low, high) for name, (low, high) in KDF_BOUNDS.items()}
+
+
+def _sealed_field(value: Any, where: str) -> dict[str, str] | None:
+    if value is None:
+        return None
+    data = _mapping(value, where)
+    return {
+        "epk": _b64_field(data, "epk", where, 32),
+        "nonce": _b64_field(data, "nonce", where, 12),
+        "ct": _b64_field(data, "ct", where, 48),
+    }
+
+
+def _utc_text(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise KeyFileDamaged(f"{where} is not a time")
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        raise KeyFileDamaged(f"{where} is not a time") from None
+    return value
+
+
+def _pending_entry(value: Any, where: str) -> dict[str, str]:
+    data = _mapping(value, where)
+    entry = {"username": _str_field(data, "username", where, 64), "at_utc": _utc_text(data.get("at_utc"), where)}
+    if "action" in data:
+        entry["action"] = _str_field(data, "action", where, 64)
+    return entry
 
 
 @dataclass
@@ -325,27 +425,62 @@ class KeyFile:
     def rekey_in_progress(self) -> bool:
         return any(s.sealed_next is not None for s in self.slots.values())
 
-    def begin_rekey(self, current_key: bytes, new_key: bytes, keep: set[str]) -> list[str]:
-        """Seal `new_key` next to the current key in every slot worth keeping; drop the rest.
+    def rekey_problems(self, current_key: bytes, keep: set[str]) -> list[str]:
+        """Slots to keep that could not be handed a new key: they fail their MAC (edited or
+        damaged) or are in the first format (no public key). A re-key must stop on any of them:
+        dropping one silently locks that person out, and if it is every slot, the clinic."""
+        return sorted(
+            name for name in keep
+            if name in self.slots and not self.slot_is_authentic(name, current_key)
+        )
 
-        Kept: slots named in `keep` (active users, the recovery slot) whose MAC verifies under the
-        current key. Returns the names of the slots dropped (removed users, planted or format-1
-        slots), sorted.
+    def begin_rekey(self, current_key: bytes, new_key: bytes, keep: set[str]) -> tuple[list[str], dict[str, bytes]]:
+        """Seal `new_key` next to the current key in every slot to keep; drop the rest.
+
+        Kept: slots named in `keep` (active users, the recovery slot). Every one of them must be
+        authentic (see rekey_problems; RekeyRefused otherwise, nothing changed). Dropped: every
+        other slot (removed users, slots planted by editing the file). Returns the dropped names
+        and, per kept slot, the key its new seal was made with, so the journal can be checked once
+        it is on disk (check_rekey_journal) before the database itself is touched.
         """
-        dropped = []
+        problems = self.rekey_problems(current_key, keep)
+        if problems:
+            raise RekeyRefused(problems)
+        dropped = sorted(name for name in self.slots if name not in keep)
+        if not any(name in self.slots for name in keep):
+            raise RekeyRefused([], "no key slot would be left to open the database")
+        wrap_keys: dict[str, bytes] = {}
         for name in sorted(self.slots):
-            slot = self.slots[name]
-            if name not in keep or not self.slot_is_authentic(name, current_key):
-                dropped.append(name)
+            if name not in keep:
                 continue
+            slot = self.slots[name]
             assert slot.public is not None
-            slot.sealed_next = seal(
+            slot.sealed_next, wrap_keys[name] = _seal_keeping_wrap_key(
                 new_key, slot.public, _associated_data(self.database_id, name, slot.epoch + 1)
             )
             slot.mac_next = _slot_mac(new_key, self.database_id, name, slot.version, slot.public)
         for name in dropped:
             self.remove_slot(name)
-        return dropped
+        return dropped, wrap_keys
+
+    def check_rekey_journal(self, new_key: bytes, wrap_keys: dict[str, bytes]) -> list[str]:
+        """Names of kept slots whose `sealed_next` (as read back from disk) does not open to
+        `new_key`, or whose new MAC is wrong. Empty: every survivor will open the re-keyed file."""
+        bad = []
+        for name, wrap_key in wrap_keys.items():
+            slot = self.slots.get(name)
+            try:
+                assert slot is not None and slot.sealed_next is not None and slot.public is not None
+                ad = _associated_data(self.database_id, name, slot.epoch + 1)
+                blob = slot.sealed_next
+                ok = AESGCM(wrap_key).decrypt(_unb64(blob["nonce"]), _unb64(blob["ct"]), ad) == new_key
+                expected = _slot_mac(new_key, self.database_id, name, slot.version, slot.public)
+                ok = ok and hmac.compare_digest(expected, slot.mac_next or "")
+            except (AssertionError, InvalidTag, ValueError, KeyError):
+                ok = False
+            if not ok:
+                bad.append(name)
+        return sorted(bad)
 
     def finish_rekey(self) -> None:
         """The database now uses the new key: promote every `sealed_next`."""
@@ -364,16 +499,25 @@ class KeyFile:
 
     # ---- failed sign-ins ------------------------------------------------------------------
     def note_failure(self, slot_name: str, at_utc_iso: str) -> None:
+        """A wrong password: counted (the growing delay) and kept for the audit log."""
         self.failures[slot_name] = self.failures.get(slot_name, 0) + 1
         self.failure_at[slot_name] = at_utc_iso
         if len(self.failures) > MAX_FAILURE_NAMES:
             oldest = min(self.failure_at, key=lambda n: self.failure_at[n])
             self.failures.pop(oldest, None)
             self.failure_at.pop(oldest, None)
+        self._note_pending(slot_name, at_utc_iso, "login.failure")
+
+    def note_throttled(self, slot_name: str, at_utc_iso: str) -> None:
+        """An attempt refused during the delay (the password was not tried): audited, not counted,
+        so that someone guessing cannot lengthen the real user's wait without end."""
+        self._note_pending(slot_name, at_utc_iso, "login.throttled")
+
+    def _note_pending(self, slot_name: str, at_utc_iso: str, action: str) -> None:
         if len(self.pending) >= MAX_PENDING:
             self.pending_dropped += 1
         else:
-            self.pending.append({"username": slot_name[:64], "at_utc": at_utc_iso})
+            self.pending.append({"username": slot_name[:64], "at_utc": at_utc_iso, "action": action})
 
     def clear_failures(self, slot_name: str) -> bool:
         changed = slot_name in self.failures or slot_name in self.failure_at
@@ -401,22 +545,37 @@ class KeyFile:
 
     @classmethod
     def from_json(cls, text: str) -> KeyFile:
-        data = json.loads(text)
+        """Parse a key file, checking every field (KeyFileDamaged says which one is wrong)."""
+        try:
+            data = json.loads(text)
+        except ValueError:
+            raise KeyFileDamaged("it is not readable as a key file") from None
         if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise ValueError("not a key file")
-        if int(data.get("format_version", 1)) > FORMAT_VERSION:
+            raise KeyFileDamaged("it is not a CoCM Desktop key file")
+        version = _int_field(data, "format_version", "file", 1, 2**31, default=1)
+        if version > FORMAT_VERSION:
             raise NewerKeyFile()
+        slots = _mapping(data.get("slots"), "slots")
+        failures = _mapping(data.get("failures", {}), "failures")
+        failure_at = _mapping(data.get("failure_at", {}), "failure_at")
+        pending = data.get("pending", [])
+        if not isinstance(pending, list):
+            raise KeyFileDamaged("pending is not a list")
         policy = data.get("login_policy")
+        if policy is not None:
+            policy = {str(k): _int_field(_mapping(policy, "login_policy"), k, "login_policy", 0, 10**6)
+                      for k in _mapping(policy, "login_policy")}
+        db_salt = _hex_field(data, "db_salt", "file", 16)
         return cls(
-            database_id=str(data["database_id"]),
-            db_salt=str(data["db_salt"]),
-            slots={str(k): KeySlot.from_dict(v) for k, v in dict(data["slots"]).items()},
-            failures={str(k): int(v) for k, v in dict(data.get("failures", {})).items()},
-            failure_at={str(k): str(v) for k, v in dict(data.get("failure_at", {})).items()},
-            pending=[{str(k): str(v) for k, v in dict(p).items()} for p in data.get("pending", [])],
-            pending_dropped=int(data.get("pending_dropped", 0)),
-            login_policy=None if policy is None else {str(k): int(v) for k, v in dict(policy).items()},
-            key_epoch=int(data.get("key_epoch", 0)),
+            database_id=_str_field(data, "database_id", "file", 64),
+            db_salt=db_salt,
+            slots={str(k): KeySlot.from_dict(v, f"slots.{str(k)[:64]}") for k, v in slots.items()},
+            failures={str(k): _int_field(failures, k, "failures", 0, 2**31) for k in failures},
+            failure_at={str(k): _utc_text(v, f"failure_at.{str(k)[:64]}") for k, v in failure_at.items()},
+            pending=[_pending_entry(item, f"pending[{i}]") for i, item in enumerate(pending)],
+            pending_dropped=_int_field(data, "pending_dropped", "file", 0, 2**31, default=0),
+            login_policy=policy,
+            key_epoch=_int_field(data, "key_epoch", "file", 0, 2**31, default=0),
         )
 
     def save(self, path: Path) -> None:
@@ -441,15 +600,31 @@ class KeyFile:
                 f"The key file “{path.name}” was written by a newer version of CoCM Desktop. "
                 "Install the latest version to open this database; nothing was changed."
             ) from None
-        except (ValueError, KeyError, TypeError, AttributeError):
+        except KeyFileDamaged as exc:
             raise NotACocmDatabase(
-                f"The key file “{path.name}” is damaged or is not a CoCM Desktop key file. "
-                "Restore it from the backup taken with this database."
+                f"The key file “{path.name}” is damaged or is not a CoCM Desktop key file ({exc}). "
+                "Nothing was changed. Restore it from the backup taken with this database."
             ) from None
 
 
 class NewerKeyFile(ValueError):
     pass
+
+
+class RekeyRefused(StoreError):
+    """A re-key stopped before changing anything: a slot that must survive is not authentic."""
+
+    title = "Re-key stopped"
+
+    def __init__(self, slots: list[str], why: str = "") -> None:
+        self.slots = slots
+        names = ", ".join("the recovery code" if n == RECOVERY_SLOT else n for n in slots)
+        message = why or (
+            f"The key file entry of {names} fails its check (it was edited or damaged), so the "
+            "database could not be re-keyed without locking them out. Nothing was changed. "
+            "Reset their password (or print a new recovery code), then try again."
+        )
+        super().__init__(message if not why else f"The database was not re-keyed: {why}. Nothing was changed.")
 
 
 def write_atomically(path: Path, data: bytes) -> None:

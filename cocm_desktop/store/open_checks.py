@@ -7,6 +7,8 @@ copied (encrypted, with its key file) and then migrated.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from pathlib import Path
 
@@ -17,12 +19,18 @@ from cocm_desktop import __version__
 
 from . import migrate
 from .engine import raw_connect, translate
-from .errors import DatabaseDamaged, DatabaseNotFound, NewerSchema, NotACocmDatabase
+from .errors import DatabaseDamaged, DatabaseNotFound, KeyFileMismatch, NewerSchema, NotACocmDatabase
 from .keyslots import KeyFile, keyfile_path
 from .location import check_location
 
 SQLITE_PLAIN_HEADER = b"SQLite format 3\x00"
 PAGE_SIZE = 4096  # SQLCipher 4 default
+# SQLCipher 4's page layout: each page ends in a 16-byte IV and a 64-byte HMAC-SHA512 over the
+# ciphertext, the IV and the page number; the HMAC key is PBKDF2-HMAC-SHA512 (2 rounds) of the raw
+# key with the file's salt XOR 0x3a. Checking it tells "wrong key" (no page fits) from "damaged".
+_IV, _MAC = 16, 64
+_SALT = 16
+PAGES_SAMPLED = 64
 
 
 def damaged(name: str) -> DatabaseDamaged:
@@ -42,6 +50,12 @@ def precheck(path: Path) -> KeyFile:
     size = path.stat().st_size
     if size == 0:
         raise NotACocmDatabase(f"“{path.name}” is an empty file, not a CoCM Desktop database.")
+    if size < PAGE_SIZE:
+        raise NotACocmDatabase(
+            f"“{path.name}” is only {size} byte{'s' if size != 1 else ''} long: too short to be a CoCM "
+            "Desktop database (it was cut short, or is another kind of file). Nothing was changed. "
+            "Restore the latest backup of the database with its .keys file."
+        )
     with path.open("rb") as fh:
         header = fh.read(16)
     if header == SQLITE_PLAIN_HEADER:
@@ -58,6 +72,41 @@ def precheck(path: Path) -> KeyFile:
     if size % PAGE_SIZE:
         raise damaged(path.name)  # a partial page: the file was cut short
     return keyfile
+
+
+def key_fits_pages(path: Path, key: bytes, sample: int = PAGES_SAMPLED) -> bool:
+    """True when at least one of the file's first pages carries a valid HMAC under `key`.
+
+    A database that does not open although the password unwrapped a key is either damaged (some
+    pages still fit the key) or paired with the wrong key file, typically an older copy of its
+    own from before a re-key (not one page fits). Reads only; never raises for a short file.
+    """
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(PAGE_SIZE * sample)
+    except OSError:
+        return False
+    if len(data) < PAGE_SIZE:
+        return False
+    salt = data[:_SALT]
+    mac_key = hashlib.pbkdf2_hmac("sha512", key, bytes(b ^ 0x3A for b in salt), 2, 32)
+    for index in range(len(data) // PAGE_SIZE):
+        page = data[index * PAGE_SIZE : (index + 1) * PAGE_SIZE]
+        start = _SALT if index == 0 else 0
+        body = page[start : PAGE_SIZE - _MAC]
+        expected = hmac.new(mac_key, body + (index + 1).to_bytes(4, "little"), hashlib.sha512).digest()
+        if hmac.compare_digest(expected, page[PAGE_SIZE - _MAC :]):
+            return True
+    return False
+
+
+def stale_key_file(name: str) -> KeyFileMismatch:
+    return KeyFileMismatch(
+        f"The key file beside “{name}” does not hold this database's current key: it is an older "
+        "copy, from before the database was re-keyed (a user was removed). Nothing was changed. "
+        "Put back the key file that belongs with this database, or restore the database together "
+        "with its .keys file from one backup."
+    )
 
 
 def writable(path: Path) -> bool:

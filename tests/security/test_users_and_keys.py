@@ -25,7 +25,7 @@ from cocm_desktop.services.users import (
 from cocm_desktop.store import audit, database
 from cocm_desktop.store.database import Database
 from cocm_desktop.store.errors import SessionLocked, TooManyAttempts, WrongCredentials
-from cocm_desktop.store.keyslots import RECOVERY_SLOT, KeyFile, keyfile_path
+from cocm_desktop.store.keyslots import RECOVERY_SLOT, KeyFile, RekeyRefused, keyfile_path
 from cocm_desktop.store.models import AuditRecord, ClinicSetting, Patient, User
 
 PW = "demo"
@@ -102,34 +102,64 @@ def test_recovery_slot_survives_a_rekey(tmp_path: Path) -> None:
         assert db.actor.username == "boss"
 
 
-def test_a_planted_slot_is_not_given_the_new_key(clinic: Database, clinic_path: Path) -> None:
-    """Someone who can edit the key file (but holds no key) adds a slot of their own: a re-key drops it."""
-    kf = clinic.keyfile
+def _on_disk(path: Path) -> KeyFile:
+    return KeyFile.load(keyfile_path(path), path.name)
+
+
+def test_a_planted_slot_stops_the_rekey_and_is_never_given_the_new_key(clinic: Database, clinic_path: Path) -> None:
+    """Someone who can edit the key file (but holds no key) swaps in a slot of their own for an
+    active user. The MAC gives it away: the re-key stops, naming that user, and changes nothing;
+    once the lead has reset that user's password the re-key goes through without the intruder."""
+    kf = _on_disk(clinic_path)
     attacker = KeyFile(database_id=kf.database_id, db_salt=kf.db_salt, key_epoch=kf.key_epoch)
     attacker.add_slot("doc2", "attacker-pw", secrets.token_bytes(32))  # their own key pair, garbage key
     kf.slots["doc2"] = attacker.slots["doc2"]  # an active user's name, so only the MAC can tell
-    clinic.save_keyfile()
+    kf.slots["stranger"] = attacker.slots["doc2"]  # and a name that is no user at all
+    kf.save(keyfile_path(clinic_path))
+    before, old_key = keyfile_path(clinic_path).read_bytes(), clinic.raw_key_for_backup()
+    with pytest.raises(RekeyRefused, match="doc2") as err:
+        clinic.rekey(reason="test")
+    assert err.value.slots == ["doc2"] and "Nothing was changed" in str(err.value)
+    assert keyfile_path(clinic_path).read_bytes() == before
+    assert _opens_with_key(clinic_path, old_key)
+    clinic.add_key_slot("doc2", PW)  # the lead resets doc2's password
     dropped = clinic.rekey(reason="test")
-    assert "doc2" in dropped
-    assert "doc2" not in KeyFile.load(keyfile_path(clinic_path), clinic_path.name).slots
+    assert dropped == ["stranger"]
+    assert "stranger" not in _on_disk(clinic_path).slots
     with pytest.raises(WrongCredentials):
         Database.open(clinic_path, "doc2", "attacker-pw")
+    Database.open(clinic_path, "doc2", PW).close()
+
+
+def test_every_mac_flipped_stops_a_removal_and_loses_no_one(clinic: Database, clinic_path: Path, actors) -> None:  # type: ignore[no-untyped-def]
+    """Found: one hex digit flipped in every slot's MAC, then `users remove` dropped every slot,
+    re-keyed the file to a key no slot held and said it had worked."""
+    kf = _on_disk(clinic_path)
+    for slot in kf.slots.values():
+        assert slot.mac is not None
+        slot.mac = ("0" if slot.mac[0] != "0" else "1") + slot.mac[1:]
+    kf.save(keyfile_path(clinic_path))
+    with pytest.raises(RekeyRefused) as err:
+        deactivate_user(clinic, actors["lead"], "cm2", reason="left")
+    assert "lead" in str(err.value) and "cm1" in str(err.value)
+    for user in ("lead", "cm1", "psych", "doc1"):
+        Database.open(clinic_path, user, PW).close()
 
 
 def test_interrupted_rekey_before_the_file_changed_is_redone_at_next_sign_in(
     clinic: Database, clinic_path: Path
 ) -> None:
     old_key = clinic.raw_key_for_backup()
-    kf = clinic.keyfile
+    kf = _on_disk(clinic_path)
     kf.begin_rekey(
         old_key, secrets.token_bytes(32), {"lead", "cm1", "cm2", "psych", "doc1", "doc2", RECOVERY_SLOT}
     )
-    clinic.save_keyfile()  # step 1 done, then "power loss"
+    kf.save(keyfile_path(clinic_path))  # step 1 done, then "power loss"
     clinic.close()
     with Database.open(clinic_path, "cm1", PW) as db:
         new_key = db.raw_key_for_backup()
     assert new_key != old_key and not _opens_with_key(clinic_path, old_key)
-    assert not KeyFile.load(keyfile_path(clinic_path), clinic_path.name).rekey_in_progress
+    assert not _on_disk(clinic_path).rekey_in_progress
     with Database.open(clinic_path, "doc1", PW) as db, db.session() as s:
         assert db.raw_key_for_backup() == new_key
         assert audit.verify_chain(s).ok
@@ -140,14 +170,14 @@ def test_interrupted_rekey_after_the_file_changed_is_finished_at_next_sign_in(
 ) -> None:
     old_key = clinic.raw_key_for_backup()
     new_key = secrets.token_bytes(32)
-    kf = clinic.keyfile
+    kf = _on_disk(clinic_path)
     kf.begin_rekey(old_key, new_key, {"lead", "cm1", "cm2", "psych", "doc1", "doc2", RECOVERY_SLOT})
-    clinic.save_keyfile()
-    clinic._apply_rekey(new_key)  # step 2 done, sidecar not finished: "power loss"
+    kf.save(keyfile_path(clinic_path))
+    clinic._apply_rekey(new_key, kf)  # step 2 done, key file not finished: "power loss"
     clinic.close()
     with Database.open(clinic_path, "psych", PW) as db:
         assert db.raw_key_for_backup() == new_key
-    assert not KeyFile.load(keyfile_path(clinic_path), clinic_path.name).rekey_in_progress
+    assert not _on_disk(clinic_path).rekey_in_progress
     with Database.open(clinic_path, "lead", PW) as db, db.session() as s:
         assert audit.verify_chain(s).ok
 
@@ -231,8 +261,8 @@ def test_role_change_is_audited_with_before_and_after(clinic: Database, actors) 
 
 # ---- weak or old slots are upgraded at sign-in --------------------------------------------------
 def test_weak_kdf_slot_is_strengthened_at_sign_in(clinic: Database, clinic_path: Path) -> None:
-    clinic.add_key_slot("doc1", PW, kdf={"t": 1, "m": 8192, "p": 1})
-    assert clinic.keyfile.needs_upgrade("doc1")
+    clinic.add_key_slot("doc1", PW, kdf={"t": 1, "m": 65536, "p": 1})
+    assert _on_disk(clinic_path).needs_upgrade("doc1")
     with Database.open(clinic_path, "doc1", PW):
         pass
     slot = KeyFile.load(keyfile_path(clinic_path), clinic_path.name).slots["doc1"]
@@ -244,12 +274,12 @@ def test_format_1_slot_still_opens_and_is_converted(clinic: Database, clinic_pat
 
     from cocm_desktop.store.keyslots import KeySlot, _associated_data, _derive
 
-    kf, key = clinic.keyfile, clinic.raw_key_for_backup()
+    kf, key = _on_disk(clinic_path), clinic.raw_key_for_backup()
     salt, nonce, kdf = secrets.token_bytes(16), secrets.token_bytes(12), {"t": 3, "m": 65536, "p": 2}
     wrapped = AESGCM(_derive(PW, salt, kdf)).encrypt(nonce, key, _associated_data(kf.database_id, "doc2", 1))
     b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
     kf.slots["doc2"] = KeySlot(b64(salt), b64(nonce), b64(wrapped), 1, kdf)
-    clinic.save_keyfile()
+    kf.save(keyfile_path(clinic_path))
     assert "public" not in json.loads(keyfile_path(clinic_path).read_text())["slots"]["doc2"]
     with Database.open(clinic_path, "doc2", PW) as db:
         assert db.actor.username == "doc2"
@@ -263,9 +293,7 @@ def test_growing_delay_after_five_failures(clinic_path: Path, monkeypatch: pytes
     for _ in range(5):  # the free attempts
         with pytest.raises(WrongCredentials):
             Database.open(clinic_path, "cm1", "bad")
-    with pytest.raises(WrongCredentials):  # the 6th is still tried...
-        Database.open(clinic_path, "cm1", "bad")
-    with pytest.raises(TooManyAttempts) as err:  # ...and now even the right password must wait
+    with pytest.raises(TooManyAttempts) as err:  # the 6th already waits, even with the right password
         Database.open(clinic_path, "cm1", PW)
     assert "Too many failed sign-ins; wait 2 seconds" in str(err.value)
     with Database.open(clinic_path, "cm2", PW):  # per user: others are not held up
@@ -274,15 +302,16 @@ def test_growing_delay_after_five_failures(clinic_path: Path, monkeypatch: pytes
     with pytest.raises(TooManyAttempts, match="wait 1 second"):
         Database.open(clinic_path, "cm1", PW)
     clock[0] += timedelta(seconds=1)
-    with pytest.raises(WrongCredentials):  # 7th failure: the delay doubles
+    with pytest.raises(WrongCredentials):  # tried after the wait: the 6th failure doubles the delay
         Database.open(clinic_path, "cm1", "bad")
     with pytest.raises(TooManyAttempts, match="wait 4 seconds"):
         Database.open(clinic_path, "cm1", PW)
     clock[0] += timedelta(seconds=4)
     with Database.open(clinic_path, "cm1", PW) as db:
-        failures = [a for a in _actions(db) if a == "login.failure"]
-    assert len(failures) == 7  # every failure audited, once
-    assert "cm1" not in KeyFile.load(keyfile_path(clinic_path), clinic_path.name).failures
+        actions = _actions(db)
+    assert actions.count("login.failure") == 6  # every failure audited, once
+    assert actions.count("login.throttled") == 3  # and every attempt refused during the wait
+    assert "cm1" not in _on_disk(clinic_path).failures
     with pytest.raises(WrongCredentials):  # counter reset by the good sign-in: free attempts again
         Database.open(clinic_path, "cm1", "bad")
     Database.open(clinic_path, "cm1", PW).close()
@@ -300,9 +329,8 @@ def test_clinic_policy_login_numbers_reach_the_key_file(clinic: Database, clinic
         KeyFile.load(keyfile_path(clinic_path), clinic_path.name).login_policy["failed_login_delay_seconds"]
         == 30
     )
-    for _ in range(2):
-        with pytest.raises(WrongCredentials):
-            Database.open(clinic_path, "doc1", "bad")
+    with pytest.raises(WrongCredentials):  # the one free attempt
+        Database.open(clinic_path, "doc1", "bad")
     with pytest.raises(TooManyAttempts, match="wait 30 seconds"):
         Database.open(clinic_path, "doc1", PW)
 
@@ -359,7 +387,9 @@ def test_unlock_with_a_password_from_another_database_fails(clinic: Database, tm
     )
     other.close()
     shutil.copy2(keyfile_path(tmp_path / "o.db"), tmp_path / "stolen.keys")
-    clinic.keyfile.slots["intruder"] = KeyFile.load(tmp_path / "stolen.keys", "o.db").slots["lead"]
+    kf = _on_disk(clinic.path)
+    kf.slots["intruder"] = KeyFile.load(tmp_path / "stolen.keys", "o.db").slots["lead"]
+    kf.save(keyfile_path(clinic.path))
     clinic.lock()
     with pytest.raises(WrongCredentials):
         clinic.unlock("intruder", "other-pw")
