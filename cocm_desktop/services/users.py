@@ -14,7 +14,7 @@ from sqlalchemy import select
 from cocm_desktop.domain.actor import Actor
 from cocm_desktop.domain.roles import Permission, Role
 from cocm_desktop.store.database import Database
-from cocm_desktop.store.keyslots import normalize_username
+from cocm_desktop.store.keyslots import RekeyRefused, normalize_username
 from cocm_desktop.store.models import User, utcnow
 
 from ._text import has_hidden_characters as _has_hidden_characters
@@ -67,7 +67,7 @@ def add_staff_user(
     if npi is not None and not (npi.isascii() and npi.isdigit() and len(npi) == 10):
         raise ValidationError("An NPI is exactly 10 digits.")
     _check_password_rules(password, name)
-    with db.session() as s:
+    with db.key_file_lock(), db.session() as s:  # key file lock first, as sign-in and re-key
         if s.scalar(select(User.id).where(User.username == name)) is not None:
             raise ValidationError(f"The username “{name}” is taken.")
         user = User(username=name, display_name=display_name, role=role,
@@ -141,19 +141,29 @@ def deactivate_user(db: Database, actor: Actor, username: str, *, reason: str) -
     name = normalize_username(username)
     if name == actor.username:
         raise ValidationError("You cannot remove yourself; another clinic lead has to do it.")
-    with db.session() as s:
-        user = _find_user(s, name)
-        if not user.active:
-            raise ValidationError(f"“{name}” is already removed.")
-        if user.role == Role.CLINIC_LEAD.value and _active_leads(s) <= 1:
-            raise ValidationError("The last clinic lead cannot be removed.")
-        user.active = False
-        user.deactivated_at = utcnow()
-        record(s, actor, "user.deactivate", object_type="user", object_id=user.id,
-               summary=f"User {name} removed", detail={"reason": reason.strip()})
-        result = _to_staff(user)
-    # After the commit: the re-key reads the active users, and cannot run inside a transaction.
-    db.remove_key_slot(name, reason=f"user {name} removed")
+    # Under the key file's lock from the check to the re-key: no other change falls between. A
+    # slot that would stop the re-key refuses the removal before anything changes.
+    with db.key_file_lock():
+        problems = db.rekey_problems(removing=name)
+        if problems:
+            raise RekeyRefused(problems)
+        with db.session() as s:
+            user = _find_user(s, name)
+            if not user.active:
+                if name not in db.slots():
+                    raise ValidationError(f"“{name}” is already removed.")
+                # Removed, but the re-key did not happen (a crash, a refused re-key): finish it.
+                result = _to_staff(user)
+            else:
+                if user.role == Role.CLINIC_LEAD.value and _active_leads(s) <= 1:
+                    raise ValidationError("The last clinic lead cannot be removed.")
+                user.active = False
+                user.deactivated_at = utcnow()
+                record(s, actor, "user.deactivate", object_type="user", object_id=user.id,
+                       summary=f"User {name} removed", detail={"reason": reason.strip()})
+                result = _to_staff(user)
+        # After the commit: the re-key reads the active users, and cannot run inside a transaction.
+        db.remove_key_slot(name, reason=f"user {name} removed")
     return result
 
 
@@ -161,7 +171,7 @@ def reactivate_user(db: Database, actor: Actor, username: str, *, password: str)
     check(actor, Permission.MANAGE_USERS)
     name = normalize_username(username)
     _check_password_rules(password, name)
-    with db.session() as s:
+    with db.key_file_lock(), db.session() as s:  # key file lock first, as sign-in and re-key
         user = _find_user(s, name)
         if user.active:
             raise ValidationError(f"“{name}” is already active.")
@@ -178,7 +188,7 @@ def reset_password(db: Database, actor: Actor, username: str, *, new_password: s
     check(actor, Permission.MANAGE_USERS)
     name = normalize_username(username)
     _check_password_rules(new_password, name)
-    with db.session() as s:
+    with db.key_file_lock(), db.session() as s:  # key file lock first, as sign-in and re-key
         user = _find_user(s, name)
         if not user.active:
             raise ValidationError(f"“{name}” is removed; reactivate the user instead.")
@@ -192,7 +202,7 @@ def change_own_password(db: Database, actor: Actor, *, current_password: str, ne
     _check_password_rules(new_password, actor.username)
     if not db.check_password(actor.username, current_password):
         raise ValidationError("The current password is not right; the password was not changed.")
-    with db.session() as s:
+    with db.key_file_lock(), db.session() as s:  # key file lock first, as sign-in and re-key
         record(s, actor, "user.password_change", object_type="user", object_id=actor.user_id,
                summary="Changed own password")
         db.add_key_slot(actor.username, new_password)
