@@ -205,7 +205,8 @@ def run_trial(clinic: Clinic, rng: random.Random, *, workers: int = 6, kill_shar
         if code not in (0, 3, -signal.SIGKILL):
             result.problems.append(f"{p.kind} failed with exit {code} (not a plain refusal)")
         _update_belief(clinic, p, done=code == 0, uncertain=killed)
-    result.problems.extend(check_access(clinic, before))
+    touched = {p.user for p in planned if p.user} | {str(p.args[1]) for p in planned if p.kind == "wrong"}
+    result.problems.extend(check_access(clinic, before, touched, rng))
     return result
 
 
@@ -241,9 +242,16 @@ def _signs_in(path: Path, name: str, pw: str, *, refused_ok: bool = False) -> bo
         raise
 
 
-def check_access(clinic: Clinic, before: KeyFile) -> list[str]:
-    """Judge the clinic from outside, then settle each uncertain belief to what is true now."""
+def check_access(
+    clinic: Clinic, before: KeyFile, touched: set[str] | None = None, rng: random.Random | None = None
+) -> list[str]:
+    """Judge the clinic from outside, then settle each uncertain belief to what is true now.
+
+    Users in `touched` (or all, when None) and two more at random sign in with their password."""
     problems: list[str] = []
+    untouched = sorted(set(clinic.users) - (touched if touched is not None else set(clinic.users)))
+    touched_ok = set(untouched)
+    spot_checks = set((rng or random.Random()).sample(untouched, min(2, len(untouched))))
     path = clinic.path
     try:
         with Database.open(path, LEAD, LEAD_PW) as db, db.session() as s:
@@ -257,7 +265,16 @@ def check_access(clinic: Clinic, before: KeyFile) -> list[str]:
         Database.open_with_recovery(path, clinic.recovery_code, reason="stress check").close()
     except StoreError as exc:
         problems.append(f"the recovery code no longer opens the clinic: {exc}")
+    after = KeyFile.load(keyfile_path(path), path.name)
     for name, accepted in list(clinic.users.items()):
+        if len(accepted) == 1 and name in touched_ok and name not in spot_checks:
+            # Untouched this trial: its slot must still be there, authentic under the current key
+            # and sealed for the current epoch (a full sign-in costs an Argon2 run; a few users a
+            # trial get one, chosen at random, so every slot is signed in with now and then).
+            slot = after.slots.get(name)
+            if slot is None or not after.slot_is_authentic(name, key) or slot.epoch != after.key_epoch:
+                problems.append(f"{name} lost their key slot")
+            continue
         real = sorted(pw for pw in accepted if not pw.startswith("<"))
         working = [pw for pw in real if _signs_in(path, name, pw)]
         if len(working) > 1:

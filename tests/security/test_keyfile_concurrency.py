@@ -195,7 +195,7 @@ def test_many_programs_at_once_with_random_kills_lose_no_one(tmp_path: Path) -> 
     rng = random.Random(seed)
     clinic = make_clinic(tmp_path, users=5)
     kinds: dict[str, int] = {}
-    for trial in range(12):
+    for trial in range(8):
         result = run_trial(clinic, rng, workers=6)
         assert not result.problems, f"seed {seed}, trial {trial}: {result.problems}"
         for k, v in result.outcomes.items():
