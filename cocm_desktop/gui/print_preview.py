@@ -235,8 +235,8 @@ class PdfPreviewDialog(QDialog):
             return None
         try:
             return save_pdf(path, self._pdf)
-        except OSError as exc:
-            QMessageBox.warning(self, "Could not save", f"The PDF could not be saved: {exc.strerror or exc}")
+        except OSError as exc:  # reports.output.OutputError: one plain sentence naming the file
+            QMessageBox.warning(self, "Could not save", str(exc))
             return None
 
 
