@@ -82,7 +82,7 @@ def test_cancel_stops_printing(tmp_path: Path) -> None:
     assert pp.paint_pdf(printer, pdf, dpi=50, progress=lambda done, total: done < 2) == 2
 
 
-def test_save_as_pdf_writes_the_bytes_owner_only(qtbot, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_save_as_pdf_writes_the_bytes_owner_only(qtbot, tmp_path: Path, monkeypatch, permissive_umask) -> None:  # type: ignore[no-untyped-def]
     pdf = _pdf(1)
     dialog = pp.PdfPreviewDialog(None, pdf, "Quality report 2026-11")
     qtbot.addWidget(dialog)
