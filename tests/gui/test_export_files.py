@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import time
 from datetime import date
 from pathlib import Path
 
@@ -12,6 +14,7 @@ from PySide6.QtWidgets import QFileDialog
 from sqlalchemy import select, update
 
 from cocm_desktop.gui.admin.audit import AuditReportDialog
+from cocm_desktop.reports.output import temp_name
 from cocm_desktop.store.database import Database
 from cocm_desktop.store.models import Patient
 
@@ -85,3 +88,12 @@ def test_a_save_into_a_missing_folder_is_one_plain_message(open_window, demo_pat
     w.ui.actionBillingReport.trigger()
     wait_idle()
     assert f"Not saved: {tmp_path / 'gone' / 'billing.csv'} could not be written: No such file or directory." in auto_dialogs
+
+
+def test_signing_in_removes_leftovers_of_killed_saves_beside_the_database(open_window, demo_path) -> None:  # type: ignore[no-untyped-def]
+    stale, fresh = (demo_path.parent / temp_name("registry.csv") for _ in range(2))
+    for p in (stale, fresh):
+        p.write_text("half an export")
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
+    open_window(demo_path, "cm1")
+    assert not stale.exists() and fresh.exists()  # a save younger than an hour may still be running
