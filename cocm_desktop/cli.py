@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from cocm_desktop import __version__
 from cocm_desktop.commands import command_modules, load
@@ -35,16 +37,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from cocm_desktop.commands._stdout import stdout_may_close
     from cocm_desktop.domain.roles import PermissionDenied
+    from cocm_desktop.reports.output import OutputError
     from cocm_desktop.services.common import NotFound, ValidationError
     from cocm_desktop.store.errors import StoreError
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     parser = build_parser()
     args = parser.parse_args(argv)
+    _remove_leftovers_beside(args.db)
     try:
         if args.command:
-            return int(args.func(args) or 0)
+            with stdout_may_close():
+                return int(args.func(args) or 0)
+            return 0  # the reader closed standard output early (`| head`): nothing went wrong
         if args.self_check:
             from cocm_desktop.selfcheck import run_self_check
 
@@ -61,8 +68,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StoreError as exc:
         print(f"{exc.title}: {exc}", file=sys.stderr)
         return EXIT_STORE
+    except OutputError as exc:
+        print(f"Not saved: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
     except KeyboardInterrupt:
         return 130
+
+
+def _remove_leftovers_beside(db: str | os.PathLike[str] | None) -> None:
+    """At every start with a known database: delete temp copies that killed saves left in its folder."""
+    if db:
+        from cocm_desktop.reports.output import remove_leftovers
+
+        remove_leftovers(Path(db).parent)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -97,3 +97,11 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def demo_path(demo_template: Path, tmp_path: Path) -> Path:
     return copy_db(demo_template, tmp_path, "demo.db")
+
+
+@pytest.fixture
+def permissive_umask() -> Iterator[None]:
+    """umask 022, the usual default: a file written without care comes out -rw-r--r--."""
+    old = os.umask(0o022)
+    yield
+    os.umask(old)

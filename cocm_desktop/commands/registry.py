@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from cocm_desktop.commands._auth import add_db_args, open_from_args
+from cocm_desktop.commands._stdout import stdout_may_close
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -26,6 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
+    from cocm_desktop.reports.output import private_file
     from cocm_desktop.services.registry import resolve_staff
     from cocm_desktop.services.registry_csv import write_registry_csv
 
@@ -36,19 +38,15 @@ def run(args: argparse.Namespace) -> int:
             filters = dict(care_manager_id=cm_id, flagged_only=args.flagged, status=args.status,
                            text=args.search)
             if args.csv is None:
-                write_registry_csv(s, db.actor, sys.stdout, **filters)
+                # A reader that stops early (`| head`) ends the output quietly; the export stays audited.
+                with stdout_may_close():
+                    write_registry_csv(s, db.actor, sys.stdout, **filters)
             else:
-                # newline="" per the csv module; the file holds PHI: create it owner-only.
-                with _private_open(args.csv) as fh:
+                # Streamed to a temp name and renamed when complete: a killed run never leaves a
+                # partial registry under the real name (nor wipes the previous export).
+                with private_file(args.csv, text=True) as fh:
                     n = write_registry_csv(s, db.actor, fh, **filters)
                 print(f"{n} rows written to {args.csv}", file=sys.stderr)
     finally:
         db.close()
     return 0
-
-
-def _private_open(path: Path):  # type: ignore[no-untyped-def]
-    import os
-
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    return os.fdopen(fd, "w", encoding="utf-8", newline="")

@@ -16,6 +16,7 @@ from cocm_desktop import APP_ID, APP_NAME
 from cocm_desktop.domain.actor import Actor
 from cocm_desktop.domain.policy import DEFAULT_POLICY, Policy
 from cocm_desktop.domain.roles import Permission, Role, can
+from cocm_desktop.reports.output import remove_leftovers
 from cocm_desktop.store.database import Database
 
 T = TypeVar("T")
@@ -47,6 +48,8 @@ class AppContext(QObject):
         self.policy: Policy = DEFAULT_POLICY
         self.clinic_name = "Clinic"
         self.reload_settings()
+        # Every GUI session on a database starts here: temp copies of saves killed earlier go.
+        remove_leftovers(db.path.parent)
 
     def reload_settings(self) -> None:
         from cocm_desktop.services.common import clinic_name, load_policy

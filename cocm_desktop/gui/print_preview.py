@@ -19,7 +19,7 @@ from pathlib import Path
 import pypdfium2 as pdfium
 from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QImage, QPageLayout, QPageSize, QPainter
-from PySide6.QtPrintSupport import QPrintDialog, QPrinter, QPrintPreviewWidget
+from PySide6.QtPrintSupport import QAbstractPrintDialog, QPrintDialog, QPrinter, QPrintPreviewWidget
 from PySide6.QtWidgets import (
     QApplication,
     QDialog,
@@ -206,6 +206,9 @@ class PdfPreviewDialog(QDialog):
         dialog = QPrintDialog(self.printer, self)
         dialog.setWindowTitle(f"Print \u2014 {self._title}")
         dialog.setMinMax(1, self._pages)
+        # No "Print to File": Qt would write that file itself (world-readable, not atomic); a file
+        # copy goes through Save as PDF… (reports.output).
+        dialog.setOption(QAbstractPrintDialog.PrintDialogOption.PrintToFile, False)
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return False
         progress = QProgressDialog("Sending pages to the printer\u2026", "Cancel", 0, self._pages, self)
@@ -235,8 +238,8 @@ class PdfPreviewDialog(QDialog):
             return None
         try:
             return save_pdf(path, self._pdf)
-        except OSError as exc:
-            QMessageBox.warning(self, "Could not save", f"The PDF could not be saved: {exc.strerror or exc}")
+        except OSError as exc:  # reports.output.OutputError: one plain sentence naming the file
+            QMessageBox.warning(self, "Could not save", str(exc))
             return None
 
 

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
 from cocm_desktop.gui.context import AppContext
 from cocm_desktop.gui.errors import show_error
 from cocm_desktop.gui.worker import run_in_background
+from cocm_desktop.reports.output import OutputError, write_private
 
 
 def recent_months(today: date, count: int = 13) -> list[date]:
@@ -33,12 +34,15 @@ def ask_month(parent: QWidget, title: str) -> date | None:
 
 
 def _save(parent: QWidget, title: str, suggested: str, data: bytes, pattern: str) -> Path | None:
+    """Ask where, then write owner-only and whole (reports.output); a failure is one plain message."""
     name, _ = QFileDialog.getSaveFileName(parent, title, str(Path.home() / suggested), pattern)
     if not name:
         return None
-    path = Path(name)
-    path.write_bytes(data)
-    return path
+    try:
+        return write_private(name, data)
+    except OutputError as exc:
+        QMessageBox.warning(parent, "Not saved", str(exc))
+        return None
 
 
 def run_billing_report(parent: QWidget, ctx: AppContext) -> None:
@@ -62,7 +66,7 @@ def run_billing_report(parent: QWidget, ctx: AppContext) -> None:
                                       QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
                                       QMessageBox.StandardButton.No)
         if answer == QMessageBox.StandardButton.Yes:
-            saved = _save(parent, "Save the billing CSV", f"billing-{month:%Y-%m}.csv", csv_text.encode("utf-8"),
+            saved = _save(parent, "Save the billing CSV", f"billing-{month:%Y-%m}.csv", csv_text.encode("utf-8-sig"),
                           "CSV (*.csv)")
             if saved is not None:
                 QMessageBox.information(parent, "Billing month", f"Saved {saved.name}.")

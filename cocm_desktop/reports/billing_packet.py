@@ -12,7 +12,6 @@ Pure rendering: takes the dataclasses from services.billing_month, no database, 
 
 from __future__ import annotations
 
-import csv
 import io
 from calendar import month_name
 from collections.abc import Sequence
@@ -24,6 +23,7 @@ from cocm_desktop.services.billing_month_model import BillingMonth, PatientMonth
 
 from . import pdf_common as pc
 from . import pdf_rows as pr
+from .csv_safe import safe_writer
 
 __all__ = ["CSV_COLUMNS", "codes_text", "render_csv", "render_pdf"]
 
@@ -71,9 +71,11 @@ def _month_title(bm: BillingMonth) -> str:
 
 def render_csv(bm: BillingMonth) -> str:
     """One row per patient-month, in packet order. `codes` holds only billable codes (blocked rows
-    carry theirs in `held_codes`), so summing `codes` gives the packet's totals."""
+    carry theirs in `held_codes`), so summing `codes` gives the packet's totals. Names, MRNs and
+    payers are typed by people: every cell goes through csv_safe (no formula reaches the billing
+    office's spreadsheet)."""
     out = io.StringIO()
-    w = csv.writer(out, lineterminator="\r\n")
+    w = safe_writer(out, lineterminator="\r\n")
     w.writerow(CSV_COLUMNS)
     for g in bm.groups:
         for r in g.rows:

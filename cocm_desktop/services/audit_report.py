@@ -7,7 +7,6 @@ carries the audit chain's verification, and producing one is itself audited.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from cocm_desktop.domain.actor import Actor
 from cocm_desktop.domain.roles import Permission
+from cocm_desktop.reports.csv_safe import safe_writer
 from cocm_desktop.store import audit
 from cocm_desktop.store.models import AuditRecord, Patient
 
@@ -226,15 +226,9 @@ def audit_report(
 _CSV_HEADER = ["seq", "time_local", "user", "action", "patient_mrn", "object", "summary", "detail"]
 
 
-def _cell(value: object) -> str:
-    """Text for a spreadsheet cell; a leading = + - @ would run as a formula in Excel, so it is quoted."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def audit_csv(report: AuditReport) -> bytes:
     buf = io.StringIO(newline="")
-    w = csv.writer(buf)
+    w = safe_writer(buf)  # every cell: a leading = + - @ would run as a formula in a spreadsheet
     w.writerow(_CSV_HEADER)
     for r in report.rows:
         obj = f"{r.object_type} {r.object_id}" if r.object_type else ""
@@ -242,12 +236,12 @@ def audit_csv(report: AuditReport) -> bytes:
             [
                 r.seq,
                 r.at.isoformat(sep=" ", timespec="seconds"),
-                _cell(r.username),
-                _cell(r.action),
-                _cell(r.patient_mrn),
-                _cell(obj),
-                _cell(r.summary),
-                _cell(json.dumps(r.detail, ensure_ascii=False, sort_keys=True) if r.detail else ""),
+                r.username,
+                r.action,
+                r.patient_mrn,
+                obj,
+                r.summary,
+                json.dumps(r.detail, ensure_ascii=False, sort_keys=True) if r.detail else "",
             ]
         )
     return buf.getvalue().encode("utf-8-sig")  # BOM: Excel reads UTF-8 names correctly

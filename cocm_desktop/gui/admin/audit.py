@@ -203,10 +203,12 @@ class AuditReportDialog(QDialog):
             return
 
         def write(report: Any) -> None:
+            from cocm_desktop.reports.output import OutputError, write_private
+
             try:
-                Path(name).write_bytes(audit_csv(report))
-            except OSError as exc:
-                QMessageBox.warning(self, "Not saved", f"The CSV could not be written: {exc.strerror or exc}")
+                write_private(name, audit_csv(report))  # owner-only, whole or not at all
+            except OutputError as exc:
+                QMessageBox.warning(self, "Not saved", str(exc))
                 return
             self.count.setText(f"Saved {Path(name).name} ({len(report.rows)} records).")
 
