@@ -41,6 +41,7 @@ from .keyslots import (
     new_recovery_code,
     normalize_recovery_code,
     normalize_username,
+    remove_keyfile_leftovers,
 )
 from .location import check_location
 from .lockfile import InstanceLock
@@ -118,6 +119,11 @@ class Database:
                 "The database file is damaged. Nothing has been changed. "
                 "Restore the latest backup (File ▸ Restore) or call your IT support."
             )
+            if isinstance(store_error, DatabaseDamaged) and self._rekeyed_elsewhere():
+                store_error = StoreError(
+                    "The database was re-keyed by another CoCM Desktop program (a user was removed) "
+                    "while this one was open, so this change was not saved. Sign in again, then repeat it."
+                )
             if store_error is not None:
                 raise store_error from None
             raise
@@ -126,6 +132,13 @@ class Database:
             raise
         finally:
             session.close()
+
+    def _rekeyed_elsewhere(self) -> bool:
+        """True when the key file on disk has moved past the key this session holds."""
+        try:
+            return KeyFile.load(self.keyfile_path, self.path.name).key_epoch != self._epoch
+        except StoreError:
+            return False
 
     @property
     def keyfile_path(self) -> Path:
@@ -175,6 +188,14 @@ class Database:
         """Create or replace (password change/reset) a user's slot. Takes effect at once."""
         with self._changing_keyfile() as kf:
             kf.add_slot(normalize_username(username), password, self._key, kdf)
+
+    def replace_recovery_code(self) -> str:
+        """A new recovery code in place of the old one (lost, or its slot damaged), to be shown
+        once; the old code stops working at once."""
+        code = new_recovery_code()
+        with self._changing_keyfile() as kf:
+            kf.add_slot(RECOVERY_SLOT, normalize_recovery_code(code), self._key)
+        return code
 
     def check_password(self, username: str, password: str) -> bool:
         """True when this password opens this user's slot to the key in use (no audit, no count)."""
@@ -505,8 +526,9 @@ class Database:
 
     def _after_unlock(self, slot: str, secret: str, opened_with_next: bool | None, dirty: bool) -> None:
         """Key file housekeeping after a good sign-in (under its lock, on the copy read under it):
-        counters, re-key recovery, slot upgrade."""
+        counters, re-key recovery, slot upgrade, temp copies of key files left by killed writers."""
         kf = self.keyfile
+        remove_keyfile_leftovers(self.path)
         if kf.clear_failures(slot) or kf.pending or kf.pending_dropped:
             kf.pending.clear()
             kf.pending_dropped = 0

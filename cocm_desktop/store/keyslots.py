@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import glob
 import hashlib
 import hmac
 import json
@@ -625,6 +626,21 @@ class RekeyRefused(StoreError):
             "Reset their password (or print a new recovery code), then try again."
         )
         super().__init__(message if not why else f"The database was not re-keyed: {why}. Nothing was changed.")
+
+
+def remove_keyfile_leftovers(db_path: Path) -> list[Path]:
+    """Remove temp copies of the key file that a killed writer left (`<db>.keys.XXXX.tmp`).
+
+    Call only while holding the key file's lock: every writer of the key file holds it, so no
+    such temp file can belong to a write in progress."""
+    removed = []
+    name = keyfile_path(db_path).name
+    with contextlib.suppress(OSError):
+        for leftover in db_path.parent.glob(f"{glob.escape(name)}.*.tmp"):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+                removed.append(leftover)
+    return removed
 
 
 def write_atomically(path: Path, data: bytes) -> None:

@@ -203,3 +203,41 @@ def test_many_programs_at_once_with_random_kills_lose_no_one(tmp_path: Path) -> 
     # The run really mixed changes that finished with changes killed mid-way.
     assert any(k.endswith(":killed") for k in kinds), kinds
     assert sum(v for k, v in kinds.items() if k.endswith(":0") and not k.startswith("wrong")) >= 5, kinds
+
+
+def test_a_session_whose_key_was_rotated_elsewhere_says_so_and_writes_nothing(tmp_path: Path) -> None:
+    """A command still open when another program re-keys gets a plain sentence, not "damaged"."""
+    from cocm_desktop.store.errors import DatabaseDamaged, StoreError
+
+    clinic = make_clinic(tmp_path, users=2)
+    slow = Database.open(clinic.path, "u1", sorted(clinic.users["u1"])[0])
+    try:
+        with Database.open(clinic.path, LEAD, LEAD_PW) as lead:
+            lead.rekey(reason="test")
+        slow.engine.dispose()  # its next connection uses the key it opened with
+        with pytest.raises(StoreError, match="re-keyed by another CoCM Desktop program") as err, slow.session() as s:
+            s.execute(select(AuditRecord.seq).limit(1)).all()
+        assert not isinstance(err.value, DatabaseDamaged)
+        with pytest.raises(StoreError, match="re-keyed by another"):
+            slow.add_key_slot("u1", new_password())
+    finally:
+        slow.close()
+    assert _signs_in(clinic.path, "u1", sorted(clinic.users["u1"])[0])
+
+
+def test_temp_key_files_of_killed_writers_are_removed_at_the_next_sign_in(tmp_path: Path) -> None:
+    clinic = make_clinic(tmp_path, users=0)
+    leftover = clinic.path.with_name(clinic.path.name + ".keys.abc123.tmp")
+    leftover.write_text("{half")
+    Database.open(clinic.path, LEAD, LEAD_PW).close()
+    assert not leftover.exists()
+    assert keyfile_path(clinic.path).exists()
+
+
+def test_a_new_recovery_code_replaces_the_old_one(tmp_path: Path) -> None:
+    clinic = make_clinic(tmp_path, users=0)
+    with Database.open(clinic.path, LEAD, LEAD_PW) as db:
+        code = db.replace_recovery_code()
+    with pytest.raises(WrongCredentials):
+        Database.open_with_recovery(clinic.path, clinic.recovery_code, reason="drill")
+    Database.open_with_recovery(clinic.path, code, reason="drill").close()
