@@ -45,9 +45,9 @@ AUDIT_ADVICE = (
 
 __all__ = [
     "AccessChanges", "AutoRun", "BackupResult", "BackupStatus", "RestorePreview", "RestoreResult",
-    "StoredBackup", "Verification", "audit_altered_message", "backup_status", "check_restore",
+    "StoredBackup", "Verification", "audit_altered_message", "backup_folder", "backup_status", "check_restore",
     "describe_access", "describe_auto_run", "get_second_folder", "make_backup", "restore_backup",
-    "run_auto_backup", "set_second_folder",
+    "run_auto_backup", "set_second_folder", "verify_backup",
 ]
 
 
@@ -93,6 +93,11 @@ def set_second_folder(session: Session, actor: Actor, folder: str | None) -> str
            summary=f"Second backup folder: {old or 'none'} → {new or 'none'}",
            detail={"before": old, "after": new})
     return new
+
+
+def backup_folder(db: Database) -> Path:
+    """Where the automatic backups of this database are kept (`backups/` beside it)."""
+    return store.default_folder(db.path)
 
 
 # ---- backups ------------------------------------------------------------------------------------
@@ -180,6 +185,11 @@ def describe_auto_run(run: AutoRun, now: datetime | None = None) -> list[str]:
 
 
 # ---- restore ------------------------------------------------------------------------------------
+def verify_backup(path: Path | str, username: str, password: str) -> Verification:
+    """Every check a restore runs on the backup, without writing to it (see store.backup)."""
+    return store.verify_backup(path, username, password)
+
+
 def check_restore(db_path: Path | str, source: Path | str, username: str, password: str) -> RestorePreview:
     """The backup's checks and who was removed/added since it was made; changes nothing."""
     return store.check_restore(db_path, source, username, password)
