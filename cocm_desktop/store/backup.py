@@ -152,6 +152,7 @@ def _sidecar_for_copy(keyfile: KeyFile, copy: Path) -> KeyFile:
 
 def copy_encrypted(engine: Engine, key: bytes, keyfile: KeyFile, dest: Path) -> None:
     """Consistent encrypted copy with the SQLite backup API (same key) plus its key file."""
+    os.close(os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # owner-only before a byte is written
     with engine.connect() as conn:
         src = conn.connection.dbapi_connection
         assert src is not None
