@@ -75,6 +75,7 @@ class AutoBackups(QObject):
         self.running = True
         self.spinner.show()
         self.label.setText("Backing up…")
+        self._mark(warning=False)
         self.label.setToolTip("The automatic backup is being made and checked; keep working.")
         db = self.ctx.db
         run_in_background(lambda: run_auto_backup(db), self._done, self._failed)
@@ -106,8 +107,7 @@ class AutoBackups(QObject):
             return
         message = describe(exc)[1]
         self.label.setText("⚠ Automatic backup failed")
-        self.label.setProperty("role", "error")
-        self._repolish()
+        self._mark(warning=True)
         what = ("Make one now (File › Back up…) to another drive, and call your IT support if it "
                 "fails again." if self.lead else "Tell the clinic lead.")
         self.label.setToolTip(f"{message}\n{what}")
@@ -132,10 +132,12 @@ class AutoBackups(QObject):
             return
         self.label.setText(status.text)
         self.label.setToolTip(status.advice)
-        warn = status.stale or (status.last is not None and status.last.audit_altered)
-        self.label.setProperty("role", "error" if warn else "muted")
-        self._repolish()
+        self._mark(warning=status.stale or (status.last is not None and status.last.audit_altered))
 
-    def _repolish(self) -> None:
-        self.label.style().unpolish(self.label)
-        self.label.style().polish(self.label)
+    def _mark(self, *, warning: bool) -> None:
+        """Red and bold when something needs doing; muted otherwise (no padded box: the status
+        bar is one line high)."""
+        self.label.setProperty("warning", warning)
+        self.label.setStyleSheet("QLabel { color: #B71C1C; font-weight: 600; }" if warning
+                                 else "QLabel { color: #627D98; }")
+        self.label.updateGeometry()
