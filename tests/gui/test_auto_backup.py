@@ -70,3 +70,47 @@ def test_an_old_backup_is_replaced_at_sign_in(clinic_path: Path, open_window, qt
     found = list_auto_backups(folder, "clinic", ".db")
     assert [b.day for b in found] == [date.today(), old_day]
     assert not window.backups.label.text().startswith("⚠")
+
+
+def test_the_lead_sets_the_second_folder_in_clinic_policy_and_backups_are_copied_there(
+    clinic_path: Path, open_window, qtbot, tmp_path: Path, monkeypatch  # type: ignore[no-untyped-def]
+) -> None:
+    from PySide6.QtWidgets import QFileDialog
+
+    from cocm_desktop.gui.admin import PolicyDialog
+    from cocm_desktop.services.backups import get_second_folder, run_auto_backup
+
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    window = open_window(clinic_path, "lead", demo=False)
+    _wait_for_run(window, qtbot)
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(usb)))
+    dialog = PolicyDialog(window.ctx, window)
+    qtbot.addWidget(dialog)
+    dialog.findChild(type(dialog.save_button), "policySecondFolderChoose").click()
+    assert dialog.second_folder.text() == str(usb)
+    dialog.save()
+    assert window.ctx.read(get_second_folder) == str(usb)
+    run = run_auto_backup(window.ctx.db)  # none due; today's backup is copied over
+    assert run.made is None and run.second_copy is not None and run.second_copy.exists()
+
+
+def test_the_restore_confirmation_and_result_name_who_was_removed_and_added(clinic, clinic_path: Path, actors, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from cocm_desktop.gui.admin.restore import RestoreRequest, confirm_text, restore_message
+    from cocm_desktop.services.backups import check_restore, restore_backup
+    from cocm_desktop.services.users import add_staff_user, deactivate_user
+    from cocm_desktop.store.backup import make_backup
+
+    backup = tmp_path / "before.db"
+    make_backup(clinic, backup)
+    deactivate_user(clinic, actors["lead"], "cm2", reason="left")
+    add_staff_user(clinic, actors["lead"], username="cm3", display_name="Sam New", role="care_manager",
+                   password="a long new password 7", credentials="RN")
+    clinic.close()
+    preview = check_restore(clinic_path, backup, "lead", "demo")
+    text = confirm_text(RestoreRequest(backup, "lead", "demo"), preview, clinic_path)
+    assert "Removed since this backup was made, will stay removed" in text and "cm2" in text
+    assert "Added since this backup was made" in text and "cm3" in text
+    result = restore_backup(clinic_path, backup, "lead", "demo")
+    message = restore_message(result, backup)
+    assert "were kept removed" in message and "cm2" in message and "Add them again" in message
