@@ -624,13 +624,14 @@ def _todays_key_file(db_path: Path) -> KeyFile | None:
 def compare_access(today: KeyFile | None, backup: KeyFile, active_in_backup: set[str]) -> AccessChanges:
     """Who was removed, added, or changed their password between the backup and today.
 
-    A key slot in today's key file is what gives a person access now, so: active in the backup
-    without a slot today = removed since. Only for the same database (database id).
+    A key slot is what gives a person access, so: active with a slot in the backup, without a slot
+    today = removed since (accounts that never had a slot, e.g. staff who only appear in records,
+    gave nobody access). Only for the same database (database id).
     """
     if today is None or today.database_id != backup.database_id:
         return AccessChanges(known=False)
     now = set(today.slots) - {RECOVERY_SLOT}
-    removed = sorted(active_in_backup - now)
+    removed = sorted((active_in_backup & set(backup.slots)) - now)
     added = sorted(now - active_in_backup)
     changed = sorted(
         n for n in active_in_backup & now

@@ -104,3 +104,17 @@ def test_a_password_changed_since_the_backup_is_named(clinic: Database, clinic_p
     clinic.close()
     result = restore_backup(clinic_path, backup, "lead", PW)
     assert result.access.password_changed == ("doc1",) and result.access.removed == ()
+
+
+def test_accounts_that_never_had_a_key_slot_are_not_reported_or_touched(clinic: Database, clinic_path: Path, actors, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Staff who appear in records but never signed in (no key slot, as in the demo clinic) gave
+    nobody access: a restore neither names nor deactivates them."""
+    with clinic.session() as s:
+        s.add(User(username="cm99", display_name="Records Only", role="care_manager", active=True))
+    backup = tmp_path / "b.db"
+    make_backup(clinic, backup)
+    clinic.close()
+    result = restore_backup(clinic_path, backup, "lead", PW)
+    assert result.access.known and result.access.removed == () and result.access.added == ()
+    with Database.open(clinic_path, "lead", PW) as db, db.session() as s:
+        assert s.scalar(select(User.active).where(User.username == "cm99")) is True
