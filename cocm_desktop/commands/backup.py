@@ -1,4 +1,9 @@
-"""`cocm-desktop backup`: an encrypted, verified copy of the clinic database and its key file."""
+"""`cocm-desktop backup`: an encrypted, verified copy of the clinic database and its key file.
+
+`--out FILE`: the clinic lead's backup to a file of their choice. `--auto`: the automatic backup
+for a scheduled task (any user): made in `backups/` beside the database when the newest is 24 h
+old, 7 kept, copied to the clinic's second folder; exit 0 also when none was due.
+"""
 
 from __future__ import annotations
 
@@ -13,25 +18,41 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser = subparsers.add_parser(
         "backup",
         help="make an encrypted, verified backup (works while the app is open)",
-        description="Writes FILE and FILE.keys (keep them together). The copy is checked "
-        "(integrity, encryption, audit chain) before it is kept. Clinic lead only.",
+        description="--out FILE writes FILE and FILE.keys (keep them together; clinic lead only). "
+        "--auto makes the automatic backup in backups/ beside the database when the newest is 24 hours "
+        "old (for a scheduled task; any user; exit 0 also when none is due). Every copy is checked "
+        "(integrity, encryption, audit chain) before it is kept.",
     )
     add_db_args(parser)
-    parser.add_argument("--out", type=Path, required=True, metavar="FILE", help="the backup file to create")
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--out", type=Path, metavar="FILE", help="the backup file to create")
+    what.add_argument("--auto", action="store_true", help="the automatic backup, when one is due")
+    parser.add_argument("--wait", type=float, default=600.0, metavar="SECONDS",
+                        help="with --auto: how long to wait for a backup another process is making (600)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from cocm_desktop.store.backup import make_backup
+    from cocm_desktop.services.backups import (
+        audit_altered_message,
+        describe_auto_run,
+        make_backup,
+        run_auto_backup,
+    )
 
     db = open_from_args(args)
     try:
-        result = make_backup(db, args.out)
+        if args.auto:
+            lines = describe_auto_run(run_auto_backup(db, wait_seconds=max(0.0, args.wait)))
+        else:
+            result = make_backup(db, args.out)
+            lines = [f"Backup written: {result.path} and {result.keys_path.name} "
+                     f"({result.size_bytes // 1024} KiB). {result.verification.describe()}"]
+            altered = audit_altered_message(result)
+            if altered:
+                lines.append("WARNING: " + altered)
     finally:
         db.close()
-    print(
-        f"Backup written: {result.path} and {result.keys_path.name} ({result.size_bytes // 1024} KiB). "
-        f"{result.verification.describe()}",
-        file=sys.stderr,
-    )
+    for line in lines:
+        print(line, file=sys.stderr)
     return 0

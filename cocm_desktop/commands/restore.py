@@ -1,4 +1,8 @@
-"""`cocm-desktop restore`: replace the clinic database with a checked backup."""
+"""`cocm-desktop restore`: replace the clinic database with a checked backup.
+
+People removed since the backup was made stay removed (the restored copy is re-keyed without
+them); the output names them, and anyone added since (to be added again).
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "restore",
         help="replace the database with a backup (checked first; the old file is kept)",
         description="The backup is opened with your password and fully checked before anything is "
-        "touched; the current database is kept as NAME.replaced-<time>. Clinic lead only; close the app first.",
+        "touched; the current database is kept as NAME.replaced-<time>. Whoever was removed since the "
+        "backup was made stays removed. Clinic lead only; close the app first.",
     )
     parser.add_argument("--db", required=True, type=Path, help="the clinic database to replace")
     parser.add_argument("--from", dest="source", required=True, type=Path, metavar="FILE", help="the backup")
@@ -23,12 +28,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
-    from cocm_desktop.store.backup import restore
+    from cocm_desktop.services.backups import AUDIT_ADVICE, describe_access, restore_backup
 
     password = os.environ.get("COCM_PASSWORD")
     if password is None:
         password = getpass.getpass(f"Password for {args.user}: ")
-    result = restore(args.db, args.source, args.user, password)
+    result = restore_backup(args.db, args.source, args.user, password)
     kept = f" The previous database is kept as {result.replaced.name}." if result.replaced else ""
     print(f"Restored {result.path.name} from {args.source.name}.{kept}", file=sys.stderr)
+    for line in describe_access(result.access, done=True):
+        print(line, file=sys.stderr)
+    if result.verification.audit_broken_at is not None:
+        print(f"WARNING: the backup's audit log was altered at record {result.verification.audit_broken_at}. "
+              + AUDIT_ADVICE, file=sys.stderr)
     return 0

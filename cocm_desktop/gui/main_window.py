@@ -119,6 +119,12 @@ class MainWindow(QMainWindow):
 
         self._apply_role()
         self._build_status_bar()
+        # Automatic backups: a check a few seconds after sign-in, then hourly (one is made when the
+        # newest is 24 h old), off the GUI thread; the status bar shows the last good one.
+        from cocm_desktop.gui.auto_backup import AutoBackups
+
+        self.backups = AutoBackups(self)
+        self.backups.start()
         ui.chartNav.setEnabled(False)
         ui.actionGoChart.setEnabled(True)
         self.show_registry()
@@ -361,6 +367,7 @@ class MainWindow(QMainWindow):
         else:
             self.show_registry()
         self.idle.start()
+        self.backups.check()  # a backup that fell due while locked is made now
         self.unlocked.emit()
 
     # ---- file menu -------------------------------------------------------------------------------
@@ -398,15 +405,12 @@ class MainWindow(QMainWindow):
         return True
 
     def _back_up(self) -> None:
-        """An encrypted, verified copy (store.backup.make_backup) saved where the clinic lead chooses."""
+        """An encrypted, verified copy (services.backups.make_backup) saved where the clinic lead chooses."""
         from datetime import date
         from pathlib import Path
 
-        try:
-            from cocm_desktop.store.backup import make_backup
-        except ImportError:  # pragma: no cover - older store
-            QMessageBox.information(self, "Back up", "Backups are not available in this version yet.")
-            return
+        from cocm_desktop.services.backups import audit_altered_message, make_backup
+
         db = self.ctx.db
         suggested = db.path.with_name(f"{db.path.stem}-backup-{date.today().isoformat()}{db.path.suffix}")
         name, _ = QFileDialog.getSaveFileName(self, "Back up the clinic database", str(suggested),
@@ -415,9 +419,14 @@ class MainWindow(QMainWindow):
             return
         dest = Path(name)
 
-        def done(_result: object) -> None:
-            QMessageBox.information(self, "Back up", f"Backup saved and verified:\n{dest}\n"
-                                    "Keep it with its .keys file; both are needed to restore.")
+        def done(result) -> None:  # type: ignore[no-untyped-def]
+            altered = audit_altered_message(result)
+            if altered:
+                QMessageBox.warning(self, "Back up", f"Backup saved: {result.path}\n\n{altered}")
+            else:
+                QMessageBox.information(self, "Back up", f"Backup saved and verified:\n{result.path}\n"
+                                        "Keep it with its .keys file; both are needed to restore.")
+            self.backups.refresh()
 
         run_in_background(lambda: make_backup(db, dest), done, lambda e: show_error(self, e))
 
@@ -483,6 +492,7 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop timers and background refreshes; the controller closes the database."""
         self.idle.dispose()
+        self.backups.stop()
         self.timer.shutdown()
         self.hide()
 

@@ -129,7 +129,8 @@ def test_restore_replaces_atomically_and_keeps_the_old_file(
     assert {"BEFORE", "AFTER"} <= _mrns(result.replaced)  # the replaced file (with its WAL) still opens
     with Database.open(clinic_path, "cm1", PW) as db, db.session() as s:
         rec = s.scalars(select(AuditRecord).where(AuditRecord.action == "backup.restore")).one()
-        assert rec.detail == {"from": "b.db", "replaced": "clinic.db.replaced-20261124-173000"}
+        assert rec.detail == {"from": "b.db", "replaced": "clinic.db.replaced-20261124-173000",
+                              "removed_since": [], "added_since": []}
     assert verify_file(backup, db.raw_key_for_backup()).ok  # the backup itself is untouched and reusable
 
 

@@ -1,5 +1,6 @@
 """Clinic › Policy: every number of `domain.policy.policy_fields()` as a spin box (range from the
-field, description as tooltip), saved with `services.policy.update_policy`."""
+field, description as tooltip), saved with `services.policy.update_policy`; and the second backup
+folder (USB drive, network share), saved with `services.backups.set_second_folder`."""
 
 
 from typing import Any
@@ -8,10 +9,13 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
+    QFileDialog,
     QFormLayout,
     QFrame,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
+    QPushButton,
     QScrollArea,
     QSpinBox,
     QVBoxLayout,
@@ -47,6 +51,7 @@ class PolicyDialog(QDialog):
         intro.setProperty("role", "muted")
         intro.setWordWrap(True)
         layout.addWidget(intro)
+        layout.addWidget(self._backup_row(context))
         body = QWidget(self)
         body.setObjectName("FormBody")
         form = QFormLayout(body)
@@ -98,6 +103,46 @@ class PolicyDialog(QDialog):
         layout.addWidget(buttons)
         self._initial = {name: spin.value() for name, spin in self.spins.items()}
 
+    def _backup_row(self, context: AppContext) -> QWidget:
+        """Where automatic backups go, and the optional second folder they are copied to."""
+        from cocm_desktop.services.backups import backup_folder, get_second_folder
+
+        box = QFrame(self)
+        box.setObjectName("backupFolders")
+        grid = QFormLayout(box)
+        grid.setContentsMargins(0, 8, 0, 8)
+        about = QLabel(f"Made at sign-in and every 24 hours while CoCM Desktop is open, checked, the newest 7 "
+                       f"kept, in {backup_folder(context.db)}. A copy of each also goes to the second folder "
+                       "(a USB drive or network share, off this computer), with its own 7 kept.", box)
+        about.setProperty("role", "muted")
+        about.setWordWrap(True)
+        grid.addRow(QLabel("Automatic backups", box), about)
+        self._second_initial = context.read(get_second_folder) or ""
+        self.second_folder = QLineEdit(self._second_initial, box)
+        self.second_folder.setObjectName("policySecondFolder")
+        self.second_folder.setReadOnly(True)
+        self.second_folder.setPlaceholderText("None — backups stay on this computer only")
+        choose = QPushButton("Choose…", box)
+        choose.setObjectName("policySecondFolderChoose")
+        choose.clicked.connect(self._choose_second_folder)
+        clear = QPushButton("None", box)
+        clear.setToolTip("Stop copying backups to a second folder (not saved yet).")
+        clear.clicked.connect(lambda: self.second_folder.setText(""))
+        row = QWidget(box)
+        rl = QHBoxLayout(row)
+        rl.setContentsMargins(0, 0, 0, 0)
+        rl.addWidget(self.second_folder, 1)
+        rl.addWidget(choose)
+        rl.addWidget(clear)
+        grid.addRow(QLabel("Second backup folder", box), row)
+        return box
+
+    def _choose_second_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Second backup folder (USB drive or network share)",
+                                                  self.second_folder.text())
+        if folder:
+            self.second_folder.setText(folder)
+
     def _changed(self, name: str) -> None:
         spin = self.spins[name]
         modified = spin.value() != self._initial.get(name, spin.value())
@@ -131,14 +176,20 @@ class PolicyDialog(QDialog):
             hit.setFocus()
 
     def save(self) -> None:
+        from cocm_desktop.services.backups import set_second_folder
         from cocm_desktop.services.policy import update_policy
 
         changes = self.changes()
-        if not changes:
+        folder = self.second_folder.text().strip()
+        if not changes and folder == self._second_initial:
             self.accept()
             return
         try:
-            self.saved = self.ctx.write(update_policy, changes, what="policy")
+            if folder != self._second_initial:
+                self.ctx.write(set_second_folder, folder or None, what="policy")
+                self._second_initial = folder
+            if changes:
+                self.saved = self.ctx.write(update_policy, changes, what="policy")
         except Exception as exc:
             if not is_expected(exc):
                 raise
