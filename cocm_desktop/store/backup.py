@@ -45,6 +45,8 @@ from cocm_desktop.domain.roles import Permission, require
 from . import audit, migrate
 from .engine import make_engine, raw_connect, translate
 from .errors import BackupFailed, DatabaseDamaged, RestoreRefused, StoreError, WrongCredentials
+from .keyfile_lock import key_file_lock
+from .keyfile_lock import lock_path as key_file_lock_path
 from .keyslots import RECOVERY_SLOT, KeyFile, keyfile_path, normalize_username
 from .location import check_location
 from .lockfile import InstanceLock
@@ -244,7 +246,8 @@ def make_backup(db, dest: Path | str, *, kind: str = "manual", mark_altered: boo
     tmp = dest.with_name(f".{dest.name}.partial-{secrets.token_hex(4)}")
     try:
         try:
-            copy_encrypted(db.engine, db.raw_key_for_backup(), db.keyfile, tmp)
+            # The key file as it is now (read fresh: another program may have changed a slot).
+            copy_encrypted(db.engine, db.raw_key_for_backup(), db.read_keyfile(), tmp)
         except DBAPIError as exc:
             raise (translate(exc) or BackupFailed("The backup could not be written.")) from None
         except OSError as exc:
@@ -699,6 +702,17 @@ def restore(
     key, keyfile, verification = _check_backup(source, username, password)
     if not verification.usable:
         raise RestoreRefused(f"The backup failed its checks; nothing was changed: {verification.describe()}")
+    # The live key file's lock for the whole swap: no sign-in, password change or re-key of the
+    # live database can read today's key file before the swap and write it back after it.
+    with key_file_lock(db_path):
+        access, replaced = _swap_in(db_path, source, username, password, key, keyfile, now)
+    return _after_restore(db_path, source, username, password, verification, access, replaced)
+
+
+def _swap_in(
+    db_path: Path, source: Path, username: str, password: str, key: bytes, keyfile: KeyFile,
+    now: datetime | None,
+) -> tuple[AccessChanges, Path | None]:
     access = compare_access(_todays_key_file(db_path), keyfile, _active_users(source, key))
     _refuse_removed_restorer(access, username)
     lock = InstanceLock(db_path)
@@ -707,7 +721,7 @@ def restore(
         # Under the lock no other restore of this database runs: its temp copies are leftovers.
         remove_leftovers(db_path.parent, startswith=f".{db_path.name}.restoring-")
         tmp = db_path.with_name(f".{db_path.name}.restoring-{secrets.token_hex(4)}")
-        temp_files = (tmp, keyfile_path(tmp), tmp.with_name(tmp.name + ".lock"))
+        temp_files = (tmp, keyfile_path(tmp), tmp.with_name(tmp.name + ".lock"), key_file_lock_path(tmp))
         try:
             _copy_private(source, tmp)
             _sidecar_for_copy(keyfile, tmp).save(keyfile_path(tmp))
@@ -718,7 +732,7 @@ def restore(
         except BaseException:
             _remove_quietly(*temp_files)
             raise
-        _remove_quietly(temp_files[2])
+        _remove_quietly(*temp_files[2:])
         replaced = None
         stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
         if db_path.exists() or keyfile_path(db_path).exists():
@@ -735,6 +749,13 @@ def restore(
         _fsync_dir(db_path.parent)
     finally:
         lock.release()
+    return access, replaced
+
+
+def _after_restore(
+    db_path: Path, source: Path, username: str, password: str, verification: Verification,
+    access: AccessChanges, replaced: Path | None,
+) -> RestoreResult:
     from .database import Database
 
     detail: dict[str, object] = {"from": source.name, "replaced": replaced.name if replaced else None}

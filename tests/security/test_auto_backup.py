@@ -26,7 +26,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _auto_files(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+    """Backups and their key files (not hidden temp copies, not the empty lock files that opening
+    a backup leaves beside it)."""
+    return sorted(p.name for p in folder.iterdir() if not p.name.startswith(".") and not p.name.endswith(".lock"))
 
 
 def _audit_count(db: Database, action: str) -> int:
