@@ -38,5 +38,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("user", schema=None) as batch_op:
-        batch_op.drop_column("password_must_change")
+    op.drop_column("user", "password_must_change")  # SQLite ≥ 3.35 drops a column in place
