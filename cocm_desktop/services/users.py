@@ -44,10 +44,12 @@ class StaffUser:
     role: str
     credentials: str | None
     active: bool
+    password_must_change: bool = False  # the clinic lead chose it; changed at the next sign-in
 
 
 def _to_staff(u: User) -> StaffUser:
-    return StaffUser(u.id, u.username, u.display_name, u.role, u.credentials, u.active)
+    return StaffUser(u.id, u.username, u.display_name, u.role, u.credentials, u.active,
+                     bool(u.password_must_change))
 
 
 def add_staff_user(
@@ -98,13 +100,7 @@ def create_clinic(
 ) -> tuple[Database, str]:
     """A new clinic, open for its lead, and the recovery code (shown once). The lead chooses
     their own password, so it is not marked for a change."""
-    name = clinic_name.strip()
-    if not name:
-        raise ValidationError("Give the clinic's name.")
-    if len(name) > MAX_CLINIC_NAME:
-        raise ValidationError(f"A clinic name can have at most {MAX_CLINIC_NAME} characters.")
-    if _has_hidden_characters(name):
-        raise ValidationError("The clinic name contains invisible or control characters; retype it.")
+    name = _required_text(clinic_name, "clinic name", MAX_CLINIC_NAME, missing="Give the clinic's name.")
     username = _valid_username(lead_username)
     display_name = _clean_display_name(lead_display_name)
     check_new_password(lead_password, username=username, clinic_name=name)
@@ -120,13 +116,17 @@ def _valid_username(username: str) -> str:
 
 
 def _clean_display_name(display_name: str) -> str:
-    cleaned = display_name.strip()
+    return _required_text(display_name, "name", MAX_DISPLAY_NAME, missing="Give the person's full name.")
+
+
+def _required_text(value: str, noun: str, limit: int, *, missing: str) -> str:
+    cleaned = value.strip()
     if not cleaned:
-        raise ValidationError("Give the person's full name.")
-    if len(cleaned) > MAX_DISPLAY_NAME:
-        raise ValidationError(f"A name can have at most {MAX_DISPLAY_NAME} characters.")
+        raise ValidationError(missing)
+    if len(cleaned) > limit:
+        raise ValidationError(f"A {noun} can have at most {limit} characters.")
     if _has_hidden_characters(cleaned):
-        raise ValidationError("The name contains invisible or control characters; retype it.")
+        raise ValidationError(f"The {noun} contains invisible or control characters; retype it.")
     return cleaned
 
 

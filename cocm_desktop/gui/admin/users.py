@@ -42,8 +42,14 @@ _USER_COLUMNS = (
     Col("Username", lambda u: u.username, color=lambda u: None if u.active else _INACTIVE),
     Col("Role", lambda u: Role(u.role).label, color=lambda u: None if u.active else _INACTIVE),
     Col("Credentials", lambda u: u.credentials or "", color=lambda u: None if u.active else _INACTIVE),
-    Col("Status", lambda u: "Active" if u.active else "Removed", color=lambda u: None if u.active else _INACTIVE),
+    Col("Status", lambda u: _status(u), color=lambda u: None if u.active else _INACTIVE),
 )
+
+
+def _status(u: Any) -> str:
+    if not u.active:
+        return "Removed"
+    return "Active · new password at next sign-in" if u.password_must_change else "Active"
 
 
 class UsersModel(RecordTableModel):
@@ -322,7 +328,7 @@ class NewPasswordDialog(FormDialog):
             Field("password", "New password", "password", True, hint=PASSWORD_HINT),
             Field("password_again", "New password again", "password", True),
         ], parent, intro=f"{reason}\n\nFor {db.actor.display_name} ({db.actor.username}). {PASSWORD_HINT}",
-            ok_text="Change password and continue", submit=self._submit)
+            ok_text="Save and continue", submit=self._submit)
         self.setObjectName("newPasswordDialog")
         self.setMinimumWidth(520)
         buttons = self.findChild(QDialogButtonBox)
@@ -330,6 +336,15 @@ class NewPasswordDialog(FormDialog):
         self.sign_out_button = buttons.button(QDialogButtonBox.StandardButton.Cancel)
         self.sign_out_button.setText("Sign out")
         self.sign_out_button.setObjectName("signOutButton")
+
+    def show_error(self, message: str) -> None:
+        super().show_error(message)
+        # The wrapped refusal gets its own room instead of squeezing the wrapped text above it.
+        layout = self.layout()
+        layout.activate()
+        needed = layout.totalHeightForWidth(self.width())
+        if needed > self.height():
+            self.resize(self.width(), needed)
 
     def _submit(self, v: dict[str, Any]) -> None:
         from cocm_desktop.services.users import change_own_password
