@@ -77,16 +77,33 @@ def test_demo_clinic_commands_still_run_with_demo(demo_path: Path) -> None:
         assert result.returncode == 0, result.stderr
 
 
-def _read_until(fd: int, text: str, seen: list[str], timeout: float = 60.0) -> None:
-    end = time.monotonic() + timeout
-    while text not in "".join(seen):
-        left = end - time.monotonic()
-        if left <= 0 or not select.select([fd], [], [], left)[0]:
-            raise AssertionError(f"no {text!r} in {''.join(seen)!r}")
-        try:
-            seen.append(os.read(fd, 4096).decode(errors="replace"))
-        except OSError:  # the child closed the terminal
-            raise AssertionError(f"no {text!r} in {''.join(seen)!r}") from None
+class _Terminal:
+    """Reads what the child writes to its terminal; `expect` waits for text written after the
+    previous match (a prompt is answered only once it is really shown: getpass discards input
+    typed before it turns echo off)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.text = ""
+        self.pos = 0
+
+    def expect(self, wanted: str, timeout: float = 60.0) -> None:
+        end = time.monotonic() + timeout
+        while (found := self.text.find(wanted, self.pos)) < 0:
+            left = end - time.monotonic()
+            if left <= 0 or not select.select([self.fd], [], [], left)[0]:
+                raise AssertionError(f"no {wanted!r} after {self.text[:self.pos]!r} in {self.text!r}")
+            try:
+                chunk = os.read(self.fd, 4096)
+            except OSError:  # the child closed the terminal
+                chunk = b""
+            if not chunk:
+                raise AssertionError(f"no {wanted!r} in {self.text!r}")
+            self.text += chunk.decode(errors="replace")
+        self.pos = found + len(wanted)
+
+    def type(self, line: str) -> None:
+        os.write(self.fd, f"{line}\n".encode())
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="a pseudo-terminal is POSIX")
@@ -105,27 +122,27 @@ def test_at_a_terminal_the_command_asks_for_the_new_password(clinic_path: Path) 
                              stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True,
                              preexec_fn=take_terminal)
     os.close(slave)
-    seen: list[str] = []
+    term = _Terminal(master)
     try:
-        _read_until(master, "Password for sam:", seen)
-        os.write(master, f"{SET_BY_LEAD}\n".encode())
-        _read_until(master, "New password:", seen)
-        assert "clinic lead chose your password" in "".join(seen)
-        os.write(master, b"short\n")
-        _read_until(master, "Again:", seen)
-        os.write(master, b"short\n")
-        _read_until(master, "at least 10 characters", seen)  # the rule, then asked again
-        _read_until(master, "New password:", seen)
-        os.write(master, b"sams own words\n")
-        _read_until(master, "Again:", seen)
-        os.write(master, b"sams own words\n")
-        _read_until(master, "Sam Ortiz", seen)  # the command itself ran
+        term.expect("Password for sam:")
+        term.type(SET_BY_LEAD)
+        term.expect("clinic lead chose your password")
+        term.expect("New password:")
+        term.type("short")
+        term.expect("Again:")
+        term.type("short")
+        term.expect("at least 10 characters")  # the rule, then asked again
+        term.expect("New password:")
+        term.type("sams own words")
+        term.expect("Again:")
+        term.type("sams own words")
+        term.expect("Password changed.")
+        term.expect("Sam Ortiz")  # the command itself ran
         assert child.wait(timeout=60) == 0
     finally:
         if child.poll() is None:
             child.kill()
             child.wait()
         os.close(master)
-    assert "Password changed." in "".join(seen)
-    assert "short" not in "".join(seen)  # never echoed
+    assert "short" not in term.text and "sams own words" not in term.text  # never echoed
     assert _run("info", *_db(clinic_path, "sam"), password="sams own words").returncode == 0
