@@ -1,6 +1,6 @@
 """Shared fixtures: real encrypted databases in temp folders, Qt offscreen.
 
-A template clinic (the six demo logins, password "demo") is created once per test session and
+A template clinic (a demo clinic: the six demo logins, password "demo") is created once per test session and
 copied for each test: Argon2id makes every slot cost ~0.1 s, so copying keeps the suite fast
 while every test still opens a real SQLCipher file with a real key.
 """
@@ -21,14 +21,6 @@ from cocm_desktop.store.database import Database  # noqa: E402
 from cocm_desktop.store.keyslots import keyfile_path  # noqa: E402
 
 PASSWORD = "demo"
-STAFF = [
-    # username, display name, role, credentials
-    ("cm1", "Casey Morgan", "care_manager", "LCSW"),
-    ("cm2", "Riley Chen", "care_manager", "RN"),
-    ("psych", "Dr. Priya Shah", "psychiatrist", "MD"),
-    ("doc1", "Dr. Daniel Okafor", "clinician", "MD"),
-    ("doc2", "Dr. Elena Varga", "clinician", "DO"),
-]
 
 
 def copy_db(src: Path, dest_dir: Path, name: str = "clinic.db") -> Path:
@@ -40,18 +32,15 @@ def copy_db(src: Path, dest_dir: Path, name: str = "clinic.db") -> Path:
 
 @pytest.fixture(scope="session")
 def template_clinic(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An empty clinic with one user per role; copied, never opened for writing directly."""
-    from cocm_desktop.services.users import add_staff_user
+    """An empty clinic with one user per role; copied, never opened for writing directly.
+
+    A demo clinic (the demo generator's first step): its logins keep the password "demo", which
+    the password rules refuse in a real clinic. Tests of those rules add their own users.
+    """
+    from cocm_desktop.demo import create_demo_clinic
 
     path = tmp_path_factory.mktemp("template") / "clinic.db"
-    db, _code = Database.create(
-        path, clinic_name="Test Clinic", lead_username="lead",
-        lead_display_name="Lee Adams", lead_password=PASSWORD,
-    )
-    with db:
-        for username, name, role, creds in STAFF:
-            add_staff_user(db, db.actor, username=username, display_name=name, role=role,
-                           password=PASSWORD, credentials=creds)
+    create_demo_clinic(path, clinic_name="Test Clinic", password=PASSWORD).close()
     return path
 
 

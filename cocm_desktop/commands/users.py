@@ -1,6 +1,8 @@
 """`cocm-desktop users list|add|remove|reset-password|passwd`: staff accounts and their key slots.
 
 New passwords come from COCM_NEW_PASSWORD or are asked twice; never from the command line.
+A password set here by the clinic lead (add, reset-password) must be changed by its owner at the
+next sign-in; `passwd` is how, also while every other command refuses them until they do.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import getpass
 import os
 import sys
 
-from cocm_desktop.commands._auth import add_db_args, open_from_args
+from cocm_desktop.commands._auth import add_db_args, open_from_args, password_from_env_or_prompt
 
 
 def _new_password(prompt: str) -> str:
@@ -83,7 +85,8 @@ def run_add(args: argparse.Namespace) -> int:
         )
     finally:
         db.close()
-    print(f"Added {user.username} ({user.role}).", file=sys.stderr)
+    print(f"Added {user.username} ({user.role}); they choose their own password at their first sign-in.",
+          file=sys.stderr)
     return 0
 
 
@@ -109,7 +112,9 @@ def run_reset(args: argparse.Namespace) -> int:
         )
     finally:
         db.close()
-    print(f"Password of {args.username} reset.", file=sys.stderr)
+    later = "" if args.username.strip().lower() == args.user.strip().lower() else \
+        "; they choose a new one at their next sign-in"
+    print(f"Password of {args.username} reset{later}.", file=sys.stderr)
     return 0
 
 
@@ -117,9 +122,8 @@ def run_passwd(args: argparse.Namespace) -> int:
     from cocm_desktop.services.users import change_own_password
     from cocm_desktop.store.database import Database
 
-    current = os.environ.get("COCM_PASSWORD")
-    if current is None:
-        current = getpass.getpass(f"Current password for {args.user}: ")
+    # Database.open, not open_from_args: this is the way out when a password change is due.
+    current = password_from_env_or_prompt(args.user, "Current password")
     db = Database.open(args.db, args.user, current)
     try:
         change_own_password(

@@ -14,10 +14,11 @@ history take well under a minute. All names are invented.
     staff         the demo logins and the staff rows
     history       each patient's enrolment and week-by-week course
     case_reviews  weekly sessions, agenda items, recommendations; the next session's agenda
-    generate      generate_demo: the whole clinic, in one transaction, then key slots
+    generate      create_demo_clinic (marked demo, the logins and their key slots), then
+                  generate_demo: the whole clinic's history in one transaction
 """
 
-from cocm_desktop.demo.generate import DemoSummary, generate_demo
+from cocm_desktop.demo.generate import DemoSummary, create_demo_clinic, generate_demo
 from cocm_desktop.demo.staff import DEMO_LOGINS, DEMO_PASSWORD
 
-__all__ = ["DEMO_LOGINS", "DEMO_PASSWORD", "DemoSummary", "generate_demo"]
+__all__ = ["DEMO_LOGINS", "DEMO_PASSWORD", "DemoSummary", "create_demo_clinic", "generate_demo"]

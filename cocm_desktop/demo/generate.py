@@ -1,5 +1,9 @@
 """`generate_demo`: the demo clinic end to end, from an empty encrypted database to a clinic with
-staff, patients, a year of history, case reviews and every demo login's key slot."""
+staff, patients, a year of history, case reviews and every demo login's key slot.
+
+`create_demo_clinic` is its first step: a clinic marked as demo (setting `demo` = true, so its
+logins keep the password "demo" without being asked to change it) with the six demo logins.
+"""
 
 from __future__ import annotations
 
@@ -14,12 +18,14 @@ from cocm_desktop.demo.case_reviews import CaseReviews, prepare_next_review
 from cocm_desktop.demo.history import ClinicHistory
 from cocm_desktop.demo.rows import Rows
 from cocm_desktop.demo.staff import DEMO_LOGINS, DEMO_PASSWORD, make_staff
+from cocm_desktop.services.common import DEMO_KEY
 from cocm_desktop.store import audit
 from cocm_desktop.store.database import Database
 from cocm_desktop.store.models import (
     AgendaItem,
     CarePlanVersion,
     CaseReviewSession,
+    ClinicSetting,
     Consent,
     Contact,
     Diagnosis,
@@ -35,6 +41,8 @@ from cocm_desktop.store.models import (
     TimeEntry,
 )
 
+DEMO_CLINIC_NAME = "Maple Street Family Medicine (demo)"
+
 
 @dataclass
 class DemoSummary:
@@ -47,6 +55,31 @@ class DemoSummary:
     contacts: int
     time_entries: int
     logins: list[tuple[str, str]] = field(default_factory=list)
+
+
+def create_demo_clinic(path: Path | str, *, clinic_name: str = DEMO_CLINIC_NAME,
+                       password: str = DEMO_PASSWORD) -> Database:
+    """A demo clinic without patients, open as `lead`: marked as demo, the six demo logins, each
+    with a key slot for `password`. Bypasses the password rules on purpose (README's demo logins)."""
+    path = Path(path)
+    db, _recovery = Database.create(path, clinic_name=clinic_name, lead_username="lead",
+                                    lead_display_name="Lee Adams", lead_password=password)
+    try:
+        with db.session() as s:
+            s.add(ClinicSetting(key=DEMO_KEY, value=True))
+            make_staff(s, 0)
+        for username, _name, _role, _creds in DEMO_LOGINS[1:]:
+            db.add_key_slot(username, password)
+    except BaseException:
+        _discard(db)
+        raise
+    return db
+
+
+def _discard(db: Database) -> None:
+    db.close()
+    for leftover in (db.path, Path(f"{db.path}-wal"), Path(f"{db.path}-shm"), db.keyfile_path):
+        leftover.unlink(missing_ok=True)
 
 
 def generate_demo(
@@ -64,9 +97,7 @@ def generate_demo(
     today = today or date.today()
     rng = random.Random(seed)
     path = Path(path)
-    db, _recovery = Database.create(path, clinic_name="Maple Street Family Medicine (demo)",
-                                    lead_username="lead", lead_display_name="Lee Adams",
-                                    lead_password=password)
+    db = create_demo_clinic(path, password=password)
     try:
         with db.session() as s:
             staff = make_staff(s, patients)
@@ -90,13 +121,9 @@ def generate_demo(
                 time_entries=len(rows.tables[TimeEntry]),
                 logins=[(u, r) for u, _n, r, _c in DEMO_LOGINS],
             )
-        for username, _name, _role, _creds in DEMO_LOGINS[1:]:
-            db.add_key_slot(username, password)
         prepare_next_review(db, today)
     except BaseException:
-        db.close()
-        for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), db.keyfile_path):
-            leftover.unlink(missing_ok=True)
+        _discard(db)
         raise
     db.close()
     return summary

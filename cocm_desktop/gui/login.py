@@ -3,6 +3,11 @@ Argon2id takes a noticeable moment by design).
 
 Result: `dialog.database` (an open `Database`, exclusive) after `Accepted`;
 `dialog.wants_other_clinic` when the user asked to pick another clinic file.
+
+When the password must be changed first (`services.users.password_change_due`: the clinic lead
+chose it, or it breaks today's rules), `NewPasswordDialog` opens over this one after the unlock;
+the dialog is accepted only once the new password is saved. "Sign out" there closes the database
+and leaves the person at the sign-in.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ class LoginDialog(QDialog):
         self.db_path = Path(db_path)
         self.exclusive = exclusive
         self.database: Database | None = None
+        self.password_dialog: QDialog | None = None  # NewPasswordDialog while one is open
         self.wants_other_clinic = False
         self._busy = False
         self._wait_left = 0
@@ -89,17 +95,48 @@ class LoginDialog(QDialog):
         path, exclusive = self.db_path, self.exclusive
         self.show_error("")
         self._set_busy(True)
-        run_in_background(lambda: Database.open(path, username, password, exclusive=exclusive),
-                          self._opened, self._failed)
 
-    def _opened(self, db: Database) -> None:
+        def work() -> tuple[Database, str | None]:
+            from cocm_desktop.services.users import password_change_due
+
+            db = Database.open(path, username, password, exclusive=exclusive)
+            try:
+                return db, password_change_due(db, password)
+            except BaseException:
+                db.close()
+                raise
+
+        run_in_background(work, lambda result: self._opened(result[0], result[1], password), self._failed)
+
+    def _opened(self, db: Database, change_reason: str | None = None, password: str = "") -> None:
         self._set_busy(False)
         if not self.isVisible():  # closed while the key was being derived: do not keep it open
             db.close()
             return
         self.ui.passwordEdit.clear()
+        if change_reason:
+            self._ask_new_password(db, change_reason, password)
+            return
         self.database = db
         self.accept()
+
+    def _ask_new_password(self, db: Database, reason: str, password: str) -> None:
+        from cocm_desktop.gui.admin.users import NewPasswordDialog
+
+        dialog = NewPasswordDialog(db, reason, password, self)
+        self.password_dialog = dialog
+        dialog.finished.connect(lambda code: self._new_password_done(db, code))
+        dialog.open()
+
+    def _new_password_done(self, db: Database, code: int) -> None:
+        self.password_dialog = None
+        if code == QDialog.DialogCode.Accepted:
+            self.database = db
+            self.accept()
+            return
+        db.close()  # signed out: the old password stays, and so does the demand to change it
+        self.show_error("You are signed out: your password has to be changed before you can continue.")
+        self.ui.passwordEdit.setFocus()
 
     def _failed(self, exc: BaseException) -> None:
         self._set_busy(False)
@@ -156,7 +193,7 @@ class LoginDialog(QDialog):
         path, exclusive = self.db_path, self.exclusive
         self.show_error("")
         self._set_busy(True)
-        run_in_background(
+        run_in_background(  # the recovery code is the way in, not a password to change
             lambda: Database.open_with_recovery(path, code, reason, exclusive=exclusive),
             self._opened, self._failed)
 

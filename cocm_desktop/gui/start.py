@@ -17,11 +17,10 @@ from cocm_desktop import config
 from cocm_desktop.gui.forms.ui_start_dialog import Ui_StartDialog
 from cocm_desktop.gui.resources import ACCENT, app_icon, icon
 from cocm_desktop.gui.worker import run_in_background
+from cocm_desktop.services.passwords import MIN_PASSWORD, RULES_SUMMARY
 from cocm_desktop.store.database import Database
 from cocm_desktop.store.errors import StoreError
 
-MIN_NEW_PASSWORD = 8
-USERNAME_RE = re.compile(r"^[a-z][a-z0-9._-]{1,31}$")
 DB_FILTER = "Clinic databases (*.db *.cocm);;All files (*)"
 
 
@@ -61,6 +60,8 @@ class StartDialog(QDialog):
         ui.createBusyBar.hide()
         self._show_choose_error(message)
         ui.newClinicError.hide()
+        ui.passwordEdit.setPlaceholderText(f"at least {MIN_PASSWORD} characters")
+        ui.passwordEdit.setToolTip(RULES_SUMMARY)
         ui.pages.setCurrentWidget(ui.choosePage)
         ui.demoButton.clicked.connect(self.open_demo)
         ui.newClinicButton.clicked.connect(lambda: ui.pages.setCurrentWidget(ui.newClinicPage))
@@ -135,18 +136,24 @@ class StartDialog(QDialog):
             self._location_touched = True
 
     def new_clinic_problems(self) -> list[str]:
+        """Everything wrong with the form at once (the service checks again when it creates)."""
+        from cocm_desktop.services.passwords import password_problem
+        from cocm_desktop.services.users import USERNAME_RE, USERNAME_RULE
+
         ui = self.ui
         problems = []
-        if not ui.clinicNameEdit.text().strip():
+        clinic = ui.clinicNameEdit.text().strip()
+        username = ui.leadUserEdit.text().strip().lower()
+        if not clinic:
             problems.append("Give the clinic's name.")
         if not ui.leadNameEdit.text().strip():
             problems.append("Give your full name.")
-        if not USERNAME_RE.match(ui.leadUserEdit.text().strip().lower()):
-            problems.append("A username is 2–32 characters: letters, digits, dot, dash or underscore, "
-                            "starting with a letter.")
+        if not USERNAME_RE.match(username):
+            problems.append(USERNAME_RULE)
         password = ui.passwordEdit.text()
-        if len(password) < MIN_NEW_PASSWORD:
-            problems.append(f"The password needs at least {MIN_NEW_PASSWORD} characters.")
+        problem = password_problem(password, username=username, clinic_name=clinic)
+        if problem:
+            problems.append(problem)
         elif password != ui.password2Edit.text():
             problems.append("The two passwords differ; type the same password twice.")
         location = ui.locationEdit.text().strip()
@@ -170,9 +177,11 @@ class StartDialog(QDialog):
         password = ui.passwordEdit.text()
 
         def work() -> tuple[Database, str]:
+            from cocm_desktop.services.users import create_clinic
+
             path.parent.mkdir(parents=True, exist_ok=True)
-            db, code = Database.create(path, clinic_name=clinic, lead_username=username,
-                                       lead_display_name=lead_name, lead_password=password)
+            db, code = create_clinic(path, clinic_name=clinic, lead_username=username,
+                                     lead_display_name=lead_name, lead_password=password)
             db.close()  # reopen with the one-instance lock the app keeps while it runs
             return Database.open(path, username, password, exclusive=True), code
 

@@ -23,6 +23,7 @@ from cocm_desktop.store import audit
 from cocm_desktop.store.models import ClinicSetting
 
 POLICY_KEY = "policy"
+DEMO_KEY = "demo"  # true in a clinic made by the demo generator (invented patients only)
 
 
 class ValidationError(ValueError):
@@ -82,6 +83,10 @@ def load_policy(session: Session) -> Policy:
 
 def clinic_name(session: Session) -> str:
     return str(setting(session, "clinic_name", "Clinic"))
+
+
+def is_demo_clinic(session: Session) -> bool:
+    return setting(session, DEMO_KEY) is True
 
 
 def not_in_future(when: date | datetime, what: str, now: datetime | None = None) -> None:

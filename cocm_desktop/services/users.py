@@ -2,14 +2,21 @@
 
 These calls take the open `Database` (not just a session) because a user is two things that
 must change together: the row and the key slot.
+
+Every new password follows services.passwords (NIST SP 800-63B). A password the clinic lead
+chose for someone (new user, reset, reactivation) is marked `password_must_change` in the same
+transaction; `password_change_due` tells the sign-in (GUI and commands) to ask for a new one,
+and `change_own_password` clears the mark.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from cocm_desktop.domain.actor import Actor
 from cocm_desktop.domain.roles import Permission, Role
@@ -18,12 +25,15 @@ from cocm_desktop.store.keyslots import RekeyRefused, normalize_username
 from cocm_desktop.store.models import User, utcnow
 
 from ._text import has_hidden_characters as _has_hidden_characters
-from .common import NotFound, ValidationError, check, record
+from .common import NotFound, ValidationError, check, clinic_name, is_demo_clinic, record
+from .passwords import PasswordListMissing, check_new_password, password_problem
 
 USERNAME_RE = re.compile(r"^[a-z][a-z0-9._-]{1,31}$")
-MIN_PASSWORD = 4  # the demo uses "demo"; set-up screens ask for more (see gui)
-MAX_PASSWORD = 1024
+USERNAME_RULE = "A username is 2–32 characters: letters, digits, dot, dash or underscore, starting with a letter."
 MAX_DISPLAY_NAME = 200
+MAX_CLINIC_NAME = 200
+LEAD_SET_PASSWORD = ("The clinic lead chose your password. Choose a new one that only you know "
+                     "before you continue.")
 
 
 @dataclass(frozen=True)
@@ -34,10 +44,12 @@ class StaffUser:
     role: str
     credentials: str | None
     active: bool
+    password_must_change: bool = False  # the clinic lead chose it; changed at the next sign-in
 
 
 def _to_staff(u: User) -> StaffUser:
-    return StaffUser(u.id, u.username, u.display_name, u.role, u.credentials, u.active)
+    return StaffUser(u.id, u.username, u.display_name, u.role, u.credentials, u.active,
+                     bool(u.password_must_change))
 
 
 def add_staff_user(
@@ -52,11 +64,7 @@ def add_staff_user(
     npi: str | None = None,
 ) -> StaffUser:
     check(actor, Permission.MANAGE_USERS)
-    name = normalize_username(username)
-    if not USERNAME_RE.match(name):
-        raise ValidationError(
-            "A username is 2–32 characters: letters, digits, dot, dash or underscore, starting with a letter."
-        )
+    name = _valid_username(username)
     try:
         role = Role(role).value
     except ValueError:
@@ -66,12 +74,12 @@ def add_staff_user(
     npi = _optional_text(npi, "NPI", 10)
     if npi is not None and not (npi.isascii() and npi.isdigit() and len(npi) == 10):
         raise ValidationError("An NPI is exactly 10 digits.")
-    _check_password_rules(password, name)
     with db.key_file_lock(), db.session() as s:  # key file lock first, as sign-in and re-key
         if s.scalar(select(User.id).where(User.username == name)) is not None:
             raise ValidationError(f"The username “{name}” is taken.")
+        _check_password(s, password, name)
         user = User(username=name, display_name=display_name, role=role,
-                    credentials=credentials, npi=npi)
+                    credentials=credentials, npi=npi, password_must_change=True)
         s.add(user)
         s.flush()
         record(s, actor, "user.create", object_type="user", object_id=user.id,
@@ -81,14 +89,44 @@ def add_staff_user(
         return _to_staff(user)
 
 
+def create_clinic(
+    path: Path | str,
+    *,
+    clinic_name: str,
+    lead_username: str,
+    lead_display_name: str,
+    lead_password: str,
+    kdf: dict[str, int] | None = None,
+) -> tuple[Database, str]:
+    """A new clinic, open for its lead, and the recovery code (shown once). The lead chooses
+    their own password, so it is not marked for a change."""
+    name = _required_text(clinic_name, "clinic name", MAX_CLINIC_NAME, missing="Give the clinic's name.")
+    username = _valid_username(lead_username)
+    display_name = _clean_display_name(lead_display_name)
+    check_new_password(lead_password, username=username, clinic_name=name)
+    return Database.create(path, clinic_name=name, lead_username=username,
+                           lead_display_name=display_name, lead_password=lead_password, kdf=kdf)
+
+
+def _valid_username(username: str) -> str:
+    name = normalize_username(username)
+    if not USERNAME_RE.match(name):
+        raise ValidationError(USERNAME_RULE)
+    return name
+
+
 def _clean_display_name(display_name: str) -> str:
-    cleaned = display_name.strip()
+    return _required_text(display_name, "name", MAX_DISPLAY_NAME, missing="Give the person's full name.")
+
+
+def _required_text(value: str, noun: str, limit: int, *, missing: str) -> str:
+    cleaned = value.strip()
     if not cleaned:
-        raise ValidationError("Give the person's full name.")
-    if len(cleaned) > MAX_DISPLAY_NAME:
-        raise ValidationError(f"A name can have at most {MAX_DISPLAY_NAME} characters.")
+        raise ValidationError(missing)
+    if len(cleaned) > limit:
+        raise ValidationError(f"A {noun} can have at most {limit} characters.")
     if _has_hidden_characters(cleaned):
-        raise ValidationError("The name contains invisible or control characters; retype it.")
+        raise ValidationError(f"The {noun} contains invisible or control characters; retype it.")
     return cleaned
 
 
@@ -118,13 +156,32 @@ def _find_user(s, username: str) -> User:  # type: ignore[no-untyped-def]
     return user
 
 
-def _check_password_rules(password: str, username: str) -> None:
-    if len(password) < MIN_PASSWORD:
-        raise ValidationError(f"A password needs at least {MIN_PASSWORD} characters.")
-    if len(password) > MAX_PASSWORD:
-        raise ValidationError(f"A password can have at most {MAX_PASSWORD} characters.")
-    if password.strip().lower() == username:
-        raise ValidationError("The password cannot be the username.")
+def _check_password(s: Session, password: str, username: str) -> None:
+    check_new_password(password, username=username, clinic_name=clinic_name(s))
+
+
+def password_change_due(db: Database, password: str) -> str | None:
+    """After a sign-in with `password`: why the person must choose a new password first, or None.
+
+    Due when the clinic lead chose it, or when it breaks today's rules (a clinic made before them
+    may hold a 4-character password; the sign-in is the only moment it is seen). The demo
+    clinic's logins keep "demo".
+    """
+    assert db.actor is not None
+    with db.session() as s:
+        user = s.get(User, db.actor.user_id)
+        if user is not None and user.password_must_change:
+            return LEAD_SET_PASSWORD
+        if is_demo_clinic(s):
+            return None
+        clinic = clinic_name(s)
+    try:
+        problem = password_problem(password, username=db.actor.username, clinic_name=clinic)
+    except PasswordListMissing:  # a broken install must not lock everyone out
+        problem = password_problem(password, username=db.actor.username, clinic_name=clinic, check_list=False)
+    if problem is None:
+        return None
+    return f"Your password no longer meets the clinic's rules: {problem} Choose a new one before you continue."
 
 
 def _active_leads(s) -> int:  # type: ignore[no-untyped-def]
@@ -170,13 +227,14 @@ def deactivate_user(db: Database, actor: Actor, username: str, *, reason: str) -
 def reactivate_user(db: Database, actor: Actor, username: str, *, password: str) -> StaffUser:
     check(actor, Permission.MANAGE_USERS)
     name = normalize_username(username)
-    _check_password_rules(password, name)
     with db.key_file_lock(), db.session() as s:  # key file lock first, as sign-in and re-key
         user = _find_user(s, name)
         if user.active:
             raise ValidationError(f"“{name}” is already active.")
+        _check_password(s, password, name)
         user.active = True
         user.deactivated_at = None
+        user.password_must_change = True
         record(s, actor, "user.reactivate", object_type="user", object_id=user.id,
                summary=f"User {name} reactivated with a new password")
         db.add_key_slot(name, password)
@@ -184,25 +242,33 @@ def reactivate_user(db: Database, actor: Actor, username: str, *, password: str)
 
 
 def reset_password(db: Database, actor: Actor, username: str, *, new_password: str) -> None:
-    """The clinic lead sets a new password for someone who forgot theirs."""
+    """The clinic lead sets a new password for someone who forgot theirs; they must change it at
+    their next sign-in (unless the lead reset their own)."""
     check(actor, Permission.MANAGE_USERS)
     name = normalize_username(username)
-    _check_password_rules(new_password, name)
     with db.key_file_lock(), db.session() as s:  # key file lock first, as sign-in and re-key
         user = _find_user(s, name)
         if not user.active:
             raise ValidationError(f"“{name}” is removed; reactivate the user instead.")
+        _check_password(s, new_password, name)
+        user.password_must_change = name != actor.username
         record(s, actor, "user.password_reset", object_type="user", object_id=user.id,
                summary=f"Password of {name} reset by the clinic lead")
         db.add_key_slot(name, new_password)
 
 
 def change_own_password(db: Database, actor: Actor, *, current_password: str, new_password: str) -> None:
-    """Everyone changes their own password (re-wraps only their own key slot)."""
-    _check_password_rules(new_password, actor.username)
+    """Everyone changes their own password (re-wraps only their own key slot); a password the
+    clinic lead chose no longer has to be changed afterwards."""
+    with db.session() as s:
+        _check_password(s, new_password, actor.username)
     if not db.check_password(actor.username, current_password):
         raise ValidationError("The current password is not right; the password was not changed.")
+    if new_password == current_password:
+        raise ValidationError("The new password must differ from the current one.")
     with db.key_file_lock(), db.session() as s:  # key file lock first, as sign-in and re-key
+        user = _find_user(s, actor.username)
+        user.password_must_change = False
         record(s, actor, "user.password_change", object_type="user", object_id=actor.user_id,
                summary="Changed own password")
         db.add_key_slot(actor.username, new_password)

@@ -10,7 +10,8 @@ from cocm_desktop.gui.context import settings
 from cocm_desktop.gui.start import StartDialog
 
 
-def test_new_clinic_shows_recovery_code_once_and_needs_acknowledgement(qtbot, tmp_path, wait_idle) -> None:  # type: ignore[no-untyped-def]
+def _new_clinic_page(qtbot, tmp_path) -> StartDialog:  # type: ignore[no-untyped-def]
+    """The start dialog on "Set up a new clinic", filled in except for the passwords."""
     dialog = StartDialog()
     qtbot.addWidget(dialog)
     dialog.show()
@@ -19,9 +20,15 @@ def test_new_clinic_shows_recovery_code_once_and_needs_acknowledgement(qtbot, tm
     ui.clinicNameEdit.setText("Riverside Family Medicine")
     ui.leadNameEdit.setText("Jordan Smith")
     ui.leadUserEdit.setText("jsmith")
+    ui.locationEdit.setText(str(tmp_path / "riverside.db"))
+    return dialog
+
+
+def test_new_clinic_shows_recovery_code_once_and_needs_acknowledgement(qtbot, tmp_path, wait_idle) -> None:  # type: ignore[no-untyped-def]
+    dialog = _new_clinic_page(qtbot, tmp_path)
+    ui = dialog.ui
     ui.passwordEdit.setText("correct horse")
     ui.password2Edit.setText("correct h0rse")
-    ui.locationEdit.setText(str(tmp_path / "riverside.db"))
     qtbot.mouseClick(ui.createButton, Qt.MouseButton.LeftButton)
     assert "passwords differ" in ui.newClinicError.text()
     assert not (tmp_path / "riverside.db").exists()
@@ -41,6 +48,20 @@ def test_new_clinic_shows_recovery_code_once_and_needs_acknowledgement(qtbot, tm
         assert db is not None and db.actor.username == "jsmith" and db.actor.role == "clinic_lead"
     finally:
         db.close()
+
+
+def test_new_clinic_names_the_password_rule_it_breaks(qtbot, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    dialog = _new_clinic_page(qtbot, tmp_path)
+    ui = dialog.ui
+    for weak, rule in (("1234", "at least 10 characters; this one has 4"),
+                       ("password123", "list of common passwords"),
+                       ("riverside family medicine", "cannot be the clinic's name")):
+        ui.passwordEdit.setText(weak)
+        ui.password2Edit.setText(weak)
+        qtbot.mouseClick(ui.createButton, Qt.MouseButton.LeftButton)
+        assert rule in ui.newClinicError.text() and ui.newClinicError.isVisible()
+        assert not (tmp_path / "riverside.db").exists()
+    assert "10 characters" in ui.passwordEdit.placeholderText()
 
 
 def test_remembered_clinic_is_a_path_only(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -81,6 +81,9 @@ def test_every_app_resource_is_in_the_wheel_under_the_package(wheel_files: set[s
     assert "cocm_desktop/resources/fonts/DejaVuSans.ttf" in expected
     assert "cocm_desktop/resources/fonts/LICENSE" in expected  # the font's licence travels with it
     assert "cocm_desktop/resources/icons/cocm-desktop.svg" in expected
+    # the common-password list the password rules read, with its licence (services.passwords)
+    assert "cocm_desktop/resources/passwords/common-passwords.txt.gz" in expected
+    assert "cocm_desktop/resources/passwords/LICENSE" in expected
     shipped = {f for f in wheel_files if f.startswith("cocm_desktop/resources/")}
     assert shipped == expected
 

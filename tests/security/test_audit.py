@@ -201,9 +201,9 @@ def test_security_events_are_all_audited(clinic: Database, clinic_path: Path, ac
     clinic.lock()
     clinic.unlock("lead", PW)
     add_staff_user(clinic, actors["lead"], username="temp1", display_name="Temp One", role="clinician",
-                   password="temp-pass")
+                   password="temp one pass")
     change_role(clinic, actors["lead"], "temp1", role="care_manager")
-    reset_password(clinic, actors["lead"], "temp1", new_password="temp-pass2")
+    reset_password(clinic, actors["lead"], "temp1", new_password="temp one pass 2")
     deactivate_user(clinic, actors["lead"], "temp1", reason="test")
     make_backup(clinic, tmp_path / "b.db")
     with clinic.session() as s:

@@ -195,7 +195,7 @@ def test_measure_item_scores(clinic: Database, actors, episode, instrument, item
 @given(
     username=st.one_of(st.text(max_size=40), st.from_regex(r"[a-z][a-z0-9._-]{1,31}", fullmatch=True)),
     display_name=odd_text,
-    password=st.one_of(st.text(max_size=12), st.just("p" * 2000)),
+    password=st.one_of(st.text(max_size=12), st.text(min_size=10, max_size=40), st.just("p" * 2000)),
 )
 def test_add_user_stores_exactly_or_refuses_cleanly(
     clinic: Database, actors, username, display_name, password

@@ -95,7 +95,7 @@ def test_recovery_slot_survives_a_rekey(tmp_path: Path) -> None:
             username="temp",
             display_name="Temp Worker",
             role="care_manager",
-            password="temp-pass",
+            password="temp worker pass",
         )
         deactivate_user(db, db.actor, "temp", reason="contract ended")
     with Database.open_with_recovery(tmp_path / "c.db", code, reason="drill") as db:
@@ -203,7 +203,7 @@ def test_last_clinic_lead_cannot_be_removed_or_demoted(clinic: Database, actors)
         username="lead2",
         display_name="Second Lead",
         role="clinic_lead",
-        password="lead2-pw",
+        password="second lead pw",
     )
     lead2 = clinic.actor.__class__(clinic.actor.user_id + 100, "lead2", "Second Lead", "clinic_lead")
     with clinic.session() as s:
@@ -218,10 +218,10 @@ def test_last_clinic_lead_cannot_be_removed_or_demoted(clinic: Database, actors)
 def test_only_the_clinic_lead_manages_users(clinic: Database, actors) -> None:  # type: ignore[no-untyped-def]
     for call in (
         lambda: deactivate_user(clinic, actors["cm1"], "cm2", reason="x"),
-        lambda: reset_password(clinic, actors["doc1"], "cm2", new_password="new-pass"),
+        lambda: reset_password(clinic, actors["doc1"], "cm2", new_password="new pass for cm2"),
         lambda: change_role(clinic, actors["psych"], "cm2", role="clinic_lead"),
         lambda: add_staff_user(
-            clinic, actors["cm1"], username="x1", display_name="X", role="clinician", password="pw-12345"
+            clinic, actors["cm1"], username="x1", display_name="X", role="clinician", password="pw-12345-long"
         ),
     ):
         with pytest.raises(PermissionDenied):
@@ -231,24 +231,24 @@ def test_only_the_clinic_lead_manages_users(clinic: Database, actors) -> None:  
 
 
 def test_reset_and_own_password_change(clinic: Database, clinic_path: Path, actors) -> None:  # type: ignore[no-untyped-def]
-    reset_password(clinic, actors["lead"], "cm1", new_password="fresh-start")
+    reset_password(clinic, actors["lead"], "cm1", new_password="fresh start now")
     with pytest.raises(WrongCredentials):
         Database.open(clinic_path, "cm1", PW)
-    with Database.open(clinic_path, "cm1", "fresh-start") as db:
+    with Database.open(clinic_path, "cm1", "fresh start now") as db:
         before = keyfile_path(clinic_path).read_bytes()
         with pytest.raises(ValidationError, match="current password"):
-            change_own_password(db, db.actor, current_password="wrong", new_password="another-one")
+            change_own_password(db, db.actor, current_password="wrong", new_password="another one please")
         assert keyfile_path(clinic_path).read_bytes() == before
-        change_own_password(db, db.actor, current_password="fresh-start", new_password="another-one")
-    with Database.open(clinic_path, "cm1", "another-one") as db:
+        change_own_password(db, db.actor, current_password="fresh start now", new_password="another one please")
+    with Database.open(clinic_path, "cm1", "another one please") as db:
         actions = _actions(db)
     assert "user.password_reset" in actions and "user.password_change" in actions
 
 
 def test_reactivated_user_signs_in_with_the_new_password(clinic: Database, clinic_path: Path, actors) -> None:  # type: ignore[no-untyped-def]
     deactivate_user(clinic, actors["lead"], "doc2", reason="leave")
-    reactivate_user(clinic, actors["lead"], "doc2", password="back-again")
-    with Database.open(clinic_path, "doc2", "back-again") as db:
+    reactivate_user(clinic, actors["lead"], "doc2", password="back again at work")
+    with Database.open(clinic_path, "doc2", "back again at work") as db:
         assert db.actor.role == "clinician"
 
 

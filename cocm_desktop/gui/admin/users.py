@@ -1,6 +1,8 @@
 """Staff accounts: `UsersDialog` (Clinic › Users: list, add, change role, reset password, remove
 — deactivate, delete the key slot and re-key off the GUI thread — and reactivate; `services.users`
-enforces the clinic-lead rule and the audit) and `ChangePasswordDialog` (File › Change my password).
+enforces the clinic-lead rule, the password rules and the audit), `ChangePasswordDialog`
+(File › Change my password) and `NewPasswordDialog` (right after a sign-in whose password must be
+changed first: chosen by the clinic lead, or below today's rules).
 """
 
 
@@ -12,6 +14,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QDialog,
+    QDialogButtonBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -28,6 +31,8 @@ from cocm_desktop.gui.form_dialog import Field, FormDialog
 from cocm_desktop.gui.registry_model import RowRole
 from cocm_desktop.gui.table_model import Col, RecordTableModel
 from cocm_desktop.gui.worker import BusyOverlay, run_in_background
+from cocm_desktop.services.passwords import RULES_SUMMARY as PASSWORD_HINT
+from cocm_desktop.store.database import Database
 
 ROLE_CHOICES = [(r.label, r.value) for r in Role]
 
@@ -37,8 +42,14 @@ _USER_COLUMNS = (
     Col("Username", lambda u: u.username, color=lambda u: None if u.active else _INACTIVE),
     Col("Role", lambda u: Role(u.role).label, color=lambda u: None if u.active else _INACTIVE),
     Col("Credentials", lambda u: u.credentials or "", color=lambda u: None if u.active else _INACTIVE),
-    Col("Status", lambda u: "Active" if u.active else "Removed", color=lambda u: None if u.active else _INACTIVE),
+    Col("Status", lambda u: _status(u), color=lambda u: None if u.active else _INACTIVE),
 )
+
+
+def _status(u: Any) -> str:
+    if not u.active:
+        return "Removed"
+    return "Active · new password at next sign-in" if u.password_must_change else "Active"
 
 
 class UsersModel(RecordTableModel):
@@ -189,10 +200,10 @@ class UsersDialog(QDialog):
             Field("role", "Role", "choice", True, Role.CARE_MANAGER.value, choices=ROLE_CHOICES),
             Field("credentials", "Credentials", "line", False, hint="e.g. LCSW, RN, MD"),
             Field("npi", "NPI", "line", False, hint="10 digits; needed on billing for clinicians."),
-            Field("password", "Password", "password", True),
+            Field("password", "Password", "password", True, hint=PASSWORD_HINT),
             Field("password_again", "Password again", "password", True),
-        ], submit, intro="The new person signs in with this password and can change it under File › Change my "
-                         "password.", ok="Add user")
+        ], submit, intro="The new person signs in once with this password and then chooses their own. "
+                         + PASSWORD_HINT, ok="Add user")
         form.setObjectName("addUserForm")
         return form
 
@@ -220,10 +231,10 @@ class UsersDialog(QDialog):
             reset_password(self.ctx.db, self.ctx.actor, u.username, new_password=_PasswordsMatch.check(v) or "")
 
         form = self._form(f"Reset the password of {u.display_name}", [
-            Field("password", "New password", "password", True),
+            Field("password", "New password", "password", True, hint=PASSWORD_HINT),
             Field("password_again", "New password again", "password", True),
-        ], submit, intro="Give the new password to the person in private; they can change it afterwards.",
-            ok="Reset password")
+        ], submit, intro="Give the new password to the person in private; they choose their own at their "
+                         "next sign-in. " + PASSWORD_HINT, ok="Reset password")
         if form.exec() == QDialog.DialogCode.Accepted:
             self._done(f"Password of {u.display_name} reset.", u.username)
 
@@ -234,9 +245,10 @@ class UsersDialog(QDialog):
         if u is None:
             return
         form = self._form(f"Reactivate {u.display_name}", [
-            Field("password", "New password", "password", True),
+            Field("password", "New password", "password", True, hint=PASSWORD_HINT),
             Field("password_again", "New password again", "password", True),
         ], lambda v: reactivate_user(self.ctx.db, self.ctx.actor, u.username, password=_PasswordsMatch.check(v) or ""),
+            intro="They sign in once with this password and then choose their own. " + PASSWORD_HINT,
             ok="Reactivate")
         if form.exec() == QDialog.DialogCode.Accepted:
             self._done(f"{u.display_name} can sign in again.", u.username)
@@ -287,10 +299,11 @@ class ChangePasswordDialog(FormDialog):
         self.ctx = context
         super().__init__("Change my password", [
             Field("current", "Current password", "password", True),
-            Field("password", "New password", "password", True),
+            Field("password", "New password", "password", True, hint=PASSWORD_HINT),
             Field("password_again", "New password again", "password", True),
         ], parent, intro=f"For {context.actor.display_name} ({context.actor.username}). Other people's "
-                         "passwords are not affected.", ok_text="Change password", submit=self._submit)
+                         "passwords are not affected. " + PASSWORD_HINT, ok_text="Change password",
+            submit=self._submit)
         self.setObjectName("changePasswordDialog")
 
     def _submit(self, v: dict[str, Any]) -> None:
@@ -298,3 +311,46 @@ class ChangePasswordDialog(FormDialog):
 
         new = _PasswordsMatch.check(v)
         change_own_password(self.ctx.db, self.ctx.actor, current_password=v["current"] or "", new_password=new or "")
+
+
+class NewPasswordDialog(FormDialog):
+    """Shown right after a sign-in whose password must be changed first (`reason` says why).
+
+    The password just typed at the sign-in is the current one; Cancel is "Sign out". Opened
+    window-modal over the sign-in (`open()`), so the main window never appears before it is done.
+    """
+
+    def __init__(self, db: Database, reason: str, current_password: str, parent: QWidget | None = None) -> None:
+        assert db.actor is not None
+        self.db = db
+        self._current = current_password
+        super().__init__("Choose your password", [
+            Field("password", "New password", "password", True, hint=PASSWORD_HINT),
+            Field("password_again", "New password again", "password", True),
+        ], parent, intro=f"{reason}\n\nFor {db.actor.display_name} ({db.actor.username}). {PASSWORD_HINT}",
+            ok_text="Save and continue", submit=self._submit)
+        self.setObjectName("newPasswordDialog")
+        self.setMinimumWidth(520)
+        buttons = self.findChild(QDialogButtonBox)
+        assert buttons is not None
+        self.sign_out_button = buttons.button(QDialogButtonBox.StandardButton.Cancel)
+        self.sign_out_button.setText("Sign out")
+        self.sign_out_button.setObjectName("signOutButton")
+
+    def show_error(self, message: str) -> None:
+        super().show_error(message)
+        # The wrapped refusal gets its own room instead of squeezing the wrapped text above it.
+        layout = self.layout()
+        layout.activate()
+        needed = layout.totalHeightForWidth(self.width())
+        if needed > self.height():
+            self.resize(self.width(), needed)
+
+    def _submit(self, v: dict[str, Any]) -> None:
+        from cocm_desktop.services.users import change_own_password
+
+        assert self.db.actor is not None
+        new = _PasswordsMatch.check(v)
+        change_own_password(self.db, self.db.actor, current_password=self._current, new_password=new or "")
+        self._current = ""
+

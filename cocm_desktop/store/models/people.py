@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, utcnow
@@ -24,6 +24,9 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     deactivated_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Set when the clinic lead chose this password (new user, reset, reactivation); cleared when
+    # the person changes it themselves. Sign-in asks for a new password while it is set.
+    password_must_change: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Patient(Base):
