@@ -24,6 +24,7 @@ from . import audit, invalidation, migrate, overlap_days
 from .engine import make_engine, raw_connect, translate
 from .errors import (
     DatabaseDamaged,
+    DatabaseLocked,
     ReadOnlyLocation,
     SessionLocked,
     StoreError,
@@ -541,6 +542,19 @@ class Database:
                 kf.save(self.keyfile_path)
         if opened_with_next is not None:
             self._finish_interrupted_rekey(opened_with_next)
+        else:
+            self._finish_interrupted_removals()
+
+    def _finish_interrupted_removals(self) -> None:
+        """A removal commits the person's row as inactive, then re-keys. Cut short between the
+        two, their slot still unwraps the current key: the app refuses them, outside tools would
+        not. Any slot that belongs to no active user is therefore re-keyed away at the next
+        sign-in (the journal covers the re-key itself). Skipped, to be done at a later sign-in,
+        while another window holds the database or a kept slot fails its check."""
+        if not set(self.keyfile.slots) - self._active_slot_names():
+            return
+        with contextlib.suppress(DatabaseLocked, RekeyRefused):
+            self.rekey(reason="finishing an interrupted removal")
 
     @classmethod
     def _open_with_candidates(

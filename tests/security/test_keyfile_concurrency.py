@@ -241,3 +241,22 @@ def test_a_new_recovery_code_replaces_the_old_one(tmp_path: Path) -> None:
     with pytest.raises(WrongCredentials):
         Database.open_with_recovery(clinic.path, clinic.recovery_code, reason="drill")
     Database.open_with_recovery(clinic.path, code, reason="drill").close()
+
+
+def test_a_removal_cut_short_before_its_rekey_is_finished_at_the_next_sign_in(tmp_path: Path) -> None:
+    """Found by the soak: a removal killed after the row was made inactive but before the re-key
+    left the person's slot able to unwrap the current key (refused by the app, not by outside
+    tools). The next sign-in finishes the removal."""
+    from cocm_desktop.store.models import User
+    from cocm_desktop.store.open_checks import opens_with
+
+    clinic = make_clinic(tmp_path, users=2)
+    pw = sorted(clinic.users["u2"])[0]
+    with Database.open(clinic.path, LEAD, LEAD_PW) as db, db.session() as s:  # the first half only
+        s.scalars(select(User).where(User.username == "u2")).one().active = False
+    old_keys = KeyFile.load(keyfile_path(clinic.path), clinic.path.name).unlock("u2", pw)
+    assert any(opens_with(clinic.path, k) for k in old_keys)
+    Database.open(clinic.path, "u1", sorted(clinic.users["u1"])[0]).close()
+    assert not any(opens_with(clinic.path, k) for k in old_keys)
+    assert "u2" not in KeyFile.load(keyfile_path(clinic.path), clinic.path.name).slots
+    assert _signs_in(clinic.path, LEAD, LEAD_PW)
