@@ -55,6 +55,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p = sub.add_parser("passwd", help="change your own password")
     add_db_args(p)
     p.set_defaults(func=run_passwd)
+    p = sub.add_parser("recovery-code", help="print a new recovery code; the old one stops working (clinic lead)")
+    add_db_args(p)
+    p.set_defaults(func=run_recovery_code)
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -132,4 +135,18 @@ def run_passwd(args: argparse.Namespace) -> int:
     finally:
         db.close()
     print("Password changed.", file=sys.stderr)
+    return 0
+
+
+def run_recovery_code(args: argparse.Namespace) -> int:
+    from cocm_desktop.services.users import replace_recovery_code
+
+    db = open_from_args(args)
+    try:
+        code = replace_recovery_code(db, db.actor)
+    finally:
+        db.close()
+    print(code)
+    print("This is the clinic's new recovery code; the old one no longer works. Print it and keep it "
+          "in a safe: anyone holding it can open the database.", file=sys.stderr)
     return 0

@@ -213,11 +213,12 @@ class AppController(QObject):
     def restore_backup(self, request) -> bool:  # type: ignore[no-untyped-def]
         """Close the clinic, replace its database with the (already checked) backup, sign in again.
 
-        `store.backup.restore` checks the backup once more before touching anything and keeps the
+        `services.backups.restore_backup` checks the backup once more before touching anything and keeps the
         current database as NAME.replaced-<time>. On refusal nothing changed: the same sign-in follows.
         """
+        from cocm_desktop.gui.admin.restore import show_restore_result
         from cocm_desktop.gui.errors import show_error
-        from cocm_desktop.store.backup import restore
+        from cocm_desktop.services.backups import restore_backup
 
         self.app.setQuitOnLastWindowClosed(False)
         path = self._close_current()
@@ -225,17 +226,14 @@ class AppController(QObject):
         if path is not None:
             QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
             try:
-                result = restore(path, request.source, request.username, request.password)
+                result = restore_backup(path, request.source, request.username, request.password)
             except Exception as exc:  # a refusal or fault: nothing was replaced
                 QApplication.restoreOverrideCursor()
                 show_error(None, exc)
             else:
                 QApplication.restoreOverrideCursor()
                 restored = True
-                kept = f" The previous database is kept as {result.replaced.name}." if result.replaced else ""
-                QMessageBox.information(None, "Restore from backup",
-                                        f"The clinic database was restored from {request.source.name}.{kept}\n\n"
-                                        "Sign in again to continue.")
+                show_restore_result(None, result, request.source)  # names who stays removed
         if path is None or not self.sign_in(path, demo=is_demo_path(path)):
             self.app.quit()
         self.app.setQuitOnLastWindowClosed(True)

@@ -292,3 +292,11 @@ def change_role(db: Database, actor: Actor, username: str, *, role: str) -> Staf
         record(s, actor, "user.role_change", object_type="user", object_id=user.id,
                summary=f"Role of {name} changed from {old} to {new_role}", detail={"from": old, "to": new_role})
         return _to_staff(user)
+
+
+def replace_recovery_code(db: Database, actor: Actor) -> str:
+    """A new recovery code (the old one lost, leaked, or its key slot damaged); shown once."""
+    check(actor, Permission.MANAGE_USERS)
+    with db.key_file_lock(), db.session() as s:
+        record(s, actor, "key.recovery_code_replaced", summary="New recovery code made; the old one no longer works")
+        return db.replace_recovery_code()

@@ -623,7 +623,8 @@ class RekeyRefused(StoreError):
         message = why or (
             f"The key file entry of {names} fails its check (it was edited or damaged), so the "
             "database could not be re-keyed without locking them out. Nothing was changed. "
-            "Reset their password (or print a new recovery code), then try again."
+            "Reset their password (for the recovery code: `cocm-desktop users recovery-code`), then "
+            "try again."
         )
         super().__init__(message if not why else f"The database was not re-keyed: {why}. Nothing was changed.")
 

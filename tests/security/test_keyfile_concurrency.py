@@ -260,3 +260,25 @@ def test_a_removal_cut_short_before_its_rekey_is_finished_at_the_next_sign_in(tm
     assert not any(opens_with(clinic.path, k) for k in old_keys)
     assert "u2" not in KeyFile.load(keyfile_path(clinic.path), clinic.path.name).slots
     assert _signs_in(clinic.path, LEAD, LEAD_PW)
+
+
+def test_a_damaged_recovery_slot_stops_a_removal_until_a_new_code_is_printed(tmp_path: Path) -> None:
+    clinic = make_clinic(tmp_path, users=2)
+    kf = KeyFile.load(keyfile_path(clinic.path), clinic.path.name)
+    slot = kf.slots["__recovery__"]
+    assert slot.mac is not None
+    slot.mac = ("0" if slot.mac[0] != "0" else "1") + slot.mac[1:]
+    kf.save(keyfile_path(clinic.path))
+    proc = _cli("users", "remove", "u1", "--reason", "left", "--db", str(clinic.path), "--user", LEAD,
+                password=LEAD_PW)
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 4 and "the recovery code" in err and "users recovery-code" in err
+    proc = _cli("users", "recovery-code", "--db", str(clinic.path), "--user", LEAD, password=LEAD_PW)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    code = out.strip()
+    proc = _cli("users", "remove", "u1", "--reason", "left", "--db", str(clinic.path), "--user", LEAD,
+                password=LEAD_PW)
+    assert proc.communicate(timeout=120) and proc.returncode == 0
+    Database.open_with_recovery(clinic.path, code, reason="drill").close()
+    assert not _signs_in(clinic.path, "u1", sorted(clinic.users["u1"])[0])
