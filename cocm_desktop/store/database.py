@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import hmac
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from pathlib import Path
 
@@ -469,30 +469,15 @@ class Database:
         Raises TooManyAttempts (without trying the password) during the growing delay that
         follows repeated failures.
         """
-        path = Path(path).absolute()
         slot = normalize_username(username)
-        # The key file's lock is held from reading it until the database has opened and the
-        # sign-in is written down: a re-key by another program is then either not begun or done.
-        precheck(path)  # a file that is not a clinic gets its message before any lock file is made
-        with key_file_lock(path):
-            keyfile = precheck(path)
-            keys = _try_slot(path, keyfile, slot, password)
-            db, opened_with_next = cls._open_with_candidates(path, keys, keyfile, exclusive)
-            try:
-                with db.session() as s:
-                    user = s.scalar(select(User).where(User.username == slot))
-                    if user is None or not user.active:
-                        raise WrongCredentials()
-                    db.actor = Actor(user.id, user.username, user.display_name, user.role)
-                    flush_failures(s, keyfile)
-                    audit.append(s, user_id=user.id, username=user.username, action="login.success",
-                                 summary="Signed in")
-                    policy_changed = sync_login_policy(s, keyfile)
-                db._after_unlock(slot, password, opened_with_next, policy_changed)
-            except BaseException:
-                db.close()
-                raise
-        return db
+
+        def signed_in(s: Session) -> tuple[User, str, str, dict[str, str] | None]:
+            user = s.scalar(select(User).where(User.username == slot))
+            if user is None or not user.active:
+                raise WrongCredentials()
+            return user, "login.success", "Signed in", None
+
+        return cls._sign_in(Path(path).absolute(), slot, password, exclusive, signed_in)
 
     @classmethod
     def open_with_recovery(
@@ -501,25 +486,41 @@ class Database:
         """Emergency access with the recovery code: asks a reason, acts as the first clinic lead."""
         if not reason.strip():
             raise ValueError("Say why the recovery code is being used; the reason is kept in the audit log.")
-        path = Path(path).absolute()
+
+        def first_lead(s: Session) -> tuple[User, str, str, dict[str, str] | None]:
+            lead = s.scalar(
+                select(User).where(User.role == "clinic_lead", User.active.is_(True)).order_by(User.id)
+            )
+            if lead is None:
+                raise StoreError("No active clinic lead is left in this database.")
+            return lead, "login.recovery_code", "Emergency access with the recovery code", {"reason": reason}
+
         code = normalize_recovery_code(recovery_code)
-        precheck(path)
+        return cls._sign_in(Path(path).absolute(), RECOVERY_SLOT, code, exclusive, first_lead)
+
+    @classmethod
+    def _sign_in(
+        cls, path: Path, slot: str, secret: str, exclusive: bool,
+        who: Callable[[Session], tuple[User, str, str, dict[str, str] | None]],
+    ) -> Database:
+        """Unlock `slot` and open the file as the user `who` picks, audited.
+
+        The key file's lock is held from reading it until the database has opened and the sign-in
+        is written down: a re-key by another program is then either not begun or done."""
+        precheck(path)  # a file that is not a clinic gets its message before any lock file is made
         with key_file_lock(path):
             keyfile = precheck(path)
-            keys = _try_slot(path, keyfile, RECOVERY_SLOT, code)
+            keys = _try_slot(path, keyfile, slot, secret)
             db, opened_with_next = cls._open_with_candidates(path, keys, keyfile, exclusive)
             try:
                 with db.session() as s:
-                    lead = s.scalar(
-                        select(User).where(User.role == "clinic_lead", User.active.is_(True)).order_by(User.id)
-                    )
-                    if lead is None:
-                        raise StoreError("No active clinic lead is left in this database.")
-                    db.actor = Actor(lead.id, lead.username, lead.display_name, lead.role)
+                    user, action, summary, detail = who(s)
+                    db.actor = Actor(user.id, user.username, user.display_name, user.role)
                     flush_failures(s, keyfile)
-                    audit.append(s, user_id=lead.id, username=lead.username, action="login.recovery_code",
-                                 summary="Emergency access with the recovery code", detail={"reason": reason})
-                db._after_unlock(RECOVERY_SLOT, code, opened_with_next, False)
+                    audit.append(s, user_id=user.id, username=user.username, action=action,
+                                 summary=summary, detail=detail)
+                    policy_changed = sync_login_policy(s, keyfile) if slot != RECOVERY_SLOT else False
+                db._after_unlock(slot, secret, opened_with_next, policy_changed)
             except BaseException:
                 db.close()
                 raise
