@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import hmac
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
@@ -414,6 +415,7 @@ class Database:
         try:
             with engine.begin() as conn:
                 migrate.upgrade(conn)
+            owner_only(path)
             salt = path.read_bytes()[:16].hex()
             keyfile = KeyFile(database_id=database_id, db_salt=salt)
             db = cls(path, engine, key, keyfile, None)
@@ -581,6 +583,7 @@ class Database:
         lock = InstanceLock(path) if exclusive else None
         if lock is not None:
             lock.acquire()
+        owner_only(path)
         engine = make_engine(path, key)
         try:
             verify_readable(engine, path)
@@ -602,6 +605,18 @@ class Database:
 
 
 # ---- helpers --------------------------------------------------------------------------------
+def owner_only(path: Path) -> None:
+    """The database and its -wal/-shm readable by their owner only (0600). The file is encrypted,
+    but a copy in other accounts' reach invites offline guessing. SQLite gives a new -wal/-shm the
+    main file's mode, so fixing the main file once fixes them for good. Best effort: a file another
+    account owns (or a read-only folder) is left as it is."""
+    for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        with contextlib.suppress(OSError):
+            mode = candidate.stat().st_mode & 0o777
+            if mode & 0o077:
+                os.chmod(candidate, mode & 0o700)
+
+
 def _try_slot(path: Path, keyfile: KeyFile, slot: str, secret: str) -> list[bytes]:
     """One sign-in attempt on a key file read under its lock: the growing delay first (a refused
     attempt is audited, not tried), then the password (a failure counted and audited)."""

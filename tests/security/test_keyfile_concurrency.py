@@ -282,3 +282,18 @@ def test_a_damaged_recovery_slot_stops_a_removal_until_a_new_code_is_printed(tmp
     assert proc.communicate(timeout=120) and proc.returncode == 0
     Database.open_with_recovery(clinic.path, code, reason="drill").close()
     assert not _signs_in(clinic.path, "u1", sorted(clinic.users["u1"])[0])
+
+
+def test_the_database_and_its_wal_are_owner_only_whatever_the_umask(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        clinic = make_clinic(tmp_path, users=1)
+        wal = Path(f"{clinic.path}-wal")
+        with Database.open(clinic.path, LEAD, LEAD_PW) as db, db.session():
+            for f in (clinic.path, wal, keyfile_path(clinic.path)):  # the WAL exists while open
+                assert f.stat().st_mode & 0o777 == 0o600, f.name
+        os.chmod(clinic.path, 0o644)  # a file copied in by hand
+        Database.open(clinic.path, LEAD, LEAD_PW).close()
+        assert clinic.path.stat().st_mode & 0o777 == 0o600
+    finally:
+        os.umask(old)
