@@ -208,6 +208,19 @@ def _check_fonts(_clinic: _Clinic) -> str:
     return f"report font DejaVu Sans from {folder.relative_to(root)} (Latin, Greek, Cyrillic, Vietnamese)"
 
 
+def _check_password_list(_clinic: _Clinic) -> str:
+    """New passwords are refused without the bundled list of common passwords: it must ship."""
+    from cocm_desktop.services.passwords import PasswordListMissing, common_passwords
+
+    try:
+        words = common_passwords()
+    except PasswordListMissing as exc:
+        raise CheckFailed(str(exc)) from None
+    if len(words) < 10_000 or "password" not in words:
+        raise CheckFailed(f"the list of common passwords is cut short ({len(words)} entries)")
+    return f"list of {len(words):,} common passwords refused for new passwords"
+
+
 def _check_modules(_clinic: _Clinic) -> str:
     import importlib
     import pkgutil
@@ -316,6 +329,7 @@ CHECKS: list[tuple[str, Callable[[_Clinic], str]]] = [
     ("storage", _check_round_trip),
     ("PDF", _check_pdf),
     ("report fonts", _check_fonts),
+    ("password list", _check_password_list),
     ("program files", _check_modules),
     ("Qt", _check_qt),
 ]

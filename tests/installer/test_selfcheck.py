@@ -159,3 +159,17 @@ def test_fonts_borrowed_from_the_system_fail_the_check(monkeypatch: pytest.Monke
     monkeypatch.setattr(selfcheck, "bundle_root", lambda: tmp_path)
     with pytest.raises(selfcheck.CheckFailed, match="report fonts are missing"):
         selfcheck._check_fonts(None)  # type: ignore[arg-type]
+
+
+def test_an_installation_without_the_password_list_fails_the_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the list every new password is refused: the self-check must say so at install."""
+    from cocm_desktop.services import passwords
+
+    assert "list of" in selfcheck._check_password_list(None)  # type: ignore[arg-type]
+    monkeypatch.setattr(passwords, "common_passwords_path", lambda: None)
+    passwords.common_passwords.cache_clear()
+    try:
+        with pytest.raises(selfcheck.CheckFailed, match="common passwords is missing"):
+            selfcheck._check_password_list(None)  # type: ignore[arg-type]
+    finally:
+        passwords.common_passwords.cache_clear()
