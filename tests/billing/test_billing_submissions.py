@@ -9,6 +9,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pytest
+from pypdf import PdfReader
 from sqlalchemy import func, select
 
 from cocm_desktop.domain.actor import Actor
@@ -144,3 +145,38 @@ def test_a_month_is_submitted_once_and_only_after_it_ended(demo) -> None:  # typ
     with db.session() as s:
         rec = s.scalars(select(AuditRecord).where(AuditRecord.action == "billing.submit")).one()
         assert rec.username == "lead" and OCT in (rec.summary or "")
+
+
+def test_report_billing_marks_submitted_lists_adjustments_and_acknowledges(  # type: ignore[no-untyped-def]
+    demo, demo_path, tmp_path, monkeypatch, capsys
+) -> None:
+    from cocm_desktop import cli
+
+    db, a = demo
+    row = _g2214_row(db)
+    db.close()  # the command opens the file itself
+    monkeypatch.setenv("COCM_PASSWORD", "demo")
+    pdf = tmp_path / "oct.pdf"
+    args = ["report", "billing", "--db", str(demo_path), "--user", "lead", "--month", OCT, "--out", str(pdf)]
+    assert cli.main([*args, "--mark-submitted"]) == 0
+    assert "Marked 2026-10 submitted" in capsys.readouterr().out
+    assert cli.main([*args, "--mark-submitted"]) == 3  # once only
+    assert "already marked submitted" in capsys.readouterr().err
+    db2 = Database.open(demo_path, "cm1", "demo")
+    with db2.session() as s:
+        add_manual_time(s, db2.actor, patient_id=row.patient_id, activity="care_coordination", minutes=20,
+                        local_date=date(2026, 10, 30), now=NOW)
+    db2.close()
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert "1 adjustment not yet acknowledged" in out and f"({row.mrn}) 2026-10: codes G2214 ×1 → 99493" in out
+    first_page = PdfReader(str(pdf)).pages[0].extract_text()
+    assert "Adjustments since this month was submitted" in first_page and row.mrn in first_page
+    assert cli.main([*args, "--acknowledge", row.mrn, "--acknowledge", "NO-SUCH"]) == 3  # all or none
+    assert "no patient has the MRN" in capsys.readouterr().err
+    assert cli.main([*args, "--acknowledge", row.mrn]) == 0
+    out = capsys.readouterr().out
+    assert f"Acknowledged: {row.patient_name} ({row.mrn})" in out and "0 adjustments not yet acknowledged" in out
+    monkeypatch.setenv("COCM_PASSWORD", "demo")
+    assert cli.main(["report", "billing", "--db", str(demo_path), "--user", "cm1", "--month", OCT,
+                     "--out", str(pdf), "--mark-submitted"]) == 3
