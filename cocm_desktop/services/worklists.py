@@ -416,7 +416,7 @@ def _adjustments(session: Session, today: date) -> list[WorkItem]:
         WorkItem(WorkKind.BILLING_ADJUSTMENT, Target.BILLING,
                  f"{a.month}: codes {a.codes_text}, {a.minutes_text}"
                  + (f" — {a.changes[-1]}" if a.changes else ""),
-                 a.patient_id, a.patient_name, a.mrn, None, a.month.last_day, True, a.submission_id, str(a.month))
+                 a.patient_id, a.patient_name, a.mrn, None, a.month.last_day, False, a.submission_id, str(a.month))
         for a in find_adjustments(session, today=today)
     ]
 
