@@ -11,7 +11,6 @@ from datetime import date
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QSortFilterProxyModel, Qt, Signal
-from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -20,7 +19,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QListView,
     QPushButton,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -28,6 +26,7 @@ from PySide6.QtWidgets import (
 from cocm_desktop.domain.roles import Role
 from cocm_desktop.gui.context import AppContext
 from cocm_desktop.gui.registry_model import RowRole, SortRole
+from cocm_desktop.gui.registry_pane import RegistryTable
 from cocm_desktop.gui.resources import MUTED, icon
 from cocm_desktop.gui.table_model import Col, RecordTableModel
 from cocm_desktop.gui.worker import BusyOverlay, PaneLoad, run_in_background
@@ -87,16 +86,6 @@ class _KindProxy(QSortFilterProxyModel):
             return True
         item = self.sourceModel().index(row, 0, parent).data(RowRole)
         return item is not None and item.kind is self.kind
-
-
-class WorkTable(QTableView):
-    activatedRow = Signal(QModelIndex)
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Enter opens the item
-        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.currentIndex().isValid():
-            self.activatedRow.emit(self.currentIndex())
-            return
-        super().keyPressEvent(event)
 
 
 class WorklistPane(PaneLoad, QWidget):
@@ -163,7 +152,7 @@ class WorklistPane(PaneLoad, QWidget):
         self.category_view.clicked.connect(self._category_chosen)
         bl.addWidget(self.category_view)
         right = QVBoxLayout()
-        self.table = WorkTable(body)
+        self.table = RegistryTable(body)  # Enter opens the item, as in the registry
         self.table.setObjectName("worklistTable")
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
