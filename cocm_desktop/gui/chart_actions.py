@@ -147,8 +147,10 @@ class ChartActions:
 
         note = modified = None
         if decision == "modified":
+            rec = next((r for r in self.recs_model.rows if r.id == rec_id), None)
             text, ok = QInputDialog.getMultiLineText(self, "Modify recommendation",
-                                                     "The recommendation as you approve it (what changed):")
+                                                     "The recommendation as you approve it (what changed):",
+                                                     rec.text if rec is not None else "")  # edit, not retype
             if not ok or not text.strip():
                 return None
             modified = text.strip()

@@ -25,6 +25,7 @@ from cocm_desktop.store.errors import SessionLocked, StoreError, WrongCredential
 if TYPE_CHECKING:
     from cocm_desktop.gui.case_review_pane import CaseReviewPane
     from cocm_desktop.gui.chart_pane import ChartPane
+    from cocm_desktop.services.worklists import BackupState, WorkItem
 
 PACKET_MODULE = "cocm_desktop.reports.case_review_packet"
 
@@ -49,6 +50,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         from cocm_desktop.gui.registry_pane import RegistryPane
         from cocm_desktop.gui.timer_widget import TimerWidget, read_timer_state
+        from cocm_desktop.gui.worklist_pane import WorklistPane
 
         self.ctx = context
         self.ui = Ui_MainWindow()
@@ -59,7 +61,10 @@ class MainWindow(QMainWindow):
         ui.timerToolBar.toggleViewAction().setEnabled(False)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.NoContextMenu)
 
-        # Panes
+        # Panes: "My work" is the first screen after sign-in
+        self.worklist = WorklistPane(context, self, backup_state=self._backup_state
+                                     if context.role is Role.CLINIC_LEAD else None)
+        ui.worklistPageLayout.addWidget(self.worklist)
         self.registry = RegistryPane(context, self)
         ui.registryPageLayout.addWidget(self.registry)
         # Start the registry load now: its queries run off the GUI thread while the rest of the
@@ -67,6 +72,7 @@ class MainWindow(QMainWindow):
         # the database's write lock, so a read queued behind the load would wait for all of it.
         timer_state = read_timer_state(context)
         self.registry.reload()
+        self.worklist.reload()
         # The chart and case-review panes are built on first use (`chart`, `case_review`): the
         # first paint only needs the registry.
         self._chart: ChartPane | None = None
@@ -83,13 +89,15 @@ class MainWindow(QMainWindow):
         self._page_before_lock = None
 
         # Navigation
-        for button, name in ((ui.registryNav, "registry"), (ui.chartNav, "chart"),
+        for button, name in ((ui.worklistNav, "check"), (ui.registryNav, "registry"), (ui.chartNav, "chart"),
                              (ui.caseReviewNav, "case_review"), (ui.lockNav, "lock")):
             button.setIcon(icon(name, ON_DARK))
+        ui.worklistNav.clicked.connect(self.show_worklist)
         ui.registryNav.clicked.connect(self.show_registry)
         ui.chartNav.clicked.connect(self.show_chart)
         ui.caseReviewNav.clicked.connect(self.show_case_review)
         ui.lockNav.clicked.connect(self.lock)
+        ui.actionGoWorklist.triggered.connect(self.show_worklist)
         ui.actionGoRegistry.triggered.connect(self.show_registry)
         ui.actionGoChart.triggered.connect(self.show_chart)
         ui.actionGoCaseReview.triggered.connect(self.show_case_review)
@@ -103,6 +111,7 @@ class MainWindow(QMainWindow):
         ui.actionAbout.triggered.connect(self._about)
         ui.actionCaseReviewPacket.triggered.connect(lambda: self.case_review.print_packet())
         ui.actionBillingReport.triggered.connect(self._billing_report)
+        ui.actionMarkSubmitted.triggered.connect(self._mark_submitted)
         ui.actionQualityReport.triggered.connect(self._quality_report)
         ui.actionQuit.setShortcut(QKeySequence(QKeySequence.StandardKey.Quit))
         ui.actionNewPatient.triggered.connect(self.new_patient)
@@ -115,6 +124,8 @@ class MainWindow(QMainWindow):
         self.registry.newPatientRequested.connect(self.new_patient)
 
         self.registry.openChart.connect(self.open_chart)
+        self.worklist.openItem.connect(self.open_work_item)
+        self.worklist.countsChanged.connect(self._show_work_count)
         context.changed.connect(self._data_changed)
 
         self._apply_role()
@@ -127,7 +138,7 @@ class MainWindow(QMainWindow):
         self.backups.start()
         ui.chartNav.setEnabled(False)
         ui.actionGoChart.setEnabled(True)
-        self.show_registry()
+        self.show_worklist()
 
         # Idle lock
         self._idle_override = idle_ms
@@ -169,13 +180,14 @@ class MainWindow(QMainWindow):
         return self._chart.patient_id if self._chart is not None else None
 
     def _built_panes(self) -> list[QWidget]:
-        return [p for p in (self.registry, self._chart, self._case_review) if p is not None]
+        return [p for p in (self.worklist, self.registry, self._chart, self._case_review) if p is not None]
 
     # ---- set-up ------------------------------------------------------------------------------
     def _apply_role(self) -> None:
         ui, ctx = self.ui, self.ctx
         for action, perm, who in (
             (ui.actionBillingReport, Permission.RUN_BILLING_REPORT, "the clinic lead"),
+            (ui.actionMarkSubmitted, Permission.RUN_BILLING_REPORT, "the clinic lead"),
             (ui.actionQualityReport, Permission.RUN_QUALITY_REPORT, "the clinic lead"),
             (ui.actionBackUp, Permission.BACKUP, "the clinic lead"),
             (ui.actionRestore, Permission.BACKUP, "the clinic lead"),
@@ -227,6 +239,9 @@ class MainWindow(QMainWindow):
         self.ui.paneStack.setCurrentWidget(page)
         nav.setChecked(True)
 
+    def show_worklist(self) -> None:
+        self._go(self.ui.worklistPage, self.ui.worklistNav)
+
     def show_registry(self) -> None:
         self._go(self.ui.registryPage, self.ui.registryNav)
 
@@ -248,6 +263,45 @@ class MainWindow(QMainWindow):
         self.ui.chartNav.setEnabled(True)
         self._go(self.ui.chartPage, self.ui.chartNav)
 
+    def _show_work_count(self, total: int) -> None:
+        """The rail shows how much needs the user's action; the tooltip says what."""
+        nav = self.ui.worklistNav
+        nav.setText(f"My work\n{total}" if total else "My work")
+        wl = self.worklist.worklist
+        lines = [f"{k.label}: {n}" for k, n in (wl.counts.items() if wl is not None else ()) if n]
+        nav.setToolTip("My work: what needs your action (Ctrl+0)" + ("\n" + "\n".join(lines) if lines else ""))
+
+    def _backup_state(self) -> BackupState:
+        """The clinic lead's backup line (reads the backups folder; called off the GUI thread)."""
+        from cocm_desktop.services.backups import backup_status
+        from cocm_desktop.services.worklists import BackupState
+
+        status = backup_status(self.ctx.db, lead=True)
+        return BackupState(status.stale, status.text, status.advice)
+
+    def open_work_item(self, item: WorkItem) -> None:
+        """Double-click in My work: the chart, the case review, the billing adjustment, users, backup."""
+        from cocm_desktop.services.worklists import Target
+
+        if self._locked:
+            return
+        if item.target is Target.CHART and item.patient_id is not None:
+            self.open_chart(item.patient_id)
+        elif item.target is Target.CASE_REVIEW:
+            pane = self.case_review
+            if item.ref_id is not None and pane.review_id != item.ref_id:
+                pane.review_id = item.ref_id  # the session the pane loads (its own choice otherwise)
+                pane.mark_stale()
+            self.show_case_review()
+        elif item.target is Target.BILLING:
+            from cocm_desktop.gui.reports import acknowledge_adjustment_dialog
+
+            acknowledge_adjustment_dialog(self, self.ctx, item)
+        elif item.target is Target.USERS:
+            self._users()
+        elif item.target is Target.BACKUP:
+            self._back_up()
+
     def new_patient(self) -> None:
         """Patient form → enrollment → the new chart (care manager / treating clinician)."""
         from cocm_desktop.gui.patient_dialog import new_patient_flow
@@ -266,6 +320,7 @@ class MainWindow(QMainWindow):
     def refresh(self) -> None:
         if self._locked:
             return
+        self.worklist.reload()
         self.registry.reload()
         if self._chart_patient() is not None:
             self.chart.reload()
@@ -277,6 +332,7 @@ class MainWindow(QMainWindow):
         if self._locked:
             return
         self.registry.reload()
+        self.worklist.reload()
         shown = self._chart_patient()
         if shown is not None and (patient_id is None or patient_id == shown):
             self.chart.reload()
@@ -356,6 +412,7 @@ class MainWindow(QMainWindow):
             self.ui.timerToolBar.setVisible(True)
         self.timer.set_locked(False)
         self.registry.reload()
+        self.worklist.reload()
         if self._chart_patient() is not None:
             self.chart.reload()
         if self._case_review is not None:
@@ -364,8 +421,10 @@ class MainWindow(QMainWindow):
             self.show_case_review()
         elif self._page_before_lock is self.ui.chartPage and self._chart_patient() is not None:
             self._go(self.ui.chartPage, self.ui.chartNav)
-        else:
+        elif self._page_before_lock is self.ui.registryPage:
             self.show_registry()
+        else:
+            self.show_worklist()
         self.idle.start()
         self.backups.check()  # a backup that fell due while locked is made now
         self.unlocked.emit()
@@ -474,6 +533,11 @@ class MainWindow(QMainWindow):
         from cocm_desktop.gui.reports import run_billing_report
 
         run_billing_report(self, self.ctx)
+
+    def _mark_submitted(self) -> None:
+        from cocm_desktop.gui.reports import mark_month_submitted_dialog
+
+        mark_month_submitted_dialog(self, self.ctx)
 
     def _quality_report(self) -> None:
         from cocm_desktop.gui.reports import run_quality_report

@@ -54,8 +54,12 @@ def run_billing_report(parent: QWidget, ctx: AppContext) -> None:
         return
 
     def work() -> tuple[bytes, str]:
+        from cocm_desktop.services.billing_submissions import billing_adjustments, submission_for
+
         bm = ctx.read(billing_month, month)
-        return render_pdf(bm), render_csv(bm)
+        submitted = ctx.read(submission_for, bm.month)
+        adjustments = ctx.read(billing_adjustments, month=bm.month) if submitted is not None else []
+        return render_pdf(bm, submitted=submitted, adjustments=adjustments), render_csv(bm)
 
     def done(result: tuple[bytes, str]) -> None:
         from cocm_desktop.gui.print_preview import show_pdf_preview
@@ -72,6 +76,66 @@ def run_billing_report(parent: QWidget, ctx: AppContext) -> None:
                 QMessageBox.information(parent, "Billing month", f"Saved {saved.name}.")
 
     run_in_background(work, done, lambda e: show_error(parent, e))
+
+
+def mark_month_submitted_dialog(parent: QWidget, ctx: AppContext) -> None:
+    """Reports › Mark billing month submitted…: the clinic lead records that a month's packet went
+    to the billing office; later changes to that month are listed as adjustments in My work."""
+    from cocm_desktop.services.billing_submissions import mark_month_submitted
+
+    months = recent_months(date.today())[1:]  # months that have ended
+    labels = [f"{m:%B %Y}" for m in months]
+    choice, ok = QInputDialog.getItem(parent, "Mark billing month submitted",
+                                      "Month whose packet went to the billing office:", labels, 0, False)
+    if not ok:
+        return
+    month = months[labels.index(choice)]
+    answer = QMessageBox.question(
+        parent, "Mark billing month submitted",
+        f"Mark {month:%B %Y} as submitted to the billing office?\n\nIts codes and minutes per patient are kept "
+        "as submitted; any later change to that month is listed for you as a billing adjustment.",
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+    if answer != QMessageBox.StandardButton.Yes:
+        return
+
+    def done(sub: Any) -> None:
+        QMessageBox.information(parent, "Mark billing month submitted",
+                                f"{month:%B %Y} marked submitted ({sub.patient_months} patient-months).")
+
+    run_in_background(lambda: ctx.write(mark_month_submitted, month, what="billing"), done,
+                      lambda e: show_error(parent, e))
+
+
+def acknowledge_adjustment_dialog(parent: QWidget, ctx: AppContext, item: Any) -> bool:
+    """A billing adjustment from My work: show before → after, who and why; the clinic lead
+    acknowledges it once the billing office has the correction."""
+    from cocm_desktop.services.billing_submissions import acknowledge_adjustment, billing_adjustments
+
+    try:
+        found = [a for a in ctx.read(billing_adjustments, month=item.ref_text) if a.patient_id == item.patient_id]
+    except Exception as exc:  # noqa: BLE001 - shown as one plain message
+        show_error(parent, exc)
+        return False
+    if not found:
+        QMessageBox.information(parent, "Billing adjustment", "This adjustment is no longer pending.")
+        return False
+    a = found[0]
+    why = "\n".join(a.changes) or "No recorded change names this patient."
+    box = QMessageBox(QMessageBox.Icon.Question, "Billing adjustment",
+                      f"{a.patient_name} ({a.mrn}), {a.month}\n\nCodes: {a.codes_text}\n"
+                      f"Counted minutes: {a.minutes_text}\n\nChanged since the month was submitted:\n{why}",
+                      QMessageBox.StandardButton.NoButton, parent)
+    ack = box.addButton("Acknowledge (billing office told)", QMessageBox.ButtonRole.AcceptRole)
+    box.addButton("Later", QMessageBox.ButtonRole.RejectRole)
+    box.exec()
+    if box.clickedButton() is not ack:
+        return False
+    try:
+        ctx.write(acknowledge_adjustment, a.month, a.patient_id, what="billing", patient_id=None)
+    except Exception as exc:  # noqa: BLE001
+        show_error(parent, exc)
+        return False
+    return True
 
 
 def run_quality_report(parent: QWidget, ctx: AppContext) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 from calendar import month_name
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from reportlab.lib import colors
 from reportlab.platypus import CondPageBreak, PageBreak, Spacer
@@ -24,6 +25,9 @@ from cocm_desktop.services.billing_month_model import BillingMonth, PatientMonth
 from . import pdf_common as pc
 from . import pdf_rows as pr
 from .csv_safe import safe_writer
+
+if TYPE_CHECKING:
+    from cocm_desktop.services.billing_submissions import Adjustment, Submission
 
 __all__ = ["CSV_COLUMNS", "codes_text", "render_csv", "render_pdf"]
 
@@ -397,7 +401,26 @@ def _practitioner_totals(bm: BillingMonth, per_group: list[tuple[_Codes, _Codes]
     return pr.RowTable(cols, rows, continued="Totals per billing practitioner (continued)")
 
 
-def render_pdf(bm: BillingMonth) -> bytes:
+def _adjustments_table(adjustments: Sequence[Adjustment]) -> pr.RowTable:
+    cols = [
+        pr.Column("Patient", 124, _B),
+        pr.Column("MRN", 50),
+        pr.Column("Codes before → after", 150),
+        pr.Column("Counted minutes", 76),
+        pr.Column("Who changed what, and why", 320),
+    ]
+    rows = [
+        pr.Row([a.patient_name, a.mrn, a.codes_text, a.minutes_text, "\n".join(a.changes) or "—"],
+               background=pc.BLOCK_BG)
+        for a in adjustments
+    ]
+    return pr.RowTable(cols, rows, continued="Adjustments (continued)")
+
+
+def render_pdf(bm: BillingMonth, *, submitted: Submission | None = None,
+               adjustments: Sequence[Adjustment] = ()) -> bytes:
+    """The packet; for a month already marked submitted, a first section lists the adjustments the
+    clinic lead has not yet acknowledged (services.billing_submissions)."""
     st = pc.styles()
     width = pc.content_width()
     meta = pc.ReportMeta(
@@ -436,6 +459,17 @@ def render_pdf(bm: BillingMonth) -> bytes:
             st["muted"],
         )
     )
+
+    if submitted is not None:
+        story.append(pc.heading("Adjustments since this month was submitted", st))
+        story.append(pc.para(
+            f"Marked submitted on {submitted.submitted_at:%Y-%m-%d} by {submitted.submitted_by} "
+            f"({submitted.patient_months} patient-months). Listed until the clinic lead acknowledges them.",
+            st["muted"]))
+        if adjustments:
+            story.append(_adjustments_table(adjustments))
+        else:
+            story.append(pc.para("None: every patient-month is as submitted.", st["body"]))
 
     # totals first: what the office bills
     story.append(pc.heading("Totals per code", st))

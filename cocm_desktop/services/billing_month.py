@@ -24,6 +24,7 @@ Only the clinic lead may run it (`Permission.RUN_BILLING_REPORT`); generating it
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from datetime import date, datetime
 from functools import lru_cache
 from typing import NamedTuple
@@ -80,6 +81,7 @@ __all__ = [
     "compute_billing_month",
     "consent_covering",
     "episode_for_day",
+    "parse_month",
 ]
 
 EXCLUSION_LABELS: dict[str, str] = {
@@ -156,6 +158,11 @@ def billing_month(
     return result
 
 
+def parse_month(value: Month | date | str) -> Month:
+    """A Month from "YYYY-MM", a date or a Month; a clear ValidationError otherwise."""
+    return _month(value)
+
+
 def _month(value: Month | date | str) -> Month:
     if isinstance(value, str):
         try:
@@ -176,6 +183,7 @@ def compute_billing_month(
     now: datetime | None = None,
     today: date | None = None,
     exact: bool = False,
+    only_patients: Collection[int] | None = None,
 ) -> BillingMonth:
     """The computation behind `billing_month`, without permission check or audit (for callers that
     already checked, e.g. tests and the benchmark).
@@ -190,6 +198,10 @@ def compute_billing_month(
 
     `exact=True` is the reference the fast paths are tested against: `count_month` for every
     patient-month, this one and every earlier one, and `label_month` for every patient.
+
+    `only_patients` limits the rows to those patients (the same rows as in the whole month: every
+    entry of the month is still read, since one person's entries for two patients can overlap);
+    services.billing_submissions recomputes only the patients a later write touched.
     """
     month = _month(month)
     now = now or local_now()
@@ -233,6 +245,8 @@ def compute_billing_month(
     for pid, eps in episodes.items():
         if any(e.enrolled_on <= last and (e.closed_on is None or e.closed_on >= first) for e in eps):
             scope.add(pid)
+    if only_patients is not None:
+        scope.intersection_update(only_patients)
     patients = {
         r[0]: _Patient(r[0], r[1], r[2], r[3], day(r[4]), r[5], r[6])
         for r in plain_rows(conn, select(*_PATIENT_COLUMNS))

@@ -47,6 +47,7 @@ def test_chart_and_case_review_are_built_on_first_use(open_window, demo_path, qt
 
 def test_header_clicks_sort_the_registry_and_keep_the_filter(open_window, demo_path, qtbot) -> None:  # type: ignore[no-untyped-def]
     w = open_window(demo_path, "cm1")
+    w.show_registry()  # sign-in opens on My work
     pane = w.registry
     table = pane.table
     # the default order: most urgent flags first

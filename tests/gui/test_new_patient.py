@@ -50,6 +50,7 @@ def cm(open_window, demo_path):  # type: ignore[no-untyped-def]
 
 def test_new_patient_is_added_enrolled_and_opened(cm, qtbot, wait_idle, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     w = cm
+    w.show_registry()  # sign-in opens on My work; the button lives on the registry
     assert w.ui.actionNewPatient.isEnabled() and w.registry.new_patient_button.isVisible()
     assert w.ui.actionNewPatient.shortcut().toString() == "Ctrl+N"
     before = _counts(w.ctx)

@@ -2,6 +2,7 @@
 
 from .admin import AuditRecord, ClinicSetting
 from .base import Base, utcnow
+from .billing import BillingAdjustmentAck, BillingSubmission, BillingSubmissionLine
 from .case_review import AgendaItem, CaseReviewSession, Recommendation
 from .contacts import Contact, Measure
 from .derived import RegistryFacts, TimeOverlapDay
@@ -22,6 +23,9 @@ __all__ = [
     "AgendaItem",
     "AuditRecord",
     "Base",
+    "BillingAdjustmentAck",
+    "BillingSubmission",
+    "BillingSubmissionLine",
     "CarePlanVersion",
     "CaseReviewSession",
     "ClinicSetting",
