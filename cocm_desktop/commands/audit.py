@@ -66,10 +66,13 @@ def run_verify(args: argparse.Namespace) -> int:
                 summary=result.describe(),
                 detail={"ok": result.ok, "records": result.records, "first_bad_seq": result.first_bad_seq},
             )
+        alarms = db.integrity_alarms  # found at sign-in: e.g. a log shorter than someone saw it
     finally:
         db.close()
     print(result.describe())
-    return 0 if result.ok else EXIT_BROKEN
+    for alarm in alarms:
+        print(f"ALARM: {alarm}")
+    return 0 if result.ok and not alarms else EXIT_BROKEN
 
 
 def run_report(args: argparse.Namespace) -> int:

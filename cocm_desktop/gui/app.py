@@ -186,6 +186,8 @@ class AppController(QObject):
         window.restoreRequested.connect(self.restore_backup)
         self.window = window
         window.show()
+        if db.integrity_alarms and db.actor is not None and db.actor.role == "clinic_lead":
+            QMessageBox.warning(window, "Records changed outside CoCM Desktop", integrity_alarm_text(db.integrity_alarms))
 
     def _close_current(self) -> Path | None:
         from cocm_desktop.gui.worker import wait_all
@@ -267,6 +269,20 @@ def run_gui(demo: bool = False, db_path: str | None = None) -> int:
     code = app.exec()
     controller._close_current()
     return int(code)
+
+
+def integrity_alarm_text(alarms: list[str]) -> str:
+    """What the clinic lead is told at sign-in when the signed audit log disagrees with the data."""
+    found = "\n".join(f"• {alarm[:1].upper()}{alarm[1:]}." for alarm in alarms[:12])
+    more = f"\n… and {len(alarms) - 12} more." if len(alarms) > 12 else ""
+    return (
+        "CoCM Desktop found changes that were not made through the app:\n\n"
+        f"{found}{more}\n\n"
+        "Someone with a password and access to the database file changed it directly. Run "
+        "“cocm-desktop audit verify” for the full check, look in the audit report for who was "
+        "signed in around then, and restore the last backup from before the change if records "
+        "were altered. Change the passwords of anyone who may be involved."
+    )
 
 
 def about_text() -> str:

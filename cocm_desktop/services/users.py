@@ -85,7 +85,7 @@ def add_staff_user(
         record(s, actor, "user.create", object_type="user", object_id=user.id,
                summary=f"User {name} added as {role}")
         # The slot is written inside the transaction: if it fails, the row is rolled back too.
-        db.add_key_slot(name, password)
+        db.add_key_slot(name, password, session=s)
         return _to_staff(user)
 
 
@@ -237,7 +237,7 @@ def reactivate_user(db: Database, actor: Actor, username: str, *, password: str)
         user.password_must_change = True
         record(s, actor, "user.reactivate", object_type="user", object_id=user.id,
                summary=f"User {name} reactivated with a new password")
-        db.add_key_slot(name, password)
+        db.add_key_slot(name, password, session=s)
         return _to_staff(user)
 
 
@@ -254,7 +254,7 @@ def reset_password(db: Database, actor: Actor, username: str, *, new_password: s
         user.password_must_change = name != actor.username
         record(s, actor, "user.password_reset", object_type="user", object_id=user.id,
                summary=f"Password of {name} reset by the clinic lead")
-        db.add_key_slot(name, new_password)
+        db.add_key_slot(name, new_password, session=s)
 
 
 def change_own_password(db: Database, actor: Actor, *, current_password: str, new_password: str) -> None:
@@ -271,7 +271,7 @@ def change_own_password(db: Database, actor: Actor, *, current_password: str, ne
         user.password_must_change = False
         record(s, actor, "user.password_change", object_type="user", object_id=actor.user_id,
                summary="Changed own password")
-        db.add_key_slot(actor.username, new_password)
+        db.add_key_slot(actor.username, new_password, session=s)
 
 
 def change_role(db: Database, actor: Actor, username: str, *, role: str) -> StaffUser:
@@ -299,4 +299,4 @@ def replace_recovery_code(db: Database, actor: Actor) -> str:
     check(actor, Permission.MANAGE_USERS)
     with db.key_file_lock(), db.session() as s:
         record(s, actor, "key.recovery_code_replaced", summary="New recovery code made; the old one no longer works")
-        return db.replace_recovery_code()
+        return db.replace_recovery_code(session=s)

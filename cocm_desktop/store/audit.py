@@ -1,30 +1,84 @@
-"""Append-only audit log, HMAC-chained with a key derived from the database key.
+"""Append-only audit log: a hash chain in which every record is signed by its writer.
 
-Each record's HMAC covers its own content and the previous record's HMAC, so editing,
-deleting or reordering any row is found by `verify_chain`, even by someone with write access
-to the table (they do not have the key without a user's password).
+Each record's chain value covers its own content, its signer and the previous record's chain
+value, and carries an Ed25519 signature by the person whose session wrote it (their signing key is
+sealed in their key slot under their password). Editing, deleting or reordering any record is
+found by `verify_chain`, also by someone who holds the database key: without another person's
+password they cannot sign as that person, so they cannot re-sign the chain after an edit.
+
+Who may do what is part of the chain too. Every change to the user table (a user added, a role
+changed, someone removed) is written, by the store itself, as an `access.grant` record, and a
+grant counts only when a clinic lead (or the recovery code) signed it; every signing key is bound
+to its person by a `key.bind` record under the same rule (or, once, by the person themselves: a
+key made at their first sign-in after the upgrade). `verify_chain` folds the grants and compares
+them with the user table: a role raised by editing the table is named.
+
+Records written before signatures (revision 0012) keep their HMAC under the old chain key; the
+first signed record chains to the last of them, so they can no longer be re-signed unseen.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .models import AuditRecord, ClinicSetting, utcnow
+from .models import AuditRecord, ClinicSetting, User, utcnow
 
 GENESIS = "0" * 64
 # The newest record's seq and HMAC, updated in the same transaction as every append: without this
 # anchor, deleting the LAST records would leave a shorter chain that still verifies.
 HEAD_SETTING = "audit_head"
+SIGNER_INFO = "audit_signer"  # session.info key: the Signer of the session's records
+RECOVERY_SIGNER = "__recovery__"
+GRANT = "access.grant"  # detail {"users": {username: [role, active]}}
+BASELINE = "access.baseline"  # the user table as found when signatures began (older clinics)
+KEY_BIND = "key.bind"  # detail {"slot": name, "pub": base64 Ed25519 public key}
+LEAD_ROLE = "clinic_lead"
+
+
+@dataclass(frozen=True)
+class Signer:
+    """Who signs a session's records: their key slot's name and signing seed (kept in memory)."""
+
+    name: str
+    seed: bytes
+
+    def __repr__(self) -> str:  # never show the seed
+        return f"<Signer {self.name}>"
+
+    def sign(self, chain: str) -> str:
+        return base64.b64encode(Ed25519PrivateKey.from_private_bytes(self.seed).sign(_signed(chain))).decode()
+
+
+def _signed(chain: str) -> bytes:
+    return b"cocm-desktop audit v2|" + chain.encode("ascii")
+
+
+def _chain_value(prev: str, rec: AuditRecord) -> str:
+    signer = (rec.signer or "").encode()
+    return hashlib.sha256(prev.encode("ascii") + b"|" + _canonical(rec) + b"|" + signer).hexdigest()
+
+
+def signature_holds(pub_b64: str, chain: str, sig_b64: str | None) -> bool:
+    try:
+        Ed25519PublicKey.from_public_bytes(base64.b64decode(pub_b64)).verify(
+            base64.b64decode(sig_b64 or ""), _signed(chain)
+        )
+    except (InvalidSignature, ValueError):
+        return False
+    return True
 
 
 def derive_audit_key(db_key: bytes) -> bytes:
@@ -67,7 +121,7 @@ def append(
     at_utc: datetime | None = None,
 ) -> AuditRecord:
     """Add one record in the caller's transaction (it commits or rolls back with the change)."""
-    key: bytes = session.info["audit_key"]
+    key: bytes | None = session.info.get("audit_key")
     session.flush()  # ids of new objects are known before they are named in the log
     last = session.execute(
         select(AuditRecord.seq, AuditRecord.hmac).order_by(AuditRecord.seq.desc()).limit(1)
@@ -89,7 +143,13 @@ def append(
         summary=summary,
         detail=detail,
     )
-    rec.hmac = _mac(key, prev, rec)
+    signer: Signer | None = session.info.get(SIGNER_INFO)
+    if signer is not None:
+        rec.signer = signer.name
+        rec.hmac = _chain_value(prev, rec)
+        rec.sig = signer.sign(rec.hmac)
+    else:  # only a database from before signatures, opened by code that signs nothing
+        rec.hmac = _mac(key, prev, rec)
     session.add(rec)
     value = {"seq": seq, "hmac": rec.hmac}
     if head is None:
@@ -113,14 +173,98 @@ class ChainReport:
         return f"Audit log BROKEN at record {self.first_bad_seq}: {self.problem}"
 
 
+@dataclass
+class AccessFold:
+    """Who holds which signing key and which role, as the signed records say, folded in order."""
+
+    keys: dict[str, str] = field(default_factory=dict)  # slot name -> Ed25519 public key (base64)
+    roles: dict[str, tuple[str, bool]] = field(default_factory=dict)  # username -> (role, active)
+    signed: bool = False  # a signed record has been taken
+
+    def is_lead(self, name: str | None) -> bool:
+        return name == RECOVERY_SIGNER or self.roles.get(name or "") == (LEAD_ROLE, True)
+
+    def take(self, rec: AuditRecord) -> str | None:
+        """Fold one record whose chain value was checked; a problem (a sentence) or None."""
+        if rec.sig is None:
+            return "an unsigned record follows signed ones" if self.signed else None
+        self.signed = True
+        detail = rec.detail if isinstance(rec.detail, dict) else {}
+        if rec.action == KEY_BIND:
+            return self._bind(rec, detail)
+        bound = self.keys.get(rec.signer or "")
+        if bound is None:
+            return f"it is signed as {rec.signer}, who has no signing key bound in the log"
+        if not signature_holds(bound, rec.hmac, rec.sig):
+            return f"its signature is not {rec.signer}'s (it was changed or written by someone else)"
+        if rec.action == BASELINE:
+            if self.roles:
+                return "a second baseline of who may sign in (only the first, at the upgrade, counts)"
+            return self._apply(detail)
+        if rec.action == GRANT:
+            users = detail.get("users")
+            founding = (not self.roles and isinstance(users, dict)
+                        and users.get(rec.signer) == [LEAD_ROLE, True])
+            if not (self.is_lead(rec.signer) or founding):
+                return f"{rec.signer} changed who may do what without being a clinic lead"
+            return self._apply(detail)
+        return None
+
+    def _bind(self, rec: AuditRecord, detail: dict[str, Any]) -> str | None:
+        slot, pub = detail.get("slot"), detail.get("pub")
+        if not isinstance(slot, str) or not isinstance(pub, str):
+            return "a key binding without a key"
+        if rec.signer == slot and slot not in self.keys:
+            # A person's own first key: the founding lead, or anyone at their first sign-in after
+            # signatures began. It must sign its own binding.
+            if not signature_holds(pub, rec.hmac, rec.sig):
+                return f"the first key of {slot} did not sign its own binding"
+        else:
+            bound = self.keys.get(rec.signer or "")
+            if bound is None or not signature_holds(bound, rec.hmac, rec.sig):
+                return f"its signature is not {rec.signer}'s"
+            if not (self.is_lead(rec.signer) or rec.signer == slot):
+                return f"{rec.signer} bound a signing key for {slot} without being a clinic lead"
+        self.keys[slot] = pub
+        return None
+
+    def _apply(self, detail: dict[str, Any]) -> str | None:
+        users = detail.get("users")
+        if not isinstance(users, dict):
+            return "a grant without users"
+        for name, value in users.items():
+            if not (isinstance(value, list) and len(value) == 2 and isinstance(value[0], str)):
+                return "a malformed grant"
+            self.roles[str(name)] = (value[0], bool(value[1]))
+        return None
+
+    def user_table_problems(self, session: Session) -> list[str]:
+        """Rows of the user table that no signed grant backs (a role raised by editing the table,
+        a user added or re-activated behind the app's back). Nothing to compare before any grant."""
+        if not self.roles:
+            return []
+        problems = []
+        for name, role, active in session.execute(select(User.username, User.role, User.active)):
+            granted = self.roles.get(name)
+            if granted is None:
+                problems.append(f"user {name} is in the user table, but no clinic lead ever granted them access")
+            elif granted != (role, bool(active)):
+                want = f"{granted[0]}{'' if granted[1] else ', removed'}"
+                have = f"{role}{'' if active else ', removed'}"
+                problems.append(f"user {name} is {have} in the user table, but the signed grants say {want}")
+        return problems
+
+
 def verify_chain(session: Session, batch: int = 5000) -> ChainReport:
-    """Walk the whole log: every record's HMAC, no gap in seq, and the last one is the anchored head.
+    """Walk the whole log: every record's chain value and signature, no gap in seq, the last one
+    the anchored head, every grant signed by a clinic lead and the user table as granted.
 
     Reports the first broken link. Read-only (objects are expunged batch by batch).
     """
-    key: bytes = session.info["audit_key"]
+    key: bytes | None = session.info.get("audit_key")
     prev, expected_seq, count = GENESIS, 1, 0
     last_seq = 0
+    fold = AccessFold()
     while True:
         rows = (
             session.execute(
@@ -130,19 +274,74 @@ def verify_chain(session: Session, batch: int = 5000) -> ChainReport:
             .all()
         )
         if not rows:
-            return _check_head(session, count, prev)
+            report = _check_head(session, count, prev)
+            if not report.ok:
+                return report
+            problems = fold.user_table_problems(session)
+            if problems:
+                return ChainReport(False, count, None, "; ".join(problems))
+            return report
         for rec in rows:
             if rec.seq != expected_seq:
                 return ChainReport(
                     False, count, expected_seq, f"record {expected_seq} is missing (next is {rec.seq})"
                 )
-            if not hmac.compare_digest(rec.hmac, _mac(key, prev, rec)):
+            if rec.sig is None:
+                intact = key is not None and hmac.compare_digest(rec.hmac, _mac(key, prev, rec))
+            else:
+                intact = hmac.compare_digest(rec.hmac, _chain_value(prev, rec))
+            if not intact:
                 return ChainReport(
                     False, count, rec.seq, "its content or position was changed after it was written"
                 )
+            problem = fold.take(rec)
+            if problem is not None:
+                return ChainReport(False, count, rec.seq, problem)
             prev, expected_seq, last_seq = rec.hmac, expected_seq + 1, rec.seq
             count += 1
         session.expunge_all()
+
+
+def access_fold(session: Session) -> tuple[AccessFold, list[str]]:
+    """The grants and key bindings alone (few records, through the action index), each checked
+    against the chain value of the record before it: what sign-in needs, without a full walk."""
+    prev_row = AuditRecord.__table__.alias("prev")
+    rows = session.execute(
+        select(AuditRecord, prev_row.c.hmac)
+        .outerjoin(prev_row, prev_row.c.seq == AuditRecord.seq - 1)
+        .where(AuditRecord.action.in_((KEY_BIND, GRANT, BASELINE)), AuditRecord.sig.is_not(None))
+        .order_by(AuditRecord.seq)
+    ).all()
+    fold, problems = AccessFold(), []
+    for rec, prev in rows:
+        if rec.seq > 1 and prev is None:
+            problems.append(f"record {rec.seq - 1}, before a grant, is missing")
+            continue
+        if not hmac.compare_digest(rec.hmac, _chain_value(prev or GENESIS, rec)):
+            problems.append(f"audit record {rec.seq} (who may do what) was changed after it was written")
+            continue
+        problem = fold.take(rec)
+        if problem is not None:
+            problems.append(f"audit record {rec.seq}: {problem}")
+    return fold, problems
+
+
+def seen_problems(session: Session, fold: AccessFold, claims: dict[str, tuple[int, str]]) -> list[str]:
+    """Each person's key slot remembers, signed, the newest record they saw: the log must still
+    hold it. Claims signed by a key the log never bound to that person are ignored."""
+    problems = []
+    for name, (seq, chain) in sorted(claims.items()):
+        if name not in fold.keys:
+            continue
+        stored = session.scalar(select(AuditRecord.hmac).where(AuditRecord.seq == seq))
+        if stored is None or not hmac.compare_digest(stored, chain):
+            who = "the recovery code" if name == RECOVERY_SIGNER else name
+            problems.append(
+                f"{who} has seen audit record {seq}, which is "
+                f"{'gone' if stored is None else 'different now'}: records were deleted or changed, "
+                "or the clinic was put back to an older copy"
+            )
+    return problems
 
 
 def _check_head(session: Session, count: int, last_hmac: str) -> ChainReport:

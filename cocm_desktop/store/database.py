@@ -6,9 +6,11 @@ as it was. Nothing here ever creates a database in place of one that did not ope
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hmac
 import os
+import secrets
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
@@ -21,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cocm_desktop import __version__
 from cocm_desktop.domain.actor import Actor
 
-from . import audit, invalidation, migrate, overlap_days
+from . import access_grants, audit, invalidation, migrate, overlap_days
 from .engine import make_engine, raw_connect, translate
 from .errors import (
     DatabaseDamaged,
@@ -44,10 +46,11 @@ from .keyslots import (
     normalize_recovery_code,
     normalize_username,
     remove_keyfile_leftovers,
+    signing_public,
 )
 from .location import check_location
 from .lockfile import InstanceLock
-from .models import ClinicSetting, User, utcnow
+from .models import AuditRecord, ClinicSetting, User, utcnow
 from .open_checks import (
     check_schema,
     damaged,
@@ -83,6 +86,9 @@ class Database:
         self.keyfile = keyfile
         self.database_id = keyfile.database_id
         self._epoch = keyfile.key_epoch  # the key epoch this session's key belongs to
+        self._signer: audit.Signer | None = None  # who signs this session's audit records
+        # What the signed log says is wrong, found at sign-in (the clinic lead is shown these).
+        self.integrity_alarms: list[str] = []
         self._audit_key = audit.derive_audit_key(key)
         self.actor = actor
         self._sessions = _session_factory(engine)
@@ -108,6 +114,7 @@ class Database:
     def _session(self) -> Iterator[Session]:
         session = self._sessions()
         session.info["audit_key"] = self._audit_key
+        session.info[audit.SIGNER_INFO] = self._signer
         try:
             yield session
             session.commit()
@@ -186,17 +193,42 @@ class Database:
                 fresh.save(self.keyfile_path)
             self.keyfile = fresh
 
-    def add_key_slot(self, username: str, password: str, kdf: dict[str, int] | None = None) -> None:
-        """Create or replace (password change/reset) a user's slot. Takes effect at once."""
-        with self._changing_keyfile() as kf:
-            kf.add_slot(normalize_username(username), password, self._key, kdf)
+    def add_key_slot(
+        self, username: str, password: str, kdf: dict[str, int] | None = None, *, session: Session | None = None
+    ) -> None:
+        """Create or replace (password change/reset) a user's slot. Takes effect at once.
 
-    def replace_recovery_code(self) -> str:
+        Someone changing their own password keeps their signing key; anyone else's new slot gets
+        a new one, bound to them by a signed `key.bind` record — in `session` when the caller has
+        a transaction open (it must: a second one would wait for it), else in one of its own."""
+        name = normalize_username(username)
+        own = self._signer is not None and self._signer.name == name
+        with self._changing_keyfile() as kf:
+            pub = kf.add_slot(name, password, self._key, kdf, signing_seed=self._signer.seed if own else None)
+            if not own:
+                self._bind_key(name, pub, session)
+
+    def _bind_key(self, slot: str, pub: str, session: Session | None) -> None:
+        detail = {"slot": slot, "pub": pub}
+        who = "the recovery code" if slot == RECOVERY_SLOT else slot
+        if session is not None:
+            audit.append(session, user_id=None, username=self._signer_name(), action=audit.KEY_BIND,
+                         summary=f"New signing key for {who}", detail=detail)
+            return
+        with self._session() as s:
+            audit.append(s, user_id=None, username=self._signer_name(), action=audit.KEY_BIND,
+                         summary=f"New signing key for {who}", detail=detail)
+
+    def _signer_name(self) -> str:
+        return self._signer.name if self._signer is not None else "system"
+
+    def replace_recovery_code(self, *, session: Session | None = None) -> str:
         """A new recovery code in place of the old one (lost, or its slot damaged), to be shown
         once; the old code stops working at once."""
         code = new_recovery_code()
         with self._changing_keyfile() as kf:
-            kf.add_slot(RECOVERY_SLOT, normalize_recovery_code(code), self._key)
+            pub = kf.add_slot(RECOVERY_SLOT, normalize_recovery_code(code), self._key)
+            self._bind_key(RECOVERY_SLOT, pub, session)
         return code
 
     def check_password(self, username: str, password: str) -> bool:
@@ -271,7 +303,9 @@ class Database:
             keep = self._active_slot_names()
         with self._session() as s:
             # The audit chain's key must outlive the database key it was first derived from.
-            if s.get(ClinicSetting, AUDIT_KEY_SETTING) is None:
+            # (only records from before signatures are checked with it)
+            unsigned = s.scalar(select(AuditRecord.seq).where(AuditRecord.sig.is_(None)).limit(1))
+            if unsigned is not None and s.get(ClinicSetting, AUDIT_KEY_SETTING) is None:
                 s.add(ClinicSetting(key=AUDIT_KEY_SETTING, value=self._audit_key.hex()))
         new_key = new_database_key()
         dropped, wrap_keys = kf.begin_rekey(self._key, new_key, keep)
@@ -347,20 +381,30 @@ class Database:
         """Resume a locked session with a password (the same growing delay as sign-in)."""
         slot = normalize_username(username)
         with self._changing_keyfile() as kf:
-            keys = _try_slot(self.path, kf, slot, password)
+            keys, seed = _try_slot(self.path, kf, slot, password)
             if not any(hmac.compare_digest(k, self._key) for k in keys):
                 note_failure(self.path, kf, slot, _utcnow())
                 raise WrongCredentials()
-            with self._session() as s:
-                user = s.scalar(select(User).where(User.username == slot))
-                if user is None or not user.active:
-                    raise WrongCredentials()
-                previous = self.actor.username if self.actor else None
-                actor = Actor(user.id, user.username, user.display_name, user.role)
-                flush_failures(s, kf)
-                audit.append(s, user_id=user.id, username=user.username, action="session.unlock",
-                             summary="Session unlocked",
-                             detail=None if previous == user.username else {"previous_user": previous})
+            previous_signer, enrolled = self._signer, seed is None
+            self._signer = audit.Signer(slot, seed or new_signing_seed())  # who signs from now on
+            try:
+                with self._session() as s:
+                    user = s.scalar(select(User).where(User.username == slot))
+                    if user is None or not user.active:
+                        raise WrongCredentials()
+                    previous = self.actor.username if self.actor else None
+                    actor = Actor(user.id, user.username, user.display_name, user.role)
+                    if enrolled:
+                        self._enroll(s)
+                    flush_failures(s, kf)
+                    audit.append(s, user_id=user.id, username=user.username, action="session.unlock",
+                                 summary="Session unlocked",
+                                 detail=None if previous == user.username else {"previous_user": previous})
+            except BaseException:
+                self._signer = previous_signer
+                raise
+            if enrolled:
+                kf.add_slot(slot, password, self._key, signing_seed=self._signer.seed)
             self.actor = actor
             self._locked = False
             kf.clear_failures(slot)
@@ -368,11 +412,43 @@ class Database:
             kf.pending_dropped = 0
         return actor
 
+    def _enroll(self, s: Session) -> None:
+        """A person's first signing key (their slot is from before signatures), bound by its own
+        signature; and, in a clinic whose log has no grant yet, the user table as found."""
+        assert self._signer is not None
+        pub = _b64(signing_public(self._signer.seed))
+        who = "the recovery code" if self._signer.name == RECOVERY_SLOT else self._signer.name
+        audit.append(s, user_id=None, username=self._signer.name, action=audit.KEY_BIND,
+                     summary=f"First signing key of {who}", detail={"slot": self._signer.name, "pub": pub})
+        granted = s.scalar(select(AuditRecord.seq).where(
+            AuditRecord.action.in_((audit.GRANT, audit.BASELINE)), AuditRecord.sig.is_not(None)).limit(1))
+        if granted is None:
+            users = {name: [role, bool(active)]
+                     for name, role, active in s.execute(select(User.username, User.role, User.active))}
+            audit.append(s, user_id=None, username=self._signer.name, action=audit.BASELINE,
+                         summary="Who may sign in, as found when audit signatures began",
+                         detail={"users": users})
+
     def close(self) -> None:
+        self._remember_head()
         self.engine.dispose()
         if self._lock is not None:
             self._lock.release()
             self._lock = None
+
+    def _remember_head(self) -> None:
+        """At the end of a session: this user has seen the log up to its newest record (best
+        effort: a locked, read-only or re-keyed clinic keeps the claim made at sign-in)."""
+        signer = self._signer
+        if signer is None or self._locked or self.integrity_alarms:
+            return
+        with contextlib.suppress(StoreError, OSError, DBAPIError):
+            with self._session() as s:
+                head = s.execute(select(AuditRecord.seq, AuditRecord.hmac)
+                                 .order_by(AuditRecord.seq.desc()).limit(1)).first()
+            if head is not None:
+                with self._changing_keyfile() as kf:
+                    kf.note_seen(signer.name, head[0], head[1], signer.seed)
 
     def __enter__(self) -> Database:
         return self
@@ -419,14 +495,20 @@ class Database:
             salt = path.read_bytes()[:16].hex()
             keyfile = KeyFile(database_id=database_id, db_salt=salt)
             db = cls(path, engine, key, keyfile, None)
+            lead_name = normalize_username(lead_username)
+            lead_seed, recovery_seed = new_signing_seed(), new_signing_seed()
+            db._signer = audit.Signer(lead_name, lead_seed)
             with db.session() as s:
+                # The founding lead's key binds itself; every later record chains to this one.
+                audit.append(s, user_id=None, username=lead_name, action=audit.KEY_BIND,
+                             summary=f"First signing key of {lead_name}",
+                             detail={"slot": lead_name, "pub": _b64(signing_public(lead_seed))})
                 s.add_all(
                     [
                         ClinicSetting(key="clinic_name", value=clinic_name),
                         ClinicSetting(key="database_id", value=database_id),
                         ClinicSetting(key="created_with_version", value=__version__),
                         ClinicSetting(key="created_on", value=date.today().isoformat()),
-                        ClinicSetting(key=AUDIT_KEY_SETTING, value=db._audit_key.hex()),
                     ]
                 )
                 _seed_payer_rules(s)
@@ -443,10 +525,15 @@ class Database:
                 audit.append(s, user_id=lead.id, username=lead.username, action="user.create",
                              object_type="user", object_id=lead.id,
                              summary=f"User {lead.username} added as clinic_lead")
+            with db.session() as s:  # after the lead's grant (written at the commit above)
+                audit.append(s, user_id=lead.id, username=lead.username, action=audit.KEY_BIND,
+                             summary="Signing key of the recovery code",
+                             detail={"slot": RECOVERY_SLOT, "pub": _b64(signing_public(recovery_seed))})
             db.actor = actor
             recovery_code = new_recovery_code()
-            keyfile.add_slot(actor.username, lead_password, key, kdf)
-            keyfile.add_slot(RECOVERY_SLOT, normalize_recovery_code(recovery_code), key, kdf)
+            keyfile.add_slot(actor.username, lead_password, key, kdf, signing_seed=lead_seed)
+            keyfile.add_slot(RECOVERY_SLOT, normalize_recovery_code(recovery_code), key, kdf,
+                             signing_seed=recovery_seed)
             keyfile.save(keyfile_path(path))
             return db, recovery_code
         except BaseException:
@@ -512,33 +599,50 @@ class Database:
         precheck(path)  # a file that is not a clinic gets its message before any lock file is made
         with key_file_lock(path):
             keyfile = precheck(path)
-            keys = _try_slot(path, keyfile, slot, secret)
+            keys, seed = _try_slot(path, keyfile, slot, secret)
+            claims = keyfile.seen_claims()  # before this sign-in adds its own
             db, opened_with_next = cls._open_with_candidates(path, keys, keyfile, exclusive)
             try:
+                enrolled = seed is None
+                db._signer = audit.Signer(slot, seed or new_signing_seed())
                 with db.session() as s:
                     user, action, summary, detail = who(s)
                     db.actor = Actor(user.id, user.username, user.display_name, user.role)
+                    if enrolled:
+                        db._enroll(s)
                     flush_failures(s, keyfile)
-                    audit.append(s, user_id=user.id, username=user.username, action=action,
-                                 summary=summary, detail=detail)
+                    rec = audit.append(s, user_id=user.id, username=user.username, action=action,
+                                       summary=summary, detail=detail)
+                    seen = (rec.seq, rec.hmac)
                     policy_changed = sync_login_policy(s, keyfile) if slot != RECOVERY_SLOT else False
-                db._after_unlock(slot, secret, opened_with_next, policy_changed)
+                db.integrity_alarms = db._check_integrity(claims)
+                db._after_unlock(slot, secret, opened_with_next, policy_changed, seen)
             except BaseException:
                 db.close()
                 raise
         return db
 
-    def _after_unlock(self, slot: str, secret: str, opened_with_next: bool | None, dirty: bool) -> None:
+    def _check_integrity(self, claims: dict[str, tuple[int, str]]) -> list[str]:
+        """What the signed log says is wrong now: grants or key bindings not signed by a clinic
+        lead, a user table that differs from the grants, a log shorter than someone has seen it.
+        Cheap enough for every sign-in (the grants and bindings are few); `audit verify` walks all."""
+        with self._session() as s:
+            fold, problems = audit.access_fold(s)
+            problems += fold.user_table_problems(s)
+            problems += audit.seen_problems(s, fold, claims)
+        return problems
+
+    def _after_unlock(
+        self, slot: str, secret: str, opened_with_next: bool | None, dirty: bool, seen: tuple[int, str],
+    ) -> None:
         """Key file housekeeping after a good sign-in (under its lock, on the copy read under it):
-        counters, re-key recovery, slot upgrade, temp copies of key files left by killed writers."""
+        counters, re-key recovery, slot upgrade, what this user has now seen of the log, temp
+        copies of key files left by killed writers."""
         kf = self.keyfile
         remove_keyfile_leftovers(self.path)
         if kf.clear_failures(slot) or kf.pending or kf.pending_dropped:
             kf.pending.clear()
             kf.pending_dropped = 0
-            dirty = True
-        if kf.needs_upgrade(slot) and not kf.rekey_in_progress:
-            kf.add_slot(slot, secret, self._key)  # format 1 → 2, or stronger Argon2
             dirty = True
         if dirty:
             with contextlib.suppress(OSError):  # read-only folder: sign-in still works
@@ -547,6 +651,13 @@ class Database:
             self._finish_interrupted_rekey(opened_with_next)
         else:
             self._finish_interrupted_removals()
+        assert self._signer is not None
+        with contextlib.suppress(OSError, StoreError), self._changing_keyfile() as fresh:
+            if fresh.needs_upgrade(slot) and not fresh.rekey_in_progress:
+                # format 1 → 2, stronger Argon2, or the signing key made at this sign-in
+                fresh.add_slot(slot, secret, self._key, signing_seed=self._signer.seed)
+            if not self.integrity_alarms:  # a claim is evidence: never overwritten while alarmed
+                fresh.note_seen(slot, seen[0], seen[1], self._signer.seed)
 
     def _finish_interrupted_removals(self) -> None:
         """A removal commits the person's row as inactive, then re-keys. Cut short between the
@@ -605,6 +716,14 @@ class Database:
 
 
 # ---- helpers --------------------------------------------------------------------------------
+def new_signing_seed() -> bytes:
+    return secrets.token_bytes(32)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
 def owner_only(path: Path) -> None:
     """The database and its -wal/-shm readable by their owner only (0600). The file is encrypted,
     but a copy in other accounts' reach invites offline guessing. SQLite gives a new -wal/-shm the
@@ -617,7 +736,7 @@ def owner_only(path: Path) -> None:
                 os.chmod(candidate, mode & 0o700)
 
 
-def _try_slot(path: Path, keyfile: KeyFile, slot: str, secret: str) -> list[bytes]:
+def _try_slot(path: Path, keyfile: KeyFile, slot: str, secret: str) -> tuple[list[bytes], bytes | None]:
     """One sign-in attempt on a key file read under its lock: the growing delay first (a refused
     attempt is audited, not tried), then the password (a failure counted and audited)."""
     now = _utcnow()
@@ -627,7 +746,7 @@ def _try_slot(path: Path, keyfile: KeyFile, slot: str, secret: str) -> list[byte
         note_throttled(path, keyfile, slot, now)
         raise
     try:
-        return keyfile.unlock(slot, secret)
+        return keyfile.open_slot(slot, secret)
     except WrongCredentials:
         note_failure(path, keyfile, slot, now)
         raise WrongCredentials() from None
@@ -645,5 +764,6 @@ def _seed_payer_rules(session: Session) -> None:
 def _session_factory(engine: Engine) -> sessionmaker[Session]:
     factory = sessionmaker(engine, expire_on_commit=False)
     invalidation.install(factory)  # derived registry facts follow every write
+    access_grants.install(factory)  # and every change to the user table is a signed grant
     overlap_days.install(factory)  # and so do the staff days with overlapping time
     return factory

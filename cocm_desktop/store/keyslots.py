@@ -54,8 +54,9 @@ from pathlib import Path
 from typing import Any
 
 from argon2.low_level import Type, hash_secret_raw
-from cryptography.exceptions import InvalidTag
+from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -75,6 +76,13 @@ _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 # The sidecar must not grow without bound under a guessing attack with random usernames.
 MAX_PENDING = 1000
 MAX_FAILURE_NAMES = 1000
+
+
+def signing_public(seed: bytes) -> bytes:
+    """The Ed25519 public key (raw 32 bytes) of a signing seed."""
+    return Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
 
 
 def _b64(data: bytes) -> str:
@@ -190,6 +198,13 @@ class KeySlot:
     # Only while a re-key is in flight:
     sealed_next: dict[str, str] | None = None
     mac_next: str | None = None
+    # The user's Ed25519 signing key: `pub` in clear, the private seed wrapped under the same
+    # password-derived key (their audit records and their `seen` claim are signed with it; an
+    # insider holding only the database key cannot sign as them). None: a slot from before.
+    signing: dict[str, str] | None = None
+    # The newest audit record this user has seen {seq, hash, sig}: signed by them, so a truncated
+    # log or an older copy of the database is noticed at anyone's next sign-in.
+    seen: dict[str, Any] | None = None
 
     @property
     def legacy(self) -> bool:
@@ -207,6 +222,10 @@ class KeySlot:
             data.update(public=self.public, sealed=self.sealed, mac=self.mac, epoch=self.epoch)
         if self.sealed_next is not None:
             data.update(sealed_next=self.sealed_next, mac_next=self.mac_next)
+        if self.signing is not None:
+            data["signing"] = dict(self.signing)
+        if self.seen is not None:
+            data["seen"] = dict(self.seen)
         return data
 
     @classmethod
@@ -226,6 +245,8 @@ class KeySlot:
             epoch=_int_field(data, "epoch", where, 0, 2**31, default=0),
             sealed_next=_sealed_field(data.get("sealed_next"), f"{where}.sealed_next"),
             mac_next=None if data.get("mac_next") is None else _hex_field(data, "mac_next", where, 32),
+            signing=_signing_field(data.get("signing"), f"{where}.signing"),
+            seen=_seen_field(data.get("seen"), f"{where}.seen"),
         )
         if slot.public is not None and (slot.sealed is None or slot.mac is None):
             raise KeyFileDamaged(f"{where} lacks its sealed key")
@@ -300,6 +321,28 @@ def _sealed_field(value: Any, where: str) -> dict[str, str] | None:
     }
 
 
+def _signing_field(value: Any, where: str) -> dict[str, str] | None:
+    if value is None:
+        return None
+    data = _mapping(value, where)
+    return {
+        "pub": _b64_field(data, "pub", where, 32),
+        "nonce": _b64_field(data, "nonce", where, 12),
+        "ct": _b64_field(data, "ct", where, 48),
+    }
+
+
+def _seen_field(value: Any, where: str) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    data = _mapping(value, where)
+    return {
+        "seq": _int_field(data, "seq", where, 0, 2**62),
+        "hash": _hex_field(data, "hash", where, 32),
+        "sig": _b64_field(data, "sig", where, 64),
+    }
+
+
 def _utc_text(value: Any, where: str) -> str:
     if not isinstance(value, str):
         raise KeyFileDamaged(f"{where} is not a time")
@@ -338,8 +381,13 @@ class KeyFile:
     key_epoch: int = 0
 
     # ---- slots ----------------------------------------------------------------------------
-    def add_slot(self, slot_name: str, secret: str, db_key: bytes, kdf: dict[str, int] | None = None) -> None:
-        """Create (or replace: password change/reset) a slot. A new key pair every time."""
+    def add_slot(
+        self, slot_name: str, secret: str, db_key: bytes, kdf: dict[str, int] | None = None,
+        signing_seed: bytes | None = None,
+    ) -> str:
+        """Create (or replace: password change/reset) a slot. A new key pair every time; the
+        signing key is kept when `signing_seed` is given (a user changing their own password),
+        new otherwise. Returns the slot's signing public key (base64)."""
         previous = self.slots.get(slot_name)
         version = previous.version + 1 if previous else 1
         kdf = dict(kdf or DEFAULT_KDF)
@@ -348,9 +396,15 @@ class KeyFile:
         private = X25519PrivateKey.generate()
         public = _b64(_raw_public(private.public_key()))
         kek = _derive(secret, salt, kdf)
-        wrapped = AESGCM(kek).encrypt(
-            nonce, _raw_private(private), _associated_data(self.database_id, slot_name, version)
-        )
+        ad = _associated_data(self.database_id, slot_name, version)
+        wrapped = AESGCM(kek).encrypt(nonce, _raw_private(private), ad)
+        seed = signing_seed if signing_seed is not None else secrets.token_bytes(32)
+        sign_nonce = secrets.token_bytes(12)
+        signing = {
+            "pub": _b64(signing_public(seed)),
+            "nonce": _b64(sign_nonce),
+            "ct": _b64(AESGCM(kek).encrypt(sign_nonce, seed, ad + b"\x1fsigning")),
+        }
         self.slots[slot_name] = KeySlot(
             salt=_b64(salt),
             nonce=_b64(nonce),
@@ -361,7 +415,12 @@ class KeyFile:
             sealed=seal(db_key, public, _associated_data(self.database_id, slot_name, self.key_epoch)),
             mac=_slot_mac(db_key, self.database_id, slot_name, version, public),
             epoch=self.key_epoch,
+            signing=signing,
+            # Same signing key (own password change): what this person has seen still holds.
+            seen=previous.seen if previous and previous.signing and previous.signing["pub"] == signing["pub"]
+            else None,
         )
+        return signing["pub"]
 
     def unlock(self, slot_name: str, secret: str) -> list[bytes]:
         """Candidate database keys for this slot: the current one, then (mid re-key) the next.
@@ -369,21 +428,31 @@ class KeyFile:
         WrongCredentials when the password is wrong or the user unknown (they look alike, and
         cost the same time).
         """
+        return self.open_slot(slot_name, secret)[0]
+
+    def open_slot(self, slot_name: str, secret: str) -> tuple[list[bytes], bytes | None]:
+        """unlock(), and the slot's signing seed (None for a slot from before signing keys)."""
         slot = self.slots.get(slot_name)
         if slot is None:
             _derive(secret, b"\0" * 16, DEFAULT_KDF)  # same effort: timing must not reveal who exists
             raise WrongCredentials()
         kek = _derive(secret, _unb64(slot.salt), slot.kdf)
+        ad = _associated_data(self.database_id, slot_name, slot.version)
         try:
-            inner = AESGCM(kek).decrypt(
-                _unb64(slot.nonce),
-                _unb64(slot.wrapped),
-                _associated_data(self.database_id, slot_name, slot.version),
-            )
+            inner = AESGCM(kek).decrypt(_unb64(slot.nonce), _unb64(slot.wrapped), ad)
         except (InvalidTag, ValueError):
             raise WrongCredentials() from None
         if slot.legacy:
-            return [inner]
+            return [inner], None
+        seed = None
+        if slot.signing is not None:
+            try:
+                seed = AESGCM(kek).decrypt(_unb64(slot.signing["nonce"]), _unb64(slot.signing["ct"]),
+                                           ad + b"\x1fsigning")
+            except (InvalidTag, ValueError):
+                seed = None  # damaged: a new signing key is made at this sign-in
+            if seed is not None and _b64(signing_public(seed)) != slot.signing["pub"]:
+                seed = None
         private = X25519PrivateKey.from_private_bytes(inner)
         keys = []
         for blob, epoch in ((slot.sealed, slot.epoch), (slot.sealed_next, slot.epoch + 1)):
@@ -398,7 +467,36 @@ class KeyFile:
                 "The key file's entry for this user is damaged. The clinic lead can reset the "
                 "password, or restore the key file from a backup."
             )
-        return keys
+        return keys, seed
+
+    # ---- what each user has seen of the audit log -------------------------------------------
+    def note_seen(self, slot_name: str, seq: int, chain_hash: str, seed: bytes) -> None:
+        """Remember, signed by this user, the newest audit record they have seen."""
+        slot = self.slots.get(slot_name)
+        if slot is None or (slot.seen is not None and int(slot.seen["seq"]) > seq):
+            return  # never lowered: a longer log seen before stays the evidence
+        sig = Ed25519PrivateKey.from_private_bytes(seed).sign(self._seen_message(slot_name, seq, chain_hash))
+        slot.seen = {"seq": int(seq), "hash": chain_hash, "sig": _b64(sig)}
+
+    def seen_claims(self) -> dict[str, tuple[int, str]]:
+        """Every slot's remembered audit head whose signature holds under that slot's own
+        signing key: {slot name: (seq, hash)}. (Whether that key is the user's is for the audit
+        log to say: see store.audit.)"""
+        claims = {}
+        for name, slot in self.slots.items():
+            if slot.seen is None or slot.signing is None:
+                continue
+            try:
+                Ed25519PublicKey.from_public_bytes(_unb64(slot.signing["pub"])).verify(
+                    _unb64(slot.seen["sig"]), self._seen_message(name, slot.seen["seq"], slot.seen["hash"])
+                )
+            except (InvalidSignature, ValueError):
+                continue
+            claims[name] = (int(slot.seen["seq"]), str(slot.seen["hash"]))
+        return claims
+
+    def _seen_message(self, slot_name: str, seq: int, chain_hash: str) -> bytes:
+        return f"cocm-desktop seen v1\x1f{self.database_id}\x1f{slot_name}\x1f{seq}\x1f{chain_hash}".encode()
 
     def unwrap(self, slot_name: str, secret: str) -> bytes:
         """The current database key (first candidate)."""
@@ -407,7 +505,7 @@ class KeyFile:
     def needs_upgrade(self, slot_name: str) -> bool:
         """A format-1 slot or weaker Argon2 parameters than today's: re-create it at sign-in."""
         slot = self.slots.get(slot_name)
-        return slot is not None and (slot.legacy or kdf_is_weaker(slot.kdf))
+        return slot is not None and (slot.legacy or kdf_is_weaker(slot.kdf) or slot.signing is None)
 
     def slot_is_authentic(self, slot_name: str, db_key: bytes) -> bool:
         slot = self.slots.get(slot_name)

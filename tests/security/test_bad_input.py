@@ -220,4 +220,5 @@ def test_add_user_stores_exactly_or_refuses_cleanly(
         return
     assert user.username == username.strip().lower() and user.display_name == display_name.strip()
     assert clinic.check_password(user.username, password)
-    assert _counts(clinic, User) == (before[0] + 1, before[1] + 1)
+    # user.create, the signed binding of their new signing key and the signed access grant
+    assert _counts(clinic, User) == (before[0] + 1, before[1] + 3)

@@ -28,6 +28,7 @@ class AuditRecord(Base):
     __table_args__ = (
         Index("ix_audit_log_at", "at_utc"),
         Index("ix_audit_log_patient", "patient_id"),
+        Index("ix_audit_log_action", "action"),
     )
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
@@ -40,4 +41,6 @@ class AuditRecord(Base):
     object_id: Mapped[int | None] = mapped_column(Integer)
     summary: Mapped[str | None] = mapped_column(Text)
     detail: Mapped[dict | None] = mapped_column(JSON)
-    hmac: Mapped[str] = mapped_column(String(64))
+    hmac: Mapped[str] = mapped_column(String(64))  # the chain value: an HMAC (before 0012) or SHA-256
+    signer: Mapped[str | None] = mapped_column(String(64))  # key slot that signed it (None: HMAC era)
+    sig: Mapped[str | None] = mapped_column(String(88))  # Ed25519 signature, base64

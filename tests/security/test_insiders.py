@@ -1,0 +1,180 @@
+"""A valid password is no licence to rewrite history: each attack staged with only a care
+manager's password and the files on disk, each caught by `audit verify` and at the lead's next
+sign-in."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from cocm_desktop.services.users import add_staff_user, change_role
+from cocm_desktop.store import audit
+from cocm_desktop.store.database import Database
+from cocm_desktop.store.engine import raw_connect
+from cocm_desktop.store.keyslots import KeyFile, keyfile_path
+from cocm_desktop.store.models import AuditRecord
+
+REPO = Path(__file__).resolve().parents[2]
+LEAD_PW, CM_PW = "insider-lead-password", "insider-cm1-password"
+
+
+@pytest.fixture
+def clinic(tmp_path: Path) -> Path:
+    db, _code = Database.create(tmp_path / "clinic.db", clinic_name="Insider clinic", lead_username="lead",
+                                lead_display_name="Lead", lead_password=LEAD_PW)
+    with db:
+        add_staff_user(db, db.actor, username="cm1", display_name="Care Manager", role="care_manager",
+                       password=CM_PW)
+        add_staff_user(db, db.actor, username="doc1", display_name="Doctor", role="clinician",
+                       password="insider-doc1-password")
+    Database.open(db.path, "lead", LEAD_PW).close()  # the lead's slot remembers the newest record
+    return db.path
+
+
+def _as_cm1_with_sql(path: Path, *statements: str) -> None:
+    """What cm1 can do with their own password: unwrap the key, then any SQL they like."""
+    key = KeyFile.load(keyfile_path(path), path.name).unwrap("cm1", CM_PW)
+    conn = raw_connect(path, key)
+    try:
+        for statement in statements:
+            conn.execute(statement)
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def _verify(path: Path) -> tuple[int, str]:
+    env = dict(os.environ, PYTHONPATH=str(REPO), COCM_PASSWORD=LEAD_PW)
+    proc = subprocess.run([sys.executable, "-m", "cocm_desktop", "audit", "verify", "--db", str(path),
+                           "--user", "lead"], env=env, capture_output=True, text=True, timeout=120)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def _lead_alarms(path: Path) -> list[str]:
+    with Database.open(path, "lead", LEAD_PW) as db:
+        return db.integrity_alarms
+
+
+def test_an_honest_clinic_verifies_and_raises_no_alarm(clinic: Path) -> None:
+    code, out = _verify(clinic)
+    assert code == 0, out
+    assert _lead_alarms(clinic) == []
+
+
+def test_a_role_raised_in_the_user_table_is_named(clinic: Path) -> None:
+    """Found: UPDATE "user" SET role = 'clinic_lead' went unnoticed; cm1 then ran backups and billing."""
+    _as_cm1_with_sql(clinic, "UPDATE \"user\" SET role = 'clinic_lead' WHERE username = 'cm1'")
+    alarms = _lead_alarms(clinic)
+    assert any("cm1 is clinic_lead in the user table" in a and "grants say care_manager" in a for a in alarms)
+    code, out = _verify(clinic)
+    assert code == 1 and "cm1 is clinic_lead in the user table" in out
+
+
+def test_a_raised_role_used_through_the_app_is_not_a_valid_grant(clinic: Path) -> None:
+    """cm1, made lead in the table, promotes doc1 through the app: the grant is cm1's, not a lead's."""
+    _as_cm1_with_sql(clinic, "UPDATE \"user\" SET role = 'clinic_lead' WHERE username = 'cm1'")
+    with Database.open(clinic, "cm1", CM_PW) as db:
+        change_role(db, db.actor, "doc1", role="clinic_lead")
+    code, out = _verify(clinic)
+    assert code == 1 and "cm1 changed who may do what without being a clinic lead" in out
+
+
+def test_an_edited_record_cannot_be_re_signed_with_the_database_key(clinic: Path) -> None:
+    """Found: with audit_chain_key from clinic_setting anyone could re-sign the whole chain after
+    an edit. Now there is no such key: cm1 recomputes every chain value after the edit and signs
+    every record as themself, and is still caught."""
+    key = KeyFile.load(keyfile_path(clinic), clinic.name).unwrap("cm1", CM_PW)
+    seed = KeyFile.load(keyfile_path(clinic), clinic.name).open_slot("cm1", CM_PW)[1]
+    assert seed is not None
+    conn = raw_connect(clinic, key)
+    try:
+        assert conn.execute("SELECT count(*) FROM clinic_setting WHERE key = 'audit_chain_key'").fetchone()[0] == 0
+        conn.execute("UPDATE audit_log SET summary = 'nothing happened' WHERE action = 'user.create' "
+                     "AND summary LIKE '%doc1%'")
+        conn.commit()
+    finally:
+        conn.close()
+    _resign_everything_as_cm1(clinic, key, seed)
+    code, out = _verify(clinic)  # the bindings and grants cm1 had to re-sign are not a lead's
+    assert code == 1 and "cm1 bound a signing key for doc1 without being a clinic lead" in out
+
+
+def _resign_everything_as_cm1(path: Path, key: bytes, seed: bytes) -> None:
+    from sqlalchemy.orm import Session
+
+    from cocm_desktop.store.engine import make_engine
+    from cocm_desktop.store.models import ClinicSetting
+
+    engine = make_engine(path, key)
+    try:
+        with Session(engine) as s:
+            prev = audit.GENESIS
+            signer = audit.Signer("cm1", seed)
+            for rec in s.scalars(select(AuditRecord).order_by(AuditRecord.seq)):
+                rec.signer = "cm1"
+                rec.hmac = audit._chain_value(prev, rec)
+                rec.sig = signer.sign(rec.hmac)
+                prev = rec.hmac
+            head = s.get(ClinicSetting, audit.HEAD_SETTING)
+            assert head is not None
+            head.value = {"seq": rec.seq, "hmac": prev}
+            s.commit()
+    finally:
+        engine.dispose()
+
+
+def test_deleting_the_newest_records_and_rewriting_the_head_is_caught(clinic: Path) -> None:
+    """Found: deleting the newest records and rewriting `audit_head` with an older record's seq and
+    value needed no key at all, and verify said intact. Now the lead's key slot remembers, signed,
+    the newest record they saw."""
+    with Database.open(clinic, "lead", LEAD_PW) as db, db.session() as s:
+        newest = s.scalar(select(AuditRecord.seq).order_by(AuditRecord.seq.desc()).limit(1))
+    cut = newest - 3
+    key = KeyFile.load(keyfile_path(clinic), clinic.name).unwrap("cm1", CM_PW)
+    conn = raw_connect(clinic, key)
+    try:
+        chain = conn.execute("SELECT hmac FROM audit_log WHERE seq = ?", (cut,)).fetchone()[0]
+        conn.execute("DELETE FROM audit_log WHERE seq > ?", (cut,))
+        conn.execute("UPDATE clinic_setting SET value = json_object('seq', ?, 'hmac', ?) WHERE key = 'audit_head'",
+                     (cut, chain))
+        conn.commit()
+    finally:
+        conn.close()
+    alarms = _lead_alarms(clinic)
+    assert any(f"lead has seen audit record {newest}" in a and "gone" in a for a in alarms), alarms
+    code, out = _verify(clinic)
+    assert code == 1 and "ALARM: lead has seen audit record" in out
+
+
+def test_an_older_copy_of_the_database_put_back_is_caught(clinic: Path, tmp_path: Path) -> None:
+    """Replacing the database with an older copy (beside the current key file) is noticed at the
+    lead's next sign-in: the lead has seen records the copy does not hold."""
+    old = tmp_path / "older.db"
+    shutil.copy2(clinic, old)
+    with Database.open(clinic, "lead", LEAD_PW) as db:  # history goes on after the copy
+        add_staff_user(db, db.actor, username="cm2", display_name="Another", role="care_manager",
+                       password="insider-cm2-password")
+    for suffix in ("-wal", "-shm"):
+        Path(f"{clinic}{suffix}").unlink(missing_ok=True)
+    shutil.copy2(old, clinic)
+    alarms = _lead_alarms(clinic)
+    assert any("lead has seen audit record" in a and "older copy" in a for a in alarms), alarms
+
+
+def test_a_slot_planted_for_a_user_cannot_sign_as_them(clinic: Path) -> None:
+    """cm1 gives doc1 a new slot of their own making (cm1 holds the database key, so its MAC is
+    right) and signs records as doc1: the log never bound that signing key to doc1."""
+    key = KeyFile.load(keyfile_path(clinic), clinic.name).unwrap("cm1", CM_PW)
+    kf = KeyFile.load(keyfile_path(clinic), clinic.name)
+    kf.add_slot("doc1", "cm1-knows-this-one", key)
+    kf.save(keyfile_path(clinic))
+    with Database.open(clinic, "doc1", "cm1-knows-this-one"):
+        pass  # the app lets the slot in (it holds the key) ...
+    code, out = _verify(clinic)  # ... but its records are not doc1's
+    assert code == 1 and "doc1" in out
