@@ -78,7 +78,8 @@ def test_users_add_with_matching_passwords_and_change_role(open_window, clinic_p
     assert "cm3" in {u.username for u in d.model.users}
     assert d.selected().username == "cm3" and "Sam Ortiz added" in d.status.text()
     assert w.ctx.db.check_password("cm3", "correct horse")
-    assert _last_actions(w.ctx, 1) == ["user.create"]
+    # newest first: the signed access grant (written at commit), the new signing key's binding, the user
+    assert _last_actions(w.ctx, 3) == ["access.grant", "key.bind", "user.create"]
 
     from cocm_desktop.services.users import change_role
 
