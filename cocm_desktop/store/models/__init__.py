@@ -1,9 +1,10 @@
 """Typed SQLAlchemy models: the whole schema of workflow-and-rules.md and billing.md."""
 
 from .admin import AuditRecord, ClinicSetting
-from .base import Base, utcnow
+from .base import Base, Voidable, utcnow
 from .case_review import AgendaItem, CaseReviewSession, Recommendation
 from .contacts import Contact, Measure
+from .corrections import Correction
 from .derived import RegistryFacts, TimeOverlapDay
 from .episodes import (
     CarePlanVersion,
@@ -27,6 +28,7 @@ __all__ = [
     "ClinicSetting",
     "Consent",
     "Contact",
+    "Correction",
     "Diagnosis",
     "Episode",
     "EpisodeStatusChange",
@@ -42,5 +44,6 @@ __all__ = [
     "TimeEntry",
     "TimeOverlapDay",
     "User",
+    "Voidable",
     "utcnow",
 ]
