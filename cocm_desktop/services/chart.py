@@ -30,7 +30,7 @@ from ._clinical import get_episode, get_patient, user_names
 from .care_plans import CarePlanView, MedicationView, care_plan_versions, medication_view
 from .case_review import RecommendationView, recommendations_for
 from .common import NotFound, check, load_policy, local_today, record
-from .corrections import CorrectionView, correction_history
+from .corrections import CorrectionView, clinicians_of_patient, correction_history
 from .episodes import StatusChangeView, status_history
 from .patients import PatientSummary, _summary
 from .referrals import ReferralView
@@ -171,6 +171,7 @@ class Chart:
     voided_measures: tuple[MeasureView, ...] = ()  # newest first
     voided_contacts: tuple[ContactView, ...] = ()  # newest first
     corrections: tuple[CorrectionView, ...] = ()  # oldest first
+    clinician_ids: tuple[int, ...] = ()  # treating clinicians of the patient's episodes (may amend details)
 
 
 def open_chart(
@@ -199,7 +200,8 @@ def open_chart(
     briefs = tuple(EpisodeBrief(e.id, e.program, e.status, e.enrolled_on, e.closed_on, e.close_reason)
                    for e in all_eps)
     if ep is None:
-        return Chart(_summary(session, patient), briefs, None, None, (), (), (), (), (), (), (), (), (), ())
+        return Chart(_summary(session, patient), briefs, None, None, (), (), (), (), (), (), (), (), (), (),
+                     corrections=tuple(correction_history(session, patient.id)))
     return _episode_chart(session, patient, ep, briefs, today)
 
 
@@ -289,6 +291,7 @@ def _episode_chart(session, patient, ep: Episode, briefs, today: date) -> Chart:
         voided_measures=tuple(_measure_view(m, names, None) for m in every_measure if m.voided_at is not None),
         voided_contacts=tuple(_contact_view(c, names) for c in every_contact if c.voided_at is not None),
         corrections=tuple(correction_history(session, patient.id)),
+        clinician_ids=tuple(sorted(clinicians_of_patient(session, patient.id))),
     )
 
 

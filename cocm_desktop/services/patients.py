@@ -38,6 +38,8 @@ class PatientSummary:
     member_id: str | None
     last_seen_on: date | None
     open_episode_id: int | None
+    created_by_id: int | None = None  # who added the patient (may amend the details)
+    notes: str | None = None
 
 
 # Fields a caller may set with add_patient / update_patient.
@@ -56,7 +58,7 @@ def _summary(session: Session, p: Patient) -> PatientSummary:
         display_name=p.display_name, date_of_birth=p.date_of_birth, sex=p.sex, phone=p.phone,
         portal=bool(p.portal), preferred_contact=p.preferred_contact, payer_name=p.payer_name,
         payer_rule_set_id=p.payer_rule_set_id, member_id=p.member_id, last_seen_on=p.last_seen_on,
-        open_episode_id=open_id,
+        open_episode_id=open_id, created_by_id=p.created_by_id, notes=p.notes,
     )
 
 
