@@ -33,14 +33,13 @@ from cocm_desktop.store.models import Contact, Episode, EpisodeStatusChange, Tim
 from ._clinical import (
     CONTACT_KINDS,
     CONTACT_MODES,
-    get_episode,
     get_open_episode,
     not_before,
     one_of,
     text,
 )
-from .common import NotFound, ValidationError, check, local_now, not_in_future, record
-from .corrections import check_corrector, log_correction, reason_of
+from .common import ValidationError, check, local_now, not_in_future, record
+from .corrections import correctable_entry, log_correction, reason_of
 
 MAX_CONTACT_MINUTES = 480
 
@@ -147,15 +146,8 @@ _AMENDABLE = (*_TEXT, "contact_at", "mode", "kind", "reached", "next_step_on", "
 
 
 def _correctable(session: Session, actor: Actor, contact_id: int) -> tuple[Contact, Episode]:
-    row = session.get(Contact, contact_id)
-    if row is None:
-        raise NotFound("That contact does not exist.")
-    episode = get_episode(session, row.episode_id)
-    check_corrector(actor, "contact", made_by=row.staff_id, clinicians=(episode.treating_clinician_id,),
-                    permission=Permission.RECORD_CONTACT)
-    if row.voided_at is not None:
-        raise ValidationError("This contact was already voided (entered in error); it counts nowhere.")
-    return row, episode
+    return correctable_entry(session, actor, Contact, contact_id, "contact", made_by="staff_id",
+                             permission=Permission.RECORD_CONTACT)
 
 
 def _live_entries(session: Session, contact_id: int) -> list[TimeEntry]:

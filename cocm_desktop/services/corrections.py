@@ -26,13 +26,14 @@ from cocm_desktop.domain.corrections import CorrectionAction, CorrectionRefused
 from cocm_desktop.domain.roles import Permission
 from cocm_desktop.store.models import Correction, Episode
 
-from ._clinical import user_names
-from .common import ValidationError, check, record
+from ._clinical import get_episode, user_names
+from .common import NotFound, ValidationError, check, record
 
 __all__ = [
     "CorrectionView",
     "check_corrector",
     "clinicians_of_patient",
+    "correctable_entry",
     "correction_history",
     "corrections_for_patient",
     "json_value",
@@ -72,6 +73,23 @@ def check_corrector(
         rules.check_may_correct(actor.role, actor.user_id, kind, made_by=made_by, clinicians=clinicians)
     except CorrectionRefused as exc:  # shown like every refusal; nothing was written
         raise ValidationError(str(exc)) from None
+
+
+def correctable_entry(
+    session: Session, actor: Actor, model: type, row_id: int, kind: str, *, made_by: str, permission: Permission,
+) -> tuple[Any, Episode]:
+    """An episode's live entry this person may correct (made by them, or they treat the patient),
+    with its episode; refused when it does not exist, may not be corrected by them, or is voided."""
+    label = rules.KIND_LABELS.get(kind, "entry")
+    row = session.get(model, row_id)
+    if row is None:
+        raise NotFound(f"That {label} does not exist.")
+    episode = get_episode(session, row.episode_id)
+    check_corrector(actor, kind, made_by=getattr(row, made_by), clinicians=(episode.treating_clinician_id,),
+                    permission=permission)
+    if row.voided_at is not None:
+        raise ValidationError(f"This {label} was already voided (entered in error); it counts nowhere.")
+    return row, episode
 
 
 def clinicians_of_patient(session: Session, patient_id: int) -> set[int]:

@@ -25,9 +25,9 @@ from cocm_desktop.domain.corrections import CorrectionAction
 from cocm_desktop.domain.roles import Permission
 from cocm_desktop.store.models import Contact, Episode, Measure, RiskEvent
 
-from ._clinical import get_episode, get_open_episode, get_row, not_before
-from .common import NotFound, ValidationError, check, local_now, not_in_future, record
-from .corrections import check_corrector, log_correction, reason_of
+from ._clinical import get_open_episode, get_row, not_before
+from .common import ValidationError, check, local_now, not_in_future, record
+from .corrections import correctable_entry, log_correction, reason_of
 
 
 @dataclass(frozen=True)
@@ -100,15 +100,8 @@ class MeasureVoided:
 
 
 def _correctable(session: Session, actor: Actor, measure_id: int) -> tuple[Measure, Episode]:
-    row = session.get(Measure, measure_id)
-    if row is None:
-        raise NotFound("That score does not exist.")
-    episode = get_episode(session, row.episode_id)
-    check_corrector(actor, "measure", made_by=row.entered_by_id, clinicians=(episode.treating_clinician_id,),
-                    permission=Permission.RECORD_MEASURE)
-    if row.voided_at is not None:
-        raise ValidationError("This score was already voided (entered in error); it counts nowhere.")
-    return row, episode
+    return correctable_entry(session, actor, Measure, measure_id, "measure", made_by="entered_by_id",
+                             permission=Permission.RECORD_MEASURE)
 
 
 def _open_risk_of(session: Session, measure_id: int) -> int | None:
