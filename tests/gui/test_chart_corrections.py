@@ -76,7 +76,7 @@ def test_care_manager_voids_a_wrong_phq9_with_delete_and_the_registry_follows(  
     view.setFocus()
     qtbot.keyClick(view, Qt.Key.Key_Delete)
     dialog = w.chart.correction_dialog
-    assert dialog.windowTitle() == "Void \u2014 entered in error" and dialog in auto_dialogs.dialogs
+    assert dialog.windowTitle() == "Void \u2014 entered in error"
     dialog.ok_button.click()  # a reason is required
     assert "Fill in" in dialog.error.text() and not dialog.saving
     _finish(dialog, wait_idle, reason="Belongs to another patient (same surname)")
