@@ -62,11 +62,9 @@ class ChartFill:
         self._fill_banner()
         self._fill_flags()
         self._fill_trend()
-        self.measures_model.set_rows(c.measures)
-        self.contacts_model.set_rows(c.contacts)
+        self._fill_lists()
         self.recs_model.set_rows(c.recommendations)
         self.refs_model.set_rows(c.referrals)
-        self.time_model.set_rows(self.time_entries)
         self._fill_overview()
         self._fill_plan()
         self._fill_history()
@@ -77,6 +75,16 @@ class ChartFill:
         self.tabs.setTabText(3, f"Recommendations ({waiting} waiting)" if waiting else "Recommendations")
         self.tabs.setTabText(1, f"Contacts ({len(c.contacts)})")
         self._apply_permissions()
+
+    def _fill_lists(self) -> None:
+        """The correctable lists: live entries, and the voided ones too while corrections are shown."""
+        from cocm_desktop.gui.chart_corrections import detail_rows
+
+        c, every = self.chart, self.show_corrections.isChecked()
+        self.measures_model.set_rows(c.measures + (c.voided_measures if every else ()))
+        self.contacts_model.set_rows(c.contacts + (c.voided_contacts if every else ()))
+        self.time_model.set_rows([t for t in self.time_entries if every or not t.deleted])
+        self.details_model.set_rows(detail_rows(c.patient))
 
     def _fill_pills(self) -> None:
         self._clear_layout(self.pills)
@@ -270,6 +278,7 @@ class ChartFill:
         if not c.risk_events:
             parts.append("<li>None</li>")
         parts.append("</ul>")
+        parts.append(self.corrections_html())
         self.history_label.setText("".join(parts))
 
     def _fill_time_summary(self) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QCheckBox,
     QComboBox,
     QFrame,
     QHBoxLayout,
@@ -34,6 +35,19 @@ from cocm_desktop.gui.worker import BusyOverlay
 class ChartLayout:
     """Mixin of `ChartPane`: builds its widgets (attributes the pane fills and the actions use)."""
 
+    def _measure_note(self, m: object) -> str:
+        if getattr(m, "voided", False):
+            return "voided"
+        marker = self._marker("measure", m).strip(" \u00b7")
+        return ", ".join(x for x in ("baseline" if m.is_baseline else "", marker) if x)  # type: ignore[attr-defined]
+
+    def _marker(self, kind: str, row: object) -> str:
+        """"  · amended" after an amended entry while corrections are shown."""
+        if not self.show_corrections.isChecked():
+            return ""
+        key = row.id  # type: ignore[attr-defined]
+        return "  \u00b7 amended" if key in self.amended_ids(kind) else ""
+
     def _build(self) -> None:
         outer = QVBoxLayout(self)
         outer.setContentsMargins(16, 12, 16, 12)
@@ -59,6 +73,12 @@ class ChartLayout:
         self.episode_combo.setToolTip("Episodes of care of this patient")
         self.episode_combo.activated.connect(self._episode_chosen)
         row1.addWidget(self.episode_combo)
+        self.show_corrections = QCheckBox("Show corrections", self.header)
+        self.show_corrections.setObjectName("showCorrections")
+        self.show_corrections.setToolTip("Also list entries voided in error (struck through) and show what was "
+                                         "amended, by whom, when and why")
+        self.show_corrections.toggled.connect(lambda _on: self._fill_lists() if self.chart is not None else None)
+        row1.addWidget(self.show_corrections)
         hl.addLayout(row1)
         self.pills = QHBoxLayout()
         self.pills.setSpacing(6)
@@ -162,9 +182,10 @@ class ChartLayout:
             Col("Band", lambda m: m.band, width=118),
             Col("Item 9", lambda m: "—" if m.instrument != inst.PHQ9 else str(m.items[inst.SAFETY_ITEM - 1]),
                 width=56, color=lambda m: "#C62828" if m.instrument == inst.PHQ9 and m.items[inst.SAFETY_ITEM - 1] else None),
-            Col("", lambda m: "baseline" if m.is_baseline else "", width=70),
+            Col("", lambda m: self._measure_note(m), width=80,
+                color=lambda m: "#8A4B00" if self._marker("measure", m) else None),
             Col("Entered by", lambda m: m.entered_by),
-        ], self)
+        ], self, struck=lambda m: m.voided, row_tip=lambda m: self.correction_tip("measure", m))
         self.measures_view = _table(left, self.measures_model, "measuresTable")
         self.measures_view.sortByColumn(0, Qt.SortOrder.DescendingOrder)
         ll.addWidget(self.measures_view, 2)
@@ -216,8 +237,9 @@ class ChartLayout:
             Col("Mode", lambda c: CONTACT_MODES.get(c.mode, c.mode), width=80),
             Col("Min", lambda c: str(c.minutes), lambda c: c.minutes, width=40,
                 align=Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter),
-            Col("Next step", lambda c: f"{fmt_date(c.next_step_on)} · {c.next_step}", lambda c: c.next_step_on.toordinal()),
-        ], self)
+            Col("Next step", lambda c: f"{fmt_date(c.next_step_on)} · {c.next_step}{self._marker('contact', c)}",
+                lambda c: c.next_step_on.toordinal()),
+        ], self, struck=lambda c: c.voided, row_tip=lambda c: self.correction_tip("contact", c))
         self.contacts_view = _table(contacts, self.contacts_model, "contactsTable")
         self.contacts_view.sortByColumn(0, Qt.SortOrder.DescendingOrder)
         self.contacts_view.selectionModel().currentRowChanged.connect(self._contact_selected)
@@ -324,9 +346,9 @@ class ChartLayout:
             Col("Min", lambda t: str(t.minutes), lambda t: t.minutes, width=44,
                 align=Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter),
             Col("Source", lambda t: t.source, width=64),
-            Col("Note", lambda t: (t.billed_elsewhere and f"billed as {t.billed_elsewhere}") or (t.note or ""),
-                tip=lambda t: t.note),
-        ], self)
+            Col("Note", lambda t: ((t.billed_elsewhere and f"billed as {t.billed_elsewhere}") or (t.note or ""))
+                + self._marker("time_entry", t), tip=lambda t: t.note),
+        ], self, struck=lambda t: t.deleted, row_tip=lambda t: self.correction_tip("time_entry", t))
         self.time_view = _table(time_tab, self.time_model, "timeTable")
         self.time_view.sortByColumn(0, Qt.SortOrder.DescendingOrder)
         tl.addWidget(self.time_view, 1)
@@ -344,3 +366,18 @@ class ChartLayout:
         self.history_label = _rich(hist)
         hl.addWidget(_scroll(self.history_label))
         self.tabs.addTab(hist, "History")
+
+        # Patient details (amended with a reason; double-click or right-click a row)
+        details = QWidget()
+        dl = QVBoxLayout(details)
+        hint = QLabel("Double-click a detail to amend it (with a reason); right-click for more.", details)
+        hint.setProperty("role", "muted")
+        dl.addWidget(hint)
+        self.details_model = RecordTableModel([
+            Col("Detail", lambda d: d.label, width=200),
+            Col("Value", lambda d: d.text + self._marker("patient", d)),
+        ], self, row_tip=lambda d: self.correction_tip("patient", d))
+        self.details_view = _table(details, self.details_model, "detailsTable")
+        self.details_view.setSortingEnabled(False)
+        dl.addWidget(self.details_view, 1)
+        self.tabs.addTab(details, "Details")

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QWidget
 from cocm_desktop.domain import instruments as inst
 from cocm_desktop.domain.roles import Permission
 from cocm_desktop.gui.chart_actions import ChartActions
+from cocm_desktop.gui.chart_corrections import ChartCorrections
 from cocm_desktop.gui.chart_fill import ChartFill
 from cocm_desktop.gui.chart_layout import ChartLayout
 from cocm_desktop.gui.chart_widgets import _selected
@@ -26,9 +27,10 @@ from cocm_desktop.gui.errors import describe
 from cocm_desktop.gui.worker import PaneLoad, run_in_background
 
 
-class ChartPane(ChartLayout, ChartFill, ChartActions, PaneLoad, QWidget):
+class ChartPane(ChartLayout, ChartFill, ChartActions, ChartCorrections, PaneLoad, QWidget):
     """Layout in `chart_layout`, filling from the loaded chart in `chart_fill`, write actions in
-    `chart_actions`; loading, clearing and gating the actions per role here."""
+    `chart_actions`, corrections of every list in `chart_corrections`; loading, clearing and gating
+    the actions per role here."""
 
     patientChanged = Signal(object, str)  # patient id (or None), display name
     loaded = Signal()
@@ -44,6 +46,7 @@ class ChartPane(ChartLayout, ChartFill, ChartActions, PaneLoad, QWidget):
         self._generation = 0
         self._instrument = inst.PHQ9
         self._build()
+        self._install_corrections()
         self._show_empty()
 
     # ================================================================= loading
@@ -72,7 +75,7 @@ class ChartPane(ChartLayout, ChartFill, ChartActions, PaneLoad, QWidget):
         def work():  # type: ignore[no-untyped-def]
             chart = ctx.read(open_chart, patient_id=pid, episode_id=eid, today=today)
             try:
-                entries = ctx.read(list_time, patient_id=pid, month=today)
+                entries = ctx.read(list_time, patient_id=pid, month=today, include_deleted=True)
             except Exception:  # the time tab is secondary; never block the chart on it
                 entries = []
             return chart, entries
@@ -98,7 +101,8 @@ class ChartPane(ChartLayout, ChartFill, ChartActions, PaneLoad, QWidget):
         self.busy.stop()
         self.chart = None
         self.time_entries = []
-        for model in (self.measures_model, self.contacts_model, self.recs_model, self.refs_model, self.time_model):
+        for model in (self.measures_model, self.contacts_model, self.recs_model, self.refs_model, self.time_model,
+                      self.details_model):
             model.set_rows([])
         for label in (self.name_label, self.identity_label, self.team_label, self.overview_label, self.contact_detail,
                       self.plan_label, self.rec_detail, self.history_label, self.banner_text, self.next_label,

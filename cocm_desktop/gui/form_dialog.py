@@ -150,8 +150,12 @@ class TableField(QWidget):
 class FormDialog(QDialog):
     def __init__(self, title: str, fields: Sequence[Field], parent: QWidget | None = None, *,
                  intro: str = "", ok_text: str = "Save",
-                 submit: Callable[[dict[str, Any]], Any] | None = None, scroll_after: int = 14) -> None:
+                 submit: Callable[[dict[str, Any]], Any] | None = None, scroll_after: int = 14,
+                 in_background: bool = False) -> None:
         super().__init__(parent)
+        #: run `submit` off the GUI thread (a write that recomputes derived data); the form waits
+        self.in_background = in_background
+        self.saving = False
         self.setWindowTitle(title)
         self.setMinimumWidth(480)
         self.fields = list(fields)
@@ -367,6 +371,9 @@ class FormDialog(QDialog):
             self.mark_invalid([f.name for f in missing])
             self.show_error("Fill in: " + ", ".join(f.label for f in missing) + ".")
             return
+        if self.submit is not None and self.in_background:
+            self._submit_in_background(values)
+            return
         if self.submit is not None:
             from cocm_desktop.gui.errors import is_expected
 
@@ -379,6 +386,33 @@ class FormDialog(QDialog):
                 return
         self.mark_invalid([])
         self.accept()
+
+    def _submit_in_background(self, values: dict[str, Any]) -> None:
+        from cocm_desktop.gui.errors import is_expected, show_error
+        from cocm_desktop.gui.worker import run_in_background
+
+        submit = self.submit
+        assert submit is not None
+        self.saving = True
+        self.ok_button.setEnabled(False)
+        self.show_error("")
+
+        def done(result: Any) -> None:
+            self.saving = False
+            self.ok_button.setEnabled(True)
+            self.result_value = result
+            self.mark_invalid([])
+            self.accept()
+
+        def failed(exc: BaseException) -> None:
+            self.saving = False
+            self.ok_button.setEnabled(True)
+            if is_expected(exc) or isinstance(exc, FieldError):
+                self.refuse(exc)  # nothing was saved; what was typed stays
+            else:
+                show_error(self, exc)
+
+        run_in_background(lambda: submit(values), done, failed)
 
     def ask(self) -> dict[str, Any] | None:
         return self.values() if self.exec() == QDialog.DialogCode.Accepted else None

@@ -16,6 +16,7 @@ from PySide6.QtGui import QColor, QFont
 from cocm_desktop.gui.registry_model import IdRole, RowRole, SortRole
 
 ModelIndex = QModelIndex | QPersistentModelIndex
+VOIDED_GREY = "#8A94A6"  # voided entries: struck through and greyed
 
 
 @dataclass(frozen=True)
@@ -32,11 +33,18 @@ class Col:
 
 
 class RecordTableModel(QAbstractTableModel):
-    def __init__(self, columns: Sequence[Col], parent: Any = None, id_of: Callable[[Any], Any] | None = None) -> None:
+    """`struck(row)`: the row is shown struck through and greyed (a voided entry); `row_tip(row)`:
+    a tooltip for the whole row (its correction history), after the column's own."""
+
+    def __init__(self, columns: Sequence[Col], parent: Any = None, id_of: Callable[[Any], Any] | None = None,
+                 *, struck: Callable[[Any], bool] | None = None,
+                 row_tip: Callable[[Any], str | None] | None = None) -> None:
         super().__init__(parent)
         self.columns = list(columns)
         self.rows: list[Any] = []
         self._id_of = id_of or (lambda r: getattr(r, "id", None))
+        self.struck = struck
+        self.row_tip = row_tip
 
     def set_rows(self, rows: Sequence[Any]) -> None:
         self.beginResetModel()
@@ -70,19 +78,26 @@ class RecordTableModel(QAbstractTableModel):
             return self._id_of(row)
         if role == RowRole:
             return row
-        if role == Qt.ItemDataRole.ToolTipRole and col.tip is not None:
-            return col.tip(row)
+        struck = self.struck is not None and self.struck(row)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            tips = [t for t in (col.tip(row) if col.tip else None, self.row_tip(row) if self.row_tip else None) if t]
+            return "\n".join(tips) if tips else None
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return int(col.align)
-        if role == Qt.ItemDataRole.FontRole and col.bold is not None and col.bold(row):
+        if role == Qt.ItemDataRole.FontRole and (struck or (col.bold is not None and col.bold(row))):
             font = QFont()
-            font.setWeight(QFont.Weight.DemiBold)
+            if struck:
+                font.setStrikeOut(True)
+            else:
+                font.setWeight(QFont.Weight.DemiBold)
             return font
         if role == Qt.ItemDataRole.BackgroundRole and col.background is not None:
             c = col.background(row)
             return QColor(c) if c else None
-        if role == Qt.ItemDataRole.ForegroundRole and col.color is not None:
-            c = col.color(row)
+        if role == Qt.ItemDataRole.ForegroundRole:
+            if struck:
+                return QColor(VOIDED_GREY)
+            c = col.color(row) if col.color is not None else None
             return QColor(c) if c else None
         return None
 

@@ -49,7 +49,7 @@ def month_facts(conn, month: Month) -> Facts:  # type: ignore[no-untyped-def]
         plain_rows(  # type: ignore[arg-type]
             conn,
             select(Contact.episode_id, func.count())
-            .where(Contact.contact_at >= start, Contact.contact_at < end)
+            .where(Contact.contact_at >= start, Contact.contact_at < end, Contact.voided_at.is_(None))
             .group_by(Contact.episode_id),
         )
     )
@@ -57,7 +57,7 @@ def month_facts(conn, month: Month) -> Facts:  # type: ignore[no-untyped-def]
         plain_rows(  # type: ignore[arg-type]
             conn,
             select(Measure.episode_id, func.count())
-            .where(Measure.taken_at >= start, Measure.taken_at < end)
+            .where(Measure.taken_at >= start, Measure.taken_at < end, Measure.voided_at.is_(None))
             .group_by(Measure.episode_id),
         )
     )
@@ -99,7 +99,7 @@ def not_improving(conn, episodes: Iterable, as_of: date, policy, *, exact: bool 
         conn,
         select(Measure.episode_id, raw(Measure.taken_at), Measure.total, Measure.id)
         .join(Episode, Episode.id == Measure.episode_id)
-        .where(Measure.instrument == Episode.primary_scale, Measure.taken_at <= as_of_end)
+        .where(Measure.instrument == Episode.primary_scale, Measure.taken_at <= as_of_end, Measure.voided_at.is_(None))
         .order_by(Measure.episode_id, Measure.taken_at),
     ):
         limit = limits.get(eid)

@@ -298,13 +298,14 @@ def _facts(session: Session, ids: list[int]) -> _Facts:
     measures = _by_episode(session.execute(
         select(Measure.episode_id, Measure.instrument, Measure.taken_at, Measure.items, Measure.total,
                Measure.band, Measure.item9, Measure.difficulty)
-        .where(Measure.episode_id.in_(ids)).order_by(Measure.taken_at, Measure.id)))
+        .where(Measure.episode_id.in_(ids), Measure.voided_at.is_(None)).order_by(Measure.taken_at, Measure.id)))
     contacts = _by_episode(session.execute(
         select(Contact.episode_id, Contact.contact_at, Contact.mode, Contact.kind, Contact.reached,
                Contact.staff_id, Contact.skill_practised, Contact.summary, Contact.next_step,
                Contact.next_step_on, Contact.minutes, Contact.adherence, Contact.side_effects,
                Contact.question_for_consultant, Contact.question_answered)
-        .where(Contact.episode_id.in_(ids)).order_by(Contact.contact_at.desc(), Contact.id.desc())))
+        .where(Contact.episode_id.in_(ids), Contact.voided_at.is_(None))
+        .order_by(Contact.contact_at.desc(), Contact.id.desc())))
     meds = _by_episode(session.execute(
         select(Medication.episode_id, Medication.name, Medication.dose, Medication.started_on,
                Medication.stopped_on, Medication.note)

@@ -30,6 +30,7 @@ from ._clinical import get_episode, get_patient, user_names
 from .care_plans import CarePlanView, MedicationView, care_plan_versions, medication_view
 from .case_review import RecommendationView, recommendations_for
 from .common import NotFound, check, load_policy, local_today, record
+from .corrections import CorrectionView, clinicians_of_patient, correction_history
 from .episodes import StatusChangeView, status_history
 from .patients import PatientSummary, _summary
 from .referrals import ReferralView
@@ -77,6 +78,11 @@ class MeasureView:
     difficulty: int | None
     entered_by: str
     is_baseline: bool
+    entered_by_id: int = 0
+    voided: bool = False
+    void_reason: str | None = None
+    voided_by: str | None = None
+    voided_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,11 @@ class ContactView:
     minutes: int
     staff: str
     entered_at: datetime
+    staff_id: int = 0
+    voided: bool = False
+    void_reason: str | None = None
+    voided_by: str | None = None
+    voided_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -155,6 +166,12 @@ class Chart:
     referrals: tuple[ReferralView, ...]
     recommendations: tuple[RecommendationView, ...]
     status_history: tuple[StatusChangeView, ...]  # oldest first
+    # Corrections: entries voided in error (they count nowhere; the chart shows them on demand,
+    # struck through) and the history of every void and amendment of this patient's entries.
+    voided_measures: tuple[MeasureView, ...] = ()  # newest first
+    voided_contacts: tuple[ContactView, ...] = ()  # newest first
+    corrections: tuple[CorrectionView, ...] = ()  # oldest first
+    clinician_ids: tuple[int, ...] = ()  # treating clinicians of the patient's episodes (may amend details)
 
 
 def open_chart(
@@ -183,16 +200,19 @@ def open_chart(
     briefs = tuple(EpisodeBrief(e.id, e.program, e.status, e.enrolled_on, e.closed_on, e.close_reason)
                    for e in all_eps)
     if ep is None:
-        return Chart(_summary(session, patient), briefs, None, None, (), (), (), (), (), (), (), (), (), ())
+        return Chart(_summary(session, patient), briefs, None, None, (), (), (), (), (), (), (), (), (), (),
+                     corrections=tuple(correction_history(session, patient.id)))
     return _episode_chart(session, patient, ep, briefs, today)
 
 
 def _episode_chart(session, patient, ep: Episode, briefs, today: date) -> Chart:  # type: ignore[no-untyped-def]
     policy = load_policy(session)
-    measures = list(session.scalars(select(Measure).where(Measure.episode_id == ep.id)
-                                    .order_by(Measure.taken_at.desc(), Measure.id.desc())))
-    contacts = list(session.scalars(select(Contact).where(Contact.episode_id == ep.id)
-                                    .order_by(Contact.contact_at.desc(), Contact.id.desc())))
+    every_measure = list(session.scalars(select(Measure).where(Measure.episode_id == ep.id)
+                                         .order_by(Measure.taken_at.desc(), Measure.id.desc())))
+    every_contact = list(session.scalars(select(Contact).where(Contact.episode_id == ep.id)
+                                         .order_by(Contact.contact_at.desc(), Contact.id.desc())))
+    measures = [m for m in every_measure if m.voided_at is None]
+    contacts = [c for c in every_contact if c.voided_at is None]
     consent = session.scalars(select(Consent).where(Consent.episode_id == ep.id).order_by(Consent.id.desc())).first()
     meds = list(session.scalars(select(Medication).where(Medication.episode_id == ep.id)
                                 .order_by(Medication.stopped_on.is_not(None), Medication.started_on, Medication.id)))
@@ -203,7 +223,9 @@ def _episode_chart(session, patient, ep: Episode, briefs, today: date) -> Chart:
     dx = session.execute(select(Diagnosis.icd10, Diagnosis.description).where(Diagnosis.episode_id == ep.id)
                          .order_by(Diagnosis.is_primary.desc(), Diagnosis.id)).all()
     ids = {ep.care_manager_id, ep.treating_clinician_id, ep.urgent_risk_ruled_out_by_id}
-    ids |= {m.entered_by_id for m in measures} | {c.staff_id for c in contacts} | {m.recorded_by_id for m in meds}
+    ids |= {m.entered_by_id for m in every_measure} | {c.staff_id for c in every_contact}
+    ids |= {m.voided_by_id for m in every_measure} | {c.voided_by_id for c in every_contact}
+    ids |= {m.recorded_by_id for m in meds}
     if consent is not None:
         ids |= {consent.obtained_by_id, consent.recorded_by_id, consent.attested_by_id}
     names = user_names(session, ids)
@@ -259,16 +281,30 @@ def _episode_chart(session, patient, ep: Episode, briefs, today: date) -> Chart:
     return Chart(
         patient=_summary(session, patient), episodes=briefs, episode=header, consent=consent_view, flags=flags,
         open_risk=tuple(r for r in risk_views if r.is_open), risk_events=risk_views,
-        measures=tuple(MeasureView(m.id, m.instrument, m.taken_at, tuple(m.items), m.total, m.band, m.item9,
-                                   m.difficulty, names.get(m.entered_by_id, "?"),
-                                   base_m is not None and m.id == base_m.id) for m in measures),
-        contacts=tuple(ContactView(c.id, c.contact_at, c.mode, c.kind, bool(c.reached), c.adherence,
-                                   c.side_effects, c.skill_practised, c.summary, c.next_step, c.next_step_on,
-                                   c.question_for_consultant, bool(c.question_answered), c.minutes,
-                                   names.get(c.staff_id, "?"), c.entered_at) for c in contacts),
+        measures=tuple(_measure_view(m, names, base_m) for m in measures),
+        contacts=tuple(_contact_view(c, names) for c in contacts),
         care_plans=tuple(care_plan_versions(session, ep.id)),
         medications=tuple(medication_view(m, names) for m in meds),
         referrals=tuple(referrals_svc.view(r) for r in refs),
         recommendations=tuple(recommendations_for(session, ep.id)),
         status_history=tuple(status_history(session, ep.id)),
+        voided_measures=tuple(_measure_view(m, names, None) for m in every_measure if m.voided_at is not None),
+        voided_contacts=tuple(_contact_view(c, names) for c in every_contact if c.voided_at is not None),
+        corrections=tuple(correction_history(session, patient.id)),
+        clinician_ids=tuple(sorted(clinicians_of_patient(session, patient.id))),
     )
+
+
+def _measure_view(m: Measure, names: dict[int, str], base_m: Measure | None) -> MeasureView:
+    return MeasureView(
+        m.id, m.instrument, m.taken_at, tuple(m.items), m.total, m.band, m.item9, m.difficulty,
+        names.get(m.entered_by_id, "?"), base_m is not None and m.id == base_m.id, m.entered_by_id,
+        m.voided_at is not None, m.void_reason, names.get(m.voided_by_id) if m.voided_by_id else None, m.voided_at)
+
+
+def _contact_view(c: Contact, names: dict[int, str]) -> ContactView:
+    return ContactView(
+        c.id, c.contact_at, c.mode, c.kind, bool(c.reached), c.adherence, c.side_effects, c.skill_practised,
+        c.summary, c.next_step, c.next_step_on, c.question_for_consultant, bool(c.question_answered), c.minutes,
+        names.get(c.staff_id, "?"), c.entered_at, c.staff_id,
+        c.voided_at is not None, c.void_reason, names.get(c.voided_by_id) if c.voided_by_id else None, c.voided_at)

@@ -10,6 +10,9 @@ Decisions:
 - The first successful contact moves an `enrolled` episode to `active` (status history row).
 - Minutes > 0 become a TimeEntry (source "contact", activity from the kind via
   domain.activities, staff = the person recording, local date = the contact's date).
+- Corrections: `void_contact` (entered in error; its minutes are voided with it) and
+  `amend_contact` (any field; its time entry and the episode's next action follow), each with a
+  reason, by the person who recorded the contact or the treating clinician.
 """
 
 from __future__ import annotations
@@ -22,21 +25,21 @@ from sqlalchemy.orm import Session
 
 from cocm_desktop.domain.activities import ACTIVITY_FOR_CONTACT_KIND
 from cocm_desktop.domain.actor import Actor
+from cocm_desktop.domain.corrections import CorrectionAction
 from cocm_desktop.domain.episode import EpisodeStatus
 from cocm_desktop.domain.roles import Permission
-from cocm_desktop.store.models import Contact, EpisodeStatusChange, TimeEntry
+from cocm_desktop.store.models import Contact, Episode, EpisodeStatusChange, TimeEntry
 
 from ._clinical import (
     CONTACT_KINDS,
     CONTACT_MODES,
-    get_episode,
     get_open_episode,
-    get_row,
     not_before,
     one_of,
     text,
 )
 from .common import ValidationError, check, local_now, not_in_future, record
+from .corrections import correctable_entry, log_correction, reason_of
 
 MAX_CONTACT_MINUTES = 480
 
@@ -90,7 +93,8 @@ def record_contact(
         raise ValidationError("The next step cannot be dated before the contact.")
     if type(minutes) is not int or not 0 <= minutes <= MAX_CONTACT_MINUTES:
         raise ValidationError(f"Minutes must be a whole number 0–{MAX_CONTACT_MINUTES}.")
-    newest = session.scalar(select(func.max(Contact.contact_at)).where(Contact.episode_id == episode.id))
+    newest = session.scalar(select(func.max(Contact.contact_at)).where(Contact.episode_id == episode.id,
+                                                                    Contact.voided_at.is_(None)))
     row = Contact(
         episode_id=episode.id, contact_at=contact_at, mode=mode, kind=kind, reached=bool(reached),
         adherence=text(adherence, "Adherence", max_len=200),
@@ -134,28 +138,172 @@ def record_contact(
                          updated, activated)
 
 
-# Fields `amend_contact` may correct. Date, kind and minutes are not amended: a wrong one is a
-# different contact (its time entry is corrected in the time log).
-_AMENDABLE = {"adherence": 200, "side_effects": 300, "skill_practised": 200, "summary": 8000,
-              "question_for_consultant": 4000}
+# What `amend_contact` may correct, with its limit for text fields (None: not free text).
+_TEXT = {"adherence": ("Adherence", 200), "side_effects": ("Side effects", 300),
+         "skill_practised": ("Skill practised", 200), "summary": ("Summary", 8000),
+         "question_for_consultant": ("Question for the consultant", 4000), "next_step": ("Next step", 300)}
+_AMENDABLE = (*_TEXT, "contact_at", "mode", "kind", "reached", "next_step_on", "minutes")
 
 
-def amend_contact(session: Session, actor: Actor, contact_id: int, **changes: str | None) -> None:
-    """Correct the narrative fields of a contact; the audit keeps which fields changed."""
-    check(actor, Permission.RECORD_CONTACT)
-    row = get_row(session, Contact, contact_id, "contact")
-    episode = get_episode(session, row.episode_id)
-    changed = []
+def _correctable(session: Session, actor: Actor, contact_id: int) -> tuple[Contact, Episode]:
+    return correctable_entry(session, actor, Contact, contact_id, "contact", made_by="staff_id",
+                             permission=Permission.RECORD_CONTACT)
+
+
+def _live_entries(session: Session, contact_id: int) -> list[TimeEntry]:
+    return list(session.scalars(select(TimeEntry).where(TimeEntry.contact_id == contact_id,
+                                                        TimeEntry.deleted_at.is_(None))))
+
+
+def _newest_live(session: Session, episode_id: int) -> Contact | None:
+    return session.scalars(select(Contact).where(Contact.episode_id == episode_id, Contact.voided_at.is_(None))
+                           .order_by(Contact.contact_at.desc(), Contact.id.desc()).limit(1)).first()
+
+
+def _follow_newest(session: Session, episode: Episode, was: tuple[str | None, date | None]) -> bool:
+    """The episode's next action follows its newest live contact when it was the corrected
+    contact's (one set by hand since is left alone). True when it changed."""
+    if (episode.next_action, episode.next_action_on) != was:
+        return False
+    newest = _newest_live(session, episode.id)
+    if newest is None or (newest.next_step, newest.next_step_on) == was:
+        return False
+    episode.next_action, episode.next_action_on = newest.next_step, newest.next_step_on
+    return True
+
+
+def void_contact(
+    session: Session, actor: Actor, contact_id: int, *, reason: str, now: datetime | None = None
+) -> list[int]:
+    """Void a contact entered in error (wrong patient, duplicate), with a reason, by the person who
+    recorded it or the treating clinician. It stays, struck through in the chart's history, and
+    counts nowhere; the minutes it logged are voided with it. Returns the voided time entries."""
+    row, episode = _correctable(session, actor, contact_id)
+    why = reason_of(reason, CorrectionAction.VOID)
+    now = now or local_now()
+    row.voided_at, row.voided_by_id, row.void_reason = now, actor.user_id, why
+    entries = _live_entries(session, row.id)
+    for entry in entries:
+        entry.deleted_at, entry.deleted_by_id, entry.delete_reason = now, actor.user_id, f"Contact voided: {why}"[:300]
+    session.flush()
+    _follow_newest(session, episode, (row.next_step, row.next_step_on))
+    log_correction(session, actor, patient_id=episode.patient_id, object_type="contact", object_id=row.id,
+                   action=CorrectionAction.VOID, reason=why, changes=None, now=now,
+                   summary=f"Contact {row.contact_at:%Y-%m-%d %H:%M} voided (entered in error)")
+    for entry in entries:
+        log_correction(session, actor, patient_id=entry.patient_id, object_type="time_entry", object_id=entry.id,
+                       action=CorrectionAction.VOID, reason=why, changes=None, now=now, audit_action="time.void",
+                       summary=f"{entry.minutes} min on {entry.local_date.isoformat()} voided with its contact")
+    return [e.id for e in entries]
+
+
+def _cleaned(session: Session, row: Contact, episode: Episode, changes: dict[str, object],
+             now: datetime) -> dict[str, object]:
+    out: dict[str, object] = {}
     for key, value in changes.items():
         if key not in _AMENDABLE:
             raise ValidationError(f"{key.replace('_', ' ').capitalize()} cannot be amended on a contact.")
-        cleaned = text(value, key.replace("_", " ").capitalize(), max_len=_AMENDABLE[key])
-        if getattr(row, key) != cleaned:
-            setattr(row, key, cleaned)
-            changed.append(key)
-    if changed:
-        record(session, actor, "contact.update", patient_id=episode.patient_id, object_type="contact",
-               object_id=row.id, summary="Contact amended: " + ", ".join(changed), detail={"fields": changed})
+        if key in _TEXT:
+            label, limit = _TEXT[key]
+            out[key] = text(value, label, required=key == "next_step", max_len=limit)  # type: ignore[arg-type]
+        elif key == "mode":
+            out[key] = one_of(value, CONTACT_MODES, "Mode")  # type: ignore[arg-type]
+        elif key == "kind":
+            out[key] = one_of(value, CONTACT_KINDS, "Kind")  # type: ignore[arg-type]
+        elif key == "reached":
+            out[key] = bool(value)
+        elif key == "minutes":
+            if type(value) is not int or not 0 <= value <= MAX_CONTACT_MINUTES:
+                raise ValidationError(f"Minutes must be a whole number 0–{MAX_CONTACT_MINUTES}.")
+            out[key] = value
+        elif key == "contact_at":
+            if not isinstance(value, datetime):
+                raise ValidationError("Date and time: give when the contact happened.")
+            not_in_future(value, "The contact", now)
+            not_before(value, episode.enrolled_on, "The contact", "the enrollment")
+            out[key] = value
+        elif key == "next_step_on":
+            if not isinstance(value, date):
+                raise ValidationError("Next step date is required: every contact ends with a next step and its date.")
+            out[key] = value
+    kind = out.get("kind", row.kind)
+    if not out.get("reached", row.reached) and kind != "outreach":
+        raise ValidationError("Only an outreach attempt can be 'not reached'; other contacts happened.")
+    when = out.get("contact_at", row.contact_at)
+    if out.get("next_step_on", row.next_step_on) < when.date():  # type: ignore[operator, union-attr]
+        raise ValidationError("The next step cannot be dated before the contact.")
+    return {k: v for k, v in out.items() if getattr(row, k) != v}
+
+
+def amend_contact(
+    session: Session, actor: Actor, contact_id: int, *, reason: str, now: datetime | None = None,
+    **changes: object,
+) -> ContactResult:
+    """Correct a contact (any field it was recorded with), with a reason, by the person who recorded
+    it or the treating clinician; the old values stay in the history. Its time entry follows the
+    minutes, the day and the kind; the episode's next action follows when this is the newest contact."""
+    row, episode = _correctable(session, actor, contact_id)
+    why = reason_of(reason, CorrectionAction.AMEND)
+    now = now or local_now()
+    new = _cleaned(session, row, episode, changes, now)
+    if not new:
+        raise ValidationError("Nothing to amend: every field is what is recorded already.")
+    was_next = (row.next_step, row.next_step_on)
+    diff = {k: (getattr(row, k), v) for k, v in new.items()}
+    for key, value in new.items():
+        setattr(row, key, value)
+    session.flush()
+    entry_id = _follow_time(session, actor, row, episode, why, now)
+    # The episode's next action follows the newest contact: it was this contact's, or this
+    # contact's step or time changed and it is the newest now.
+    updated = False
+    newest = _newest_live(session, episode.id)
+    current = (episode.next_action, episode.next_action_on)
+    moved = bool({"contact_at", "next_step", "next_step_on"} & new.keys()) and newest is row
+    if newest is not None and (current == was_next or moved) and current != (newest.next_step, newest.next_step_on):
+        episode.next_action, episode.next_action_on = newest.next_step, newest.next_step_on
+        updated = True
+    log_correction(session, actor, patient_id=episode.patient_id, object_type="contact", object_id=row.id,
+                   action=CorrectionAction.AMEND, reason=why, changes=diff, now=now,
+                   summary="Contact amended: " + ", ".join(k.replace("_", " ") for k in diff))
+    return ContactResult(row.id, episode.id, row.contact_at, row.kind, bool(row.reached), row.next_step,
+                         row.next_step_on, entry_id, updated, False)
+
+
+def _follow_time(session: Session, actor: Actor, row: Contact, episode: Episode, why: str, now: datetime) -> int | None:
+    """The contact's time entry follows its minutes, day and kind (voided at 0, made when there was
+    none); each change is in the time entry's own history too."""
+    entries = _live_entries(session, row.id)
+    day, activity = row.contact_at.date(), ACTIVITY_FOR_CONTACT_KIND[row.kind]
+    if not entries:
+        if row.minutes <= 0:
+            return None
+        entry = TimeEntry(patient_id=episode.patient_id, episode_id=episode.id, staff_id=row.staff_id,
+                          local_date=day, minutes=row.minutes, activity=activity, source="contact",
+                          contact_id=row.id, created_by_id=actor.user_id, created_at=now)
+        session.add(entry)
+        session.flush()
+        record(session, actor, "time.create", patient_id=episode.patient_id, object_type="time_entry",
+               object_id=entry.id, summary=f"{row.minutes} min from an amended contact on {day.isoformat()}")
+        return entry.id
+    entry = entries[0]
+    if row.minutes <= 0:
+        entry.deleted_at, entry.deleted_by_id, entry.delete_reason = now, actor.user_id, f"Contact amended: {why}"[:300]
+        session.flush()
+        log_correction(session, actor, patient_id=entry.patient_id, object_type="time_entry", object_id=entry.id,
+                       action=CorrectionAction.VOID, reason=why, changes=None, now=now, audit_action="time.void",
+                       summary="Contact's minutes amended to 0: its time entry voided")
+        return None
+    diff = {k: (getattr(entry, k), v) for k, v in (("minutes", row.minutes), ("local_date", day),
+                                                   ("activity", activity)) if getattr(entry, k) != v}
+    if diff:
+        for key, (_old, value) in diff.items():
+            setattr(entry, key, value)
+        session.flush()
+        log_correction(session, actor, patient_id=entry.patient_id, object_type="time_entry", object_id=entry.id,
+                       action=CorrectionAction.AMEND, reason=why, changes=diff, now=now, audit_action="time.amend",
+                       summary="Time entry follows its amended contact")
+    return entry.id
 
 
 def set_next_action(

@@ -48,9 +48,9 @@ class EpisodeStatusResult:
 def failed_attempts_since_contact(session: Session, episode_id: int) -> int:
     """Outreach attempts not reached, after the newest successful contact."""
     last_ok = session.scalar(select(func.max(Contact.contact_at)).where(
-        Contact.episode_id == episode_id, Contact.reached.is_(True)))
+        Contact.episode_id == episode_id, Contact.reached.is_(True), Contact.voided_at.is_(None)))
     q = select(func.count()).where(Contact.episode_id == episode_id, Contact.kind == "outreach",
-                                   Contact.reached.is_(False))
+                                   Contact.reached.is_(False), Contact.voided_at.is_(None))
     if last_ok is not None:
         q = q.where(Contact.contact_at > last_ok)
     return int(session.scalar(q) or 0)

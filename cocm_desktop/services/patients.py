@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from cocm_desktop.domain.actor import Actor
+from cocm_desktop.domain.corrections import CorrectionAction
 from cocm_desktop.domain.roles import Permission
 from cocm_desktop.store.models import Episode, Patient, PayerRuleSet
 
 from ._clinical import OPEN_STATUS_VALUES, get_patient, text
 from ._text import refuse_hidden_characters
-from .common import ValidationError, check, local_today, record
+from .common import ValidationError, check, local_now, local_today, record
+from .corrections import check_corrector, clinicians_of_patient, log_correction, reason_of
 
 EARLIEST_BIRTH = date(1900, 1, 1)
 
@@ -36,6 +38,8 @@ class PatientSummary:
     member_id: str | None
     last_seen_on: date | None
     open_episode_id: int | None
+    created_by_id: int | None = None  # who added the patient (may amend the details)
+    notes: str | None = None
 
 
 # Fields a caller may set with add_patient / update_patient.
@@ -54,7 +58,7 @@ def _summary(session: Session, p: Patient) -> PatientSummary:
         display_name=p.display_name, date_of_birth=p.date_of_birth, sex=p.sex, phone=p.phone,
         portal=bool(p.portal), preferred_contact=p.preferred_contact, payer_name=p.payer_name,
         payer_rule_set_id=p.payer_rule_set_id, member_id=p.member_id, last_seen_on=p.last_seen_on,
-        open_episode_id=open_id,
+        open_episode_id=open_id, created_by_id=p.created_by_id, notes=p.notes,
     )
 
 
@@ -132,19 +136,28 @@ def add_patient(
 
 
 def update_patient(
-    session: Session, actor: Actor, patient_id: int, *, today: date | None = None, **changes: object
+    session: Session, actor: Actor, patient_id: int, *, reason: str, today: date | None = None,
+    now: datetime | None = None, **changes: object,
 ) -> PatientSummary:
-    """Correct patient details; the audit lists which fields changed (not their values)."""
+    """Amend patient details, with a reason, by the person who added the patient or a treating
+    clinician of theirs. The old values stay in the chart's history (the correction table, in the
+    encrypted database); the audit lists which fields changed and why, not their values."""
     check(actor, Permission.EDIT_PATIENT)
     patient = get_patient(session, patient_id)
+    check_corrector(actor, "patient", made_by=patient.created_by_id,
+                    clinicians=clinicians_of_patient(session, patient.id))
+    why = reason_of(reason, CorrectionAction.AMEND)
     values = _clean(session, changes, today or local_today(), patient_id)
     changed = sorted(k for k, v in values.items() if getattr(patient, k) != v)
+    if not changed:
+        raise ValidationError("Nothing to amend: the details are what is recorded already.")
+    diff = {k: (getattr(patient, k), values[k]) for k in changed}
     for key in changed:
         setattr(patient, key, values[key])
-    if changed:
-        record(session, actor, "patient.update", patient_id=patient.id, object_type="patient",
-               object_id=patient.id, summary="Patient details changed: " + ", ".join(changed),
-               detail={"fields": changed})
+    session.flush()
+    log_correction(session, actor, patient_id=patient.id, object_type="patient", object_id=patient.id,
+                   action=CorrectionAction.AMEND, reason=why, changes=diff, now=now or local_now(),
+                   summary="Patient details amended: " + ", ".join(k.replace("_", " ") for k in changed))
     return _summary(session, patient)
 
 

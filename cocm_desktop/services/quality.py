@@ -111,9 +111,10 @@ def _month_figures(session: Session, month_start: date, *, today: date, policy: 
 
     engaged = set(session.scalars(select(Contact.episode_id).where(
         Contact.episode_id.in_(ids), Contact.reached.is_(True), Contact.contact_at >= start_dt,
-        Contact.contact_at < end_dt).distinct()))
+        Contact.contact_at < end_dt, Contact.voided_at.is_(None)).distinct()))
     measured = set(session.scalars(select(Measure.episode_id).where(
-        Measure.episode_id.in_(ids), Measure.taken_at >= start_dt, Measure.taken_at < end_dt).distinct()))
+        Measure.episode_id.in_(ids), Measure.taken_at >= start_dt, Measure.taken_at < end_dt,
+        Measure.voided_at.is_(None)).distinct()))
     reviewed = set(session.scalars(
         select(AgendaItem.episode_id).join(CaseReviewSession, CaseReviewSession.id == AgendaItem.session_id)
         .where(AgendaItem.episode_id.in_(ids), AgendaItem.reviewed.is_(True), AgendaItem.removed.is_(False),
@@ -126,7 +127,7 @@ def _month_figures(session: Session, month_start: date, *, today: date, policy: 
         select(Measure.episode_id, Measure.taken_at, Measure.total)
         .join(Episode, Episode.id == Measure.episode_id)
         .where(in_ids, Measure.instrument == Episode.primary_scale, Measure.taken_at >= Episode.enrolled_on,
-               Measure.taken_at < end_dt)
+               Measure.taken_at < end_dt, Measure.voided_at.is_(None))
         .order_by(Measure.episode_id, Measure.taken_at, Measure.id)
     ):
         scores[eid].append((taken_at.date(), total))
@@ -150,7 +151,8 @@ def _month_figures(session: Session, month_start: date, *, today: date, policy: 
     firsts = (
         select(Contact.episode_id.label("eid"), func.min(Contact.contact_at).label("first_at"))
         .join(Episode, Episode.id == Contact.episode_id)
-        .where(Contact.reached.is_(True), day_diff(Contact.contact_at, Episode.enrolled_on) >= 1)
+        .where(Contact.reached.is_(True), Contact.voided_at.is_(None),
+               day_diff(Contact.contact_at, Episode.enrolled_on) >= 1)
         .group_by(Contact.episode_id).subquery()
     )
     gaps = [

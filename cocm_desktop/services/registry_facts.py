@@ -169,7 +169,7 @@ def _measure_facts(session: Session, scope, policy: Policy) -> dict[int, tuple]:
     One statement: a single window (newest first per episode and scale) joined to a grouped
     subquery (first score, last non-remission score); measured faster than three windows."""
     remission = policy.remission_below
-    in_scope = (Measure.episode_id.in_(scope), Measure.taken_at >= Episode.enrolled_on)
+    in_scope = (Measure.episode_id.in_(scope), Measure.taken_at >= Episode.enrolled_on, Measure.voided_at.is_(None))
     part = (Measure.episode_id, Measure.instrument)
     ranked = (
         select(
@@ -219,7 +219,7 @@ def _contact_facts(session: Session, scope) -> dict[int, tuple]:  # type: ignore
             func.max(case((Contact.reached.is_(True), Contact.contact_at)))
             .over(partition_by=Contact.episode_id).label("last_ok"),
         )
-        .where(Contact.episode_id.in_(scope))
+        .where(Contact.episode_id.in_(scope), Contact.voided_at.is_(None))
         .subquery()
     )
     c = inner.c
@@ -232,7 +232,7 @@ def _contact_facts(session: Session, scope) -> dict[int, tuple]:  # type: ignore
     lags: dict[int, list[list]] = defaultdict(list)  # type: ignore[type-arg]
     for eid, at, days in session.connection().execute(
         select(Contact.episode_id, raw(Contact.contact_at), lag)
-        .where(Contact.episode_id.in_(scope), lag != 0)
+        .where(Contact.episode_id.in_(scope), Contact.voided_at.is_(None), lag != 0)
         .order_by(Contact.episode_id, Contact.contact_at)
     ).all():
         lags[eid].append([to_day(at).isoformat(), days])  # type: ignore[union-attr]

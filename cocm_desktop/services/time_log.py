@@ -12,7 +12,11 @@ Rules kept here (the counting rules live in domain.timelog):
   consultant time is logged but never counted (the domain decides; we just store who).
 - Time billed as another service (psychotherapy, psychiatric evaluation, …) is kept and marked
   (`billed_elsewhere`), never counted.
-- Deleting is a soft delete with a reason, audited; deleted rows stay for the audit trail.
+- Corrections (workflow-and-rules.md): by the person whose time it is or the clinic lead, each
+  with a reason kept in the history and the audit. `delete_time_entry` voids an entry logged in
+  error (a soft delete: the row stays, shown struck through on demand, and counts nowhere);
+  `update_time_entry` amends its minutes, day or activity (the old values stay in the history).
+  Registry minutes, overlap days and billing follow from the same transaction.
 """
 
 from __future__ import annotations
@@ -27,12 +31,14 @@ from sqlalchemy.orm import Session
 
 from cocm_desktop.domain.activities import ACTIVITIES
 from cocm_desktop.domain.actor import Actor
+from cocm_desktop.domain.corrections import CorrectionAction
 from cocm_desktop.domain.episode_months import Month
 from cocm_desktop.domain.roles import Permission, Role
 from cocm_desktop.domain.timelog import split_at_midnight
-from cocm_desktop.store.models import Episode, Patient, TimeEntry, User
+from cocm_desktop.store.models import Contact, Episode, Patient, TimeEntry, User
 
 from .common import NotFound, ValidationError, check, local_now, not_in_future, record
+from .corrections import check_corrector, log_correction, reason_of
 
 __all__ = [
     "ACTIVITIES",
@@ -45,6 +51,7 @@ __all__ = [
     "list_time",
     "mark_billed_elsewhere",
     "resolve_episode",
+    "update_time_entry",
     "write_span",
 ]
 
@@ -74,8 +81,10 @@ class TimeEntryView:
     billed_elsewhere: str | None
     counts_as_care_management: bool
     split_group: str | None
-    deleted: bool
+    deleted: bool  # voided: logged in error, counts nowhere
     delete_reason: str | None
+    deleted_by_id: int | None = None
+    deleted_at: datetime | None = None
 
 
 def _view(t: TimeEntry, staff: User) -> TimeEntryView:
@@ -99,6 +108,8 @@ def _view(t: TimeEntry, staff: User) -> TimeEntryView:
         t.split_group,
         t.deleted_at is not None,
         t.delete_reason,
+        t.deleted_by_id,
+        t.deleted_at,
     )
 
 
@@ -418,6 +429,16 @@ def _own_entry(session: Session, actor: Actor, entry_id: int) -> TimeEntry:
     return row
 
 
+def _correctable_entry(session: Session, actor: Actor, entry_id: int) -> TimeEntry:
+    row = session.get(TimeEntry, entry_id)
+    if row is None:
+        raise NotFound("That time entry does not exist.")
+    check_corrector(actor, "time_entry", made_by=row.staff_id)
+    if row.deleted_at is not None:
+        raise ValidationError("This time entry was already voided (logged in error); it counts nowhere.")
+    return row
+
+
 def delete_time_entry(
     session: Session,
     actor: Actor,
@@ -427,14 +448,11 @@ def delete_time_entry(
     whole_run: bool = False,
     now: datetime | None = None,
 ) -> list[int]:
-    """Soft-delete your own entry with a reason (kept for the audit trail, no longer counted).
-    `whole_run`: also the other day-pieces of the same timer run. Returns the deleted ids."""
-    row = _own_entry(session, actor, entry_id)
-    reason = (reason or "").strip()
-    if not reason:
-        raise ValidationError("Reason: say why this time entry is deleted.")
-    if len(reason) > 300:
-        raise ValidationError("Reason: at most 300 characters.")
+    """Void a time entry logged in error, with a reason (by the person whose time it is or the
+    clinic lead). The row stays, kept for the history, and is no longer counted anywhere.
+    `whole_run`: also the other day-pieces of the same timer run. Returns the voided ids."""
+    row = _correctable_entry(session, actor, entry_id)
+    why = reason_of(reason, CorrectionAction.VOID)
     rows = [row]
     if whole_run and row.split_group:
         rows = list(
@@ -448,20 +466,101 @@ def delete_time_entry(
     for r in rows:
         r.deleted_at = stamp
         r.deleted_by_id = actor.user_id
-        r.delete_reason = reason
+        r.delete_reason = why
     session.flush()
     for r in rows:
-        record(
-            session,
-            actor,
-            "time.delete",
-            patient_id=r.patient_id,
-            object_type="time_entry",
-            object_id=r.id,
-            summary=f"{r.minutes} min on {r.local_date.isoformat()} deleted",
-            detail={"reason": reason},
+        log_correction(
+            session, actor, patient_id=r.patient_id, object_type="time_entry", object_id=r.id,
+            action=CorrectionAction.VOID, reason=why, changes=None, now=stamp, audit_action="time.void",
+            summary=f"{r.minutes} min on {r.local_date.isoformat()} voided (logged in error)",
         )
     return [r.id for r in rows]
+
+
+def update_time_entry(
+    session: Session,
+    actor: Actor,
+    entry_id: int,
+    *,
+    reason: str,
+    minutes: int | None = None,
+    local_date: date | None = None,
+    activity: str | None = None,
+    now: datetime | None = None,
+) -> TimeEntryView:
+    """Amend a time entry's minutes, day or activity, with a reason (by the person whose time it
+    is or the clinic lead); the old values stay in the history.
+
+    A timed entry whose clock span was its minutes keeps starting when it started and now ends
+    `minutes` later (so an overlap it no longer has stops counting); one with fewer minutes than
+    its span keeps its span. Moving the day moves the clock times with it, and the entry to the
+    patient's episode open that day when its own episode does not cover it. A contact's minutes
+    follow the amended minutes of the time entry it made."""
+    row = _correctable_entry(session, actor, entry_id)
+    why = reason_of(reason, CorrectionAction.AMEND)
+    now = now or local_now()
+    before = {"minutes": row.minutes, "local_date": row.local_date, "activity": row.activity,
+              "started_at": row.started_at, "ended_at": row.ended_at, "episode_id": row.episode_id}
+    new_day = row.local_date
+    if local_date is not None:
+        new_day = local_date.date() if isinstance(local_date, datetime) else local_date
+        not_in_future(new_day, "The date", now)
+    new_minutes = row.minutes if minutes is None else _minutes(minutes)
+    new_activity = row.activity if activity is None else check_activity(activity)
+    start, end = row.started_at, row.ended_at
+    if start is not None and end is not None:
+        span = (end - start) // timedelta(minutes=1)
+        shift = new_day - row.local_date
+        start = start + shift
+        if span == row.minutes:  # its clock span was its minutes: the end follows them
+            end = start + timedelta(minutes=new_minutes)
+            if end.date() != new_day and end != datetime.combine(new_day + timedelta(days=1), datetime.min.time()):
+                raise ValidationError(
+                    f"Minutes: {new_minutes} min from {start:%H:%M} runs past midnight; "
+                    "log the time after midnight on the next day."
+                )
+        else:
+            end = end + shift
+            if new_minutes > span:
+                raise ValidationError(
+                    f"Minutes: {new_minutes} min is more than the {span} min between start and end."
+                )
+        not_in_future(end, "The end time", now)
+    episode_id = row.episode_id
+    if new_day != row.local_date:
+        covers = episode_id is not None and session.scalar(select(Episode.id).where(
+            Episode.id == episode_id, Episode.enrolled_on <= new_day,
+            (Episode.closed_on.is_(None)) | (Episode.closed_on >= new_day)))
+        if not covers:
+            episode_id = resolve_episode(session, row.patient_id, None, new_day)
+    after = {"minutes": new_minutes, "local_date": new_day, "activity": new_activity,
+             "started_at": start, "ended_at": end, "episode_id": episode_id}
+    changes = {k: (before[k], after[k]) for k in before if before[k] != after[k]}
+    if not changes:
+        raise ValidationError("Nothing to amend: the minutes, day and activity are what is recorded already.")
+    row.minutes, row.local_date, row.activity = new_minutes, new_day, new_activity
+    row.started_at, row.ended_at, row.episode_id = start, end, episode_id
+    if "minutes" in changes and row.contact_id is not None:
+        contact = session.get(Contact, row.contact_id)
+        if contact is not None and contact.minutes != new_minutes:
+            changes["contact_minutes"] = (contact.minutes, new_minutes)
+            contact.minutes = new_minutes
+    session.flush()
+    shown = {"minutes": "minutes", "local_date": "day", "activity": "activity"}
+    what = ", ".join(f"{label} {_shown(before[k])} \u2192 {_shown(after[k])}"
+                     for k, label in shown.items() if k in changes)
+    log_correction(session, actor, patient_id=row.patient_id, object_type="time_entry", object_id=row.id,
+                   action=CorrectionAction.AMEND, reason=why, changes=changes, now=now, audit_action="time.amend",
+                   summary=f"Time entry amended: {what}")
+    staff = session.get(User, row.staff_id)
+    assert staff is not None
+    return _view(row, staff)
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, date):
+        return value.isoformat()
+    return activity_label(value) if isinstance(value, str) else str(value)
 
 
 def mark_billed_elsewhere(

@@ -297,7 +297,7 @@ def test_manual_span_across_midnight_and_soft_delete(clinic, actors, build) -> N
         kept = list_time(s, cm, patient_id=pid, include_deleted=True)
         assert [k.delete_reason for k in kept] == ["Entered twice"] * 2
         actions = [a for (a,) in s.execute(select(AuditRecord.action).where(AuditRecord.patient_id == pid))]
-    assert actions.count("time.delete") == 2
+    assert actions.count("time.void") == 2
     assert progress(clinic, eid).minutes == 0
 
 

@@ -143,7 +143,7 @@ def _workflow(db: Database, actors, tmp_path: Path) -> None:  # type: ignore[no-
     with db.session() as s:
         stop_timer(s, cm, now=datetime(2026, 11, 24, 14, 20))
     with db.session() as s:
-        update_patient(s, cm, pid, phone="555-0199", today=NOW.date())
+        update_patient(s, cm, pid, phone="555-0199", reason="New number", today=NOW.date(), now=NOW)
     with db.session() as s:
         assert find_patients(s, doc, SENTINEL_NAME[:6])
         open_chart(s, doc, patient_id=pid, today=NOW.date())

@@ -124,7 +124,7 @@ def test_correcting_a_patient_to_a_hidden_character_is_refused_and_nothing_chang
         pytest.raises(ValidationError, match=f"^{label} contains a hidden control character"),
         clinic.session() as s,
     ):
-        update_patient(s, actors["cm1"], p.id, **{key: value}, today=TODAY)
+        update_patient(s, actors["cm1"], p.id, **{key: value}, reason="Typo", today=TODAY)
     assert _counts(clinic) == before
     with clinic.session() as s:
         row = s.get(Patient, p.id)

@@ -41,6 +41,7 @@ def make_world(b) -> dict[str, int]:  # type: ignore[no-untyped-def]
     e = b.episode(TODAY - timedelta(days=40), by="cm1", baseline=15)  # consent awaits attestation
     w: dict[str, Any] = {"episode": e, "patient": b.call(chart.open_chart, "cm1", episode_id=e).patient.id}
     w["contact"] = b.contact(e, TODAY - timedelta(days=2), question="Raise sertraline?").id
+    w["measure"] = b.measure(e, TODAY - timedelta(days=3), 12).id
     b.care_plan(e, relapse="Warning signs, who to call")
     w["medication"] = b.call(care_plans.add_medication, "cm1", e, name="sertraline", dose="50 mg",
                              started_on=TODAY - timedelta(days=30), now=NOW).id
@@ -87,7 +88,8 @@ def _now():  # type: ignore[no-untyped-def]
 # (name, allowed roles, call(builder, actor, world)); b._s is the open session.
 CASES: list[tuple[str, tuple[str, ...], Any]] = [
     ("add_patient", (CM, CL), lambda b, a, w: patients.add_patient(b._s, a, **_new_patient_kw(b))),
-    ("update_patient", (CM, CL), lambda b, a, w: patients.update_patient(b._s, a, w["patient"], phone="555")),
+    ("update_patient", (CM, CL), lambda b, a, w: patients.update_patient(
+        b._s, a, w["patient"], reason="Number changed", phone="555")),
     ("find_patients", ALL, lambda b, a, w: patients.find_patients(b._s, a, "doe")),
     ("enroll", (CM, CL), _enroll),
     ("attest_consent", (CL,), lambda b, a, w: enrollment.attest_consent(b._s, a, w["episode"], now=_now())),
@@ -102,7 +104,14 @@ CASES: list[tuple[str, tuple[str, ...], Any]] = [
     ("record_contact", (CM, CL), lambda b, a, w: contacts.record_contact(
         b._s, a, w["episode"], contact_at=_now(), mode="phone", kind="follow_up", next_step="Call",
         next_step_on=TODAY + timedelta(days=7), now=_now())),
-    ("amend_contact", (CM, CL), lambda b, a, w: contacts.amend_contact(b._s, a, w["contact"], summary="Better")),
+    ("amend_contact", (CM, CL), lambda b, a, w: contacts.amend_contact(
+        b._s, a, w["contact"], reason="Typo", summary="Better", now=_now())),
+    ("void_contact", (CM, CL), lambda b, a, w: contacts.void_contact(
+        b._s, a, w["contact"], reason="Wrong patient", now=_now())),
+    ("amend_measure", (CM, CL), lambda b, a, w: measures.amend_measure(
+        b._s, a, w["measure"], reason="Item 1 misread", items=[1] + [2] * 7 + [0], now=_now())),
+    ("void_measure", (CM, CL), lambda b, a, w: measures.void_measure(
+        b._s, a, w["measure"], reason="Wrong patient", now=_now())),
     ("set_next_action", (CM, CL), lambda b, a, w: contacts.set_next_action(
         b._s, a, w["episode"], "Call", TODAY + timedelta(days=3))),
     ("save_care_plan", (CM, CL), lambda b, a, w: care_plans.save_care_plan(

@@ -1,10 +1,11 @@
 """Typed SQLAlchemy models: the whole schema of workflow-and-rules.md and billing.md."""
 
 from .admin import AuditRecord, ClinicSetting
-from .base import Base, utcnow
+from .base import Base, Voidable, utcnow
 from .billing import BillingAdjustmentAck, BillingSubmission, BillingSubmissionLine
 from .case_review import AgendaItem, CaseReviewSession, Recommendation
 from .contacts import Contact, Measure
+from .corrections import Correction
 from .derived import RegistryFacts, TimeOverlapDay
 from .episodes import (
     CarePlanVersion,
@@ -31,6 +32,7 @@ __all__ = [
     "ClinicSetting",
     "Consent",
     "Contact",
+    "Correction",
     "Diagnosis",
     "Episode",
     "EpisodeStatusChange",
@@ -46,5 +48,6 @@ __all__ = [
     "TimeEntry",
     "TimeOverlapDay",
     "User",
+    "Voidable",
     "utcnow",
 ]

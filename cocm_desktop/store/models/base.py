@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import MetaData
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy import DateTime, Integer, MetaData, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Stable constraint names so Alembic migrations are reproducible (and PostgreSQL-ready).
 NAMING = {
@@ -24,3 +24,14 @@ class Base(DeclarativeBase):
 def utcnow() -> datetime:
     """Naive UTC: the audit log and bookkeeping columns keep UTC; clinical events keep local time."""
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Voidable:
+    """Columns of an entry that can be voided ("entered in error"): it stays in the database and
+    in the chart's history, and every read that counts entries skips it (`voided_at IS NULL`)."""
+
+    voided_at: Mapped[datetime | None] = mapped_column(DateTime)  # local clinic time
+    # no foreign key, like the audit log's user id: users are never deleted, and the column was
+    # added in place to tables other rows refer to (migration 0009)
+    voided_by_id: Mapped[int | None] = mapped_column(Integer)
+    void_reason: Mapped[str | None] = mapped_column(String(300))

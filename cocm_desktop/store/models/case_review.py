@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, utcnow
+from .base import Base, Voidable, utcnow
 
 
 class CaseReviewSession(Base):
@@ -39,7 +39,7 @@ class AgendaItem(Base):
     discussion: Mapped[str | None] = mapped_column(Text)
 
 
-class Recommendation(Base):
+class Recommendation(Voidable, Base):
     """recommended → approved | modified | declined (clinician) → told_patient (care manager) → closed."""
 
     __tablename__ = "recommendation"

@@ -7,10 +7,10 @@ from datetime import date, datetime
 from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, utcnow
+from .base import Base, Voidable, utcnow
 
 
-class Measure(Base):
+class Measure(Voidable, Base):
     """A PHQ-9 or GAD-7. `items` is what was answered; total and band are computed by the service
     from domain.instruments.score and kept so the registry can query them set-based."""
 
@@ -18,9 +18,9 @@ class Measure(Base):
     __table_args__ = (
         # carries the scale and total: an episode's scores (registry, month-end "not improving")
         # are read from the index alone, without the item answers
-        Index("ix_measure_episode_taken", "episode_id", "taken_at", "instrument", "total"),
+        Index("ix_measure_episode_taken", "episode_id", "taken_at", "instrument", "total", "voided_at"),
         # a month's scores for the whole clinic (month-end billing) without reading every score
-        Index("ix_measure_taken_episode", "taken_at", "episode_id"),
+        Index("ix_measure_taken_episode", "taken_at", "episode_id", "voided_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -37,12 +37,12 @@ class Measure(Base):
     entered_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
-class Contact(Base):
+class Contact(Voidable, Base):
     __tablename__ = "contact"
     __table_args__ = (
         Index("ix_contact_episode_at", "episode_id", "contact_at"),
         # a month's contacts for the whole clinic (month-end billing) without reading every contact
-        Index("ix_contact_at_episode", "contact_at", "episode_id"),
+        Index("ix_contact_at_episode", "contact_at", "episode_id", "voided_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, utcnow
+from .base import Base, Voidable, utcnow
 
 
 class Episode(Base):
@@ -43,7 +43,7 @@ class Episode(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
 
 
-class EpisodeStatusChange(Base):
+class EpisodeStatusChange(Voidable, Base):
     __tablename__ = "episode_status_change"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -103,7 +103,7 @@ class Medication(Base):
     recorded_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
-class CarePlanVersion(Base):
+class CarePlanVersion(Voidable, Base):
     """Care plans are versioned: a change adds a version, nothing is overwritten."""
 
     __tablename__ = "care_plan_version"
@@ -125,7 +125,7 @@ class CarePlanVersion(Base):
     signed_off_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
 
 
-class Referral(Base):
+class Referral(Voidable, Base):
     __tablename__ = "referral"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -140,7 +140,7 @@ class Referral(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
 
-class RiskEvent(Base):
+class RiskEvent(Voidable, Base):
     """Opened by PHQ-9 item 9 > 0, a statement or clinician concern; stays open until an outcome."""
 
     __tablename__ = "risk_event"

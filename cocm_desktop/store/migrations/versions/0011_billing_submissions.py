@@ -5,7 +5,7 @@ patient-month (billing_submission_line). Later corrections that change a submitt
 listed as adjustments until the lead acknowledges them (billing_adjustment_ack, appended only).
 
 Revision ID: 0011_billing_submissions
-Revises: 0008_password_must_change
+Revises: 0009_corrections
 Create Date: 2026-12-08 10:00:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011_billing_submissions"
-down_revision = "0008_password_must_change"  # re-chained after 0009/0010 when merged
+down_revision = "0009_corrections"
 branch_labels = None
 depends_on = None
 
