@@ -64,9 +64,12 @@ def test_default_session_is_the_next_one_and_every_agenda_patient_is_printed_in_
     assert sorted(set(positions)) == [p.position for p in packet.patients]
     firsts = [pos for i, pos in enumerate(positions) if i == 0 or positions[i - 1] != pos]
     assert firsts == [p.position for p in packet.patients]
-    # agenda groups in the spec's order
-    order = ["new", "not_improving", "medication_question", "safety", "follow_up"]
-    assert [order.index(p.group) for p in packet.patients] == sorted(order.index(p.group) for p in packet.patients)
+    # agenda groups in the spec's order: safety flags first, then carried over, then by group
+    order = ["safety", "new", "not_improving", "medication_question", "follow_up"]
+    keys = [(p.group != "safety", p.carried_from is None, order.index(p.group)) for p in packet.patients]
+    assert keys == sorted(keys)
+    # one care manager's session, sized to its hour
+    assert packet.care_manager == "Casey Morgan" and len(packet.patients) <= packet.capacity == 10
     # footer on every page
     for n, text in enumerate(texts, start=1):
         assert "Confidential \u2014 contains PHI" in text
@@ -98,7 +101,9 @@ def test_cover_counts_by_group_match_the_patients(demo_packet) -> None:  # type:
         assert g.count == sum(1 for p in packet.patients if p.group == g.group)
         assert re.search(rf"\b{g.count}\s*{re.escape(g.label)}", cover), g.label
     assert "Dr. Priya Shah" in cover
-    assert packet.total_open == len(registry)  # caseload table covers every open episode
+    # the caseload line is the session's care manager's: every open episode of theirs
+    assert packet.total_open == sum(1 for r in registry.values() if r.care_manager == packet.care_manager)
+    assert "Casey Morgan" in cover and "room for 10 patients" in cover
     assert sum(r.on_agenda for r in packet.caseload) == len(packet.patients)
 
 
@@ -112,7 +117,8 @@ def test_a_held_session_prints_its_saved_agenda_in_order(demo_path: Path) -> Non
             .order_by(func.count(AgendaItem.id).desc(), CaseReviewSession.session_on.desc())).first()
         saved = [r[0] for r in s.execute(
             select(AgendaItem.episode_id).where(AgendaItem.session_id == sid, AgendaItem.removed.is_(False)))]
-        packet = packet_data(s, db.actor, on_date=on, today=TODAY)
+        cm = s.get(CaseReviewSession, sid).care_manager_id
+        packet = packet_data(s, db.actor, on_date=on, care_manager_id=cm, today=TODAY)
     assert packet.held and packet.agenda_saved and packet.session_id == sid
     assert sorted(p.episode_id for p in packet.patients) == sorted(saved)
     texts = _pages(build_case_review_packet(packet))
