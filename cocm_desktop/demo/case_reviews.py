@@ -143,8 +143,8 @@ class CaseReviews:
                       closed_at=min(told_at, datetime.combine(today, time(8))) if state == "closed" else None)
 
 
-_REASONS = {"new": "New enrollment", "not_improving": "Not improving at 10+ weeks",
-            "medication_question": "Care manager question", "safety": "Safety flag", "follow_up": "Follow-up"}
+# What the case-review service writes as an item's reasons: its group's label.
+_REASONS = {g.value: g.label for g in AgendaGroup}
 
 
 def prepare_next_review(db: Database, today: date) -> None:

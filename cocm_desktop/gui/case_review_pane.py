@@ -122,6 +122,7 @@ class CaseReviewPane(PaneLoad, QWidget):
         self.session_combo = QComboBox(header)
         self.session_combo.setObjectName("reviewSession")
         self.session_combo.setMinimumWidth(300)
+        self.session_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.session_combo.activated.connect(self._session_chosen)
         for text, combo in (("Consultant", self.consultant_combo), ("Care manager", self.cm_combo),
                             ("Session", self.session_combo)):
