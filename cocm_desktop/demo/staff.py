@@ -61,23 +61,18 @@ def make_staff(s: Any, patients: int) -> Staff:
     extra_cm = max(0, math.ceil(patients / PATIENTS_PER_CARE_MANAGER) - 2)
     extra_doc = max(0, math.ceil(patients / 350) - 2)
     extra_psych = max(0, math.ceil((2 + extra_cm) / CARE_MANAGERS_PER_CONSULTANT) - 1)
-    for i in range(extra_cm):
-        u = User(username=f"cm{i + 3}", display_name=f"Care Manager {i + 3}", role="care_manager",
-                 credentials="LCSW", active=True)
-        s.add(u)
-        s.flush()
-        cms.append(u.id)
-    for i in range(extra_doc):
-        u = User(username=f"doc{i + 3}", display_name=f"Dr. Clinician {i + 3}", role="clinician",
-                 credentials="MD", active=True)
-        s.add(u)
-        s.flush()
-        docs.append(u.id)
-    consultants = [ids["psych"]]
-    for i in range(extra_psych):
-        u = User(username=f"psych{i + 2}", display_name=f"Dr. Consultant {i + 2}", role="psychiatrist",
-                 credentials="MD", active=True)
-        s.add(u)
-        s.flush()
-        consultants.append(u.id)
+    cms += _extra(s, extra_cm, 3, "cm", "Care Manager", "care_manager", "LCSW")
+    docs += _extra(s, extra_doc, 3, "doc", "Dr. Clinician", "clinician", "MD")
+    consultants = [ids["psych"], *_extra(s, extra_psych, 2, "psych", "Dr. Consultant", "psychiatrist", "MD")]
     return Staff(ids["lead"], ids["psych"], cms, docs, consultants)
+
+
+def _extra(s: Any, count: int, first: int, username: str, name: str, role: str, creds: str) -> list[int]:
+    """`count` staff rows without a login, numbered from `first` (cm3, cm4, …)."""
+    ids = []
+    for n in range(first, first + count):
+        u = User(username=f"{username}{n}", display_name=f"{name} {n}", role=role, credentials=creds, active=True)
+        s.add(u)
+        s.flush()
+        ids.append(u.id)
+    return ids
