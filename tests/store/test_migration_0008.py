@@ -27,7 +27,7 @@ def test_an_older_demo_clinic_is_marked_and_keeps_demo(demo_path: Path) -> None:
     _as_made_by_0007(demo_path, "lead", "demo")
     with Database.open(demo_path, "cm1", "demo") as db:  # opening upgrades (after a backup)
         with db.engine.connect() as conn:
-            assert migrate.current_revision(conn) == "0008_password_must_change"
+            assert migrate.current_revision(conn) == migrate.head_revision()  # every step after 0007
         with db.session() as s:
             assert is_demo_clinic(s)
             assert s.scalars(select(User.password_must_change)).all() == [False] * 6

@@ -22,7 +22,10 @@ class CaseReviewSession(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     session_on: Mapped[date] = mapped_column(Date, index=True)
     consultant_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
-    care_manager_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    # No foreign key on the two columns 0010 added (users and sessions are never deleted): SQLite
+    # adds and drops a plain column in place, so neither migration step rebuilds a table that
+    # agenda items and recommendations refer to.
+    care_manager_id: Mapped[int | None] = mapped_column(Integer)
     minutes: Mapped[int | None] = mapped_column(Integer)
     minutes_per_patient: Mapped[int | None] = mapped_column(Integer)
     attendees: Mapped[str | None] = mapped_column(Text)
@@ -49,7 +52,7 @@ class AgendaItem(Base):
     # Beyond the session's length: listed as "not reached", carried first into the next session.
     not_reached: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     # The care manager's earlier session this patient was not reached at.
-    carried_from_id: Mapped[int | None] = mapped_column(ForeignKey("case_review_session.id"))
+    carried_from_id: Mapped[int | None] = mapped_column(Integer)  # no foreign key: see CaseReviewSession
 
 
 class Recommendation(Base):

@@ -5,8 +5,9 @@ its agenda holds what fits, the rest is kept as "not reached" and carried first 
 manager's next session (`carried_from_id`). Sessions made before this have no care manager (they
 covered the whole clinic) and no length of their own (the clinic policy's applies).
 
-Columns are added in place (SQLite's ADD COLUMN, with its foreign key named as the models name
-it): case_review_session is referred to by agenda items and recommendations, so it is not rebuilt.
+Plain columns, added and dropped in place (SQLite's ADD/DROP COLUMN; a column with a foreign key
+could not be dropped without rebuilding the table, which agenda items and recommendations refer
+to): the ids they hold are of users and sessions, which are never deleted.
 
 Revision ID: 0010_case_review_sessions
 Revises: 0008_password_must_change
@@ -24,27 +25,17 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.execute(
-        "ALTER TABLE case_review_session ADD COLUMN care_manager_id INTEGER "
-        'CONSTRAINT fk_case_review_session_care_manager_id_user REFERENCES "user" (id)'
-    )
+    op.execute("ALTER TABLE case_review_session ADD COLUMN care_manager_id INTEGER")
     op.execute("ALTER TABLE case_review_session ADD COLUMN minutes INTEGER")
     op.execute("ALTER TABLE case_review_session ADD COLUMN minutes_per_patient INTEGER")
     op.execute("ALTER TABLE agenda_item ADD COLUMN not_reached BOOLEAN DEFAULT '0' NOT NULL")
-    op.execute(
-        "ALTER TABLE agenda_item ADD COLUMN carried_from_id INTEGER "
-        "CONSTRAINT fk_agenda_item_carried_from_id_case_review_session REFERENCES case_review_session (id)"
-    )
+    op.execute("ALTER TABLE agenda_item ADD COLUMN carried_from_id INTEGER")
     op.create_index("ix_case_review_session_cm_on", "case_review_session", ["care_manager_id", "session_on"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_case_review_session_cm_on", table_name="case_review_session")
-    # SQLite ≥ 3.35 drops a plain column in place; a column with a foreign key needs the table rebuilt.
-    with op.batch_alter_table("agenda_item", schema=None) as batch_op:
-        batch_op.drop_column("carried_from_id")
-        batch_op.drop_column("not_reached")
-    with op.batch_alter_table("case_review_session", schema=None) as batch_op:
-        batch_op.drop_column("care_manager_id")
-        batch_op.drop_column("minutes")
-        batch_op.drop_column("minutes_per_patient")
+    for table, column in (("agenda_item", "carried_from_id"), ("agenda_item", "not_reached"),
+                          ("case_review_session", "minutes_per_patient"), ("case_review_session", "minutes"),
+                          ("case_review_session", "care_manager_id")):
+        op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")  # SQLite ≥ 3.35: in place
