@@ -1,8 +1,11 @@
-"""`cocm-desktop report case-review --db PATH --user NAME [--date YYYY-MM-DD] --out FILE.pdf`
+"""`cocm-desktop report case-review --db PATH --user NAME [--date YYYY-MM-DD] [--care-manager NAME] --out FILE.pdf`
 
-The printed case-review packet. `--date` picks the session held/scheduled on that date; without it,
-the next session on or after today, else the latest one. Any role may print it (the team's working
-paper); the run is audited. The file is written only once the whole packet is built.
+The printed case-review packet of one session (one care manager's caseload). `--date` picks the
+session held/scheduled on that date; without it, the next session on or after today, else the
+latest one. `--care-manager` (username or name) picks that care manager's session; without it, the
+user's own session when they have one that day, else the first care manager by name (the line
+printed says whose it is and how many others that day has). Any role may print it (the team's
+working paper); the run is audited. The file is written only once the whole packet is built.
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_db_args(p)
     p.add_argument("--date", type=_date, default=None,
                    help="session date YYYY-MM-DD (default: next session on/after today, else the latest)")
+    p.add_argument("--care-manager", metavar="NAME", default=None,
+                   help="the care manager whose session to print (username or name; default: your own, "
+                        "else the first by name)")
     p.add_argument("--out", required=True, type=Path, help="where to write the PDF")
     p.set_defaults(func=run)
 
@@ -40,8 +46,9 @@ def run(args: argparse.Namespace) -> int:
     from cocm_desktop.domain.roles import Permission
     from cocm_desktop.reports.case_review_packet import build_case_review_packet
     from cocm_desktop.reports.output import write_private
-    from cocm_desktop.services.case_review_packet import packet_data
+    from cocm_desktop.services.case_review_packet import packet_data, sessions_on
     from cocm_desktop.services.common import ValidationError, check
+    from cocm_desktop.services.registry import resolve_staff
 
     if not args.out.parent.is_dir():
         raise ValidationError(f"Output: the folder {args.out.parent} does not exist.")
@@ -49,9 +56,19 @@ def run(args: argparse.Namespace) -> int:
         assert db.actor is not None
         check(db.actor, Permission.READ_CHART)
         with db.session() as s:
-            packet = packet_data(s, db.actor, on_date=args.date)
+            cm_id = None
+            if args.care_manager is not None:
+                cm = resolve_staff(s, args.care_manager)
+                if cm.role != "care_manager":
+                    raise ValidationError(f"{args.care_manager!r} is not a care manager.")
+                cm_id = cm.id
+            packet = packet_data(s, db.actor, on_date=args.date, care_manager_id=cm_id)
+            others = sessions_on(s, packet.session_on) - 1
     pdf = build_case_review_packet(packet)
     write_private(args.out, pdf)
-    print(f"Case-review packet for {packet.session_on.isoformat()}: {len(packet.patients)} patients "
-          f"written to {args.out}")
+    whose = f" ({packet.care_manager}'s caseload)" if packet.care_manager else ""
+    print(f"Case-review packet for {packet.session_on.isoformat()}{whose}: {len(packet.patients)} patients, "
+          f"{len(packet.not_reached)} not reached, written to {args.out}")
+    if others > 0 and cm_id is None:
+        print(f"{others} other session{'s' if others > 1 else ''} that day; choose one with --care-manager NAME.")
     return 0

@@ -1,5 +1,9 @@
-"""The demo clinic's weekly case review: sessions, agenda items and the consultant's
-recommendations in every loop state, then the next session's agenda as the care manager builds it."""
+"""The demo clinic's weekly case reviews: a session a week per care manager with their consultant,
+agenda items and the consultant's recommendations in every loop state, then each care manager's
+next session's agenda, built by the demo generator (audited as "system").
+
+A held session discusses what fits its hour (the policy's default length and minutes per patient);
+a patient beyond that is kept as "not reached" there and discussed at the next session."""
 
 from __future__ import annotations
 
@@ -12,8 +16,10 @@ from sqlalchemy import select
 from cocm_desktop.demo.rows import Rows
 from cocm_desktop.demo.staff import Staff
 from cocm_desktop.demo.vocabulary import DRUGS
+from cocm_desktop.domain.case_review import AgendaGroup, session_capacity
+from cocm_desktop.domain.policy import DEFAULT_POLICY
 from cocm_desktop.store.database import Database
-from cocm_desktop.store.models import AgendaItem, CaseReviewSession, Episode, Recommendation, User
+from cocm_desktop.store.models import AgendaItem, CaseReviewSession, Episode, Recommendation
 
 # What a patient's history asks of the case review: (day, episode id, agenda group,
 # care manager's question or None, archetype).
@@ -28,41 +34,71 @@ class CaseReviews:
         self._states_used: set[str] = set()
 
     def write(self, review_wishes: list[ReviewWish]) -> None:
-        """A session every Thursday (held before today, the next one not yet); each wish goes on the
-        agenda of the first held session on or after its day, once per episode and session, and
-        gets the consultant's recommendation."""
-        r, today = self.rows, self.today
-        # Thursdays from the first enrollment to the next one ahead (not yet held)
-        first = self.start + timedelta(days=(3 - self.start.weekday()) % 7)
-        sessions: list[tuple[date, int]] = []
-        day = first
-        while day <= today + timedelta(days=7):
-            sid = r.add(CaseReviewSession, session_on=day, consultant_id=self.staff.psych,
-                        attendees="Care managers, psychiatric consultant", held=day < today,
-                        created_by_id=self.staff.care_managers[0],
-                        created_at=datetime.combine(day - timedelta(days=2), time(9, 0)))
-            sessions.append((day, sid))
-            day += timedelta(days=7)
-        held = [(d, sid) for d, sid in sessions if d < today]
+        """A session a week per care manager (held before today, the next one not yet): cm1 and
+        cm2 on Thursdays, the network's others spread over the week. Each wish goes on the agenda
+        of the care manager's first held session on or after its day that still has room, once per
+        episode and session, and gets the consultant's recommendation; a full session lists the
+        patient as not reached and the next one takes them, carried over."""
+        r, today, staff = self.rows, self.today, self.staff
+        capacity = session_capacity(DEFAULT_POLICY.case_review_session_minutes,
+                                    DEFAULT_POLICY.case_review_minutes_per_patient)
+        held_by_cm: dict[int, list[tuple[date, int]]] = {}
+        for n, cm in enumerate(staff.care_managers):
+            weekday = 3 if n < 2 else n % 5
+            day = self.start + timedelta(days=(weekday - self.start.weekday()) % 7)
+            held_by_cm[cm] = []
+            while day < today + timedelta(days=7):
+                sid = r.add(CaseReviewSession, session_on=day, consultant_id=staff.consultant_for(cm),
+                            care_manager_id=cm, minutes=DEFAULT_POLICY.case_review_session_minutes,
+                            minutes_per_patient=DEFAULT_POLICY.case_review_minutes_per_patient,
+                            attendees="Care manager, psychiatric consultant", held=day < today, created_by_id=cm,
+                            created_at=datetime.combine(day - timedelta(days=2), time(9, 0)))
+                held_by_cm[cm].append((day, sid))
+                day += timedelta(days=7)
+            held_by_cm[cm] = [(d, sid) for d, sid in held_by_cm[cm] if d < today]
+        episodes = self.rows.tables[Episode]
         positions: dict[int, int] = defaultdict(int)
         seen: set[tuple[int, int]] = set()
+        missed: dict[tuple[int, int], int] = {}  # (session, episode) not reached → its agenda item
         order = {"new": 0, "not_improving": 1, "medication_question": 2, "safety": 3, "follow_up": 4}
         wishes = sorted(review_wishes, key=lambda w: (w[0], order[w[2]]))
         for wish_day, eid, group, _question, _kind in wishes:
-            target = next(((d, sid) for d, sid in held if d >= wish_day), None)
-            if target is None:
+            held = held_by_cm[episodes[eid - 1]["care_manager_id"]]
+            later = [(d, sid) for d, sid in held if d >= wish_day]
+            if any((sid, eid) in seen for _d, sid in later[:1]):
                 continue
+            full = [(d, sid) for d, sid in later if positions[sid] >= capacity]
+            target = next(((d, sid) for d, sid in later if positions[sid] < capacity), None)
+            carried_from = None
+            for d_full, sid_full in full:
+                if target is not None and d_full > target[0]:
+                    break
+                if (sid_full, eid) not in missed:  # no time left that week: not reached, carried over
+                    missed[(sid_full, eid)] = r.add(AgendaItem, session_id=sid_full, episode_id=eid, group=group,
+                                                    position=0, reason=_REASONS[group], not_reached=True)
+                carried_from = sid_full
+            if target is None or (target[1], eid) in seen:
+                continue  # not reached by today: the next session's agenda takes it
             d, sid = target
-            if (sid, eid) in seen:
-                continue
             seen.add((sid, eid))
             positions[sid] += 1
-            aid = r.add(AgendaItem, session_id=sid, episode_id=eid, group=group, position=positions[sid],
-                        reason={"new": "New enrollment", "not_improving": "Not improving at 10+ weeks",
-                                "medication_question": "Care manager question", "safety": "Safety flag",
-                                "follow_up": "Follow-up"}[group],
-                        reviewed=True, discussion="Discussed with consultant.")
+            aid = r.add(AgendaItem, session_id=sid, episode_id=eid, group=group, position=0,
+                        reason=_REASONS[group], reviewed=True, discussion="Discussed with consultant.",
+                        carried_from_id=carried_from)
             self._recommend(sid, aid, eid, d, group)
+        self._number_agendas()
+
+    def _number_agendas(self) -> None:
+        """Positions in agenda order (safety first, carried over, then by group); not reached after."""
+        rank = {g.value: n for n, g in enumerate(AgendaGroup)}
+        by_session: dict[int, list[dict]] = defaultdict(list)  # type: ignore[type-arg]
+        for item in self.rows.tables[AgendaItem]:
+            by_session[item["session_id"]].append(item)
+        for items in by_session.values():
+            items.sort(key=lambda i: (bool(i.get("not_reached")), 0 if i["group"] == "safety" else
+                                      1 if i.get("carried_from_id") else 2, rank[i["group"]], i["id"]))
+            for n, item in enumerate(items, start=1):
+                item["position"] = n
 
     def _recommend(self, sid: int, aid: int, eid: int, on: date, group: str) -> None:
         rng, today = self.rng, self.today
@@ -107,14 +143,16 @@ class CaseReviews:
                       closed_at=min(told_at, datetime.combine(today, time(8))) if state == "closed" else None)
 
 
+# What the case-review service writes as an item's reasons: its group's label.
+_REASONS = {g.value: g.label for g in AgendaGroup}
+
+
 def prepare_next_review(db: Database, today: date) -> None:
-    """The care manager builds the next session's agenda, as the clinic does before each review."""
-    from cocm_desktop.domain.actor import Actor
-    from cocm_desktop.services.case_review import rebuild_agenda
+    """Every care manager's next session gets its agenda, built by the demo generator (no one has
+    signed in yet: the audit says "system", not a care manager)."""
+    from cocm_desktop.services.case_review import prepare_agendas
 
     with db.session() as s:
-        upcoming = s.scalar(select(CaseReviewSession.id).where(CaseReviewSession.held.is_(False))
-                            .order_by(CaseReviewSession.session_on))
-        cm = s.scalar(select(User).where(User.username == "cm1"))
-        if upcoming is not None and cm is not None:
-            rebuild_agenda(s, Actor(cm.id, cm.username, cm.display_name, cm.role), upcoming, today=today)
+        upcoming = list(s.scalars(select(CaseReviewSession.id).where(CaseReviewSession.held.is_(False))
+                                  .order_by(CaseReviewSession.session_on, CaseReviewSession.id)))
+        prepare_agendas(s, upcoming, today=today, by="system", summary="Agenda built by the demo generator")

@@ -1,10 +1,14 @@
 """The demo clinic's staff: the six demo logins (one per role, all with the demo password) and, for
-big clinics, extra care managers and clinicians without a login."""
+big clinics (a network), extra care managers, clinicians and psychiatric consultants without a login.
+
+A network is staffed as collaborative care is: about one care manager per 75 open episodes (about
+two patients in three have an open episode), one consultant per dozen care managers (an hour a
+week each)."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -31,6 +35,16 @@ class Staff:
     psych: int
     care_managers: list[int]
     clinicians: list[int]
+    consultants: list[int] = field(default_factory=list)  # psych first
+
+    def consultant_for(self, care_manager: int) -> int:
+        """Each consultant reviews a block of care managers (psych: cm1 and cm2's)."""
+        per = math.ceil(len(self.care_managers) / max(1, len(self.consultants)))
+        return self.consultants[self.care_managers.index(care_manager) // per] if self.consultants else self.psych
+
+
+PATIENTS_PER_CARE_MANAGER = 115  # ≈ 75 open episodes each
+CARE_MANAGERS_PER_CONSULTANT = 12
 
 
 def make_staff(s: Any, patients: int) -> Staff:
@@ -44,18 +58,21 @@ def make_staff(s: Any, patients: int) -> Staff:
             s.flush()
         ids[username] = user.id
     cms, docs = [ids["cm1"], ids["cm2"]], [ids["doc1"], ids["doc2"]]
-    extra_cm = max(0, math.ceil(patients / 90) - 2)
+    extra_cm = max(0, math.ceil(patients / PATIENTS_PER_CARE_MANAGER) - 2)
     extra_doc = max(0, math.ceil(patients / 350) - 2)
-    for i in range(extra_cm):
-        u = User(username=f"cm{i + 3}", display_name=f"Care Manager {i + 3}", role="care_manager",
-                 credentials="LCSW", active=True)
+    extra_psych = max(0, math.ceil((2 + extra_cm) / CARE_MANAGERS_PER_CONSULTANT) - 1)
+    cms += _extra(s, extra_cm, 3, "cm", "Care Manager", "care_manager", "LCSW")
+    docs += _extra(s, extra_doc, 3, "doc", "Dr. Clinician", "clinician", "MD")
+    consultants = [ids["psych"], *_extra(s, extra_psych, 2, "psych", "Dr. Consultant", "psychiatrist", "MD")]
+    return Staff(ids["lead"], ids["psych"], cms, docs, consultants)
+
+
+def _extra(s: Any, count: int, first: int, username: str, name: str, role: str, creds: str) -> list[int]:
+    """`count` staff rows without a login, numbered from `first` (cm3, cm4, …)."""
+    ids = []
+    for n in range(first, first + count):
+        u = User(username=f"{username}{n}", display_name=f"{name} {n}", role=role, credentials=creds, active=True)
         s.add(u)
         s.flush()
-        cms.append(u.id)
-    for i in range(extra_doc):
-        u = User(username=f"doc{i + 3}", display_name=f"Dr. Clinician {i + 3}", role="clinician",
-                 credentials="MD", active=True)
-        s.add(u)
-        s.flush()
-        docs.append(u.id)
-    return Staff(ids["lead"], ids["psych"], cms, docs)
+        ids.append(u.id)
+    return ids

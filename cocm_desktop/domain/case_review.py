@@ -21,11 +21,11 @@ from cocm_desktop.domain.roles import Permission, Role, require
 
 
 class AgendaGroup(StrEnum):
-    # Declaration order is agenda order.
+    # Declaration order is agenda order (the spec's): safety flags first, always.
+    SAFETY = "safety"
     NEW = "new"
     NOT_IMPROVING = "not_improving"
     MEDICATION_QUESTION = "medication_question"
-    SAFETY = "safety"
     FOLLOW_UP = "follow_up"
 
     @property
@@ -34,10 +34,10 @@ class AgendaGroup(StrEnum):
 
 
 _GROUP_LABELS = {
+    AgendaGroup.SAFETY: "Safety flags",
     AgendaGroup.NEW: "New enrollments",
     AgendaGroup.NOT_IMPROVING: "Not improving",
     AgendaGroup.MEDICATION_QUESTION: "Medication questions",
-    AgendaGroup.SAFETY: "Safety flags",
     AgendaGroup.FOLLOW_UP: "Follow-ups from earlier reviews",
 }
 _GROUP_ORDER = {group: n for n, group in enumerate(AgendaGroup)}
@@ -88,6 +88,7 @@ class AgendaItem:
     manual: bool  # added by the care manager
     name: str
     since: date | None
+    carried: bool = False  # not reached at the care manager's previous session
 
 
 def build_agenda(
@@ -95,15 +96,20 @@ def build_agenda(
     *,
     added: Iterable[AgendaCandidate] = (),
     dropped: Iterable[Hashable] = (),
+    carried: Iterable[Hashable] = (),
 ) -> list[AgendaItem]:
-    """One item per episode, grouped in agenda order; inside a group, oldest `since` first, then name.
+    """One item per episode in agenda order: safety flags first; then the patients carried over
+    (not reached at the previous session) in their groups' order; then everyone else by group.
+    Inside a group, oldest `since` first, then name.
 
     Automatic candidates with no group are ignored. `added` are the care manager's additions: they
     go in their first group, or in follow-ups when they carry none; an added patient already on the
     agenda keeps the automatic place but is marked manual. `dropped` removes episodes (manual drop
-    wins over everything, including additions).
+    wins over everything, including additions). `carried` only moves episodes that are on the
+    agenda anyway (the caller passes carried candidates with their reasons).
     """
     drop = set(dropped)
+    carry = set(carried)
     items: dict[Hashable, AgendaItem] = {}
     for cand, manual in [(c, False) for c in candidates] + [(c, True) for c in added]:
         if cand.episode_id in drop:
@@ -128,11 +134,46 @@ def build_agenda(
             manual=manual,
             name=cand.name or (previous.name if previous else ""),
             since=since,
+            carried=cand.episode_id in carry,
         )
-    return sorted(
-        items.values(),
-        key=lambda i: (_GROUP_ORDER[i.group], i.since is None, i.since or date.min, i.name.casefold(), str(i.episode_id)),
-    )
+    return sorted(items.values(), key=_agenda_key)
+
+
+def _agenda_key(i: AgendaItem) -> tuple:  # type: ignore[type-arg]
+    # A carried patient comes before any new reason, but never before a safety flag.
+    first = 0 if i.group is AgendaGroup.SAFETY else (1 if i.carried else 2)
+    return (first, _GROUP_ORDER[i.group], i.since is None, i.since or date.min, i.name.casefold(), str(i.episode_id))
+
+
+def session_capacity(session_minutes: int, minutes_per_patient: int) -> int:
+    """Patients one session has time for (at least one)."""
+    return max(1, session_minutes // max(1, minutes_per_patient))
+
+
+def size_agenda(
+    items: Iterable[AgendaItem], capacity: int, *, pinned: Iterable[Hashable] = (),
+) -> tuple[list[AgendaItem], list[AgendaItem]]:
+    """Split an ordered agenda into (on the agenda, not reached) for a session with room for
+    `capacity` patients.
+
+    Pinned items (added by hand, or already discussed) always stay on the agenda, where their
+    group puts them, and use up room; the other items fill what is left in agenda order. The
+    rest is "not reached", in the same order (carried first into the next session).
+    """
+    ordered = list(items)
+    pin = set(pinned)
+    room = capacity - sum(1 for i in ordered if i.episode_id in pin)
+    on: list[AgendaItem] = []
+    not_reached: list[AgendaItem] = []
+    for item in ordered:
+        if item.episode_id in pin:
+            on.append(item)
+        elif room > 0:
+            on.append(item)
+            room -= 1
+        else:
+            not_reached.append(item)
+    return on, not_reached
 
 
 def group_agenda(items: Iterable[AgendaItem]) -> list[tuple[AgendaGroup, list[AgendaItem]]]:

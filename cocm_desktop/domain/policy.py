@@ -105,6 +105,23 @@ class Policy:
     new_not_reviewed_days: int = _f(
         14, "New, not reviewed", "days", "Flag a new enrollment never reviewed after this many days.", 1, 180
     )
+    # Case review (a session per care manager; the agenda holds what fits, the rest is carried over)
+    case_review_session_minutes: int = _f(
+        60,
+        "Case-review session",
+        "minutes",
+        "Length of one care manager's weekly case review with the psychiatric consultant.",
+        10,
+        240,
+    )
+    case_review_minutes_per_patient: int = _f(
+        6,
+        "Case review per patient",
+        "minutes",
+        "Time planned per patient; the agenda holds what fits, the rest is carried to the next session.",
+        2,
+        60,
+    )
     # Cadence
     early_measure_min_days: int = _f(
         14,
@@ -223,6 +240,8 @@ class Policy:
             raise ValueError("Early phase: 'measure from' cannot be later than 'measure due'")
         if self.quality_outcome_min_weeks > self.quality_outcome_max_weeks:
             raise ValueError("Quality outcomes: the first week cannot be after the last week")
+        if self.case_review_minutes_per_patient > self.case_review_session_minutes:
+            raise ValueError("Case review per patient cannot be longer than the case-review session")
         if self.failed_login_delay_seconds > self.failed_login_max_delay_seconds:
             raise ValueError("First login delay cannot exceed the longest login delay")
 

@@ -1,6 +1,8 @@
-"""Case-review pane: the next session, its agenda grouped as the spec orders it, add/drop
-patients, discussion notes, the consultant's recommendations recorded inline, and the printed
-packet (`reports.case_review_packet`, built off the GUI thread, saved only where the user says).
+"""Case-review pane: choose a session (consultant, care manager, date: one session reviews one care
+manager's caseload), its agenda as the spec orders it (safety flags, carried over, then by group)
+and the patients not reached (carried first to the next session), add/drop patients, discussion
+notes, the consultant's recommendations recorded inline, and the printed packet of that session
+(`reports.case_review_packet`, built off the GUI thread, saved only where the user says).
 
 The agenda list (grouping, model, view, how an entry reads) is in `case_review_agenda`, the inline
 recommendation form in `case_review_recommendation`; the session header, loading, the selected
@@ -57,7 +59,12 @@ class CaseReviewPane(PaneLoad, QWidget):
         super().__init__(parent)
         self.ctx = context
         self.review: Any = None
-        self.sessions: list[tuple[int, date, bool]] = []
+        self.sessions: list[Any] = []  # services.case_review.SessionSummary
+        self.people: tuple[list[tuple[int, str]], list[tuple[int, str]]] | None = None  # consultants, cms
+        # Whose sessions are listed: a care manager sees their own caseload, a consultant their own.
+        role = context.actor.role
+        self.filter_cm: int | None = context.actor.user_id if role == Role.CARE_MANAGER.value else None
+        self.filter_consultant: int | None = context.actor.user_id if role == Role.PSYCHIATRIST.value else None
         self.recs: dict[int, list[Any]] = {}
         self.review_id: int | None = None
         self._stale = True
@@ -79,12 +86,6 @@ class CaseReviewPane(PaneLoad, QWidget):
         title = QLabel("Case review", header)
         title.setProperty("role", "title")
         top.addWidget(title)
-        top.addSpacing(12)
-        self.session_combo = QComboBox(header)
-        self.session_combo.setObjectName("reviewSession")
-        self.session_combo.setMinimumWidth(260)
-        self.session_combo.activated.connect(self._session_chosen)
-        top.addWidget(self.session_combo)
         top.addStretch(1)
         can_manage = self.ctx.can(Permission.MANAGE_CASE_REVIEW)
         self.new_button = QPushButton(icon("plus", ACCENT, 16), "New session…", header)
@@ -108,6 +109,31 @@ class CaseReviewPane(PaneLoad, QWidget):
             self.print_button.setToolTip("The case-review packet is not available in this version yet.")
         top.addWidget(self.print_button)
         hl.addLayout(top)
+        choose = QHBoxLayout()
+        choose.setSpacing(6)
+        self.consultant_combo = QComboBox(header)
+        self.consultant_combo.setObjectName("reviewConsultant")
+        self.consultant_combo.setMinimumWidth(180)
+        self.consultant_combo.activated.connect(lambda _i: self._filter_chosen())
+        self.cm_combo = QComboBox(header)
+        self.cm_combo.setObjectName("reviewCareManager")
+        self.cm_combo.setMinimumWidth(180)
+        self.cm_combo.activated.connect(lambda _i: self._filter_chosen())
+        self.session_combo = QComboBox(header)
+        self.session_combo.setObjectName("reviewSession")
+        self.session_combo.setMinimumWidth(300)
+        self.session_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.session_combo.activated.connect(self._session_chosen)
+        for text, combo in (("Consultant", self.consultant_combo), ("Care manager", self.cm_combo),
+                            ("Session", self.session_combo)):
+            label = QLabel(text, header)
+            label.setProperty("role", "muted")
+            label.setBuddy(combo)
+            choose.addWidget(label)
+            choose.addWidget(combo)
+            choose.addSpacing(10)
+        choose.addStretch(1)
+        hl.addLayout(choose)
         self.info = QLabel("", header)
         self.info.setProperty("role", "muted")
         hl.addWidget(self.info)
@@ -134,10 +160,15 @@ class CaseReviewPane(PaneLoad, QWidget):
         row.addWidget(self.item_title, 1)
         self.chart_button = QPushButton("Open chart", detail)
         self.chart_button.clicked.connect(self._open_chart)
+        self.move_button = QPushButton("Put on this agenda", detail)
+        self.move_button.setObjectName("moveOntoAgenda")
+        self.move_button.setToolTip("Make room for this patient in this session (added by hand: stays on)")
+        self.move_button.clicked.connect(self.move_selected_onto_agenda)
         self.drop_button = QPushButton("Drop from agenda", detail)
         self.drop_button.setProperty("danger", True)
         self.drop_button.clicked.connect(self.drop_selected)
         row.addWidget(self.chart_button)
+        row.addWidget(self.move_button)
         row.addWidget(self.drop_button)
         dl.addLayout(row)
         self.item_body = QLabel("", detail)
@@ -195,6 +226,7 @@ class CaseReviewPane(PaneLoad, QWidget):
             list_review_sessions,
             recommendations_for,
         )
+        from cocm_desktop.services.common import users_by_role
 
         self._generation += 1
         generation = self._generation
@@ -202,38 +234,54 @@ class CaseReviewPane(PaneLoad, QWidget):
         self._stale = False
         if self.review is None:
             self.busy.start()
-        ctx, wanted = self.ctx, self.review_id
+        ctx, wanted, people = self.ctx, self.review_id, self.people
+        f_cm, f_psych = self.filter_cm, self.filter_consultant
         today = date.today()
 
         def work():  # type: ignore[no-untyped-def]
-            sessions = ctx.read(list_review_sessions)
-            rid = wanted if any(s[0] == wanted for s in sessions) else None
+            if people is None:
+                with ctx.db.session() as s:
+                    found = (users_by_role(s, Role.PSYCHIATRIST.value), users_by_role(s, Role.CARE_MANAGER.value))
+            else:
+                found = people
+            sessions = ctx.read(list_review_sessions, care_manager_id=f_cm, consultant_id=f_psych)
+            rid = wanted if any(s.id == wanted for s in sessions) else None
             if rid is None and sessions:
-                upcoming = [s for s in sessions if s[1] >= today]
-                rid = (min(upcoming, key=lambda s: s[1]) if upcoming else sessions[0])[0]
+                upcoming = [s for s in sessions if s.session_on >= today]
+                rid = (min(upcoming, key=lambda s: s.session_on) if upcoming else sessions[0]).id
             review = ctx.read(get_review_session, rid) if rid is not None else None
             recs: dict[int, list[Any]] = {}
             if review is not None:
                 with ctx.db.session() as s:
-                    for entry in review.agenda:
+                    for entry in (*review.agenda, *review.not_reached):
                         recs[entry.episode_id] = recommendations_for(s, entry.episode_id)
-            return sessions, review, recs
+            return found, sessions, review, recs
 
         run_in_background(work, lambda r: self._loaded(generation, r), lambda e: self._failed(generation, e))
 
-    def _loaded(self, generation: int, result: tuple[Any, Any, Any]) -> None:
+    def _loaded(self, generation: int, result: tuple[Any, Any, Any, Any]) -> None:
         if generation != self._generation:
             return
         self.loading = False
         self.busy.stop()
         selected = self.selected_entry()
-        self.sessions, self.review, self.recs = result
+        self.people, self.sessions, self.review, self.recs = result
         self.review_id = self.review.id if self.review else None
+        for combo, everyone, (choices, current) in (
+                (self.consultant_combo, "All consultants", (self.people[0], self.filter_consultant)),
+                (self.cm_combo, "All care managers", (self.people[1], self.filter_cm))):
+            combo.clear()
+            combo.addItem(everyone, None)
+            for uid, name in sorted(choices, key=lambda c: c[1].casefold()):
+                combo.addItem(name, uid)
+            combo.setCurrentIndex(max(0, combo.findData(current)))
         self.session_combo.clear()
         today = date.today()
-        for rid, on, held in self.sessions:
-            tag = "held" if held else ("next" if on >= today else "not marked held")
-            self.session_combo.addItem(f"{fmt_long(on)}  ({tag})", rid)
+        for sm in self.sessions:
+            tag = "held" if sm.held else ("next" if sm.session_on >= today else "not marked held")
+            whose = "" if self.filter_cm is not None else f" · {sm.care_manager or 'whole clinic'}"
+            by = "" if self.filter_consultant is not None else f" · {sm.consultant}"
+            self.session_combo.addItem(f"{fmt_long(sm.session_on)}{whose}{by}  ({tag})", sm.id)
         if self.review_id is not None:
             self.session_combo.setCurrentIndex(max(0, self.session_combo.findData(self.review_id)))
         self._fill(selected.id if selected is not None else None)
@@ -245,8 +293,11 @@ class CaseReviewPane(PaneLoad, QWidget):
         self.busy.stop()
         self.review = None
         self.recs = {}
+        self.people = None
         self.model.set_rows([])
         self.session_combo.clear()
+        self.consultant_combo.clear()
+        self.cm_combo.clear()
         self.info.clear()
         self.discussion.clear()
         self.rec_box.clear()
@@ -258,24 +309,30 @@ class CaseReviewPane(PaneLoad, QWidget):
         if r is None:
             self.model.set_rows([])
             self.info.setText("")
-            self.empty.setText("No case-review session yet. Set one up with “New session…”; the agenda builds itself.")
+            self.empty.setText("No case-review session here yet. Set one up with “New session…” (one per care "
+                               "manager); the agenda builds itself, sized to the session.")
             self.empty.show()
             self.split.hide()
             self._show_item()
             return
         live = [e for e in r.agenda if not e.removed]
         self.empty.setText("No patients on this agenda yet. “Rebuild agenda” fills it from today's registry "
-                           "(new enrollments, not improving, medication questions, safety flags, follow-ups); "
+                           "(safety flags, new enrollments, not improving, medication questions, follow-ups); "
                            "“Add patient…” adds anyone else.")
-        self.empty.setVisible(not live)
-        self.split.setVisible(bool(live))
+        self.empty.setVisible(not live and not r.not_reached)
+        self.split.setVisible(bool(live or r.not_reached))
         dropped = len(r.agenda) - len(live)
         discussed = sum(1 for e in live if e.reviewed)
-        self.info.setText(f"{fmt_long(r.session_on)} · consultant {r.consultant}"
+        safety_waiting = sum(1 for e in r.not_reached if e.group == "safety")
+        self.info.setText(f"{fmt_long(r.session_on)} · {r.care_manager or 'whole clinic'}'s caseload with "
+                          f"{r.consultant} · {r.minutes} min, room for {r.capacity}"
                           + (f" · attendees {r.attendees}" if r.attendees else "")
-                          + f" · {len(live)} patients, {discussed} discussed"
-                          + (f" · {dropped} dropped" if dropped else ""))
-        rows = grouped(live)
+                          + f" · {len(live)} on the agenda, {discussed} discussed"
+                          + (f" · {len(r.not_reached)} not reached" if r.not_reached else "")
+                          + (f" · {dropped} dropped" if dropped else "")
+                          + (f" · {safety_waiting} with a safety flag not reached: lengthen the session"
+                             if safety_waiting else ""))
+        rows = grouped(live, list(r.not_reached))
         self.model.set_rows(rows)
         self.table.clearSpans()
         for n, row in enumerate(rows):
@@ -307,6 +364,8 @@ class CaseReviewPane(PaneLoad, QWidget):
         has = e is not None
         for w in (self.chart_button, self.discussion, self.discussed_button, self.drop_button, self.rec_box):
             w.setEnabled(has)
+        self.move_button.setVisible(has and bool(getattr(e, "not_reached", False)))
+        self.move_button.setEnabled(manage)
         self.rec_box.setVisible(self.ctx.can(Permission.RECORD_RECOMMENDATION))
         if not has:
             self.item_title.setText("")
@@ -334,6 +393,20 @@ class CaseReviewPane(PaneLoad, QWidget):
             show_error(self, exc)
             return None
 
+    def _filter_chosen(self) -> None:
+        """Another consultant or care manager: their sessions, the next one shown."""
+        cm, psych = self.cm_combo.currentData(), self.consultant_combo.currentData()
+        if (cm, psych) != (self.filter_cm, self.filter_consultant):
+            self.filter_cm, self.filter_consultant = cm, psych
+            self.review_id = None
+            self.reload()
+
+    def choose(self, *, care_manager_id: int | None = None, consultant_id: int | None = None,
+               review_id: int | None = None) -> None:
+        """Show these sessions (and this one, when given): what the choosers do."""
+        self.filter_cm, self.filter_consultant, self.review_id = care_manager_id, consultant_id, review_id
+        self.reload()
+
     def _session_chosen(self, index: int) -> None:
         rid = self.session_combo.itemData(index)
         if rid is not None and rid != self.review_id:
@@ -341,17 +414,34 @@ class CaseReviewPane(PaneLoad, QWidget):
             self.reload()
 
     def new_session(self) -> None:
+        from cocm_desktop.domain.policy import policy_fields
         from cocm_desktop.services.case_review import create_review_session
         from cocm_desktop.services.common import users_by_role
+        from cocm_desktop.services.policy import get_policy
 
         with self.ctx.db.session() as s:
             consultants = [(name, uid) for uid, name in users_by_role(s, Role.PSYCHIATRIST.value)]
+            cms = [(name, uid) for uid, name in users_by_role(s, Role.CARE_MANAGER.value)]
+        policy = self.ctx.read(get_policy)
+        bounds = {f.name: f for f in policy_fields()}
+        length, per = bounds["case_review_session_minutes"], bounds["case_review_minutes_per_patient"]
+        mine = self.filter_cm or (self.ctx.actor.user_id if self.ctx.actor.role == Role.CARE_MANAGER.value else None)
+        cms.sort(key=lambda c: c[1] != mine)  # the care manager shown (or signed in) first
+        psych = self.filter_consultant
+        consultants.sort(key=lambda c: c[1] != psych)
         dialog = FormDialog("New case-review session", [
             Field("session_on", "Date", "date", True),
+            Field("care_manager_id", "Care manager (caseload)", "choice", True, choices=cms),
             Field("consultant_id", "Psychiatric consultant", "choice", True, choices=consultants),
+            Field("minutes", "Session length (minutes)", "int", True, value=policy.case_review_session_minutes,
+                  minimum=length.minimum, maximum=length.maximum),
+            Field("minutes_per_patient", "Minutes per patient", "int", True,
+                  value=policy.case_review_minutes_per_patient, minimum=per.minimum, maximum=per.maximum),
             Field("attendees", "Attendees"),
-        ], self, intro="The agenda is built automatically: new enrollments, not improving, medication questions, "
-                       "safety flags, then follow-ups.", ok_text="Set up",
+        ], self, intro="One session reviews one care manager's caseload. The agenda is built automatically and "
+                       "sized to the session: safety flags first, patients not reached last time, new "
+                       "enrollments, not improving, medication questions, then follow-ups; the rest is listed "
+                       "as not reached and comes first next time.", ok_text="Set up",
             submit=lambda v: self.ctx.write(create_review_session, what="case_review", **v))
         if dialog.exec() and dialog.result_value is not None:
             self.review_id = dialog.result_value.id
@@ -384,6 +474,12 @@ class CaseReviewPane(PaneLoad, QWidget):
         from cocm_desktop.services.case_review import add_to_agenda
 
         return self._write(add_to_agenda, self.review_id, episode_id, reason=reason, patient_id=patient_id)
+
+    def move_selected_onto_agenda(self) -> Any:
+        e = self.selected_entry()
+        if e is None or not e.not_reached:
+            return None
+        return self.add_episode(e.episode_id, None, e.patient_id)
 
     def drop_selected(self) -> Any:
         from cocm_desktop.services.case_review import drop_from_agenda

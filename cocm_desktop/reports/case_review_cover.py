@@ -1,5 +1,6 @@
-"""The packet's cover: session, consultant, care managers, agenda counts by group, caseload per
-care manager and the agenda at a glance (with the page each patient starts on)."""
+"""The packet's cover: session, consultant, the care manager whose caseload it reviews, the
+session's length, agenda counts by group, the caseload line, the agenda at a glance (with the page
+each patient starts on) and the patients not reached (carried first to the next session)."""
 
 from __future__ import annotations
 
@@ -47,12 +48,17 @@ def cover_pages(packet: CaseReviewPacket) -> list[Flowable]:
         "automatic agenda \u2014 not yet prepared in the app")
     facts = [
         kv("Psychiatric consultant", t(packet.consultant)),
-        kv("Care managers", t(", ".join(packet.care_managers)) or "\u2014"),
+        (kv("Care manager", t(packet.care_manager)) if packet.care_manager else
+         kv("Care managers", t(", ".join(packet.care_managers)) or "\u2014")),
+        kv("Session", f"{packet.minutes} minutes, {packet.minutes_per_patient} per patient: room for "
+                      f"{packet.capacity} patients"),
         kv("Attendees", t(packet.attendees or "\u2014")),
         kv("Figures as of", f"{t(d_short(packet.as_of))} <font name='{FONT}' color='#5F6368'>"
                             f"(printed {packet.generated_at:%d %b %Y %H:%M} by {t(packet.generated_by)})</font>"),
         kv("Agenda", f"{sum(g.count for g in packet.group_counts)} patients <font name='{FONT}' "
-                     f"color='#5F6368'>({t(agenda_note)})</font>"),
+                     f"color='#5F6368'>({t(agenda_note)})</font>"
+                     + (f"; {len(packet.not_reached)} not reached, carried to the next session"
+                        if packet.not_reached else "")),
     ]
     kv_table = Table(facts, colWidths=[120, WIDTH - 120], hAlign="LEFT")
     kv_table.setStyle(TableStyle([("LEFTPADDING", (0, 0), (-1, -1), 0), ("TOPPADDING", (0, 0), (-1, -1), 1.5),
@@ -105,16 +111,10 @@ def cover_pages(packet: CaseReviewPacket) -> list[Flowable]:
     head = th("#", "Patient", "MRN", "Age", "Wk", "Scale", "Baseline \u2192 last".translate(PLAIN_PUNCT), "Change",
               "Flags", "Page")
     widths = [16, 112, 52, 24, 22, 34, 70, 38, 126, 32]
-    by_group: dict[str, list[PacketPatient]] = {}
-    for p in packet.patients:
-        by_group.setdefault(p.group, []).append(p)
     rows = [head]
     extra: list[tuple] = []
-    for g in packet.group_counts:
-        members = by_group.get(g.group, [])
-        if not members:
-            continue
-        rows.append([P(f"{t(g.label)} ({len(members)})", "group")] + [""] * 9)
+    for label, members in _sections(packet.patients, year):
+        rows.append([P(f"{t(label)} ({len(members)})", "group")] + [""] * 9)
         r = len(rows) - 1
         extra += [("SPAN", (0, r), (-1, r)), ("BACKGROUND", (0, r), (-1, r), colors.white),
                   ("TOPPADDING", (0, r), (-1, r), 5), ("LINEBELOW", (0, r), (-1, r), 0.6, ACCENT)]
@@ -134,8 +134,37 @@ def cover_pages(packet: CaseReviewPacket) -> list[Flowable]:
                   ("ALIGN", (7, 1), (7, -1), "RIGHT"), ("FONTNAME", (1, 1), (1, -1), BOLD),
                   ("ALIGN", (9, 0), (9, 0), "RIGHT")]
         story.append(grid(rows, widths, zebra=False, extra=extra))
-    del year
+    if packet.not_reached:
+        story += [Spacer(1, 16), P(f"NOT REACHED IN THIS SESSION ({len(packet.not_reached)})", "h_section"),
+                  Spacer(1, 2),
+                  P("No time for them in this session: they come first, after safety flags, at "
+                    f"{t(packet.care_manager or 'this care team')}'s next session.", "muted"), Spacer(1, 4)]
+        nr = [th("#", "Patient", "MRN", "Wk", "Why", "Not reached before")]
+        for n, x in enumerate(packet.not_reached, start=len(packet.patients) + 1):
+            why = x.group_label + (f" \u00b7 also {', '.join(r for r in x.reasons if r != x.group_label).lower()}"
+                                   if any(r != x.group_label for r in x.reasons) else "")
+            nr.append([str(n), c(x.name), c(x.mrn), "" if x.weeks is None else str(x.weeks), P(t(why), "small"),
+                       c(d_short(x.carried_from, year) if x.carried_from else "\u2014")])
+        story.append(grid(nr, [22, 130, 56, 24, WIDTH - 22 - 130 - 56 - 24 - 84, 84], zebra=True,
+                          extra=[("ALIGN", (0, 1), (0, -1), "RIGHT"), ("ALIGN", (3, 1), (3, -1), "RIGHT")]))
     return story
+
+
+def _sections(patients: tuple[PacketPatient, ...], year: int) -> list[tuple[str, list[PacketPatient]]]:
+    """The agenda in its order, under headings: safety flags, carried over, then each group."""
+    out: list[tuple[str, list[PacketPatient]]] = []
+    for p in patients:
+        if p.group == "safety":
+            label = p.group_label
+        elif p.carried_from is not None:
+            label = f"Carried over from {d_short(p.carried_from, year)}"
+        else:
+            label = p.group_label
+        if out and out[-1][0] == label:
+            out[-1][1].append(p)
+        else:
+            out.append((label, [p]))
+    return out
 
 
 def _n(v: int | None) -> str:

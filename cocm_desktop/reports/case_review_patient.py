@@ -36,6 +36,8 @@ def patient_pages(p: PacketPatient, count: int, year: int, on: date) -> list[Flo
     chips += [Chip(r, ACCENT, outline=True) for r in p.reasons if r != p.group_label]
     if p.manual:
         chips.append(Chip("added by care manager", MUTED, outline=True))
+    if p.carried_from is not None:
+        chips.append(Chip(f"not reached {d_short(p.carried_from, year)}", MUTED, outline=True))
     ident = [f"MRN <b>{t(p.mrn)}</b>", f"{p.age} y"] + ([t(p.sex)] if p.sex else []) + [
         f"born {t(d_short(p.date_of_birth))}"]
     left = [chip_row(chips, width=WIDTH * 0.58), Spacer(1, 3), P(t(p.name), "name"), P(" \u00b7 ".join(ident), "sub")]

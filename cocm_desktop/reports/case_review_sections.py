@@ -157,7 +157,7 @@ def recommendations_section(p: PacketPatient, year: int) -> list[Flowable]:
     if not p.recommendations:
         return [P("<font color='#17365D'><b>EARLIER RECOMMENDATIONS</b></font>&nbsp;&nbsp; none \u2014 first review",
                   "body"), Spacer(1, 7)]
-    rows = [th("Review", "Recommendation", "Loop")]
+    rows = [th("Recorded", "Recommendation", "Loop")]
     for r in p.recommendations[:6]:
         what = f"<b>{t(r.kind)}</b>"
         if r.drug:
@@ -181,7 +181,11 @@ def recommendations_section(p: PacketPatient, year: int) -> list[Flowable]:
                 loop.append(f"waiting since {t(d_short(r.recommended_on, year))}")
             if r.told_on:
                 loop.append(f"Told {t(d_short(r.told_on, year))}" + (f" ({t(r.told_how).lower()})" if r.told_how else ""))
-        rows.append([c(d_short(r.session_on or r.recommended_on, year)), P(what, "cell"),
+        # The day it was recorded (what the app shows); a session on another day is named beside it.
+        when = t(d_short(r.recommended_on, year))
+        if r.session_on is not None and r.session_on != r.recommended_on:
+            when += f"<br/><font color='#5F6368'>review {t(d_short(r.session_on, year))}</font>"
+        rows.append([P(when, "cell"), P(what, "cell"),
                      P("<br/>".join(loop), "small")])
     extra = [("BACKGROUND", (0, i), (-1, i), QUESTION_BG) for i, r in enumerate(p.recommendations[:6], start=1)
              if r.is_open]

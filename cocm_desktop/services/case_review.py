@@ -1,12 +1,17 @@
 """Case review: weekly sessions, the automatic (editable) agenda and the recommendation loop.
 
 Decisions:
+- A session is one consultant's review of one care manager's caseload (a network has one a week per
+  care manager, never one agenda of thousands). Its length and minutes per patient default to the
+  clinic policy and are kept on the session.
 - The agenda is built from the registry facts as of the day it is built, in the spec's order
-  (domain.case_review.build_agenda): new enrollments (never reviewed), not improving, medication
-  questions (a contact carries an unanswered question), safety flags, follow-ups (a recommendation
-  loop still open). Only CoCM episodes are put on automatically (BHI has no consultant review);
-  anyone may be added by hand. `rebuild_agenda` refreshes it and keeps manual additions, drops and
-  items already discussed.
+  (services.case_review_agenda.plan_agenda): safety flags first, the patients not reached at the
+  care manager's previous session, new enrollments (never reviewed), not improving, medication
+  questions (a contact carries an unanswered question), follow-ups (a recommendation loop still
+  open). What does not fit the session is saved as "not reached" and carried first into the next
+  one. Only CoCM episodes are put on automatically (BHI has no consultant review); anyone may be
+  added by hand. `rebuild_agenda` refreshes it and keeps manual additions, drops and items already
+  discussed.
 - An episode counts as "reviewed" on the session date once its agenda item is marked discussed or
   gets a recommendation. Discussing an item answers the episode's open consultant questions.
 - Loop: recommended → approved | modified | declined (treating clinician) → told_patient (care
@@ -18,17 +23,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, aliased
 
 from cocm_desktop.domain import case_review as cr
 from cocm_desktop.domain.actor import Actor
+from cocm_desktop.domain.policy import policy_fields
 from cocm_desktop.domain.roles import Permission, Role
-from cocm_desktop.store.models import AgendaItem, CaseReviewSession, Contact, Episode, Patient, Recommendation
+from cocm_desktop.store import audit
+from cocm_desktop.store.models import (
+    AgendaItem,
+    CaseReviewSession,
+    Contact,
+    Episode,
+    Patient,
+    Recommendation,
+    User,
+)
 
 from ._clinical import get_episode, get_open_episode, get_row, staff_user, user_names
 from ._clinical import text as clean
-from .common import ValidationError, check, local_now, local_today, record
+from .case_review_agenda import plan_agenda, session_length
+from .common import ValidationError, check, load_policy, local_now, local_today, record
 
 
 @dataclass(frozen=True)
@@ -45,6 +61,8 @@ class AgendaEntry:
     removed: bool
     reviewed: bool
     discussion: str | None
+    not_reached: bool = False
+    carried_from: date | None = None  # the earlier session this patient was not reached at
 
 
 @dataclass(frozen=True)
@@ -57,6 +75,27 @@ class ReviewSessionView:
     notes: str | None
     held: bool
     agenda: tuple[AgendaEntry, ...]  # in agenda order; dropped items last with removed=True
+    care_manager_id: int | None = None  # None: a clinic-wide session from before per-caseload sessions
+    care_manager: str | None = None
+    minutes: int = 60
+    minutes_per_patient: int = 6
+    capacity: int = 10  # patients the session has time for
+    not_reached: tuple[AgendaEntry, ...] = ()  # beyond the session's length, carried to the next one
+
+
+@dataclass(frozen=True)
+class SessionSummary:
+    """A line of the session chooser."""
+
+    id: int
+    session_on: date
+    held: bool
+    consultant_id: int
+    consultant: str
+    care_manager_id: int | None
+    care_manager: str | None  # None: the whole clinic (older sessions)
+    on_agenda: int
+    not_reached: int
 
 
 @dataclass(frozen=True)
@@ -87,20 +126,44 @@ class RecommendationView:
 # Sessions and agenda
 
 
+def _minutes(value: int | None, name: str) -> int | None:
+    if value is None:
+        return None
+    f = next(f for f in policy_fields() if f.name == name)
+    if type(value) is not int or not f.minimum <= value <= f.maximum:
+        raise ValidationError(f"{f.label} must be between {f.minimum} and {f.maximum} {f.unit}.")
+    return value
+
+
 def create_review_session(
-    session: Session, actor: Actor, *, session_on: date, consultant_id: int, attendees: str | None = None,
+    session: Session, actor: Actor, *, session_on: date, consultant_id: int, care_manager_id: int | None = None,
+    minutes: int | None = None, minutes_per_patient: int | None = None, attendees: str | None = None,
     notes: str | None = None, today: date | None = None,
 ) -> ReviewSessionView:
-    """A case-review session with its agenda built automatically."""
+    """One care manager's case-review session (a care manager setting one up: their own caseload by
+    default), sized by the clinic policy unless given, with its agenda built automatically."""
     check(actor, Permission.MANAGE_CASE_REVIEW)
     consultant = staff_user(session, consultant_id, Role.PSYCHIATRIST, "psychiatric consultant")
-    row = CaseReviewSession(session_on=session_on, consultant_id=consultant.id,
+    if care_manager_id is None and actor.role == Role.CARE_MANAGER.value:
+        care_manager_id = actor.user_id
+    cm = staff_user(session, care_manager_id, Role.CARE_MANAGER, "care manager whose caseload is reviewed")
+    policy = load_policy(session)
+    minutes = _minutes(minutes, "case_review_session_minutes") or policy.case_review_session_minutes
+    per_patient = (_minutes(minutes_per_patient, "case_review_minutes_per_patient")
+                   or policy.case_review_minutes_per_patient)
+    if per_patient > minutes:
+        raise ValidationError("The minutes per patient cannot be more than the session's length.")
+    if session.scalar(select(CaseReviewSession.id).where(CaseReviewSession.care_manager_id == cm.id,
+                                                         CaseReviewSession.session_on == session_on)):
+        raise ValidationError(f"{cm.display_name} already has a case review on {session_on.isoformat()}.")
+    row = CaseReviewSession(session_on=session_on, consultant_id=consultant.id, care_manager_id=cm.id,
+                            minutes=minutes, minutes_per_patient=per_patient,
                             attendees=clean(attendees, "Attendees", max_len=2000),
                             notes=clean(notes, "Notes", max_len=8000), created_by_id=actor.user_id)
     session.add(row)
     session.flush()
     record(session, actor, "case_review.create", object_type="case_review_session", object_id=row.id,
-           summary=f"Case review on {session_on.isoformat()} set up")
+           summary=f"Case review on {session_on.isoformat()} set up ({minutes} minutes)")
     _sync_agenda(session, row, today or local_today())
     return review_view(session, row)
 
@@ -114,6 +177,17 @@ def rebuild_agenda(session: Session, actor: Actor, review_id: int, *, today: dat
     return review_view(session, row)
 
 
+def prepare_agendas(session: Session, review_ids: list[int], *, today: date, by: str = "system",
+                    summary: str = "Agenda built automatically") -> None:
+    """Build saved agendas with no one signed in (the demo generator): audited as `by`, never as a
+    person who has not signed in."""
+    for review_id in review_ids:
+        row = get_row(session, CaseReviewSession, review_id, "case review")
+        _sync_agenda(session, row, today)
+        audit.append(session, user_id=None, username=by, action="case_review.agenda",
+                     object_type="case_review_session", object_id=row.id, summary=summary)
+
+
 def add_to_agenda(
     session: Session, actor: Actor, review_id: int, episode_id: int, *, reason: str | None = None,
     today: date | None = None,
@@ -124,10 +198,11 @@ def add_to_agenda(
     episode = get_open_episode(session, episode_id)
     existing = session.scalars(select(AgendaItem).where(
         AgendaItem.session_id == row.id, AgendaItem.episode_id == episode.id)).first()
-    if existing is not None and not existing.removed:
+    if existing is not None and not existing.removed and not existing.not_reached:
         raise ValidationError("This patient is already on the agenda.")
-    if existing is not None:
+    if existing is not None:  # dropped earlier, or not reached: the care manager makes room
         existing.removed = False
+        existing.not_reached = False
         existing.added_manually = True
     else:
         session.add(AgendaItem(session_id=row.id, episode_id=episode.id, group=cr.AgendaGroup.FOLLOW_UP.value,
@@ -173,6 +248,9 @@ def mark_discussed(
 
 def _discussed(session: Session, item: AgendaItem, discussion: str | None) -> None:
     item.reviewed = True
+    if item.not_reached:  # discussed after all: on the agenda, where the care manager put it
+        item.not_reached = False
+        item.added_manually = True
     if discussion:
         item.discussion = discussion
     sess = session.get(CaseReviewSession, item.session_id)
@@ -184,41 +262,21 @@ def _discussed(session: Session, item: AgendaItem, discussion: str | None) -> No
 
 
 def _sync_agenda(session: Session, review: CaseReviewSession, today: date) -> None:
-    from .registry import collect
-
+    """Save the planned agenda: positions in agenda order, then the not-reached list after it."""
     existing = {i.episode_id: i for i in session.scalars(select(AgendaItem).where(AgendaItem.session_id == review.id))}
-    rows = collect(session, today=today, with_billing=False)
-    candidates = []
-    names: dict[int, str] = {}
-    for row, extras in rows:
-        names[row.episode_id] = row.patient_name
-        if row.program != "cocm":
-            continue
-        groups = cr.agenda_groups_for(
-            ever_reviewed=row.last_case_review_on is not None, flags=row.flag_set,
-            open_question=extras.open_question_since is not None, follow_up_requested=extras.open_loops > 0)
-        since = extras.open_question_since if cr.AgendaGroup.MEDICATION_QUESTION in groups and not (
-            cr.AgendaGroup.NEW in groups or cr.AgendaGroup.NOT_IMPROVING in groups) else row.enrolled_on
-        candidates.append(cr.AgendaCandidate(row.episode_id, groups, row.patient_name, since))
-    missing = [eid for eid in existing if eid not in names]
-    if missing:
-        for eid, family, given in session.execute(
-                select(Episode.id, Patient.family_name, Patient.given_name)
-                .join(Patient, Patient.id == Episode.patient_id).where(Episode.id.in_(missing))):
-            names[eid] = f"{family}, {given}"
-    keep = [cr.AgendaCandidate(eid, frozenset({cr.AgendaGroup(i.group)}) if i.reviewed and not i.added_manually
-                               else frozenset(), names.get(eid, ""), None)
-            for eid, i in existing.items() if (i.added_manually or i.reviewed) and not i.removed]
-    dropped = [eid for eid, i in existing.items() if i.removed]
-    built = cr.build_agenda(candidates, added=keep, dropped=dropped)
-    for pos, entry in enumerate(built, start=1):
+    plan = plan_agenda(session, review, today)
+    ordered = [(e, False) for e in plan.on_agenda] + [(e, True) for e in plan.not_reached]
+    for pos, (entry, not_reached) in enumerate(ordered, start=1):
         item = existing.pop(entry.episode_id, None)
         reasons = ", ".join(g.label for g in entry.reasons)
+        carried = plan.carried_from.get(int(entry.episode_id))
         if item is None:
             session.add(AgendaItem(session_id=review.id, episode_id=entry.episode_id, group=entry.group.value,
-                                   position=pos, reason=reasons, added_manually=False))
+                                   position=pos, reason=reasons, added_manually=False, not_reached=not_reached,
+                                   carried_from_id=carried))
         else:
-            item.group, item.position = entry.group.value, pos
+            item.group, item.position, item.not_reached, item.carried_from_id = (
+                entry.group.value, pos, not_reached, carried)
             if not item.added_manually or not item.reason:
                 item.reason = reasons
     for item in existing.values():  # automatic items no longer qualifying, never discussed
@@ -230,20 +288,29 @@ def _sync_agenda(session: Session, review: CaseReviewSession, today: date) -> No
 
 
 def review_view(session: Session, row: CaseReviewSession) -> ReviewSessionView:
+    carried = aliased(CaseReviewSession)
     items = session.execute(
-        select(AgendaItem, Episode.patient_id, Patient.family_name, Patient.given_name)
+        select(AgendaItem, Episode.patient_id, Patient.family_name, Patient.given_name, carried.session_on)
         .join(Episode, Episode.id == AgendaItem.episode_id).join(Patient, Patient.id == Episode.patient_id)
+        .outerjoin(carried, carried.id == AgendaItem.carried_from_id)
         .where(AgendaItem.session_id == row.id).order_by(AgendaItem.removed, AgendaItem.position, AgendaItem.id)
     ).all()
-    names = user_names(session, {row.consultant_id})
-    agenda = tuple(
+    names = user_names(session, {row.consultant_id, row.care_manager_id})
+    entries = [
         AgendaEntry(i.id, i.episode_id, pid, f"{fam}, {giv}", i.group, cr.AgendaGroup(i.group).label,
                     tuple(r.strip() for r in (i.reason or "").split(",") if r.strip()), i.position,
-                    bool(i.added_manually), bool(i.removed), bool(i.reviewed), i.discussion)
-        for i, pid, fam, giv in items
-    )
-    return ReviewSessionView(row.id, row.session_on, row.consultant_id, names.get(row.consultant_id, "?"),
-                             row.attendees, row.notes, bool(row.held), agenda)
+                    bool(i.added_manually), bool(i.removed), bool(i.reviewed), i.discussion,
+                    bool(i.not_reached), carried_on)
+        for i, pid, fam, giv, carried_on in items
+    ]
+    minutes, per_patient = session_length(row, load_policy(session))
+    return ReviewSessionView(
+        row.id, row.session_on, row.consultant_id, names.get(row.consultant_id, "?"), row.attendees, row.notes,
+        bool(row.held), tuple(e for e in entries if not e.not_reached or e.removed),
+        care_manager_id=row.care_manager_id,
+        care_manager=names.get(row.care_manager_id) if row.care_manager_id else None,
+        minutes=minutes, minutes_per_patient=per_patient, capacity=cr.session_capacity(minutes, per_patient),
+        not_reached=tuple(e for e in entries if e.not_reached and not e.removed))
 
 
 def get_review_session(session: Session, actor: Actor, review_id: int) -> ReviewSessionView:
@@ -251,12 +318,33 @@ def get_review_session(session: Session, actor: Actor, review_id: int) -> Review
     return review_view(session, get_row(session, CaseReviewSession, review_id, "case review"))
 
 
-def list_review_sessions(session: Session, actor: Actor, *, limit: int = 52) -> list[tuple[int, date, bool]]:
-    """(id, date, held), newest first."""
+def list_review_sessions(
+    session: Session, actor: Actor, *, care_manager_id: int | None = None, consultant_id: int | None = None,
+    limit: int = 60,
+) -> list[SessionSummary]:
+    """Sessions, newest first, of one care manager and/or one consultant when given."""
     check(actor, Permission.READ_REGISTRY)
-    return [tuple(r) for r in session.execute(  # type: ignore[misc]
-        select(CaseReviewSession.id, CaseReviewSession.session_on, CaseReviewSession.held)
-        .order_by(CaseReviewSession.session_on.desc(), CaseReviewSession.id.desc()).limit(limit))]
+    cm, psych = aliased(User), aliased(User)
+    q = (select(CaseReviewSession.id, CaseReviewSession.session_on, CaseReviewSession.held,
+                CaseReviewSession.consultant_id, psych.display_name, CaseReviewSession.care_manager_id,
+                cm.display_name)
+         .join(psych, psych.id == CaseReviewSession.consultant_id)
+         .outerjoin(cm, cm.id == CaseReviewSession.care_manager_id))
+    if care_manager_id is not None:
+        q = q.where(CaseReviewSession.care_manager_id == care_manager_id)
+    if consultant_id is not None:
+        q = q.where(CaseReviewSession.consultant_id == consultant_id)
+    rows = session.execute(q.order_by(CaseReviewSession.session_on.desc(), cm.display_name,
+                                      CaseReviewSession.id.desc()).limit(limit)).all()
+    counts: dict[tuple[int, bool], int] = {}
+    if rows:
+        for sid, not_reached, n in session.execute(
+                select(AgendaItem.session_id, AgendaItem.not_reached, func.count())
+                .where(AgendaItem.session_id.in_([r[0] for r in rows]), AgendaItem.removed.is_(False))
+                .group_by(AgendaItem.session_id, AgendaItem.not_reached)):
+            counts[(sid, bool(not_reached))] = n
+    return [SessionSummary(r[0], r[1], bool(r[2]), r[3], r[4], r[5], r[6], counts.get((r[0], False), 0),
+                           counts.get((r[0], True), 0)) for r in rows]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -7,11 +7,14 @@ Decisions:
 - Permission READ_CHART: every role may print the packet (it is the team's working paper); printing
   is audited as a report ("report.case_review_packet") listing the patients it contains.
 - Session choice: `session_id`, else the session on `on_date`, else the next session on/after
-  today, else the latest one.
+  today, else the latest one — of `care_manager_id` when given. Several sessions on one date (one
+  per care manager): the actor's own caseload first, else the first care manager by name.
+- One session, one care manager's caseload: the agenda, the "not reached" list (names and
+  reasons only, carried to the next session) and that care manager's caseload line.
 - Agenda: the agenda saved for the session (services.case_review: automatic items + the care
   manager's additions, minus drops), in agenda order. A session nobody has prepared yet (nothing
-  saved, not held) gets the automatic agenda computed in memory with the same domain rules as
-  services.case_review — printing never writes the agenda.
+  saved, not held) gets the automatic agenda planned in memory by the same code as
+  services.case_review (services.case_review_agenda) — printing never writes the agenda.
 - Figures are as of `today` (the printing day), the same numbers the registry shows that day:
   weeks in treatment, baseline/last scores and flags come from services.registry.collect.
 - Set-based: one query per fact family for all agenda episodes (measures, contacts, medications,
@@ -26,7 +29,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from cocm_desktop.domain import case_review as cr
 from cocm_desktop.domain.actor import Actor
@@ -52,6 +55,7 @@ from cocm_desktop.store.models import (
 )
 
 from ._perf import without_gc
+from .case_review_agenda import plan_agenda, session_length
 from .case_review_packet_model import (
     CarePlanSummary,
     CaseloadRow,
@@ -60,6 +64,7 @@ from .case_review_packet_model import (
     GroupCount,
     ItemAnswers,
     MedicationLine,
+    NotReachedLine,
     PacketPatient,
     Question,
     RecommendationLine,
@@ -80,27 +85,41 @@ RECENT_CONTACTS = 5  # contacts printed per patient (newest first)
 
 
 def pick_session(session: Session, *, session_id: int | None = None, on_date: date | None = None,
-                 today: date | None = None) -> CaseReviewSession:
+                 today: date | None = None, care_manager_id: int | None = None,
+                 prefer_user_id: int | None = None) -> CaseReviewSession:
     if session_id is not None:
         row = session.get(CaseReviewSession, session_id)
         if row is None:
             raise NotFound(f"No case-review session with id {session_id}.")
         return row
+    cm = aliased(User)
+    q = select(CaseReviewSession).outerjoin(cm, cm.id == CaseReviewSession.care_manager_id)
+    if care_manager_id is not None:
+        q = q.where(CaseReviewSession.care_manager_id == care_manager_id)
+    whose = "" if care_manager_id is None else " for that care manager"
+    # Among sessions on one day: the actor's own caseload (or consultation), then by care manager.
+    mine = [] if prefer_user_id is None else [
+        (CaseReviewSession.care_manager_id != prefer_user_id), (CaseReviewSession.consultant_id != prefer_user_id)]
+    by_cm = [*mine, cm.display_name, CaseReviewSession.id]
     if on_date is not None:
-        row = session.scalars(select(CaseReviewSession).where(CaseReviewSession.session_on == on_date)
-                              .order_by(CaseReviewSession.id)).first()
+        row = session.scalars(q.where(CaseReviewSession.session_on == on_date).order_by(*by_cm)).first()
         if row is None:
-            raise NotFound(f"No case-review session on {on_date.isoformat()}.")
+            raise NotFound(f"No case-review session{whose} on {on_date.isoformat()}.")
         return row
     today = today or local_today()
-    row = session.scalars(select(CaseReviewSession).where(CaseReviewSession.session_on >= today)
-                          .order_by(CaseReviewSession.session_on, CaseReviewSession.id)).first()
+    row = session.scalars(q.where(CaseReviewSession.session_on >= today)
+                          .order_by(CaseReviewSession.session_on, *by_cm)).first()
     if row is None:
-        row = session.scalars(select(CaseReviewSession)
-                              .order_by(CaseReviewSession.session_on.desc(), CaseReviewSession.id.desc())).first()
+        row = session.scalars(q.order_by(CaseReviewSession.session_on.desc(), *by_cm)).first()
     if row is None:
-        raise NotFound("There is no case-review session yet; schedule one first.")
+        raise NotFound(f"There is no case-review session{whose} yet; schedule one first.")
     return row
+
+
+def sessions_on(session: Session, on: date) -> int:
+    """How many sessions (one per care manager) a day has."""
+    return int(session.scalar(select(func.count()).select_from(CaseReviewSession)
+                              .where(CaseReviewSession.session_on == on)) or 0)
 
 
 @dataclass(frozen=True)
@@ -110,38 +129,41 @@ class _Entry:
     reasons: tuple[str, ...]  # AgendaGroup values
     reason_text: str | None
     manual: bool
+    carried_from: date | None = None
 
 
 _GROUP_ORDER = {g.value: n for n, g in enumerate(AgendaGroup)}
 
 
-def _stored_agenda(session: Session, crs: CaseReviewSession) -> list[_Entry]:
-    """The agenda saved for the session (automatic items + additions, without drops), agenda order."""
+def _stored_agenda(session: Session, crs: CaseReviewSession) -> tuple[list[_Entry], list[_Entry]]:
+    """The agenda saved for the session (automatic items + additions, without drops) in the order
+    it was saved, and its not-reached list."""
+    carried = aliased(CaseReviewSession)
     rows = session.execute(
         select(AgendaItem.episode_id, AgendaItem.group, AgendaItem.position, AgendaItem.reason,
-               AgendaItem.added_manually, AgendaItem.id)
+               AgendaItem.added_manually, AgendaItem.id, AgendaItem.not_reached, carried.session_on)
+        .outerjoin(carried, carried.id == AgendaItem.carried_from_id)
         .where(AgendaItem.session_id == crs.id, AgendaItem.removed.is_(False))
     ).all()
-    rows = sorted(rows, key=lambda r: (_GROUP_ORDER.get(r[1], 99), r[2], r[5]))
-    return [_Entry(r[0], r[1], (r[1],), r[3], bool(r[4])) for r in rows]
+    # Agenda order as domain.case_review builds it: safety, carried over, then by group.
+    rows = sorted(rows, key=lambda r: (0 if r[1] == AgendaGroup.SAFETY.value else 1 if r[7] else 2,
+                                       _GROUP_ORDER.get(r[1], 99), r[2], r[5]))
+    out = [_Entry(r[0], r[1], (r[1],), r[3], bool(r[4]), r[7]) for r in rows if not r[6]]
+    return out, [_Entry(r[0], r[1], (r[1],), r[3], bool(r[4]), r[7]) for r in rows if r[6]]
 
 
-def _automatic_agenda(rows: list) -> list[_Entry]:  # type: ignore[type-arg]
-    """The agenda the case-review service would build today (same domain rules), kept in memory:
-    printing never writes the agenda. Used when nobody has prepared the session's agenda yet."""
-    candidates = []
-    for row, extras in rows:
-        if row.program != "cocm":
-            continue
-        groups = cr.agenda_groups_for(
-            ever_reviewed=row.last_case_review_on is not None, flags=row.flag_set,
-            open_question=extras.open_question_since is not None, follow_up_requested=extras.open_loops > 0)
-        only_question = cr.AgendaGroup.MEDICATION_QUESTION in groups and not (
-            cr.AgendaGroup.NEW in groups or cr.AgendaGroup.NOT_IMPROVING in groups)
-        since = extras.open_question_since if only_question else row.enrolled_on
-        candidates.append(cr.AgendaCandidate(row.episode_id, groups, row.patient_name, since))
-    return [_Entry(int(i.episode_id), i.group.value, tuple(g.value for g in i.reasons), None, i.manual)
-            for i in cr.build_agenda(candidates)]
+def _automatic_agenda(session: Session, crs: CaseReviewSession, today: date, policy, rows: list  # type: ignore[no-untyped-def,type-arg]
+                      ) -> tuple[list[_Entry], list[_Entry]]:
+    """The agenda the case-review service would build today (the same planning code), kept in
+    memory: printing never writes the agenda. Used when nobody has prepared the session yet."""
+    plan = plan_agenda(session, crs, today, policy, rows=rows)
+    carried_on = {plan.previous.id: plan.previous.session_on} if plan.previous is not None else {}
+
+    def entry(i: cr.AgendaItem) -> _Entry:
+        return _Entry(int(i.episode_id), i.group.value, tuple(g.value for g in i.reasons), None, i.manual,
+                      carried_on.get(plan.carried_from.get(int(i.episode_id), -1)))
+
+    return [entry(i) for i in plan.on_agenda], [entry(i) for i in plan.not_reached]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -193,6 +215,7 @@ def packet_data(
     session_id: int | None = None,
     on_date: date | None = None,
     *,
+    care_manager_id: int | None = None,
     today: date | None = None,
     now: datetime | None = None,
 ) -> CaseReviewPacket:
@@ -203,13 +226,15 @@ def packet_data(
     now = now or local_now()
     today = today or local_today()
     policy = load_policy(session)
-    crs = pick_session(session, session_id=session_id, on_date=on_date, today=today)
-    # Registry rows for every open episode: the agenda patients' figures and the caseload table.
-    all_rows = collect(session, today=today, policy=policy, with_billing=False)
-    entries = _stored_agenda(session, crs)
-    agenda_saved = bool(entries)
-    if not entries and not crs.held:
-        entries = _automatic_agenda(all_rows)
+    crs = pick_session(session, session_id=session_id, on_date=on_date, today=today,
+                       care_manager_id=care_manager_id, prefer_user_id=actor.user_id)
+    # Registry rows of the session's caseload: the agenda patients' figures and the caseload line.
+    all_rows = collect(session, today=today, policy=policy, with_billing=False,
+                       care_manager_id=crs.care_manager_id)
+    entries, not_reached = _stored_agenda(session, crs)
+    agenda_saved = bool(entries or not_reached)
+    if not agenda_saved and not crs.held:
+        entries, not_reached = _automatic_agenda(session, crs, today, policy, all_rows)
     ids = [e.episode_id for e in entries]
     reg = {row.episode_id: row for row, _extras in all_rows}
     missing = [i for i in ids if i not in reg]  # e.g. closed since it was put on the agenda
@@ -234,6 +259,10 @@ def packet_data(
 
     consultant = names.get(crs.consultant_id, "?")
     cms = tuple(dict.fromkeys(p.care_manager for p in patients_out))
+    if crs.care_manager_id is not None:
+        cms = (names.get(crs.care_manager_id, "?"),)
+    minutes, per_patient = session_length(crs, policy)
+    not_reached_out = _not_reached(session, not_reached, reg)
     counts: dict[str, int] = defaultdict(int)
     for p in patients_out:
         counts[p.group] += 1
@@ -244,6 +273,9 @@ def packet_data(
         agenda_saved=agenda_saved,
         consultant=consultant, attendees=crs.attendees, care_managers=cms, as_of=today, generated_at=now,
         generated_by=actor.display_name, group_counts=group_counts,
+        care_manager=names.get(crs.care_manager_id) if crs.care_manager_id else None, minutes=minutes,
+        minutes_per_patient=per_patient, capacity=cr.session_capacity(minutes, per_patient),
+        not_reached=not_reached_out,
         caseload=_caseload([r for r, _ in all_rows], set(ids), policy), patients=tuple(patients_out),
     )
     record(session, actor, "report.case_review_packet", object_type="case_review_session", object_id=crs.id,
@@ -251,6 +283,26 @@ def packet_data(
            detail={"patient_ids": [p.patient_id for p in patients_out],
                    "episode_ids": [p.episode_id for p in patients_out]})
     return packet
+
+
+def _not_reached(session: Session, entries: list[_Entry], reg: dict) -> tuple[NotReachedLine, ...]:  # type: ignore[type-arg]
+    """Names and reasons only: these patients get their pages at the next session."""
+    if not entries:
+        return ()
+    ids = [e.episode_id for e in entries]
+    who = {eid: (f"{fam}, {giv}", mrn) for eid, fam, giv, mrn in session.execute(
+        select(Episode.id, Patient.family_name, Patient.given_name, Patient.mrn)
+        .join(Patient, Patient.id == Episode.patient_id).where(Episode.id.in_(ids)))}
+    out = []
+    for e in entries:
+        name, mrn = who.get(e.episode_id, ("?", ""))
+        row = reg.get(e.episode_id)
+        out.append(NotReachedLine(name=name, mrn=mrn, group_label=_group_label(e.group),
+                                  reasons=tuple(_group_label(r) for r in e.reasons) if len(e.reasons) > 1
+                                  else tuple(r.strip() for r in (e.reason_text or "").split(",") if r.strip()),
+                                  carried_from=e.carried_from,
+                                  weeks=row.weeks if row is not None else None))
+    return tuple(out)
 
 
 def _caseload(rows: list, agenda_ids: set[int], policy) -> tuple[CaseloadRow, ...]:  # type: ignore[no-untyped-def,type-arg]
@@ -435,4 +487,5 @@ def _patient(pos: int, entry: _Entry, ep: Episode, pt: Patient, row, facts: _Fac
         recommendations=recs, questions=tuple(questions), care_plan=plan_summary, patient_goals=ep.patient_goals,
         next_action=ep.next_action, next_action_on=ep.next_action_on,
         last_case_review_on=row.last_case_review_on if row is not None else None,
+        carried_from=entry.carried_from,
     )

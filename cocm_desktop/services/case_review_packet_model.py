@@ -191,6 +191,7 @@ class PacketPatient:
     next_action: str | None
     next_action_on: date | None
     last_case_review_on: date | None
+    carried_from: date | None = None  # not reached at the care manager's session of that date
 
     @property
     def primary(self) -> ScaleSummary:
@@ -212,6 +213,18 @@ class CaseloadRow:
     measure_due: int
     responding: int  # primary scale at response or remission
     with_follow_up: int  # episodes with a follow-up score (denominator for `responding`)
+
+
+@dataclass(frozen=True)
+class NotReachedLine:
+    """A patient the session has no time for: listed by name, carried first to the next session."""
+
+    name: str
+    mrn: str
+    group_label: str
+    reasons: tuple[str, ...]
+    carried_from: date | None  # already not reached once, at that session
+    weeks: int | None
 
 
 @dataclass(frozen=True)
@@ -237,6 +250,11 @@ class CaseReviewPacket:
     group_counts: tuple[GroupCount, ...]  # every group, agenda order (zero counts included)
     caseload: tuple[CaseloadRow, ...]
     patients: tuple[PacketPatient, ...]
+    care_manager: str | None = None  # whose caseload (None: a clinic-wide session from before)
+    minutes: int = 60
+    minutes_per_patient: int = 6
+    capacity: int = 10
+    not_reached: tuple[NotReachedLine, ...] = ()
 
     @property
     def total_open(self) -> int:

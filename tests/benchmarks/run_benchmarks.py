@@ -15,7 +15,8 @@ warm-up), with the target for this 2-core machine, the machine and its load aver
   sqlcipher_export in a temp directory, timed in a separate process, deleted afterwards;
   floor_registry.py says what it covers);
 - opening one patient chart; the month-end billing computation (October, complete) and its PDF;
-  a 40-patient case-review packet (data + PDF);
+  the case-review packet (data + PDF) of one realistic session (a care manager's next session of
+  median size) and of the largest next session;
 - database file size and this process's peak memory.
 --skip gui|chart|billing|packet leaves a section out while iterating on another. The run writes
 audit records (chart opens) into the clinic file; nothing else.
@@ -298,7 +299,7 @@ def main() -> int:
         figures.extend(billing_figures(db, actor, runs))
     if "packet" not in skip:
         gc.collect()
-        figures.append(packet_figure(db_path, runs))
+        figures.extend(packet_figures(db_path, runs))
 
     db.close()
     size = db_path.stat().st_size / 1024 / 1024
@@ -383,58 +384,47 @@ def billing_figures(db, actor, runs: int) -> list[Figure]:  # type: ignore[no-un
     ]
 
 
-def packet_figure(db_path: Path, runs: int) -> Figure:
-    """A case-review session whose saved agenda has 40 patients: packet data + PDF.
+def packet_figures(db_path: Path, runs: int) -> list[Figure]:
+    """The case-review packet (data + PDF) of one care manager's next session as the clinic
+    prepared it: one of median size (what a consultant prints every week) and the largest.
 
-    The 40 are the first 40 of the clinic's next session (its automatic agenda, built over the
-    whole clinic, is thousands long at this scale). The session is added inside the timed unit
-    of work and rolled back, so the clinic file is left as it was.
+    Each run is rolled back (printing audits the packet), so the clinic file is left as it was.
     """
-    from sqlalchemy import select
+    from sqlalchemy import Integer, func, select
 
     from cocm_desktop.reports.case_review_packet import build_case_review_packet
-    from cocm_desktop.services.case_review_packet import packet_data, pick_session
+    from cocm_desktop.services.case_review_packet import packet_data
     from cocm_desktop.store.database import Database
     from cocm_desktop.store.models import AgendaItem, CaseReviewSession
 
     with Database.open(db_path, "cm1", PASSWORD) as db:
         with db.session() as s:
-            upcoming = pick_session(s, today=TODAY)
-            full = s.execute(
-                select(AgendaItem.episode_id, AgendaItem.group, AgendaItem.reason)
-                .where(AgendaItem.session_id == upcoming.id, AgendaItem.removed.is_(False))
-                .order_by(AgendaItem.position)
-            ).all()
-            if not full:  # no saved agenda: the automatic one, in agenda order
-                auto = packet_data(s, db.actor, session_id=upcoming.id, today=TODAY).patients
-                full = [(p.episode_id, p.group, p.reason_text) for p in auto]
-            consultant = upcoming.consultant_id
+            upcoming = s.execute(
+                select(CaseReviewSession.id, func.count(AgendaItem.id),
+                       func.sum(AgendaItem.not_reached.cast(Integer)))
+                .join(AgendaItem, AgendaItem.session_id == CaseReviewSession.id)
+                .where(CaseReviewSession.session_on >= TODAY, AgendaItem.removed.is_(False))
+                .group_by(CaseReviewSession.id)).all()
+            sessions = s.scalar(select(func.count()).select_from(CaseReviewSession)
+                                .where(CaseReviewSession.session_on >= TODAY))
+        # (id, on the agenda, not reached), by agenda size
+        sized = sorted(((sid, n - int(nr or 0), int(nr or 0)) for sid, n, nr in upcoming), key=lambda r: (r[1], r[0]))
+        typical, largest = sized[len(sized) // 2], sized[-1]
 
-        def packet() -> bytes:
+        def packet(sid: int) -> bytes:
             with db.session() as s:
-                crs = CaseReviewSession(
-                    session_on=date(2026, 12, 31), consultant_id=consultant, created_by_id=db.actor.user_id
-                )
-                s.add(crs)
-                s.flush()
-                s.add_all(
-                    AgendaItem(session_id=crs.id, episode_id=eid, group=group, position=n, reason=reason)
-                    for n, (eid, group, reason) in enumerate(full[:40], start=1)
-                )
-                s.flush()
-                p = packet_data(s, db.actor, session_id=crs.id, today=TODAY)
+                p = packet_data(s, db.actor, session_id=sid, today=TODAY)
                 s.rollback()
             return build_case_review_packet(p)
 
-        ms, pdf = median_ms(packet, max(1, min(runs, 3)))
-    pages = pdf.count(b"/Type /Page") - pdf.count(b"/Type /Pages")
-    return Figure(
-        "case-review packet, 40 patients (data + PDF)",
-        ms / 1000,
-        "s",
-        3.0,
-        f"{pages} pages; next session's automatic agenda: {len(full)} patients",
-    )
+        out = []
+        for label, (sid, on, nr) in (("one session", typical), ("largest session", largest)):
+            ms, pdf = median_ms(lambda sid=sid: packet(sid), max(1, min(runs, 3)))
+            pages = pdf.count(b"/Type /Page") - pdf.count(b"/Type /Pages")
+            out.append(Figure(f"case-review packet, {label}: {on} patients (data + PDF)", ms / 1000, "s", 3.0,
+                              f"{pages} pages; {nr} not reached; {sessions} next sessions, "
+                              f"agendas {sized[0][1]}–{largest[1]} patients"))
+    return out
 
 
 if __name__ == "__main__":

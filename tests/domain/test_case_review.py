@@ -16,6 +16,8 @@ from cocm_desktop.domain.case_review import (
     group_agenda,
     loop_transition,
     next_loop_states,
+    session_capacity,
+    size_agenda,
     waiting_since_kind,
 )
 from cocm_desktop.domain.flags import Flag
@@ -29,7 +31,8 @@ def cand(eid, *groups, name="", since=None):
 
 
 def test_group_order_and_labels():
-    assert [g.value for g in AgendaGroup] == ["new", "not_improving", "medication_question", "safety", "follow_up"]
+    # The spec's order: safety flags first (they came after medication questions before).
+    assert [g.value for g in AgendaGroup] == ["safety", "new", "not_improving", "medication_question", "follow_up"]
     assert G.MEDICATION_QUESTION.label == "Medication questions"
 
 
@@ -61,9 +64,10 @@ def test_build_agenda_orders_groups_then_oldest_then_name():
         cand(7, G.MEDICATION_QUESTION, name="Eve"),
         cand(8, name="Nobody"),  # no reason → not on the agenda
     ])
-    assert [i.episode_id for i in items] == [4, 3, 5, 7, 6, 2, 1]
+    assert [i.episode_id for i in items] == [2, 5, 4, 3, 7, 6, 1]
+    # A not-improving patient with a safety flag is presented under safety flags, first.
     ed = next(i for i in items if i.episode_id == 5)
-    assert ed.group is G.NOT_IMPROVING and ed.reasons == (G.NOT_IMPROVING, G.SAFETY)
+    assert ed.group is G.SAFETY and ed.reasons == (G.SAFETY, G.NOT_IMPROVING)
     assert not any(i.manual for i in items)
 
 
@@ -82,7 +86,40 @@ def test_care_manager_adds_and_drops():
 
 def test_group_agenda_omits_empty_groups():
     grouped = group_agenda(build_agenda([cand(1, G.SAFETY), cand(2, G.NEW), cand(3, G.NEW)]))
-    assert [(g, [i.episode_id for i in items]) for g, items in grouped] == [(G.NEW, [2, 3]), (G.SAFETY, [1])]
+    assert [(g, [i.episode_id for i in items]) for g, items in grouped] == [(G.SAFETY, [1]), (G.NEW, [2, 3])]
+
+
+def test_carried_patients_come_after_safety_and_before_new_reasons():
+    items = build_agenda(
+        [cand(1, G.NEW, name="New"), cand(2, G.SAFETY, name="Safe"), cand(3, G.FOLLOW_UP, name="Carried follow"),
+         cand(4, G.NOT_IMPROVING, name="Stuck"), cand(5, G.SAFETY, name="Carried safe")],
+        carried=[3, 5, 99],  # 99 is not on the agenda: carrying never adds anyone
+    )
+    assert [(i.episode_id, i.carried) for i in items] == [
+        (5, True), (2, False),  # safety is never displaced by a carried patient
+        (3, True),  # carried: before every new reason, in its own group
+        (1, False), (4, False)]
+
+
+def test_session_capacity_from_minutes():
+    assert session_capacity(60, 6) == 10
+    assert session_capacity(60, 8) == 7  # a part-patient does not fit
+    assert session_capacity(15, 20) == 1  # a session always has room for one
+
+
+def test_size_agenda_keeps_what_fits_in_order_and_pinned_items():
+    items = build_agenda([cand(n, G.SAFETY if n < 3 else G.NEW, name=f"P{n:02d}") for n in range(1, 13)])
+    on, not_reached = size_agenda(items, 5)
+    assert [i.episode_id for i in on] == [1, 2, 3, 4, 5]
+    assert [i.episode_id for i in not_reached] == [6, 7, 8, 9, 10, 11, 12]
+    # Added by hand or already discussed: stays on, in its place, and takes a seat.
+    on, not_reached = size_agenda(items, 5, pinned=[11])
+    assert [i.episode_id for i in on] == [1, 2, 3, 4, 11]
+    assert [i.episode_id for i in not_reached] == [5, 6, 7, 8, 9, 10, 12]
+    # More safety flags than room: the session is full of them, the rest wait, still first.
+    many = build_agenda([cand(n, G.SAFETY, name=f"S{n}") for n in range(1, 5)] + [cand(9, G.NEW, name="N")])
+    on, not_reached = size_agenda(many, 3)
+    assert [i.group for i in on] == [G.SAFETY] * 3 and [i.episode_id for i in not_reached] == [4, 9]
 
 
 @pytest.mark.parametrize(

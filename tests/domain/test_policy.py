@@ -32,6 +32,8 @@ SPEC_DEFAULTS = {
     "initiating_visit_lookback_months": 12,
     "quality_outcome_min_weeks": 10,
     "quality_outcome_max_weeks": 24,
+    "case_review_session_minutes": 60,  # ~1 hour per care manager per week
+    "case_review_minutes_per_patient": 6,  # 5–8 minutes a patient
 }
 
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import select
 
 from cocm_desktop.domain.case_review import AgendaGroup
+from cocm_desktop.gui.case_review_agenda import NOT_REACHED
 from cocm_desktop.gui.case_review_pane import GroupHeader
 from cocm_desktop.services.case_review import rebuild_agenda
 from cocm_desktop.store.models import Recommendation
+
+SHOTS = Path("/tmp/cr/shots")  # screenshots for a person to look at, when that folder exists
 
 
 def _pane(open_window, demo_path, user, wait_idle):  # type: ignore[no-untyped-def]
@@ -22,16 +27,65 @@ def _pane(open_window, demo_path, user, wait_idle):  # type: ignore[no-untyped-d
 
 
 def test_agenda_is_grouped_in_spec_order(open_window, demo_path, wait_idle) -> None:  # type: ignore[no-untyped-def]
-    _w, pane = _pane(open_window, demo_path, "cm1", wait_idle)
+    _w, pane = _pane(open_window, demo_path, "cm2", wait_idle)
     headers = [r.label for r in pane.model.rows if isinstance(r, GroupHeader)]
     order = [g.label for g in AgendaGroup]
-    assert headers and headers == [g for g in order if g in headers]
+    assert order[0] == "Safety flags"
+    groups = [h for h in headers if h in order]
+    assert groups and groups == [g for g in order if g in groups]
+    assert headers[-1] == NOT_REACHED  # the rest of the caseload, after the agenda
     current = None
     for row in pane.model.rows:
         if isinstance(row, GroupHeader):
             current = row.label
+        elif current == NOT_REACHED:
+            assert row.not_reached
         else:
-            assert row.group_label == current
+            assert row.group_label == current and not row.not_reached
+
+
+def test_pane_chooses_a_session_by_care_manager_and_date(open_window, demo_path, wait_idle, qtbot) -> None:  # type: ignore[no-untyped-def]
+    w = open_window(demo_path, "psych")
+    w.show_case_review()
+    wait_idle()
+    pane = w.case_review
+    # the consultant opens on their own sessions: both care managers', the next one shown
+    assert pane.consultant_combo.currentText() == "Dr. Priya Shah"
+    assert pane.cm_combo.currentText() == "All care managers"
+    assert {s.care_manager for s in pane.sessions} == {"Casey Morgan", "Riley Chen"}
+    # choose Riley Chen: only her sessions, the next one with its agenda and not-reached list
+    cm2 = next(uid for uid, name in pane.people[1] if name == "Riley Chen")
+    pane.cm_combo.setCurrentIndex(pane.cm_combo.findData(cm2))
+    pane.cm_combo.activated.emit(pane.cm_combo.currentIndex())
+    wait_idle()
+    assert {s.care_manager for s in pane.sessions} == {"Riley Chen"} and len(pane.sessions) >= 50
+    assert pane.review.care_manager == "Riley Chen" and not pane.review.held
+    live = [e for e in pane.review.agenda if not e.removed]
+    assert len(live) == pane.review.capacity == 10 and len(pane.review.not_reached) == 1
+    assert "Riley Chen's caseload with Dr. Priya Shah" in pane.info.text()
+    assert "1 not reached" in pane.info.text()
+    # an earlier, held session of hers from the session chooser
+    held = next(s for s in pane.sessions if s.held and s.on_agenda)
+    pane.session_combo.setCurrentIndex(pane.session_combo.findData(held.id))
+    pane.session_combo.activated.emit(pane.session_combo.currentIndex())
+    wait_idle()
+    assert pane.review.id == held.id and pane.review.session_on == held.session_on
+    assert sum(1 for r in pane.model.rows if not isinstance(r, GroupHeader)) == held.on_agenda + held.not_reached
+    pane.grab().save(str(SHOTS / "case_review_pane_held.png")) if SHOTS.is_dir() else None
+
+
+def test_a_not_reached_patient_is_put_on_the_agenda(open_window, demo_path, wait_idle) -> None:  # type: ignore[no-untyped-def]
+    w, pane = _pane(open_window, demo_path, "cm2", wait_idle)
+    (waiting,) = pane.review.not_reached
+    assert pane.select_episode(waiting.episode_id)
+    assert pane.move_button.isVisible() and "Not reached in this session" in pane.item_body.text()
+    pane.move_selected_onto_agenda()
+    wait_idle()
+    entry = next(e for e in pane.review.agenda if e.episode_id == waiting.episode_id)
+    assert entry.added_manually and not entry.not_reached
+    # the session is full: the last automatic patient now waits instead
+    (bumped,) = pane.review.not_reached
+    assert bumped.episode_id != waiting.episode_id
 
 
 def test_add_drop_and_discuss(open_window, demo_path, wait_idle) -> None:  # type: ignore[no-untyped-def]

@@ -64,9 +64,12 @@ def test_default_session_is_the_next_one_and_every_agenda_patient_is_printed_in_
     assert sorted(set(positions)) == [p.position for p in packet.patients]
     firsts = [pos for i, pos in enumerate(positions) if i == 0 or positions[i - 1] != pos]
     assert firsts == [p.position for p in packet.patients]
-    # agenda groups in the spec's order
-    order = ["new", "not_improving", "medication_question", "safety", "follow_up"]
-    assert [order.index(p.group) for p in packet.patients] == sorted(order.index(p.group) for p in packet.patients)
+    # agenda groups in the spec's order: safety flags first, then carried over, then by group
+    order = ["safety", "new", "not_improving", "medication_question", "follow_up"]
+    keys = [(p.group != "safety", p.carried_from is None, order.index(p.group)) for p in packet.patients]
+    assert keys == sorted(keys)
+    # one care manager's session, sized to its hour
+    assert packet.care_manager == "Casey Morgan" and len(packet.patients) <= packet.capacity == 10
     # footer on every page
     for n, text in enumerate(texts, start=1):
         assert "Confidential \u2014 contains PHI" in text
@@ -98,7 +101,9 @@ def test_cover_counts_by_group_match_the_patients(demo_packet) -> None:  # type:
         assert g.count == sum(1 for p in packet.patients if p.group == g.group)
         assert re.search(rf"\b{g.count}\s*{re.escape(g.label)}", cover), g.label
     assert "Dr. Priya Shah" in cover
-    assert packet.total_open == len(registry)  # caseload table covers every open episode
+    # the caseload line is the session's care manager's: every open episode of theirs
+    assert packet.total_open == sum(1 for r in registry.values() if r.care_manager == packet.care_manager)
+    assert "Casey Morgan" in cover and "room for 10 patients" in cover
     assert sum(r.on_agenda for r in packet.caseload) == len(packet.patients)
 
 
@@ -112,7 +117,8 @@ def test_a_held_session_prints_its_saved_agenda_in_order(demo_path: Path) -> Non
             .order_by(func.count(AgendaItem.id).desc(), CaseReviewSession.session_on.desc())).first()
         saved = [r[0] for r in s.execute(
             select(AgendaItem.episode_id).where(AgendaItem.session_id == sid, AgendaItem.removed.is_(False)))]
-        packet = packet_data(s, db.actor, on_date=on, today=TODAY)
+        cm = s.get(CaseReviewSession, sid).care_manager_id
+        packet = packet_data(s, db.actor, on_date=on, care_manager_id=cm, today=TODAY)
     assert packet.held and packet.agenda_saved and packet.session_id == sid
     assert sorted(p.episode_id for p in packet.patients) == sorted(saved)
     texts = _pages(build_case_review_packet(packet))
@@ -178,3 +184,55 @@ def test_band_tints_darken_with_severity_so_grey_print_keeps_the_order() -> None
         tints = [luminance(band_tint(i, count)) for i in range(count)]
         assert tints == sorted(tints, reverse=True) and len(set(tints)) == count
 
+
+
+def test_care_manager_flag_prints_that_session_with_its_not_reached_list(
+        demo_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("COCM_PASSWORD", "demo")
+    out = tmp_path / "cm2.pdf"
+    assert main(["report", "case-review", "--db", str(demo_path), "--user", "psych", "--care-manager", "Riley Chen",
+                 "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "2026-11-26 (Riley Chen's caseload): 10 patients, 1 not reached" in said
+    texts = _pages(out.read_bytes())
+    cover = " ".join(" ".join(texts[:2]).split())
+    assert "Care manager Riley Chen" in cover and "room for 10 patients" in cover
+    assert "NOT REACHED IN THIS SESSION (1)" in cover
+    with Database.open(demo_path, "psych", "demo") as db, db.session() as s:
+        item, cm = s.execute(
+            select(AgendaItem.episode_id, CaseReviewSession.care_manager_id)
+            .join(CaseReviewSession, CaseReviewSession.id == AgendaItem.session_id)
+            .where(CaseReviewSession.session_on == NEXT_SESSION, AgendaItem.not_reached.is_(True))).one()
+        packet = packet_data(s, db.actor, on_date=NEXT_SESSION, care_manager_id=cm, today=TODAY)
+    assert packet.not_reached[0].name in cover  # listed by name, without pages of its own
+    assert all(p.episode_id != item for p in packet.patients)
+    # the old flags still work: a date alone prints the user's own session, and says there are others
+    assert main(["report", "case-review", "--db", str(demo_path), "--user", "cm2", "--date",
+                 NEXT_SESSION.isoformat(), "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "Riley Chen's caseload" in said and "1 other session that day" in said
+    assert main(["report", "case-review", "--db", str(demo_path), "--user", "psych", "--care-manager", "doc1",
+                 "--out", str(out)]) == 3
+    assert "is not a care manager" in capsys.readouterr().err
+
+
+def test_a_recommendation_prints_the_day_it_was_recorded(demo_path: Path) -> None:
+    """Recorded on 24 Nov at the agenda of the 26 Nov session: the app says 24 Nov, and so does the
+    packet now (it printed the session's date, 26 Nov), with the review's date beside it."""
+    from datetime import datetime
+
+    from cocm_desktop.services.case_review import record_recommendation, review_view
+
+    with Database.open(demo_path, "psych", "demo") as db:
+        with db.session() as s:
+            crs = s.scalars(select(CaseReviewSession).where(CaseReviewSession.session_on == NEXT_SESSION)
+                            .order_by(CaseReviewSession.id)).first()
+            entry = review_view(s, crs).agenda[0]
+            rec = record_recommendation(s, db.actor, entry.episode_id, kind="psychotherapy", text="Weekly CBT calls",
+                                        agenda_item_id=entry.id, now=datetime(2026, 11, 24, 23, 30))
+            assert rec.recommended_at.date() == TODAY  # what the chart and the pane show
+        with db.session() as s:
+            packet = packet_data(s, db.actor, session_id=crs.id, today=TODAY)
+    texts = _pages(build_case_review_packet(packet))
+    page = " ".join(" ".join(_patient_pages(texts, len(packet.patients))[1]).split())
+    assert "Recorded Recommendation Loop 24 Nov review 26 Nov Psychotherapy" in page

@@ -136,7 +136,8 @@ CASES: list[tuple[str, tuple[str, ...], Any]] = [
     ("confirm_transfer", (CM, CL), lambda b, a, w: episodes.confirm_transfer(b._s, a, w["episode"], TODAY,
                                                                               now=_now())),
     ("create_review_session", (CM, PSY), lambda b, a, w: case_review.create_review_session(
-        b._s, a, session_on=TODAY + timedelta(days=7), consultant_id=b.actors["psych"].user_id, today=TODAY)),
+        b._s, a, session_on=TODAY + timedelta(days=7), consultant_id=b.actors["psych"].user_id,
+        care_manager_id=b.actors["cm1"].user_id, today=TODAY)),
     ("rebuild_agenda", (CM, PSY), lambda b, a, w: case_review.rebuild_agenda(b._s, a, w["review"], today=TODAY)),
     ("add_to_agenda", (CM, PSY), lambda b, a, w: case_review.add_to_agenda(
         b._s, a, w["review"], _enroll(b, b.actors["cm1"], w).episode_id, today=TODAY)),

@@ -30,7 +30,11 @@ def rows(build, **kw):  # type: ignore[no-untyped-def]
 
 
 def review(b, e: int, on: date) -> None:  # type: ignore[no-untyped-def]
-    rs = b.call(case_review.create_review_session, "cm1", session_on=on,
+    from cocm_desktop.store.models import Episode
+
+    with b.db.session() as s:  # the session of the episode's own care manager (one per caseload)
+        cm = s.get(Episode, e).care_manager_id
+    rs = b.call(case_review.create_review_session, "cm1", session_on=on, care_manager_id=cm,
                 consultant_id=b.actors["psych"].user_id, today=on)
     item = next((i for i in rs.agenda if i.episode_id == e), None)
     if item is None:

@@ -295,13 +295,13 @@ def test_agenda_order_edit_and_recommendation_loop(build) -> None:  # type: igno
     rs = build.call(case_review.create_review_session, "cm1", session_on=TODAY,
                     consultant_id=build.actors["psych"].user_id, today=TODAY)
     order = [(i.episode_id, i.group) for i in rs.agenda]
-    assert order == [(new, "new"), (old, "not_improving"), (question, "medication_question"),
-                     (safety, "safety"), (follow, "follow_up")]
+    assert order == [(safety, "safety"), (new, "new"), (old, "not_improving"),
+                     (question, "medication_question"), (follow, "follow_up")]
     # The care manager drops one and adds it back; a rebuild keeps the drop.
     item = next(i for i in rs.agenda if i.episode_id == follow)
     rs = build.call(case_review.drop_from_agenda, "cm1", item.id, today=TODAY)
     rs = build.call(case_review.rebuild_agenda, "cm1", rs.id, today=TODAY)
-    assert [i.episode_id for i in rs.agenda if not i.removed] == [new, old, question, safety]
+    assert [i.episode_id for i in rs.agenda if not i.removed] == [safety, new, old, question]
     rs = build.call(case_review.add_to_agenda, "cm1", rs.id, follow, today=TODAY)
     assert follow in [i.episode_id for i in rs.agenda if not i.removed]
     # Loop: recommended → approved → told → closed, each dated and attributed.

@@ -11,11 +11,23 @@ from .base import Base, Voidable, utcnow
 
 
 class CaseReviewSession(Base):
+    """One consultant's review of one care manager's caseload (a network has one a week per care
+    manager). Sessions made before migration 0010 have no care manager: they cover the clinic.
+    Its length and minutes per patient are kept as set up, so a later policy change does not
+    resize sessions already prepared (None: the clinic policy's)."""
+
     __tablename__ = "case_review_session"
+    __table_args__ = (Index("ix_case_review_session_cm_on", "care_manager_id", "session_on"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     session_on: Mapped[date] = mapped_column(Date, index=True)
     consultant_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    # No foreign key on the two columns 0010 added (users and sessions are never deleted): SQLite
+    # adds and drops a plain column in place, so neither migration step rebuilds a table that
+    # agenda items and recommendations refer to.
+    care_manager_id: Mapped[int | None] = mapped_column(Integer)
+    minutes: Mapped[int | None] = mapped_column(Integer)
+    minutes_per_patient: Mapped[int | None] = mapped_column(Integer)
     attendees: Mapped[str | None] = mapped_column(Text)
     notes: Mapped[str | None] = mapped_column(Text)
     held: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -37,6 +49,10 @@ class AgendaItem(Base):
     removed: Mapped[bool] = mapped_column(Boolean, default=False)
     reviewed: Mapped[bool] = mapped_column(Boolean, default=False)
     discussion: Mapped[str | None] = mapped_column(Text)
+    # Beyond the session's length: listed as "not reached", carried first into the next session.
+    not_reached: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # The care manager's earlier session this patient was not reached at.
+    carried_from_id: Mapped[int | None] = mapped_column(Integer)  # no foreign key: see CaseReviewSession
 
 
 class Recommendation(Voidable, Base):

@@ -5,7 +5,7 @@ patient-month (billing_submission_line). Later corrections that change a submitt
 listed as adjustments until the lead acknowledges them (billing_adjustment_ack, appended only).
 
 Revision ID: 0011_billing_submissions
-Revises: 0009_corrections
+Revises: 0010_case_review_sessions
 Create Date: 2026-12-08 10:00:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011_billing_submissions"
-down_revision = "0009_corrections"
+down_revision = "0010_case_review_sessions"
 branch_labels = None
 depends_on = None
 
