@@ -34,7 +34,7 @@ def test_an_older_clinic_upgrades_in_place_and_matches_the_models(demo_path: Pat
             assert all("voided_at" not in {c["name"] for c in tables.get_columns(t)} for t in VOIDABLE)
     with Database.open(demo_path, "cm1", "demo") as db:  # opening upgrades (after a backup)
         with db.engine.connect() as conn:
-            assert migrate.current_revision(conn) == "0009_corrections"
+            assert migrate.current_revision(conn) == migrate.head_revision()  # 0009 and any later
             assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
             for table in VOIDABLE:
                 assert conn.execute(text(f"SELECT count(*) FROM {table} WHERE voided_at IS NOT NULL")).scalar() == 0
