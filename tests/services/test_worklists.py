@@ -175,8 +175,9 @@ def test_consultant_sees_this_weeks_agendas_with_their_size(demo: Builder) -> No
     )
 
     with demo.db.session() as s:
-        this_week = [(i, on) for i, on, _ in list_review_sessions(s, demo.actors["psych"])
-                     if TODAY - timedelta(days=TODAY.weekday()) <= on <= TODAY + timedelta(days=6 - TODAY.weekday())]
+        this_week = [(r.id, r.session_on) for r in list_review_sessions(s, demo.actors["psych"])
+                     if TODAY - timedelta(days=TODAY.weekday()) <= r.session_on
+                     <= TODAY + timedelta(days=6 - TODAY.weekday())]
     later = demo.call(create_review_session, "cm1", session_on=TODAY + timedelta(days=14),
                       consultant_id=demo.actors["psych"].user_id, today=TODAY)
     rows = {i.ref_id: i for i in items(demo, "psych", WorkKind.AGENDA)}
