@@ -310,26 +310,20 @@ def _kdf_field(value: Any, where: str) -> dict[str, int]:
     return {name: _int_field(data, name, where, low, high) for name, (low, high) in KDF_BOUNDS.items()}
 
 
-def _sealed_field(value: Any, where: str) -> dict[str, str] | None:
+def _b64_record(value: Any, where: str, sizes: dict[str, int]) -> dict[str, str] | None:
+    """A small record of base64 fields of known byte lengths (a seal, a wrapped signing key)."""
     if value is None:
         return None
     data = _mapping(value, where)
-    return {
-        "epk": _b64_field(data, "epk", where, 32),
-        "nonce": _b64_field(data, "nonce", where, 12),
-        "ct": _b64_field(data, "ct", where, 48),
-    }
+    return {name: _b64_field(data, name, where, size) for name, size in sizes.items()}
+
+
+def _sealed_field(value: Any, where: str) -> dict[str, str] | None:
+    return _b64_record(value, where, {"epk": 32, "nonce": 12, "ct": 48})
 
 
 def _signing_field(value: Any, where: str) -> dict[str, str] | None:
-    if value is None:
-        return None
-    data = _mapping(value, where)
-    return {
-        "pub": _b64_field(data, "pub", where, 32),
-        "nonce": _b64_field(data, "nonce", where, 12),
-        "ct": _b64_field(data, "ct", where, 48),
-    }
+    return _b64_record(value, where, {"pub": 32, "nonce": 12, "ct": 48})
 
 
 def _seen_field(value: Any, where: str) -> dict[str, Any] | None:
