@@ -87,6 +87,7 @@ class Database:
         self.database_id = keyfile.database_id
         self._epoch = keyfile.key_epoch  # the key epoch this session's key belongs to
         self._signer: audit.Signer | None = None  # who signs this session's audit records
+        self._signed_in = False  # a sign-in completed (only then is what was seen remembered)
         # What the signed log says is wrong, found at sign-in (the clinic lead is shown these).
         self.integrity_alarms: list[str] = []
         self._audit_key = audit.derive_audit_key(key)
@@ -440,7 +441,7 @@ class Database:
         """At the end of a session: this user has seen the log up to its newest record (best
         effort: a locked, read-only or re-keyed clinic keeps the claim made at sign-in)."""
         signer = self._signer
-        if signer is None or self._locked or self.integrity_alarms:
+        if signer is None or self._locked or self.integrity_alarms or not self._signed_in:
             return
         with contextlib.suppress(StoreError, OSError, DBAPIError):
             with self._session() as s:
@@ -535,6 +536,7 @@ class Database:
             keyfile.add_slot(RECOVERY_SLOT, normalize_recovery_code(recovery_code), key, kdf,
                              signing_seed=recovery_seed)
             keyfile.save(keyfile_path(path))
+            db._signed_in = True
             return db, recovery_code
         except BaseException:
             engine.dispose()
@@ -617,6 +619,7 @@ class Database:
                     policy_changed = sync_login_policy(s, keyfile) if slot != RECOVERY_SLOT else False
                 db.integrity_alarms = db._check_integrity(claims)
                 db._after_unlock(slot, secret, opened_with_next, policy_changed, seen)
+                db._signed_in = True
             except BaseException:
                 db.close()
                 raise
