@@ -46,7 +46,12 @@ def _kill(proc: subprocess.Popen[str], after_seconds: float) -> list[str]:
     """SIGKILL after a pause; returns the rest of what the child had printed (all committed)."""
     time.sleep(after_seconds)
     os.kill(proc.pid, signal.SIGKILL)
-    rest, _ = proc.communicate(timeout=10)
+    # Read through the same buffered reader _read_lines_until used: lines it already pulled from
+    # the pipe sit in its buffer, and communicate() would read the raw pipe past them.
+    assert proc.stdout is not None and proc.stderr is not None
+    rest = proc.stdout.read()
+    proc.stderr.read()
+    proc.wait(timeout=10)
     assert proc.returncode == -signal.SIGKILL
     return [line.strip() for line in rest.splitlines() if line.strip()]
 
