@@ -447,7 +447,8 @@ class Database:
             with self._session() as s:
                 head = s.execute(select(AuditRecord.seq, AuditRecord.hmac)
                                  .order_by(AuditRecord.seq.desc()).limit(1)).first()
-            if head is not None:
+            claim = self.keyfile.slots[signer.name].seen if signer.name in self.keyfile.slots else None
+            if head is not None and (claim is None or claim["seq"] != head[0]):  # nothing new: no write
                 with self._changing_keyfile() as kf:
                     kf.note_seen(signer.name, head[0], head[1], signer.seed)
 
@@ -647,6 +648,9 @@ class Database:
             kf.pending.clear()
             kf.pending_dropped = 0
             dirty = True
+        pending_rekey = kf.rekey_in_progress
+        if not pending_rekey:  # the common case: one write of the key file for all of it
+            dirty = self._upgrade_and_note_seen(kf, slot, secret, seen) or dirty
         if dirty:
             with contextlib.suppress(OSError):  # read-only folder: sign-in still works
                 kf.save(self.keyfile_path)
@@ -654,13 +658,22 @@ class Database:
             self._finish_interrupted_rekey(opened_with_next)
         else:
             self._finish_interrupted_removals()
+        if pending_rekey:  # slots change only once the re-key is done
+            with contextlib.suppress(OSError, StoreError), self._changing_keyfile() as fresh:
+                self._upgrade_and_note_seen(fresh, slot, secret, seen)
+
+    def _upgrade_and_note_seen(self, kf: KeyFile, slot: str, secret: str, seen: tuple[int, str]) -> bool:
+        """Format 1 → 2, stronger Argon2 or the signing key made at this sign-in; and the newest
+        record this user has now seen (a claim is evidence: never overwritten while alarmed)."""
         assert self._signer is not None
-        with contextlib.suppress(OSError, StoreError), self._changing_keyfile() as fresh:
-            if fresh.needs_upgrade(slot) and not fresh.rekey_in_progress:
-                # format 1 → 2, stronger Argon2, or the signing key made at this sign-in
-                fresh.add_slot(slot, secret, self._key, signing_seed=self._signer.seed)
-            if not self.integrity_alarms:  # a claim is evidence: never overwritten while alarmed
-                fresh.note_seen(slot, seen[0], seen[1], self._signer.seed)
+        changed = False
+        if kf.needs_upgrade(slot):
+            kf.add_slot(slot, secret, self._key, signing_seed=self._signer.seed)
+            changed = True
+        if not self.integrity_alarms:
+            kf.note_seen(slot, seen[0], seen[1], self._signer.seed)
+            changed = True
+        return changed
 
     def _finish_interrupted_removals(self) -> None:
         """A removal commits the person's row as inactive, then re-keys. Cut short between the
