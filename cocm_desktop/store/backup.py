@@ -45,6 +45,7 @@ from cocm_desktop.domain.roles import Permission, require
 from . import audit, migrate
 from .engine import make_engine, raw_connect, translate
 from .errors import BackupFailed, DatabaseDamaged, RestoreRefused, StoreError, WrongCredentials
+from .files import fsync_dir
 from .keyfile_lock import key_file_lock
 from .keyfile_lock import lock_path as key_file_lock_path
 from .keyslots import RECOVERY_SLOT, KeyFile, keyfile_path, normalize_username
@@ -123,15 +124,6 @@ class RestoreResult:
 def _salt_of(path: Path) -> str:
     with path.open("rb") as fh:
         return fh.read(16).hex()
-
-
-def _fsync_dir(folder: Path) -> None:
-    if hasattr(os, "O_DIRECTORY"):
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def _remove_quietly(*paths: Path) -> None:
@@ -261,7 +253,7 @@ def make_backup(db, dest: Path | str, *, kind: str = "manual", mark_altered: boo
         # The key file first: a backup is only ever seen (by name) once both files are in place.
         os.replace(keyfile_path(tmp), keyfile_path(dest))
         os.replace(tmp, dest)
-        _fsync_dir(dest.parent)
+        fsync_dir(dest.parent)
     except BaseException:
         _remove_quietly(tmp, keyfile_path(tmp))
         raise
@@ -549,7 +541,7 @@ def _copy_checked(source: Path, dest: Path) -> None:
         if _digest(tmp) != _digest(source):
             raise BackupFailed(f"the copy of “{dest.name}” does not match the original; it was not kept.")
         os.replace(tmp, dest)
-        _fsync_dir(dest.parent)
+        fsync_dir(dest.parent)
     except BaseException:
         _remove_quietly(tmp)
         raise
@@ -746,7 +738,7 @@ def _swap_in(
                 os.replace(keyfile_path(db_path), keyfile_path(replaced))
         os.replace(keyfile_path(tmp), keyfile_path(db_path))
         os.replace(tmp, db_path)
-        _fsync_dir(db_path.parent)
+        fsync_dir(db_path.parent)
     finally:
         lock.release()
     return access, replaced
