@@ -89,8 +89,10 @@ def translate(exc: BaseException) -> StoreError | None:
     if not isinstance(orig, psycopg.Error):
         return None
     if isinstance(orig, pg_errors.InsufficientPrivilege):
+        # "permission denied for table x" names a table, never a value: useful to IT, no PHI.
+        what = str(orig).splitlines()[0] if str(orig) else "permission denied"
         return ServerRefused(
-            "The clinic server refused this change: your role may not make it. Nothing was saved."
+            f"The clinic server refused this change ({what}): your role may not make it. Nothing was saved."
         )
     if isinstance(orig, pg_errors.DiskFull):
         return StoreError("The clinic server's disk is full, so the last change was not saved. Call IT.")

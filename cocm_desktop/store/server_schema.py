@@ -71,6 +71,12 @@ TABLE_GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
 # Columns of "user" a person changes about themselves (a password they chose).
 USER_SELF_COLUMNS = ("password_must_change",)
 
+# Column grants where a role changes one fact of another role's record: the consultant, by
+# discussing a patient, answers the care manager's question for them.
+COLUMN_GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
+    "contact": {"question_answered": (_PSY,)},
+}
+
 SERVER_ONLY_TABLES = ("cocm_server_secret", "cocm_audit_head")
 
 
@@ -111,6 +117,10 @@ def apply_grants(conn: Connection, dbname: str, tables: Iterable[str]) -> None:
         for privilege, holders in TABLE_GRANTS[table].items():
             for group in holders:
                 conn.execute(text(f"GRANT {privilege} ON TABLE {_ident(table)} TO {_ident(group)}"))
+    for table, columns in COLUMN_GRANTS.items():
+        for column, holders in columns.items():
+            for group in holders:
+                conn.execute(text(f"GRANT UPDATE ({_ident(column)}) ON TABLE {_ident(table)} TO {_ident(group)}"))
     cols = ", ".join(_ident(c) for c in USER_SELF_COLUMNS)
     conn.execute(text(f'GRANT UPDATE ({cols}) ON TABLE "user" TO {_ident(STAFF)}'))
     conn.execute(text(f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM PUBLIC, {groups}"))
