@@ -14,13 +14,19 @@ import shlex
 import sys
 from pathlib import Path
 
+from cocm_desktop.store.clinic_db import ClinicDatabase
 from cocm_desktop.store.database import Database
 
 NEW_PASSWORD_TRIES = 3
 
 
-def add_db_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", required=True, type=Path, help="path to the encrypted clinic database")
+def add_db_args(parser: argparse.ArgumentParser, *, server: bool = True) -> None:
+    """--db PATH (the encrypted file) or, where the command works on both, --server PROFILE."""
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--db", type=Path, help="path to the encrypted clinic database")
+    if server:
+        where.add_argument("--server", type=Path, metavar="PROFILE",
+                           help="the clinic server's connection profile (instead of --db)")
     parser.add_argument("--user", required=True, help="your username (password from COCM_PASSWORD or asked)")
 
 
@@ -31,9 +37,19 @@ def password_from_env_or_prompt(username: str, prompt: str = "Password") -> str:
     return password
 
 
-def open_from_args(args: argparse.Namespace) -> Database:
+def open_clinic(args: argparse.Namespace, password: str) -> ClinicDatabase:
+    """Sign in to the clinic named by --db or --server (no password-change step)."""
+    if getattr(args, "server", None) is not None:
+        from cocm_desktop.store.server_database import ServerDatabase
+        from cocm_desktop.store.server_profile import ServerProfile
+
+        return ServerDatabase.open(ServerProfile.load(args.server), args.user, password)
+    return Database.open(args.db, args.user, password)
+
+
+def open_from_args(args: argparse.Namespace) -> ClinicDatabase:
     password = password_from_env_or_prompt(args.user)
-    db = Database.open(args.db, args.user, password)
+    db = open_clinic(args, password)
     try:
         _change_password_if_due(db, args, password)
     except BaseException:
@@ -47,10 +63,12 @@ def _interactive() -> bool:
 
 
 def passwd_command(args: argparse.Namespace) -> str:
-    return f"cocm-desktop users passwd --db {shlex.quote(str(args.db))} --user {shlex.quote(args.user)}"
+    where = (f"--server {shlex.quote(str(args.server))}" if getattr(args, "server", None) is not None
+             else f"--db {shlex.quote(str(args.db))}")
+    return f"cocm-desktop users passwd {where} --user {shlex.quote(args.user)}"
 
 
-def _change_password_if_due(db: Database, args: argparse.Namespace, password: str) -> None:
+def _change_password_if_due(db: ClinicDatabase, args: argparse.Namespace, password: str) -> None:
     from cocm_desktop.services.common import ValidationError
     from cocm_desktop.services.users import change_own_password, password_change_due
 

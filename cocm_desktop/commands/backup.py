@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "old (for a scheduled task; any user; exit 0 also when none is due). Every copy is checked "
         "(integrity, encryption, audit chain) before it is kept.",
     )
-    add_db_args(parser)
+    add_db_args(parser, server=False)  # the server's backup: `server backup`
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--out", type=Path, metavar="FILE", help="the backup file to create")
     what.add_argument("--auto", action="store_true", help="the automatic backup, when one is due")

@@ -20,6 +20,7 @@ from cocm_desktop.demo.rows import Rows
 from cocm_desktop.demo.staff import DEMO_LOGINS, DEMO_PASSWORD, make_staff
 from cocm_desktop.services.common import DEMO_KEY
 from cocm_desktop.store import audit
+from cocm_desktop.store.bulk import after_bulk_insert
 from cocm_desktop.store.clinic_db import ClinicDatabase
 from cocm_desktop.store.database import Database
 from cocm_desktop.store.models import (
@@ -133,6 +134,7 @@ def fill_demo(db: ClinicDatabase, *, patients: int, seed: int, today: date, mont
             batch = rows.tables.get(model, [])
             for i in range(0, len(batch), 20000):
                 s.execute(insert(model), batch[i : i + 20000])
+        after_bulk_insert(s, [model.__tablename__ for model in rows.tables])
         audit.append(s, user_id=db.actor.user_id, username=db.actor.username, action="demo.generate",
                      summary=f"Demo clinic generated: {patients} patients, seed {seed}")
         summary = DemoSummary(

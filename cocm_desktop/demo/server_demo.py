@@ -31,7 +31,9 @@ def create_server_demo(
 
         raise StoreError(f"The clinic server already holds a clinic in “{profile.dbname}”; nothing was changed.")
     with ServerDatabase.open(profile, "lead", password) as db:
-        add_demo_staff(db, password)
-        if patients:
-            return fill_demo(db, patients=patients, seed=seed, today=today or date.today(), months=months)
-    return None
+        add_demo_staff(db, password)  # the lead adds the staff, as in the app
+    if not patients:
+        return None
+    # A year of invented history is bulk set-up: written by the server's administrator.
+    with ServerDatabase.for_setup(admin_dsn, admin_password, profile, "lead") as db:
+        return fill_demo(db, patients=patients, seed=seed, today=today or date.today(), months=months)

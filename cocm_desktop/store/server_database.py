@@ -217,6 +217,26 @@ class ServerDatabase:
         return db
 
 
+    @classmethod
+    def for_setup(cls, admin_dsn: str, admin_password: str | None, profile: ServerProfile,
+                  username: str) -> ServerDatabase:
+        """The server's administrator working on behalf of `username` (bulk set-up: the demo
+        history, an imported clinic). The audit log names the admin role as the writer."""
+        engine = admin_engine(admin_dsn, admin_password, profile.dbname)
+        db = cls(profile, engine, None, "")
+        try:
+            with db._session() as s:
+                _check_revision(s)
+                user = s.scalar(select(User).where(User.username == normalize_username(username)))
+                if user is None:
+                    raise StoreError(f"There is no user “{username}” in the clinic on the server.")
+                db.actor = Actor(user.id, user.username, user.display_name, user.role)
+        except BaseException:
+            engine.dispose()
+            raise
+        return db
+
+
 def _check_revision(s: Session) -> None:
     current = migrate.current_revision(s.connection())
     head = migrate.head_revision()
@@ -272,6 +292,17 @@ def _admin_connect(admin_dsn: str, password: str | None, dbname: str | None = No
 def _profile_for_errors(host: str, port: int, dbname: str) -> ServerProfile:
     return ServerProfile(host=host if not host.startswith("/") else "localhost", port=port,
                          dbname=dbname or "postgres", ca_cert=Path("-"))
+
+
+def clinic_exists(admin_dsn: str, admin_password: str | None, dbname: str) -> bool:
+    """True when `dbname` on the server already holds a CoCM clinic (someone is in "user")."""
+    with _admin_connect(admin_dsn, admin_password) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone() is None:
+            return False
+    with _admin_connect(admin_dsn, admin_password, dbname) as conn:
+        if conn.execute("SELECT to_regclass('public.\"user\"')").fetchone() == (None,):
+            return False
+        return conn.execute('SELECT 1 FROM "user" LIMIT 1').fetchone() is not None
 
 
 def init_clinic(

@@ -1,0 +1,202 @@
+"""`cocm-desktop server …`: set up and try the clinic server (PostgreSQL).
+
+- `server init`: the clinic's IT person, once, from the server's admin connection: tables, group
+  roles, grants, the audit chain, the first clinic lead; writes a connection profile.
+- `server profile`: write a workstation's connection profile (host, port, database, CA).
+- `server demo --dir DIR`: a private PostgreSQL in DIR with the demo clinic (try a team on one
+  machine); `server stop --dir DIR` stops it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import getpass
+import os
+import secrets
+import sys
+from pathlib import Path
+
+DEMO_DBNAME = "cocm_demo"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser("server", help="set up, try or stop a clinic server (PostgreSQL)")
+    sub = parser.add_subparsers(dest="server_command", metavar="ACTION", required=True)
+
+    init = sub.add_parser(
+        "init", help="make (or upgrade) the clinic database on a PostgreSQL server",
+        description="Run once by the clinic's IT person with the server's admin connection. Creates the "
+        "clinic database, its tables, a group role per app role with grants that mirror the app's "
+        "permissions, the audit chain, and the first clinic lead. Run again after installing a newer "
+        "CoCM Desktop to upgrade the server. Admin password from COCM_ADMIN_PASSWORD or asked; the "
+        "lead's password from COCM_NEW_PASSWORD or asked twice.")
+    init.add_argument("--admin-dsn", required=True, metavar="DSN",
+                      help="the admin connection, e.g. postgresql://postgres@db.clinic.lan:5432/postgres"
+                      "?sslmode=verify-full&sslrootcert=/path/clinic-ca.crt")
+    init.add_argument("--dbname", default="cocm", help="the clinic database's name (default cocm)")
+    init.add_argument("--clinic-name", help="the clinic's name (a new clinic)")
+    init.add_argument("--lead", help="the first clinic lead's username (a new clinic)")
+    init.add_argument("--lead-name", help="the first clinic lead's full name (a new clinic)")
+    init.add_argument("--profile", type=Path, metavar="FILE",
+                      help="write the workstations' connection profile here")
+    init.set_defaults(func=run_init)
+
+    prof = sub.add_parser("profile", help="write a workstation's connection profile (never a password)")
+    prof.add_argument("--host", required=True)
+    prof.add_argument("--port", type=int, default=5432)
+    prof.add_argument("--dbname", default="cocm")
+    prof.add_argument("--ca", required=True, type=Path, help="the clinic CA certificate (PEM)")
+    prof.add_argument("--out", required=True, type=Path, metavar="FILE")
+    prof.set_defaults(func=run_profile)
+
+    demo = sub.add_parser(
+        "demo", help="start a private PostgreSQL with the demo clinic in DIR (try a team on one machine)",
+        description="Initialises DIR (new or empty) with PostgreSQL from this computer's programs, TLS on "
+        "with its own CA, loads the demo clinic (logins lead, cm1, cm2, doc1, doc2, psych; password "
+        "'demo'), and prints the connection profile and DSN. Run again to start it after `server stop`.")
+    demo.add_argument("--dir", required=True, type=Path)
+    demo.add_argument("--patients", type=int, default=60, help="demo patients (default 60)")
+    demo.add_argument("--port", type=int, default=None, help="TCP port on 127.0.0.1 (default: a free one)")
+    demo.add_argument("--seed", type=int, default=7)
+    demo.set_defaults(func=run_demo)
+
+    stop = sub.add_parser("stop", help="stop the private PostgreSQL that `server demo` started in DIR")
+    stop.add_argument("--dir", required=True, type=Path)
+    stop.set_defaults(func=run_stop)
+
+
+def _secret(env: str, prompt: str, *, twice: bool = False) -> str:
+    from cocm_desktop.services.common import ValidationError
+
+    value = os.environ.get(env)
+    if value is not None:
+        return value
+    value = getpass.getpass(f"{prompt}: ")
+    if twice and getpass.getpass("Again: ") != value:
+        raise ValidationError("The two passwords differ; nothing was changed.")
+    return value
+
+
+def _profile_from_dsn(dsn: str, dbname: str):  # type: ignore[no-untyped-def]
+    import psycopg
+
+    from cocm_desktop.services.common import ValidationError
+    from cocm_desktop.store.server_profile import ServerProfile
+
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:
+        raise ValidationError("--admin-dsn is not a PostgreSQL connection string.") from None
+    if info.get("sslmode") != "verify-full" or not info.get("sslrootcert"):
+        raise ValidationError(
+            "--admin-dsn must use TLS checked against the clinic CA: add "
+            "?sslmode=verify-full&sslrootcert=/path/to/clinic-ca.crt")
+    return ServerProfile(host=str(info.get("host") or "localhost"), port=int(info.get("port") or 5432),
+                         dbname=dbname, ca_cert=Path(str(info["sslrootcert"])).absolute())
+
+
+def run_init(args: argparse.Namespace) -> int:
+    from cocm_desktop.services.common import ValidationError
+    from cocm_desktop.services.passwords import check_new_password
+    from cocm_desktop.store.server_database import clinic_exists, init_clinic
+
+    profile = _profile_from_dsn(args.admin_dsn, args.dbname)
+    admin_password = _secret("COCM_ADMIN_PASSWORD", "Server admin password")
+    new = not clinic_exists(args.admin_dsn, admin_password, args.dbname)
+    lead_password = ""
+    if new:
+        if not (args.clinic_name and args.lead and args.lead_name):
+            raise ValidationError("A new clinic needs --clinic-name, --lead and --lead-name.")
+        lead_password = _secret("COCM_NEW_PASSWORD", f"Password for {args.lead}", twice=True)
+        check_new_password(lead_password, username=args.lead, clinic_name=args.clinic_name)
+    made = init_clinic(args.admin_dsn, admin_password, dbname=args.dbname, clinic_name=args.clinic_name or "",
+                       lead_username=args.lead or "", lead_display_name=args.lead_name or "",
+                       lead_password=lead_password)
+    print(f"Clinic database {'created' if made else 'upgraded'}: {profile.label}")
+    if args.profile:
+        profile.save(args.profile)
+        print(f"profile: {args.profile.absolute()}")
+    return 0
+
+
+def run_profile(args: argparse.Namespace) -> int:
+    from cocm_desktop.store.server_profile import ServerProfile
+
+    profile = ServerProfile(host=args.host, port=args.port, dbname=args.dbname, ca_cert=args.ca.absolute())
+    if not profile.ca_cert.is_file():
+        from cocm_desktop.services.common import ValidationError
+
+        raise ValidationError(f"There is no CA certificate at {profile.ca_cert}.")
+    profile.save(args.out)
+    print(f"profile: {args.out.absolute()}")
+    return 0
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from cocm_desktop.demo import DEMO_LOGINS, DEMO_PASSWORD
+    from cocm_desktop.demo.server_demo import create_server_demo
+    from cocm_desktop.services.common import ValidationError
+    from cocm_desktop.store.pg_cluster import STATE_FILE, PgCluster
+    from cocm_desktop.store.server_profile import ServerProfile
+
+    if args.patients < 0:
+        raise ValidationError("--patients cannot be negative.")
+    folder: Path = args.dir.absolute()
+    profile_path = folder / "profile.json"
+    if (folder / STATE_FILE).exists():  # made earlier: start it again
+        cluster = PgCluster.open(folder)
+        if not cluster.is_running():
+            cluster.start()
+        profile = ServerProfile.load(profile_path)
+    else:
+        # The admin password is needed only to set the demo up; it is not kept anywhere.
+        admin_password = secrets.token_urlsafe(24)
+        existed = folder.exists()
+        cluster = PgCluster.init(folder, admin_password=admin_password, port=args.port)
+        try:
+            cluster.start()
+            profile = ServerProfile(host=cluster.host, port=cluster.port, dbname=DEMO_DBNAME,
+                                    ca_cert=cluster.ca_cert_path, name="Demo clinic server")
+            print(f"Loading the demo clinic ({args.patients} patients)…", file=sys.stderr)
+            create_server_demo(cluster.admin_dsn(), admin_password, profile, patients=args.patients,
+                               seed=args.seed)
+            profile.save(profile_path)
+        except BaseException:
+            # Half a demo is no demo: stop it and leave DIR as it was (absent or empty).
+            with contextlib.suppress(Exception):
+                cluster.stop()
+            _empty(folder, remove=not existed)
+            raise
+    print(f"Demo clinic server running on {profile.host}:{profile.port} (stop: cocm-desktop server stop "
+          f"--dir {folder})")
+    print(f"Logins (password for all: {DEMO_PASSWORD!r}; demo data only): "
+          + ", ".join(u for u, _n, _r, _c in DEMO_LOGINS))
+    print(f"profile: {profile_path}")
+    print(f"dsn: {profile.dsn()}")
+    return 0
+
+
+def _empty(folder: Path, *, remove: bool) -> None:
+    import shutil
+
+    if remove:
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    for child in folder.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
+
+
+def run_stop(args: argparse.Namespace) -> int:
+    from cocm_desktop.store.pg_cluster import PgCluster
+
+    cluster = PgCluster.open(args.dir)
+    if cluster.is_running():
+        cluster.stop()
+        print(f"Stopped the clinic server in {args.dir}.")
+    else:
+        print(f"The clinic server in {args.dir} was not running.")
+    return 0
