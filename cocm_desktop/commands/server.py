@@ -2,6 +2,7 @@
 
 - `server init`: the clinic's IT person, once, from the server's admin connection: tables, group
   roles, grants, the audit chain, the first clinic lead; writes a connection profile.
+- `server import --from clinic.db`: move a workstation clinic to the server (checked, file untouched).
 - `server profile`: write a workstation's connection profile (host, port, database, CA).
 - `server demo --dir DIR`: a private PostgreSQL in DIR with the demo clinic (try a team on one
   machine); `server stop --dir DIR` stops it.
@@ -41,6 +42,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     init.add_argument("--profile", type=Path, metavar="FILE",
                       help="write the workstations' connection profile here")
     init.set_defaults(func=run_init)
+
+    imp = sub.add_parser(
+        "import", help="move a workstation clinic (the encrypted file) to the clinic server",
+        description="Copies every table of the clinic file into a new clinic database on the server, "
+        "compares the row counts and verifies the audit chain there; the file is not changed. Run by a "
+        "clinic lead (their password: COCM_PASSWORD or asked) with the server's admin connection "
+        "(COCM_ADMIN_PASSWORD or asked).")
+    imp.add_argument("--from", dest="source", required=True, type=Path, metavar="CLINIC.db")
+    imp.add_argument("--user", required=True, help="your username (a clinic lead of that clinic)")
+    imp.add_argument("--admin-dsn", required=True, metavar="DSN", help="as for `server init`")
+    imp.add_argument("--dbname", default="cocm", help="the clinic database to create (default cocm)")
+    imp.add_argument("--profile", type=Path, metavar="FILE", help="write the workstations' connection profile")
+    imp.set_defaults(func=run_import)
 
     prof = sub.add_parser("profile", help="write a workstation's connection profile (never a password)")
     prof.add_argument("--host", required=True)
@@ -199,4 +213,25 @@ def run_stop(args: argparse.Namespace) -> int:
         print(f"Stopped the clinic server in {args.dir}.")
     else:
         print(f"The clinic server in {args.dir} was not running.")
+    return 0
+
+
+def run_import(args: argparse.Namespace) -> int:
+    from cocm_desktop.commands._auth import password_from_env_or_prompt
+    from cocm_desktop.store.server_import import import_clinic
+
+    profile = _profile_from_dsn(args.admin_dsn, args.dbname)
+    password = password_from_env_or_prompt(args.user)
+    admin_password = _secret("COCM_ADMIN_PASSWORD", "Server admin password")
+    result = import_clinic(args.source, args.user, password, admin_dsn=args.admin_dsn,
+                           admin_password=admin_password, dbname=args.dbname)
+    total = sum(result.tables.values())
+    print(f"Clinic moved to {profile.label}: {total} rows in {len(result.tables)} tables, counts checked; "
+          f"{result.audit_records} audit records, chain verified on the server. {args.source} is unchanged.")
+    if result.need_password:
+        print("These people sign in once you set them a password (cocm-desktop users reset-password "
+              "--server PROFILE --user YOU NAME): " + ", ".join(result.need_password))
+    if args.profile:
+        profile.save(args.profile)
+        print(f"profile: {args.profile.absolute()}")
     return 0

@@ -1,8 +1,12 @@
 """Sign-in dialog: unlocks the clinic database with a user's password (off the GUI thread:
 Argon2id takes a noticeable moment by design).
 
-Result: `dialog.database` (an open `Database`, exclusive) after `Accepted`;
-`dialog.wants_other_clinic` when the user asked to pick another clinic file.
+Result: `dialog.database` (an open `Database`, exclusive, or a `ServerDatabase`) after
+`Accepted`; `dialog.wants_other_clinic` when the user asked to pick another clinic file.
+
+Where: "This computer" (the encrypted clinic file) or "Clinic server" (a connection profile the
+clinic's IT person gave: host, port, database, CA certificate; the password is the person's own
+server login). The last of each is remembered (paths only, never a password).
 
 When the password must be changed first (`services.users.password_change_due`: the clinic lead
 chose it, or it breaks today's rules), `NewPasswordDialog` opens over this one after the unlock;
@@ -15,13 +19,24 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QDialog, QInputDialog, QLineEdit, QWidget
+from PySide6.QtWidgets import QDialog, QFileDialog, QInputDialog, QLineEdit, QWidget
 
+from cocm_desktop.gui.context import settings
 from cocm_desktop.gui.forms.ui_login_dialog import Ui_LoginDialog
 from cocm_desktop.gui.resources import app_icon
 from cocm_desktop.gui.worker import run_in_background
+from cocm_desktop.store.clinic_db import ClinicDatabase
 from cocm_desktop.store.database import Database
 from cocm_desktop.store.errors import DatabaseLocked, StoreError, WrongCredentials
+from cocm_desktop.store.server_profile import ServerProfile, is_profile_path
+
+LAST_FILE_KEY = "clinic/last_path"
+LAST_PROFILE_KEY = "clinic/last_profile"
+
+
+def remembered(key: str) -> Path | None:
+    value = settings().value(key)
+    return Path(str(value)) if value else None
 
 
 def delay_seconds(exc: BaseException) -> int | None:
@@ -43,8 +58,15 @@ class LoginDialog(QDialog):
         self.ui.signInButton.setMinimumWidth(110)
         self.resize(460, 330)
         self.db_path = Path(db_path)
+        self.file_path: Path | None = None if is_profile_path(self.db_path) else self.db_path
+        self.profile_path: Path | None = self.db_path if is_profile_path(self.db_path) else None
+        if self.file_path is None:
+            last = remembered(LAST_FILE_KEY)
+            self.file_path = last if last is not None and not is_profile_path(last) else None
+        if self.profile_path is None:
+            self.profile_path = remembered(LAST_PROFILE_KEY)
         self.exclusive = exclusive
-        self.database: Database | None = None
+        self.database: ClinicDatabase | None = None
         self.password_dialog: QDialog | None = None  # NewPasswordDialog while one is open
         self.wants_other_clinic = False
         self._busy = False
@@ -54,9 +76,11 @@ class LoginDialog(QDialog):
         self._wait_timer.timeout.connect(self._tick_wait)
         if title:
             self.ui.titleLabel.setText(title)
-        self.ui.clinicLabel.setText(f"Clinic file: {self.db_path.name}  ({self.db_path.parent})")
-        self.ui.clinicLabel.setToolTip(str(self.db_path))
-        self.ui.demoHint.setVisible(demo)
+        self.demo = demo
+        self.ui.serverRadio.setChecked(is_profile_path(self.db_path))
+        self.ui.thisComputerRadio.toggled.connect(self._where_changed)
+        self.ui.profileButton.clicked.connect(self._choose_profile)
+        self._where_changed()
         self.ui.errorLabel.hide()
         self.ui.busyBar.hide()
         self.ui.usernameEdit.setText(username)
@@ -69,16 +93,66 @@ class LoginDialog(QDialog):
         (self.ui.passwordEdit if username else self.ui.usernameEdit).setFocus()
         self._update_enabled()
 
+    # ---- where: this computer or the clinic server ----------------------------------------
+    @property
+    def on_server(self) -> bool:
+        return self.ui.serverRadio.isChecked()
+
+    def _where_changed(self) -> None:
+        server = self.on_server
+        self.ui.profileButton.setVisible(server)
+        self.ui.recoveryButton.setVisible(not server)  # a server clinic has no recovery code
+        self.ui.otherClinicButton.setVisible(not server)
+        self.ui.demoHint.setVisible(self.demo and not server)
+        if server:
+            profile = self._profile()
+            if profile is None:
+                self.ui.clinicLabel.setText("Clinic server: choose the connection profile your IT person gave you.")
+                self.ui.clinicLabel.setToolTip("")
+            else:
+                self.ui.clinicLabel.setText(f"Clinic server: {profile.name}, {profile.label}")
+                self.ui.clinicLabel.setToolTip(str(profile.source))
+        elif self.file_path is not None:
+            self.ui.clinicLabel.setText(f"Clinic file: {self.file_path.name}  ({self.file_path.parent})")
+            self.ui.clinicLabel.setToolTip(str(self.file_path))
+        else:
+            self.ui.clinicLabel.setText("Clinic file: none chosen yet (Other clinic…)")
+        self.show_error("")
+        self._update_enabled()
+
+    def _profile(self) -> ServerProfile | None:
+        if self.profile_path is None:
+            return None
+        try:
+            return ServerProfile.load(self.profile_path)
+        except StoreError:
+            return None
+
+    def _choose_profile(self) -> None:
+        start = str(self.profile_path.parent) if self.profile_path else str(Path.home())
+        name, _ = QFileDialog.getOpenFileName(self, "Connection profile", start, "Connection profile (*.json)")
+        if not name:
+            return
+        try:
+            ServerProfile.load(name)
+        except StoreError as exc:
+            self.show_error(str(exc))
+            return
+        self.profile_path = Path(name)
+        self._where_changed()
+
     # ---- state --------------------------------------------------------------------------
     def _update_enabled(self) -> None:
-        ready = bool(self.ui.usernameEdit.text().strip() and self.ui.passwordEdit.text())
+        where = self._profile() is not None if self.on_server else self.file_path is not None
+        ready = where and bool(self.ui.usernameEdit.text().strip() and self.ui.passwordEdit.text())
         self.ui.signInButton.setEnabled(ready and not self._busy and self._wait_left == 0)
 
     def _set_busy(self, busy: bool) -> None:
         self._busy = busy
         self.ui.busyBar.setVisible(busy)
         for w in (self.ui.usernameEdit, self.ui.passwordEdit, self.ui.otherClinicButton,
-                  self.ui.recoveryButton):
+                  self.ui.recoveryButton, self.ui.thisComputerRadio, self.ui.serverRadio,
+                  self.ui.profileButton):
             w.setEnabled(not busy)
         self._update_enabled()
 
@@ -92,14 +166,21 @@ class LoginDialog(QDialog):
             return
         username = self.ui.usernameEdit.text().strip()
         password = self.ui.passwordEdit.text()
-        path, exclusive = self.db_path, self.exclusive
+        path, exclusive = self.file_path, self.exclusive
+        profile = self._profile() if self.on_server else None
         self.show_error("")
         self._set_busy(True)
 
-        def work() -> tuple[Database, str | None]:
+        def work() -> tuple[ClinicDatabase, str | None]:
             from cocm_desktop.services.users import password_change_due
+            from cocm_desktop.store.server_database import ServerDatabase
 
-            db = Database.open(path, username, password, exclusive=exclusive)
+            db: ClinicDatabase
+            if profile is not None:
+                db = ServerDatabase.open(profile, username, password)
+            else:
+                assert path is not None
+                db = Database.open(path, username, password, exclusive=exclusive)
             try:
                 return db, password_change_due(db, password)
             except BaseException:
@@ -108,7 +189,7 @@ class LoginDialog(QDialog):
 
         run_in_background(work, lambda result: self._opened(result[0], result[1], password), self._failed)
 
-    def _opened(self, db: Database, change_reason: str | None = None, password: str = "") -> None:
+    def _opened(self, db: ClinicDatabase, change_reason: str | None = None, password: str = "") -> None:
         self._set_busy(False)
         if not self.isVisible():  # closed while the key was being derived: do not keep it open
             db.close()
@@ -120,7 +201,7 @@ class LoginDialog(QDialog):
         self.database = db
         self.accept()
 
-    def _ask_new_password(self, db: Database, reason: str, password: str) -> None:
+    def _ask_new_password(self, db: ClinicDatabase, reason: str, password: str) -> None:
         from cocm_desktop.gui.admin.users import NewPasswordDialog
 
         dialog = NewPasswordDialog(db, reason, password, self)
@@ -128,7 +209,7 @@ class LoginDialog(QDialog):
         dialog.finished.connect(lambda code: self._new_password_done(db, code))
         dialog.open()
 
-    def _new_password_done(self, db: Database, code: int) -> None:
+    def _new_password_done(self, db: ClinicDatabase, code: int) -> None:
         self.password_dialog = None
         if code == QDialog.DialogCode.Accepted:
             self.database = db
@@ -190,7 +271,9 @@ class LoginDialog(QDialog):
         if not reason.strip():
             self.show_error("Using the recovery code needs a reason; it is kept in the audit log.")
             return
-        path, exclusive = self.db_path, self.exclusive
+        path, exclusive = self.file_path, self.exclusive
+        if path is None:
+            return
         self.show_error("")
         self._set_busy(True)
         run_in_background(  # the recovery code is the way in, not a password to change

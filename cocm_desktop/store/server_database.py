@@ -53,8 +53,8 @@ class ServerDatabase:
 
     @property
     def path(self) -> Path:
-        """Where the clinic is, for titles and remembered choices: the profile's label."""
-        return Path(self.profile.label)
+        """Where the clinic is, for remembered choices: the connection profile's file."""
+        return self.profile.source or Path(self.profile.label)
 
     @property
     def label(self) -> str:
@@ -305,6 +305,29 @@ def clinic_exists(admin_dsn: str, admin_password: str | None, dbname: str) -> bo
         return conn.execute('SELECT 1 FROM "user" LIMIT 1').fetchone() is not None
 
 
+def prepare_database(admin_dsn: str, admin_password: str | None, dbname: str) -> Engine:
+    """The clinic database exists, its tables are at the head revision and the server's roles,
+    grants and audit trigger are in place (idempotent). Returns an admin engine on it."""
+    with _admin_connect(admin_dsn, admin_password) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
+        if exists is None:
+            conn.execute(psycopg.sql.SQL("CREATE DATABASE {} ENCODING 'UTF8' TEMPLATE template0").format(
+                psycopg.sql.Identifier(dbname)))
+    engine = admin_engine(admin_dsn, admin_password, dbname)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7240501)")  # one set-up at a time
+            current = migrate.current_revision(conn)
+            if current is not None and current > migrate.head_revision():
+                raise NewerSchema("The clinic server's schema is newer than this CoCM Desktop; use the newer version.")
+            migrate.upgrade(conn)
+            server_schema.install_server_objects(conn, dbname)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
+
+
 def init_clinic(
     admin_dsn: str,
     admin_password: str | None,
@@ -318,20 +341,8 @@ def init_clinic(
     """Create (or upgrade) the clinic database on the server: tables at the head revision, group
     roles, grants, the audit chain's trigger and key, and — the first time — the first clinic
     lead. Returns True when a new clinic was made. Run once from the server's admin connection."""
-    with _admin_connect(admin_dsn, admin_password) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
-        if exists is None:
-            conn.execute(psycopg.sql.SQL("CREATE DATABASE {} ENCODING 'UTF8' TEMPLATE template0").format(
-                psycopg.sql.Identifier(dbname)))
-    engine = admin_engine(admin_dsn, admin_password, dbname)
+    engine = prepare_database(admin_dsn, admin_password, dbname)
     try:
-        with engine.begin() as conn:
-            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7240501)")  # one init at a time
-            current = migrate.current_revision(conn)
-            if current is not None and current > migrate.head_revision():
-                raise NewerSchema("The clinic server's schema is newer than this CoCM Desktop; use the newer version.")
-            migrate.upgrade(conn)
-            server_schema.install_server_objects(conn, dbname)
         factory = _session_factory(engine)
         with factory() as s, s.begin():
             s.info[ENGINE_INFO] = "server"

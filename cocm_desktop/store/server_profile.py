@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
@@ -16,6 +16,12 @@ from .errors import StoreError
 from .files import fsync_dir
 
 PROFILE_VERSION = 1
+PROFILE_SUFFIX = ".json"
+
+
+def is_profile_path(path: Path | str) -> bool:
+    """A connection profile (…json) rather than a clinic file (…db)."""
+    return Path(path).suffix.lower() == PROFILE_SUFFIX
 
 
 @dataclass(frozen=True)
@@ -25,6 +31,7 @@ class ServerProfile:
     dbname: str
     ca_cert: Path
     name: str = "Clinic server"
+    source: Path | None = field(default=None, compare=False)  # the file it was loaded from
 
     def __post_init__(self) -> None:
         if not self.host or any(c in self.host for c in " /?#@"):
@@ -63,6 +70,7 @@ class ServerProfile:
 
     def to_json(self) -> str:
         data = asdict(self)
+        data.pop("source", None)
         data["ca_cert"] = str(self.ca_cert)
         data["version"] = PROFILE_VERSION
         return json.dumps(data, indent=2, sort_keys=True) + "\n"
@@ -98,6 +106,7 @@ class ServerProfile:
                 dbname=str(data["dbname"]),
                 ca_cert=ca,
                 name=str(data.get("name") or "Clinic server"),
+                source=path.absolute(),
             )
         except (KeyError, TypeError, ValueError):
             raise StoreError(f"The connection profile “{path.name}” is incomplete.") from None

@@ -160,6 +160,10 @@ CREATE TABLE IF NOT EXISTS cocm_audit_head (
     seq bigint NOT NULL,
     chain text NOT NULL
 );
+-- A clinic moved from a workstation file keeps its history as written there (its records' chain
+-- values are the file's); the server seals that stretch with its own key at the import.
+ALTER TABLE cocm_audit_head ADD COLUMN IF NOT EXISTS imported_through bigint NOT NULL DEFAULT 0;
+ALTER TABLE cocm_audit_head ADD COLUMN IF NOT EXISTS imported_seal text;
 INSERT INTO cocm_audit_head (id, seq, chain)
     SELECT 1, COALESCE(max(seq), 0),
            COALESCE((SELECT hmac FROM audit_log ORDER BY seq DESC LIMIT 1), repeat('0', 64))
@@ -210,26 +214,36 @@ CREATE OR REPLACE FUNCTION cocm_audit_verify(OUT records bigint, OUT first_bad b
 DECLARE
     r audit_log;
     prev text := repeat('0', 64);
+    link text;
     expected bigint := 1;
     head record;
 BEGIN
     records := 0;
+    SELECT seq, chain, imported_through, imported_seal INTO head FROM cocm_audit_head WHERE id = 1;
     FOR r IN SELECT * FROM audit_log ORDER BY seq LOOP
         IF r.seq <> expected THEN
             first_bad := expected;
             problem := format('record %s is missing (next is %s)', expected, r.seq);
             RETURN;
         END IF;
-        IF r.hmac IS DISTINCT FROM cocm_audit_link(prev, r) THEN
+        link := cocm_audit_link(prev, r);
+        IF r.seq <= head.imported_through THEN
+            prev := link;
+            IF r.seq = head.imported_through AND link IS DISTINCT FROM head.imported_seal THEN
+                first_bad := r.seq;
+                problem := 'a record from before the move to the server was changed after the move';
+                RETURN;
+            END IF;
+        ELSIF r.hmac IS DISTINCT FROM link THEN
             first_bad := r.seq;
             problem := 'its content or position was changed after it was written';
             RETURN;
+        ELSE
+            prev := r.hmac;
         END IF;
-        prev := r.hmac;
         expected := expected + 1;
         records := records + 1;
     END LOOP;
-    SELECT seq, chain INTO head FROM cocm_audit_head WHERE id = 1;
     IF head.seq > records THEN
         first_bad := records + 1;
         problem := format('the log ends early: records %s to %s were deleted', records + 1, head.seq);
@@ -237,6 +251,25 @@ BEGIN
         first_bad := records;
         problem := 'the last record does not match the log''s anchored end';
     END IF;
+END $$;
+
+-- After an import (triggers off, records as the file wrote them): seal them and move the head.
+CREATE OR REPLACE FUNCTION cocm_audit_seal_import() RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    r audit_log;
+    prev text := repeat('0', 64);
+    n bigint := 0;
+BEGIN
+    IF (SELECT seq FROM cocm_audit_head WHERE id = 1) > 0 THEN
+        RAISE EXCEPTION 'the server already has audit records of its own';
+    END IF;
+    FOR r IN SELECT * FROM audit_log ORDER BY seq LOOP
+        prev := cocm_audit_link(prev, r);
+        n := r.seq;
+    END LOOP;
+    UPDATE cocm_audit_head SET seq = n, chain = prev, imported_through = n, imported_seal = prev WHERE id = 1;
+    RETURN n;
 END $$;
 
 -- A login role per staff member, kept in step with "user" (which only clinic leads may write).
@@ -310,6 +343,7 @@ REVOKE ALL ON FUNCTION cocm_audit_verify() FROM PUBLIC;
 REVOKE ALL ON FUNCTION cocm_set_password(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION cocm_disable_login(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION cocm_audit_link(text, audit_log) FROM PUBLIC;
+REVOKE ALL ON FUNCTION cocm_audit_seal_import() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION cocm_audit_verify() TO cocm_clinic_lead;
 GRANT EXECUTE ON FUNCTION cocm_set_password(text, text) TO cocm_staff;
 GRANT EXECUTE ON FUNCTION cocm_disable_login(text) TO cocm_clinic_lead;
