@@ -550,11 +550,12 @@ class PgCluster:
             return
         if not _port_is_free(self.port):
             raise PortBusy(self.port)
+        log_before = self._log_size()
         result = self._pg_ctl("start", "-w", "-t", str(_TIMEOUT_S), "-l", str(self.log_path))
         if result.returncode != 0:
+            reason = _reasons(self._log_since(log_before)) or _last_lines(result.stderr, 3)
             raise StartFailed(
-                f"The PostgreSQL server in {self.directory} did not start; its log ends with: "
-                + (self.log_tail(8) or _last_lines(result.stderr, 5))
+                f"The PostgreSQL server in {self.directory} did not start: {reason} (log: {self.log_path})."
             )
 
     def stop(self) -> None:
@@ -569,11 +570,21 @@ class PgCluster:
 
     def log_tail(self, lines: int = 20) -> str:
         """The end of the server's log (it holds no statements or passwords)."""
+        return _last_lines(self._log_since(0), lines)
+
+    def _log_size(self) -> int:
         try:
-            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+            return self.log_path.stat().st_size
+        except OSError:
+            return 0
+
+    def _log_since(self, offset: int) -> str:
+        try:
+            with self.log_path.open("rb") as f:
+                f.seek(offset)
+                return f.read().decode("utf-8", errors="replace")
         except OSError:
             return ""
-        return _last_lines(text, lines)
 
     # -- running the programs ---------------------------------------------------------------------
 
@@ -658,6 +669,17 @@ def _configure(data: Path, owner: _Account | None, *, port: int, durable: bool, 
         + "hostssl all       all   ::1/128        scram-sha-256\n"
     )
     _write_file(data / "pg_hba.conf", hba.encode(), mode=0o600, owner=owner)
+
+
+_LOG_PREFIX = re.compile(r"^.*?\[\d+\]\s+(?=[A-Z]+:)")  # "2026-01-01 10:00:00.000 UTC [123] "
+_PROBLEM = re.compile(r"^(FATAL|PANIC|ERROR):|^LOG:\s+(invalid|could not|unrecognized)")
+
+
+def _reasons(log: str) -> str:
+    """Why a start failed, from the log lines it wrote: its errors, without time stamps."""
+    lines = [_LOG_PREFIX.sub("", line.strip()) for line in log.splitlines()]
+    problems = [" ".join(line.split()) for line in lines if _PROBLEM.match(line)]
+    return "; ".join(problems[-4:]) or _last_lines(log, 3)
 
 
 def _last_lines(text: str, lines: int) -> str:
