@@ -30,6 +30,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
@@ -53,6 +54,7 @@ _PROGRAMS = ("pg_ctl", "initdb", "postgres")
 _SERVICE_ACCOUNTS = ("postgres", "nobody")
 _SOCKET_DIR_MAX = 90  # sun_path is 108 bytes; PostgreSQL appends "/.s.PGSQL.NNNNN"
 _TIMEOUT_S = 60
+_ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _VERSION = re.compile(r"\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?")
 
 
@@ -387,6 +389,8 @@ class PgCluster:
         """
         if not admin_password:
             raise PgClusterError("The server's admin password must not be empty.")
+        if not _ROLE_NAME.fullmatch(admin_user):
+            raise PgClusterError(f"{admin_user!r} cannot be the admin's name (lower-case letters, digits, _).")
         if port is not None and not 0 < port < 65536:
             raise PgClusterError(f"Port {port} is not a port number (1 to 65535).")
         directory = Path(directory).absolute()
@@ -617,17 +621,27 @@ def _check_reachable(folder: Path, bin_dir: Path, owner: _Account | None) -> Non
 
 
 def _run(cmd: list[str], owner: _Account | None, *, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run a PostgreSQL program, as `owner` when given (we are root), output captured."""
+    """Run a PostgreSQL program, as `owner` when given (we are root); stdout and stderr captured.
+
+    Captured through a temp file, not pipes: the server that `pg_ctl start` leaves running may
+    inherit the handles (Windows), and a pipe it holds would keep us waiting for ever.
+    """
     kwargs: dict = {}
     if owner is not None:
         kwargs = {"user": owner.uid, "group": owner.gid, "extra_groups": []}
-    try:
-        return subprocess.run(
-            cmd, cwd=cwd, env=_clean_env(), capture_output=True, text=True, errors="replace",
-            timeout=_TIMEOUT_S * 2, check=False, stdin=subprocess.DEVNULL, **kwargs,
-        )
-    except subprocess.TimeoutExpired:
-        raise PgClusterError(f"{Path(cmd[0]).name} did not finish within {_TIMEOUT_S * 2} seconds.") from None
+    with tempfile.TemporaryFile() as out:
+        try:
+            result = subprocess.run(
+                cmd, cwd=cwd, env=_clean_env(), stdout=out, stderr=subprocess.STDOUT,
+                timeout=_TIMEOUT_S * 2, check=False, stdin=subprocess.DEVNULL, **kwargs,
+            )
+        except subprocess.TimeoutExpired:
+            raise PgClusterError(
+                f"{Path(cmd[0]).name} did not finish within {_TIMEOUT_S * 2} seconds."
+            ) from None
+        out.seek(0)
+        text = out.read().decode("utf-8", errors="replace")
+    return subprocess.CompletedProcess(cmd, result.returncode, stdout=text, stderr=text)
 
 
 def _configure(data: Path, owner: _Account | None, *, port: int, durable: bool, admin_user: str,
@@ -636,7 +650,7 @@ def _configure(data: Path, owner: _Account | None, *, port: int, durable: bool, 
     settings = {
         "listen_addresses": f"'{HOST}'",
         "port": str(port),
-        "unix_socket_directories": f"'{socket_dir}'" if socket_dir else "''",
+        "unix_socket_directories": _conf_string(str(socket_dir) if socket_dir else ""),
         "max_connections": "200",
         "password_encryption": "'scram-sha-256'",
         "ssl": "on",
@@ -680,6 +694,11 @@ def _reasons(log: str) -> str:
     lines = [_LOG_PREFIX.sub("", line.strip()) for line in log.splitlines()]
     problems = [" ".join(line.split()) for line in lines if _PROBLEM.match(line)]
     return "; ".join(problems[-4:]) or _last_lines(log, 3)
+
+
+def _conf_string(value: str) -> str:
+    """A postgresql.conf string literal (a quote in a folder name is doubled, not a syntax error)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 def _last_lines(text: str, lines: int) -> str:

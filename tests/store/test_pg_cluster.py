@@ -109,7 +109,8 @@ def test_data_survives_restart_and_another_process_stops_it(
     pg_bin: Path, pg_dir_factory: Callable[[], Path]
 ) -> None:
     password = "a-long-admin-passphrase-7"
-    folder = pg_dir_factory() / "clinic server"  # a space: the dsn must carry the CA path intact
+    # A space and a quote: the settings file and the dsn must carry the folder intact.
+    folder = pg_dir_factory() / "clinic's server"
     cluster = PgCluster.init(folder, admin_password=password, durable=False, bin_dir=pg_bin)
     cluster.start()
     assert cluster.is_running()
@@ -128,6 +129,10 @@ def test_data_survives_restart_and_another_process_stops_it(
     again.start()
     with psycopg.connect(again.admin_dsn(), password=password) as conn:
         assert conn.execute("SELECT n FROM kept").fetchall() == [(42,)]
+    if again.socket_dir:  # the admin's own way in on this machine, beside TLS
+        with psycopg.connect(host=str(again.socket_dir), port=again.port, dbname="postgres",
+                             user=ADMIN_USER, password=password) as conn:
+            assert conn.execute("SELECT current_user").fetchone() == (ADMIN_USER,)
 
     state_text = (folder / "cluster.json").read_text()
     assert password not in state_text and "pass" not in state_text.lower()
