@@ -17,6 +17,10 @@ Layout of the folder (DIR):
 PostgreSQL refuses to run as root. When we are root, every server program runs as the `postgres`
 system account (or `nobody` where there is none), and what the server uses belongs to that
 account; the folders above DIR must let it pass through.
+
+Server settings: UTF8 with C collation (text sorts and lower-cases byte-wise, as in SQLite), data
+checksums, time zone UTC, at most 200 connections, no statements in the log. `durable=False` (the
+test session) turns fsync off: fast, and lost on a crash.
 """
 
 from __future__ import annotations
