@@ -3,7 +3,8 @@
 Runs the real code paths (no shortcuts) against a throw-away encrypted clinic in a temporary
 folder that is removed afterwards: SQLCipher present and actually encrypting, Argon2id key
 slots, Alembic migrations loaded from their files, a row written and read back through a fresh
-unlock, the audit chain, a PDF built in memory with reportlab, every module of the package
+unlock, the audit chain, a PDF built in memory with reportlab, the clinic server's driver
+(psycopg with its own libpq), every module of the package
 importable, the headless commands registered, and Qt able to show and grab a widget and draw
 the SVG app icon.
 
@@ -221,6 +222,18 @@ def _check_password_list(_clinic: _Clinic) -> str:
     return f"list of {len(words):,} common passwords refused for new passwords"
 
 
+def _check_server_driver(_clinic: _Clinic) -> str:
+    """psycopg with its own libpq (the binary build): a clinic PC has no PostgreSQL client installed."""
+    import psycopg
+
+    impl, libpq = psycopg.pq.__impl__, psycopg.pq.version()
+    if impl == "python":
+        raise CheckFailed("the clinic server driver has no libpq of its own (psycopg_binary is missing)")
+    if libpq < 140000:  # verify-full against a certificate's IP addresses needs libpq 14
+        raise CheckFailed(f"the clinic server driver's libpq {libpq // 10000} is too old (14 or newer needed)")
+    return f"clinic server driver psycopg {psycopg.__version__} with libpq {libpq // 10000}.{libpq % 10000} ({impl})"
+
+
 def _check_modules(_clinic: _Clinic) -> str:
     import importlib
     import pkgutil
@@ -330,6 +343,7 @@ CHECKS: list[tuple[str, Callable[[_Clinic], str]]] = [
     ("PDF", _check_pdf),
     ("report fonts", _check_fonts),
     ("password list", _check_password_list),
+    ("clinic server driver", _check_server_driver),
     ("program files", _check_modules),
     ("Qt", _check_qt),
 ]

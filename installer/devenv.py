@@ -58,9 +58,26 @@ XCB_LIBS = {"xcb-cursor": "libxcb-cursor0", "xkbcommon-x11": "libxkbcommon-x11-0
             "xcb-render-util": "libxcb-render-util0", "xcb-image": "libxcb-image0"}
 
 
-def ensure_system_libs(for_screen: bool) -> None:
-    """Install missing Qt libraries with apt-get when we may; otherwise say exactly what to run."""
+def _has_postgresql() -> bool:
+    """PostgreSQL 15 or newer where store/pg_cluster.py looks: PATH, Debian's and Windows' folders."""
+    import glob
+
+    if shutil.which("pg_ctl"):
+        return True
+    patterns = ["/usr/lib/postgresql/*/bin/pg_ctl"]
+    if os.name == "nt":
+        patterns = [str(Path(os.environ.get(v) or "C:/Program Files") / "PostgreSQL" / "*" / "bin" / "pg_ctl.exe")
+                    for v in ("ProgramW6432", "ProgramFiles")]
+    versions = [Path(p).parent.parent.name for pattern in patterns for p in glob.glob(pattern)]
+    return any(v.split(".")[0].isdigit() and int(v.split(".")[0]) >= 15 for v in versions)
+
+
+def ensure_system_libs(for_screen: bool, for_tests: bool = False) -> None:
+    """Install missing Qt libraries (and, for the tests, PostgreSQL) with apt-get when we may;
+    otherwise say exactly what to run."""
     if not sys.platform.startswith("linux"):
+        if for_tests and not _has_postgresql():
+            _say("the clinic server tests will be skipped: install PostgreSQL 15 or newer to run them")
         return
     from ctypes.util import find_library
 
@@ -68,6 +85,8 @@ def ensure_system_libs(for_screen: bool) -> None:
     missing = sorted({pkg for lib, pkg in wanted.items() if find_library(lib) is None})
     if not for_screen and shutil.which("pdftoppm") is None:
         missing.append("poppler-utils")
+    if for_tests and not _has_postgresql():
+        missing.append("postgresql")  # the clinic server tests start their own private server
     if not missing:
         return
     cmd = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing]
@@ -102,7 +121,8 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] not in ("run", "test"):
         print(__doc__)
         return 2
-    ensure_system_libs(for_screen=argv[0] == "run" and not os.environ.get("QT_QPA_PLATFORM"))
+    ensure_system_libs(for_screen=argv[0] == "run" and not os.environ.get("QT_QPA_PLATFORM"),
+                       for_tests=argv[0] == "test")
     ensure_venv()
     if argv[0] == "run":
         return subprocess.call([str(PY), "-m", "cocm_desktop", "--demo", *argv[1:]], cwd=ROOT)

@@ -17,6 +17,10 @@ Layout of the folder (DIR):
 PostgreSQL refuses to run as root. When we are root, every server program runs as the `postgres`
 system account (or `nobody` where there is none), and what the server uses belongs to that
 account; the folders above DIR must let it pass through.
+
+Server settings: UTF8 with C collation (text sorts and lower-cases byte-wise, as in SQLite), data
+checksums, time zone UTC, at most 200 connections, no statements in the log. `durable=False` (the
+test session) turns fsync off: fast, and lost on a crash.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
@@ -53,6 +58,7 @@ _PROGRAMS = ("pg_ctl", "initdb", "postgres")
 _SERVICE_ACCOUNTS = ("postgres", "nobody")
 _SOCKET_DIR_MAX = 90  # sun_path is 108 bytes; PostgreSQL appends "/.s.PGSQL.NNNNN"
 _TIMEOUT_S = 60
+_ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _VERSION = re.compile(r"\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?")
 
 
@@ -387,6 +393,8 @@ class PgCluster:
         """
         if not admin_password:
             raise PgClusterError("The server's admin password must not be empty.")
+        if not _ROLE_NAME.fullmatch(admin_user):
+            raise PgClusterError(f"{admin_user!r} cannot be the admin's name (lower-case letters, digits, _).")
         if port is not None and not 0 < port < 65536:
             raise PgClusterError(f"Port {port} is not a port number (1 to 65535).")
         directory = Path(directory).absolute()
@@ -550,11 +558,12 @@ class PgCluster:
             return
         if not _port_is_free(self.port):
             raise PortBusy(self.port)
+        log_before = self._log_size()
         result = self._pg_ctl("start", "-w", "-t", str(_TIMEOUT_S), "-l", str(self.log_path))
         if result.returncode != 0:
+            reason = _reasons(self._log_since(log_before)) or _last_lines(result.stderr, 3)
             raise StartFailed(
-                f"The PostgreSQL server in {self.directory} did not start; its log ends with: "
-                + (self.log_tail(8) or _last_lines(result.stderr, 5))
+                f"The PostgreSQL server in {self.directory} did not start: {reason} (log: {self.log_path})."
             )
 
     def stop(self) -> None:
@@ -569,11 +578,21 @@ class PgCluster:
 
     def log_tail(self, lines: int = 20) -> str:
         """The end of the server's log (it holds no statements or passwords)."""
+        return _last_lines(self._log_since(0), lines)
+
+    def _log_size(self) -> int:
         try:
-            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+            return self.log_path.stat().st_size
+        except OSError:
+            return 0
+
+    def _log_since(self, offset: int) -> str:
+        try:
+            with self.log_path.open("rb") as f:
+                f.seek(offset)
+                return f.read().decode("utf-8", errors="replace")
         except OSError:
             return ""
-        return _last_lines(text, lines)
 
     # -- running the programs ---------------------------------------------------------------------
 
@@ -606,17 +625,27 @@ def _check_reachable(folder: Path, bin_dir: Path, owner: _Account | None) -> Non
 
 
 def _run(cmd: list[str], owner: _Account | None, *, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run a PostgreSQL program, as `owner` when given (we are root), output captured."""
+    """Run a PostgreSQL program, as `owner` when given (we are root); stdout and stderr captured.
+
+    Captured through a temp file, not pipes: the server that `pg_ctl start` leaves running may
+    inherit the handles (Windows), and a pipe it holds would keep us waiting for ever.
+    """
     kwargs: dict = {}
     if owner is not None:
         kwargs = {"user": owner.uid, "group": owner.gid, "extra_groups": []}
-    try:
-        return subprocess.run(
-            cmd, cwd=cwd, env=_clean_env(), capture_output=True, text=True, errors="replace",
-            timeout=_TIMEOUT_S * 2, check=False, stdin=subprocess.DEVNULL, **kwargs,
-        )
-    except subprocess.TimeoutExpired:
-        raise PgClusterError(f"{Path(cmd[0]).name} did not finish within {_TIMEOUT_S * 2} seconds.") from None
+    with tempfile.TemporaryFile() as out:
+        try:
+            result = subprocess.run(
+                cmd, cwd=cwd, env=_clean_env(), stdout=out, stderr=subprocess.STDOUT,
+                timeout=_TIMEOUT_S * 2, check=False, stdin=subprocess.DEVNULL, **kwargs,
+            )
+        except subprocess.TimeoutExpired:
+            raise PgClusterError(
+                f"{Path(cmd[0]).name} did not finish within {_TIMEOUT_S * 2} seconds."
+            ) from None
+        out.seek(0)
+        text = out.read().decode("utf-8", errors="replace")
+    return subprocess.CompletedProcess(cmd, result.returncode, stdout=text, stderr=text)
 
 
 def _configure(data: Path, owner: _Account | None, *, port: int, durable: bool, admin_user: str,
@@ -625,7 +654,7 @@ def _configure(data: Path, owner: _Account | None, *, port: int, durable: bool, 
     settings = {
         "listen_addresses": f"'{HOST}'",
         "port": str(port),
-        "unix_socket_directories": f"'{socket_dir}'" if socket_dir else "''",
+        "unix_socket_directories": _conf_string(str(socket_dir) if socket_dir else ""),
         "max_connections": "200",
         "password_encryption": "'scram-sha-256'",
         "ssl": "on",
@@ -658,6 +687,22 @@ def _configure(data: Path, owner: _Account | None, *, port: int, durable: bool, 
         + "hostssl all       all   ::1/128        scram-sha-256\n"
     )
     _write_file(data / "pg_hba.conf", hba.encode(), mode=0o600, owner=owner)
+
+
+_LOG_PREFIX = re.compile(r"^.*?\[\d+\]\s+(?=[A-Z]+:)")  # "2026-01-01 10:00:00.000 UTC [123] "
+_PROBLEM = re.compile(r"^(FATAL|PANIC|ERROR):|^LOG:\s+(invalid|could not|unrecognized)")
+
+
+def _reasons(log: str) -> str:
+    """Why a start failed, from the log lines it wrote: its errors, without time stamps."""
+    lines = [_LOG_PREFIX.sub("", line.strip()) for line in log.splitlines()]
+    problems = [" ".join(line.split()) for line in lines if _PROBLEM.match(line)]
+    return "; ".join(problems[-4:]) or _last_lines(log, 3)
+
+
+def _conf_string(value: str) -> str:
+    """A postgresql.conf string literal (a quote in a folder name is doubled, not a syntax error)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 def _last_lines(text: str, lines: int) -> str:

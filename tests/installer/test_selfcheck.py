@@ -19,6 +19,7 @@ EXPECTED_LINES = [
     r"^ok  PDF built in memory \(reportlab [\d.]+, 1 page, [\d,]+ bytes\)$",
     r"^ok  report font DejaVu Sans from resources/fonts \(Latin, Greek, Cyrillic, Vietnamese\)$",
     r"^ok  list of [\d,]+ common passwords refused for new passwords$",
+    r"^ok  clinic server driver psycopg 3\.\d+\.\d+ with libpq \d+\.\d+ \((binary|c)\)$",
     r"^ok  \d+ program modules load; \d+ headless command\(s\) registered$",
     r"^ok  Qt 6\.\d+\.\d+ \(offscreen\): window shown and grabbed, text and SVG icon drawn$",
 ]
