@@ -46,7 +46,8 @@ def connect_error(exc: BaseException, profile: ServerProfile) -> StoreError:
     if "role" in text and "does not exist" in text:
         return WrongCredentials()
     if "not permitted to log in" in text:
-        return StoreError("This account has been removed from the clinic; ask the clinic lead.")
+        return StoreError("This account may not sign in to the clinic server: it was removed, or it waits for "
+                          "a password from the clinic lead. Ask the clinic lead.")
     if "certificate" in text or "ssl" in text and ("verify" in text or "tls" in text):
         return ServerUnreachable(
             f"The clinic server at {where} did not prove it is the clinic's server (its certificate "

@@ -103,4 +103,6 @@ def _logins(dst: Connection, lead: str, password: str) -> list[str]:
     others = list(dst.execute(select(User.username).where(User.active.is_(True), User.username != lead)
                               .order_by(User.username)).scalars())
     dst.execute(update(User).where(User.username.in_(others)).values(password_must_change=True))
+    for name in others:  # a login left from an earlier clinic on this server must not open this one
+        dst.exec_driver_sql(f'ALTER ROLE "{name.replace(chr(34), chr(34) * 2)}" NOLOGIN')
     return others

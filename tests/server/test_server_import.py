@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from cocm_desktop.cli import main
 from cocm_desktop.store import audit
-from cocm_desktop.store.errors import WrongCredentials
+from cocm_desktop.store.errors import StoreError
 from cocm_desktop.store.keyslots import keyfile_path
 from cocm_desktop.store.models import Base, Patient
 from cocm_desktop.store.server_database import ServerDatabase
@@ -21,6 +21,21 @@ from cocm_desktop.store.server_profile import ServerProfile
 
 def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def pg_cluster(pg_bin, pg_dir_factory, pg_admin_password):  # type: ignore[no-untyped-def]
+    """A server of its own: login roles are server-wide, and an import disables the logins of the
+    clinic's people until the lead sets their passwords (the session server shares cm1 & co.)."""
+    from cocm_desktop.store.pg_cluster import PgCluster
+
+    cluster = PgCluster.init(pg_dir_factory() / "import", admin_password=pg_admin_password, durable=False,
+                             bin_dir=pg_bin)
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 @pytest.fixture
@@ -62,8 +77,14 @@ def test_a_demo_clinic_moves_with_every_row_and_its_audit_chain(
                 assert got == expected[table.name], table.name
         assert s.scalar(select(func.count()).select_from(Patient)) == patients
         assert audit.verify_chain(s).ok
-    with pytest.raises(WrongCredentials):  # no password for the others until the lead sets one
+    with pytest.raises(StoreError, match="may not sign in to the clinic server"):  # no login yet
         ServerDatabase.open(profile, "cm1", "demo")
+    from cocm_desktop.services.users import reset_password
+
+    with ServerDatabase.open(profile, "lead", "demo") as lead:
+        reset_password(lead, lead.actor, "cm1", new_password="a fresh start for cm1")
+    with ServerDatabase.open(profile, "cm1", "a fresh start for cm1") as cm1:
+        assert cm1.actor is not None and cm1.actor.role == "care_manager"
 
 
 def test_a_changed_record_from_before_the_move_is_found(
@@ -83,7 +104,6 @@ def test_a_changed_record_from_before_the_move_is_found(
 
 def test_a_second_import_into_a_clinic_is_refused(
         demo_path: Path, pg_cluster, pg_admin_password, import_target) -> None:  # type: ignore[no-untyped-def]
-    from cocm_desktop.store.errors import StoreError
     from cocm_desktop.store.server_import import import_clinic
 
     import_clinic(demo_path, "lead", "demo", admin_dsn=pg_cluster.admin_dsn(), admin_password=pg_admin_password,
