@@ -7,14 +7,14 @@ encrypted file (SQLite/SQLCipher) and for the PostgreSQL clinic server.
 - `month_key(column)`: a date column's "YYYY-MM" as text (to group by month).
 - `raw(column)` + `fetch_plain`: a big read without SQLAlchemy's per-value result processing (the
   registry and the billing month read tens of thousands of rows); the read functions in
-  `store.reads` turn the values into Python types (`to_day`, `to_moment`, `DayCache`) before
+  `store.reads` turn the values into Python types (`to_day`, `to_moment`, `day_cache`) before
   anything above `store` sees them. On SQLite dates come back as ISO text; psycopg already gives
   `date`/`datetime`, which the converters pass through.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -23,7 +23,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
-__all__ = ["DayCache", "day_diff", "fetch_plain", "month_key", "raw", "to_day", "to_moment"]
+__all__ = ["day_cache", "day_diff", "fetch_plain", "month_key", "raw", "to_day", "to_moment"]
 
 
 class day_diff(FunctionElement):  # noqa: N801 - reads like a SQL function
@@ -84,7 +84,7 @@ def _month_key_sqlite(element: month_key, compiler, **kw) -> str:  # type: ignor
 
 def raw(column: ColumnElement) -> ColumnElement:  # type: ignore[type-arg]
     """Select a date/datetime column without SQLAlchemy's per-value parsing; the read function
-    converts it (`to_day`, `to_moment`, `DayCache`)."""
+    converts it (`to_day`, `to_moment`, `day_cache`)."""
     return type_coerce(column, String)
 
 
@@ -106,20 +106,19 @@ def to_moment(value: object) -> datetime | None:
     return datetime.fromisoformat(value) if isinstance(value, str) else value  # type: ignore[return-value]
 
 
-class DayCache:
-    """`to_day` parsing each distinct stored value once (days repeat across many rows)."""
+def day_cache() -> Callable[[object], date | None]:
+    """A `to_day` that parses each distinct stored value once (days repeat across many rows).
+    A closure, not an object with __call__: it runs once per value of 10k-row reads."""
+    seen: dict[object, date | None] = {None: None}
+    get = seen.get
 
-    __slots__ = ("seen",)
-
-    def __init__(self) -> None:
-        self.seen: dict[object, date | None] = {None: None}
-
-    def __call__(self, value: object) -> date | None:
-        seen = self.seen
-        hit = seen.get(value, _MISSING)
+    def day(value: object) -> date | None:
+        hit = get(value, _MISSING)
         if hit is _MISSING:
             hit = seen[value] = to_day(value)
         return hit  # type: ignore[return-value]
+
+    return day
 
 
 _MISSING = object()

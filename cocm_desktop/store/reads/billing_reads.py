@@ -19,7 +19,7 @@ from ..models import (
     Measure,
     Patient,
 )
-from ..sql_portable import DayCache, fetch_plain, raw, to_moment
+from ..sql_portable import day_cache, fetch_plain, raw, to_moment
 
 __all__ = [
     "EpisodeRow",
@@ -74,7 +74,7 @@ class ScoreRow(NamedTuple):
 def billing_episodes(conn: Connection) -> list[EpisodeRow]:
     """Every episode, by id."""
     e = Episode
-    day = DayCache()
+    day = day_cache()
     return [
         _new(EpisodeRow, (i, pid, program, day(enrolled), day(closed), reason, scale, bool(iv_required),
                           day(iv_on), prac, cm))
@@ -90,7 +90,7 @@ def billing_episodes(conn: Connection) -> list[EpisodeRow]:
 def billing_patients(conn: Connection) -> list[PatientRow]:
     """Every patient with the columns the packet shows."""
     p = Patient
-    day = DayCache()
+    day = day_cache()
     return [
         _new(PatientRow, (r[0], r[1], r[2], r[3], day(r[4]), r[5], r[6]))
         for r in fetch_plain(conn, select(p.id, p.family_name, p.given_name, p.mrn, raw(p.date_of_birth),
@@ -100,7 +100,7 @@ def billing_patients(conn: Connection) -> list[PatientRow]:
 
 def first_consent_by_episode(conn: Connection) -> dict[int, date]:
     """{episode: day of its earliest consent the patient agreed to}."""
-    day = DayCache()
+    day = day_cache()
     return {
         eid: day(on)  # type: ignore[misc]
         for eid, on in fetch_plain(
@@ -137,7 +137,7 @@ def scales_per_episode(conn: Connection, start: datetime, end: datetime) -> dict
 
 def reviewed_days_by_episode(conn: Connection) -> dict[int, tuple[date, ...]]:
     """{episode: the days of the case reviews that discussed it, ascending}."""
-    day = DayCache()
+    day = day_cache()
     reviews: dict[int, list[date]] = defaultdict(list)
     for eid, on in fetch_plain(
         conn,
@@ -152,14 +152,12 @@ def reviewed_days_by_episode(conn: Connection) -> dict[int, tuple[date, ...]]:
 def primary_scale_scores(conn: Connection, up_to: datetime) -> list[ScoreRow]:
     """Every live score of an episode's primary scale taken at or before `up_to`, in the episode
     index's order (episode, time taken) so SQLite reads it without sorting."""
-    return [
-        _new(ScoreRow, (eid, to_moment(at), total, mid))
-        for eid, at, total, mid in fetch_plain(
-            conn,
-            select(Measure.episode_id, raw(Measure.taken_at), Measure.total, Measure.id)
-            .join(Episode, Episode.id == Measure.episode_id)
-            .where(Measure.instrument == Episode.primary_scale, Measure.taken_at <= up_to,
-                   Measure.voided_at.is_(None))
-            .order_by(Measure.episode_id, Measure.taken_at),
-        )
-    ]
+    rows = fetch_plain(
+        conn,
+        select(Measure.episode_id, raw(Measure.taken_at), Measure.total, Measure.id)
+        .join(Episode, Episode.id == Measure.episode_id)
+        .where(Measure.instrument == Episode.primary_scale, Measure.taken_at <= up_to, Measure.voided_at.is_(None))
+        .order_by(Measure.episode_id, Measure.taken_at),
+    )
+    parse = datetime.fromisoformat if conn.dialect.name == "sqlite" else to_moment  # ISO text on SQLite
+    return [_new(ScoreRow, (eid, parse(at), total, mid)) for eid, at, total, mid in rows]

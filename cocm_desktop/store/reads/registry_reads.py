@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, NamedTuple
@@ -44,7 +44,7 @@ from ..models import (
     RiskEvent,
     User,
 )
-from ..sql_portable import DayCache, day_diff, fetch_plain, raw, to_day
+from ..sql_portable import day_cache, day_diff, fetch_plain, raw, to_day
 
 __all__ = [
     "FACT_COLUMNS",
@@ -241,9 +241,9 @@ class FactsDecoder:
     """Cached fact values → Python types, each distinct stored value decoded once."""
 
     def __init__(self) -> None:
-        self.day = DayCache()
-        self.lags: dict[object, object] = {None: None}
-        self.days: dict[object, object] = {None: None}
+        self.day: Callable[[object], date | None] = day_cache()
+        self.lags: dict[object, object] = {}  # JSON text → decoded (SQLite)
+        self.days: dict[object, object] = {}
 
     def __call__(self, values: Sequence[Any]) -> RegistryFactsRow:
         f = list(values)
@@ -252,36 +252,28 @@ class FactsDecoder:
             f[i] = day(f[i])
         for i in _BOOL_FACTS:  # SQLite hands booleans as 0/1
             f[i] = bool(f[i])
-        v = f[_I_LAGS]
-        hit = self.lags.get(v, _MISSING) if isinstance(v, str | None) else _MISSING
-        if hit is _MISSING:
-            hit = _decode_lags(v, day)
-            if isinstance(v, str):
-                self.lags[v] = hit
-        f[_I_LAGS] = hit
-        v = f[_I_REVIEWED]
-        hit = self.days.get(v, _MISSING) if isinstance(v, str | None) else _MISSING
-        if hit is _MISSING:
-            hit = _decode_days(v, day)
-            if isinstance(v, str):
-                self.days[v] = hit
-        f[_I_REVIEWED] = hit
+        for i, cache, decode in ((_I_LAGS, self.lags, _decode_lags), (_I_REVIEWED, self.days, _decode_days)):
+            v = f[i]
+            if v is not None:
+                try:
+                    f[i] = cache[v]  # SQLite: the JSON text, the same for many rows
+                except KeyError:
+                    f[i] = cache[v] = decode(v, day)
+                except TypeError:  # psycopg hands JSON decoded (a list: not a key)
+                    f[i] = decode(v, day)
         return _new(RegistryFactsRow, f)  # type: ignore[no-any-return]
-
-
-_MISSING = object()
 
 
 def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value  # psycopg hands JSON decoded
 
 
-def _decode_lags(value: Any, day: DayCache) -> tuple[tuple[date, int], ...] | None:
+def _decode_lags(value: Any, day: Callable[[object], date | None]) -> tuple[tuple[date, int], ...] | None:
     items = _json(value)
     return None if items is None else tuple((day(d), lag) for d, lag in items)  # type: ignore[misc]
 
 
-def _decode_days(value: Any, day: DayCache) -> tuple[date, ...] | None:
+def _decode_days(value: Any, day: Callable[[object], date | None]) -> tuple[date, ...] | None:
     items = _json(value)
     return None if items is None else tuple(day(d) for d in items)  # type: ignore[misc]
 
@@ -295,7 +287,7 @@ def registry_rows(
     if cached:
         q = q.outerjoin(RegistryFacts, RegistryFacts.episode_id == Episode.id)
     rows = fetch_plain(conn, q.order_by(Patient.family_name, Patient.given_name, Episode.id))
-    day = DayCache()  # enrollment and next-action days repeat across 10k rows: parse each once
+    day = day_cache()  # enrollment and next-action days repeat across 10k rows: parse each once
     decode = FactsDecoder()
     decode.day = day
     n = _N_EPISODE
@@ -327,7 +319,7 @@ def episode_patients(conn: Connection, scope: Any) -> dict[int, int]:
 
 def reviewed_days(conn: Connection, scope: Any) -> dict[int, tuple[date, ...]]:
     """{episode: the days of the case-review sessions that discussed it, ascending}."""
-    day = DayCache()
+    day = day_cache()
     out: dict[int, set[date]] = defaultdict(set)
     for eid, on in fetch_plain(conn, select(AgendaItem.episode_id, raw(CaseReviewSession.session_on))
                                .join(CaseReviewSession, CaseReviewSession.id == AgendaItem.session_id)

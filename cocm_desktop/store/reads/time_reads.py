@@ -15,7 +15,7 @@ from sqlalchemy import Connection, String, and_, case, cast, func, or_, select, 
 
 from ..models import TimeEntry, TimeOverlapDay
 from ..models.time_log import UNUSUAL_ENTRY_SQL
-from ..sql_portable import DayCache, fetch_plain, month_key, raw
+from ..sql_portable import day_cache, fetch_plain, month_key, raw, to_day, to_moment
 
 __all__ = [
     "LatestDay",
@@ -66,19 +66,24 @@ _FULL_COLUMNS = (*_COUNT_COLUMNS, _t.activity, _t.source)
 _new = tuple.__new__
 
 
-def _moment(value: Any) -> datetime | None:
-    if value is None or value.__class__ is datetime:
-        return value  # type: ignore[no-any-return]
-    return datetime.fromisoformat(value)
-
-
 def _entries(conn: Connection, statement: Any, *, full: bool) -> list[TimeEntryRow]:
-    day = DayCache()
+    day = day_cache()
+    rows = fetch_plain(conn, statement)
     out: list[TimeEntryRow] = []
     append = out.append
-    for r in fetch_plain(conn, statement):
+    if conn.dialect.name == "sqlite":  # ISO text: parsed here, in the hot loop, without a call per value
+        parse = datetime.fromisoformat
+        for r in rows:
+            s, e = r[5], r[6]
+            append(_new(TimeEntryRow, (
+                r[0], r[1], r[2], r[3], day(r[4]), parse(s) if s is not None else None,
+                parse(e) if e is not None else None, r[7], r[8], bool(r[9]),
+                r[10] if full else "other", r[11] if full else "manual",
+            )))
+        return out
+    for r in rows:  # psycopg: dates and datetimes already
         append(_new(TimeEntryRow, (
-            r[0], r[1], r[2], r[3], day(r[4]), _moment(r[5]), _moment(r[6]), r[7], r[8], bool(r[9]),
+            r[0], r[1], r[2], r[3], to_day(r[4]), to_moment(r[5]), to_moment(r[6]), r[7], r[8], bool(r[9]),
             r[10] if full else "other", r[11] if full else "manual",
         )))
     return out
@@ -161,7 +166,7 @@ def latest_day_per_month(
     """{patient: {month index: the latest day with an entry (any entry, deleted too)}} before
     `before`, for `patients`; one grouped statement over the (patient, day) index."""
     out: dict[int, dict[int, date]] = {}
-    day = DayCache()
+    day = day_cache()
     if conn.dialect.name == "sqlite":
         # a list of ISO days per patient, compared as text (ISO days order as the dates do)
         index = _MonthIndex()
@@ -207,7 +212,7 @@ def latest_counted_day_per_month(
     )
     if len(patients) <= 2000:  # a few: along the patient index; many: one pass over all
         q = q.where(_t.patient_id.in_(sorted(patients)))
-    day, index = DayCache(), _MonthIndex()
+    day, index = day_cache(), _MonthIndex()
     return [
         _new(LatestDay, (pid, eid, index[mtext], day(latest)))
         for pid, eid, mtext, latest in fetch_plain(conn, q)
