@@ -20,7 +20,7 @@ STORE_FREE = ("gui", "commands")  # reach the store only through services
 RAW_SQL_NAMES = {"text", "exec_driver_sql", "literal_column"}
 # store-internal fast paths: values come back untyped (ISO text, 0/1, JSON text) until a
 # store.reads function converts them
-STORE_INTERNALS = {"cocm_desktop.store.sql_portable": {"raw", "fetch_plain", "to_day", "to_moment", "DayCache"}}
+STORE_INTERNALS = {"cocm_desktop.store.sql_portable": {"raw", "fetch_plain", "to_day", "to_moment", "day_cache"}}
 
 
 def _modules(*layers: str) -> list[Path]:
