@@ -14,7 +14,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from cocm_desktop.store.database import Database
+from cocm_desktop.services.clinic import Clinic, open_clinic
 
 NEW_PASSWORD_TRIES = 3
 
@@ -31,9 +31,9 @@ def password_from_env_or_prompt(username: str, prompt: str = "Password") -> str:
     return password
 
 
-def open_from_args(args: argparse.Namespace) -> Database:
+def open_from_args(args: argparse.Namespace) -> Clinic:
     password = password_from_env_or_prompt(args.user)
-    db = Database.open(args.db, args.user, password)
+    db = open_clinic(args.db, args.user, password)
     try:
         _change_password_if_due(db, args, password)
     except BaseException:
@@ -50,7 +50,7 @@ def passwd_command(args: argparse.Namespace) -> str:
     return f"cocm-desktop users passwd --db {shlex.quote(str(args.db))} --user {shlex.quote(args.user)}"
 
 
-def _change_password_if_due(db: Database, args: argparse.Namespace, password: str) -> None:
+def _change_password_if_due(db: Clinic, args: argparse.Namespace, password: str) -> None:
     from cocm_desktop.services.common import ValidationError
     from cocm_desktop.services.users import change_own_password, password_change_due
 

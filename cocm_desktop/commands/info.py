@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from sqlalchemy import func, select, text
-
 from cocm_desktop.commands._auth import add_db_args, open_from_args
 
 
@@ -17,18 +15,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from cocm_desktop.domain.roles import Role
+    from cocm_desktop.services.clinic import clinic_info
     from cocm_desktop.services.common import clinic_name
-    from cocm_desktop.store import migrate
-    from cocm_desktop.store.models import Episode, Patient
 
     with open_from_args(args) as db, db.session() as s:
         actor = db.actor
         assert actor is not None
-        open_episodes = s.scalar(select(func.count()).select_from(Episode).where(Episode.status != "closed"))
+        info = clinic_info(s)
         print(f"Clinic:          {clinic_name(s)}")
         print(f"Signed in as:    {actor.display_name} ({actor.username}), {Role(actor.role).label}")
-        print(f"Patients:        {s.scalar(select(func.count()).select_from(Patient))}")
-        print(f"Open episodes:   {open_episodes}")
-        print(f"Schema version:  {migrate.current_revision(s.connection())}")
-        print(f"Encryption:      SQLCipher {s.execute(text('PRAGMA cipher_version')).scalar()}")
+        print(f"Patients:        {info.patients}")
+        print(f"Open episodes:   {info.open_episodes}")
+        print(f"Schema version:  {info.schema_version}")
+        print(f"Encryption:      {info.storage}")
     return 0

@@ -122,12 +122,12 @@ def run_reset(args: argparse.Namespace) -> int:
 
 
 def run_passwd(args: argparse.Namespace) -> int:
+    from cocm_desktop.services.clinic import open_clinic
     from cocm_desktop.services.users import change_own_password
-    from cocm_desktop.store.database import Database
 
-    # Database.open, not open_from_args: this is the way out when a password change is due.
+    # open_clinic, not open_from_args: this is the way out when a password change is due.
     current = password_from_env_or_prompt(args.user, "Current password")
-    db = Database.open(args.db, args.user, current)
+    db = open_clinic(args.db, args.user, current)
     try:
         change_own_password(
             db, db.actor, current_password=current, new_password=_new_password("New password")

@@ -21,7 +21,7 @@ from cocm_desktop import APP_ID, APP_NAME, __version__, config
 from cocm_desktop.gui.context import AppContext, settings
 from cocm_desktop.gui.errors import install_excepthook
 from cocm_desktop.gui.resources import app_icon, stylesheet
-from cocm_desktop.store.database import Database
+from cocm_desktop.services.clinic import Clinic
 
 log = logging.getLogger("cocm_desktop.gui")
 LAST_DB_KEY = "clinic/last_path"
@@ -175,7 +175,7 @@ class AppController(QObject):
         return outcome.get("path")  # type: ignore[return-value]
 
     # ---- main window -----------------------------------------------------------------------
-    def open_main(self, db: Database, *, demo: bool) -> None:
+    def open_main(self, db: Clinic, *, demo: bool) -> None:
         from cocm_desktop.gui.main_window import MainWindow
 
         self.context = AppContext(db, demo=demo)

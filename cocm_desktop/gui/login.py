@@ -20,8 +20,8 @@ from PySide6.QtWidgets import QDialog, QInputDialog, QLineEdit, QWidget
 from cocm_desktop.gui.forms.ui_login_dialog import Ui_LoginDialog
 from cocm_desktop.gui.resources import app_icon
 from cocm_desktop.gui.worker import run_in_background
-from cocm_desktop.store.database import Database
-from cocm_desktop.store.errors import DatabaseLocked, StoreError, WrongCredentials
+from cocm_desktop.services.clinic import Clinic, open_clinic, open_clinic_with_recovery
+from cocm_desktop.services.errors import DatabaseLocked, StoreError, WrongCredentials
 
 
 def delay_seconds(exc: BaseException) -> int | None:
@@ -44,7 +44,7 @@ class LoginDialog(QDialog):
         self.resize(460, 330)
         self.db_path = Path(db_path)
         self.exclusive = exclusive
-        self.database: Database | None = None
+        self.database: Clinic | None = None
         self.password_dialog: QDialog | None = None  # NewPasswordDialog while one is open
         self.wants_other_clinic = False
         self._busy = False
@@ -96,10 +96,10 @@ class LoginDialog(QDialog):
         self.show_error("")
         self._set_busy(True)
 
-        def work() -> tuple[Database, str | None]:
+        def work() -> tuple[Clinic, str | None]:
             from cocm_desktop.services.users import password_change_due
 
-            db = Database.open(path, username, password, exclusive=exclusive)
+            db = open_clinic(path, username, password, exclusive=exclusive)
             try:
                 return db, password_change_due(db, password)
             except BaseException:
@@ -108,7 +108,7 @@ class LoginDialog(QDialog):
 
         run_in_background(work, lambda result: self._opened(result[0], result[1], password), self._failed)
 
-    def _opened(self, db: Database, change_reason: str | None = None, password: str = "") -> None:
+    def _opened(self, db: Clinic, change_reason: str | None = None, password: str = "") -> None:
         self._set_busy(False)
         if not self.isVisible():  # closed while the key was being derived: do not keep it open
             db.close()
@@ -120,7 +120,7 @@ class LoginDialog(QDialog):
         self.database = db
         self.accept()
 
-    def _ask_new_password(self, db: Database, reason: str, password: str) -> None:
+    def _ask_new_password(self, db: Clinic, reason: str, password: str) -> None:
         from cocm_desktop.gui.admin.users import NewPasswordDialog
 
         dialog = NewPasswordDialog(db, reason, password, self)
@@ -128,7 +128,7 @@ class LoginDialog(QDialog):
         dialog.finished.connect(lambda code: self._new_password_done(db, code))
         dialog.open()
 
-    def _new_password_done(self, db: Database, code: int) -> None:
+    def _new_password_done(self, db: Clinic, code: int) -> None:
         self.password_dialog = None
         if code == QDialog.DialogCode.Accepted:
             self.database = db
@@ -194,7 +194,7 @@ class LoginDialog(QDialog):
         self.show_error("")
         self._set_busy(True)
         run_in_background(  # the recovery code is the way in, not a password to change
-            lambda: Database.open_with_recovery(path, code, reason, exclusive=exclusive),
+            lambda: open_clinic_with_recovery(path, code, reason, exclusive=exclusive),
             self._opened, self._failed)
 
     def keyPressEvent(self, event) -> None:  # noqa: N802 - Enter in the username field moves on
