@@ -43,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from cocm_desktop.domain.roles import PermissionDenied
     from cocm_desktop.reports.output import OutputError
     from cocm_desktop.services.common import NotFound, ValidationError
-    from cocm_desktop.store.errors import StoreError
+    from cocm_desktop.services.errors import StoreError
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     parser = build_parser()

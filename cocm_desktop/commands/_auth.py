@@ -14,8 +14,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from cocm_desktop.store.clinic_db import ClinicDatabase
-from cocm_desktop.store.database import Database
+from cocm_desktop.services.clinic import Clinic, open_clinic, open_server_clinic
 
 NEW_PASSWORD_TRIES = 3
 
@@ -30,6 +29,19 @@ def add_db_args(parser: argparse.ArgumentParser, *, server: bool = True) -> None
     parser.add_argument("--user", required=True, help="your username (password from COCM_PASSWORD or asked)")
 
 
+def secret_from_env_or_prompt(env: str, prompt: str, *, twice: bool = False) -> str:
+    """A secret from the environment variable `env`, else asked (twice when `twice`)."""
+    from cocm_desktop.services.common import ValidationError
+
+    value = os.environ.get(env)
+    if value is not None:
+        return value
+    value = getpass.getpass(f"{prompt}: ")
+    if twice and getpass.getpass("Again: ") != value:
+        raise ValidationError("The two passwords differ; nothing was changed.")
+    return value
+
+
 def password_from_env_or_prompt(username: str, prompt: str = "Password") -> str:
     password = os.environ.get("COCM_PASSWORD")
     if password is None:
@@ -37,19 +49,16 @@ def password_from_env_or_prompt(username: str, prompt: str = "Password") -> str:
     return password
 
 
-def open_clinic(args: argparse.Namespace, password: str) -> ClinicDatabase:
+def sign_in(args: argparse.Namespace, password: str) -> Clinic:
     """Sign in to the clinic named by --db or --server (no password-change step)."""
     if getattr(args, "server", None) is not None:
-        from cocm_desktop.store.server_database import ServerDatabase
-        from cocm_desktop.store.server_profile import ServerProfile
-
-        return ServerDatabase.open(ServerProfile.load(args.server), args.user, password)
-    return Database.open(args.db, args.user, password)
+        return open_server_clinic(args.server, args.user, password)
+    return open_clinic(args.db, args.user, password)
 
 
-def open_from_args(args: argparse.Namespace) -> ClinicDatabase:
+def open_from_args(args: argparse.Namespace) -> Clinic:
     password = password_from_env_or_prompt(args.user)
-    db = open_clinic(args, password)
+    db = sign_in(args, password)
     try:
         _change_password_if_due(db, args, password)
     except BaseException:
@@ -68,7 +77,7 @@ def passwd_command(args: argparse.Namespace) -> str:
     return f"cocm-desktop users passwd {where} --user {shlex.quote(args.user)}"
 
 
-def _change_password_if_due(db: ClinicDatabase, args: argparse.Namespace, password: str) -> None:
+def _change_password_if_due(db: Clinic, args: argparse.Namespace, password: str) -> None:
     from cocm_desktop.services.common import ValidationError
     from cocm_desktop.services.users import change_own_password, password_change_due
 

@@ -51,21 +51,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def run_verify(args: argparse.Namespace) -> int:
     from cocm_desktop.domain.roles import Permission, require
-    from cocm_desktop.services.common import record
-    from cocm_desktop.store.audit import verify_chain
+    from cocm_desktop.services.clinic import verify_audit_log
 
     db = open_from_args(args)
     try:
-        require(db.actor.role, Permission.VIEW_AUDIT)
+        require(db.actor.role, Permission.VIEW_AUDIT)  # refused before the session opens
         with db.session() as s:
-            result = verify_chain(s)
-            record(
-                s,
-                db.actor,
-                "audit.verify",
-                summary=result.describe(),
-                detail={"ok": result.ok, "records": result.records, "first_bad_seq": result.first_bad_seq},
-            )
+            result = verify_audit_log(s, db.actor)
         alarms = db.integrity_alarms  # found at sign-in: e.g. a log shorter than someone saw it
     finally:
         db.close()

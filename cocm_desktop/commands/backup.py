@@ -67,23 +67,18 @@ def run(args: argparse.Namespace) -> int:
 def run_server(args: argparse.Namespace) -> int:
     """The clinic server's backup: pg_dump as the server's admin, encrypted with the clinic
     backup key, verified by a restore into a scratch database."""
-    from cocm_desktop.commands.server import _secret
+    from cocm_desktop.commands._auth import secret_from_env_or_prompt
     from cocm_desktop.services.common import ValidationError
-    from cocm_desktop.store.server_backup import load_or_create_key, make_server_backup
-    from cocm_desktop.store.server_profile import ServerProfile
+    from cocm_desktop.services.server_setup import back_up_server
 
     if args.auto or args.out is None or args.admin is None or args.key is None:
         raise ValidationError("A server backup needs --out FILE, --admin ROLE and --key FILE "
                               "(scheduled backups: run it from the server's task scheduler).")
-    profile = ServerProfile.load(args.server)
-    admin_password = _secret("COCM_ADMIN_PASSWORD", f"Password of the server's admin role {args.admin}")
-    key, made = load_or_create_key(args.key)
+    admin_password = secret_from_env_or_prompt("COCM_ADMIN_PASSWORD", f"Password of the server's admin role {args.admin}")
+    result, made = back_up_server(args.server, args.admin, admin_password, args.key, args.out)
     if made:
         print(f"New clinic backup key written to {args.key}: keep it apart from the backups; "
               "without it no backup can be restored.", file=sys.stderr)
-    admin_dsn = ServerProfile(host=profile.host, port=profile.port, dbname="postgres",
-                              ca_cert=profile.ca_cert).dsn(args.admin)
-    result = make_server_backup(admin_dsn, admin_password, profile.dbname, args.out, key)
     print(f"Server backup written: {result.path} ({result.bytes_written // 1024} KiB, encrypted). Verified by a "
           f"restore into a scratch database: {sum(result.tables.values())} rows in {len(result.tables)} tables "
           f"match, audit chain of {result.audit_records} records intact.", file=sys.stderr)

@@ -46,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
         mark_month_submitted,
         submission_for,
     )
+    from cocm_desktop.services.clinic import patient_id_by_mrn
     from cocm_desktop.services.common import ValidationError, check
 
     for target in (args.out, args.csv):
@@ -58,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         acknowledged = []
         if args.acknowledge:  # one unit of work: all of them, or none when one is refused
             with db.session() as s:
-                for pid in [_patient(s, mrn) for mrn in args.acknowledge]:
+                for pid in [patient_id_by_mrn(s, mrn, what="Acknowledge") for mrn in args.acknowledge]:
                     acknowledged.append(acknowledge_adjustment(s, db.actor, args.month, pid))
         with db.session() as s:
             packet = billing_month(s, db.actor, args.month)
@@ -95,14 +96,3 @@ def run(args: argparse.Namespace) -> int:
         print(f"Marked {sub.month} submitted: {sub.patient_months} patient-months kept as submitted.")
     return 0
 
-
-def _patient(session, mrn: str) -> int:  # type: ignore[no-untyped-def]
-    from sqlalchemy import select
-
-    from cocm_desktop.services.common import ValidationError
-    from cocm_desktop.store.models import Patient
-
-    pid = session.scalar(select(Patient.id).where(Patient.mrn == mrn.strip()))
-    if pid is None:
-        raise ValidationError(f"Acknowledge: no patient has the MRN {mrn!r}.")
-    return int(pid)

@@ -11,14 +11,10 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import getpass
-import os
-import secrets
 import sys
 from pathlib import Path
 
-DEMO_DBNAME = "cocm_demo"
+from cocm_desktop.commands._auth import password_from_env_or_prompt, secret_from_env_or_prompt
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -80,49 +76,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     stop.set_defaults(func=run_stop)
 
 
-def _secret(env: str, prompt: str, *, twice: bool = False) -> str:
-    from cocm_desktop.services.common import ValidationError
-
-    value = os.environ.get(env)
-    if value is not None:
-        return value
-    value = getpass.getpass(f"{prompt}: ")
-    if twice and getpass.getpass("Again: ") != value:
-        raise ValidationError("The two passwords differ; nothing was changed.")
-    return value
-
-
-def _profile_from_dsn(dsn: str, dbname: str):  # type: ignore[no-untyped-def]
-    import psycopg
-
-    from cocm_desktop.services.common import ValidationError
-    from cocm_desktop.store.server_profile import ServerProfile
-
-    try:
-        info = psycopg.conninfo.conninfo_to_dict(dsn)
-    except psycopg.ProgrammingError:
-        raise ValidationError("--admin-dsn is not a PostgreSQL connection string.") from None
-    if info.get("sslmode") != "verify-full" or not info.get("sslrootcert"):
-        raise ValidationError(
-            "--admin-dsn must use TLS checked against the clinic CA: add "
-            "?sslmode=verify-full&sslrootcert=/path/to/clinic-ca.crt")
-    return ServerProfile(host=str(info.get("host") or "localhost"), port=int(info.get("port") or 5432),
-                         dbname=dbname, ca_cert=Path(str(info["sslrootcert"])).absolute())
-
-
 def run_init(args: argparse.Namespace) -> int:
     from cocm_desktop.services.common import ValidationError
     from cocm_desktop.services.passwords import check_new_password
-    from cocm_desktop.store.server_database import clinic_exists, init_clinic
+    from cocm_desktop.services.server_setup import clinic_exists, init_clinic, profile_from_admin_dsn
 
-    profile = _profile_from_dsn(args.admin_dsn, args.dbname)
-    admin_password = _secret("COCM_ADMIN_PASSWORD", "Server admin password")
+    profile = profile_from_admin_dsn(args.admin_dsn, args.dbname)
+    admin_password = secret_from_env_or_prompt("COCM_ADMIN_PASSWORD", "Server admin password")
     new = not clinic_exists(args.admin_dsn, admin_password, args.dbname)
     lead_password = ""
     if new:
         if not (args.clinic_name and args.lead and args.lead_name):
             raise ValidationError("A new clinic needs --clinic-name, --lead and --lead-name.")
-        lead_password = _secret("COCM_NEW_PASSWORD", f"Password for {args.lead}", twice=True)
+        lead_password = secret_from_env_or_prompt("COCM_NEW_PASSWORD", f"Password for {args.lead}", twice=True)
         check_new_password(lead_password, username=args.lead, clinic_name=args.clinic_name)
     made = init_clinic(args.admin_dsn, admin_password, dbname=args.dbname, clinic_name=args.clinic_name or "",
                        lead_username=args.lead or "", lead_display_name=args.lead_name or "",
@@ -135,12 +101,11 @@ def run_init(args: argparse.Namespace) -> int:
 
 
 def run_profile(args: argparse.Namespace) -> int:
-    from cocm_desktop.store.server_profile import ServerProfile
+    from cocm_desktop.services.clinic import ServerProfile
+    from cocm_desktop.services.common import ValidationError
 
     profile = ServerProfile(host=args.host, port=args.port, dbname=args.dbname, ca_cert=args.ca.absolute())
     if not profile.ca_cert.is_file():
-        from cocm_desktop.services.common import ValidationError
-
         raise ValidationError(f"There is no CA certificate at {profile.ca_cert}.")
     profile.save(args.out)
     print(f"profile: {args.out.absolute()}")
@@ -149,67 +114,25 @@ def run_profile(args: argparse.Namespace) -> int:
 
 def run_demo(args: argparse.Namespace) -> int:
     from cocm_desktop.demo import DEMO_LOGINS, DEMO_PASSWORD
-    from cocm_desktop.demo.server_demo import create_server_demo
-    from cocm_desktop.services.common import ValidationError
-    from cocm_desktop.store.pg_cluster import STATE_FILE, PgCluster
-    from cocm_desktop.store.server_profile import ServerProfile
+    from cocm_desktop.services.server_setup import start_demo_server
 
-    if args.patients < 0:
-        raise ValidationError("--patients cannot be negative.")
-    folder: Path = args.dir.absolute()
-    profile_path = folder / "profile.json"
-    if (folder / STATE_FILE).exists():  # made earlier: start it again
-        cluster = PgCluster.open(folder)
-        if not cluster.is_running():
-            cluster.start()
-        profile = ServerProfile.load(profile_path)
-    else:
-        # The admin password is needed only to set the demo up; it is not kept anywhere.
-        admin_password = secrets.token_urlsafe(24)
-        existed = folder.exists()
-        cluster = PgCluster.init(folder, admin_password=admin_password, port=args.port)
-        try:
-            cluster.start()
-            profile = ServerProfile(host=cluster.host, port=cluster.port, dbname=DEMO_DBNAME,
-                                    ca_cert=cluster.ca_cert_path, name="Demo clinic server")
-            print(f"Loading the demo clinic ({args.patients} patients)…", file=sys.stderr)
-            create_server_demo(cluster.admin_dsn(), admin_password, profile, patients=args.patients,
-                               seed=args.seed)
-            profile.save(profile_path)
-        except BaseException:
-            # Half a demo is no demo: stop it and leave DIR as it was (absent or empty).
-            with contextlib.suppress(Exception):
-                cluster.stop()
-            _empty(folder, remove=not existed)
-            raise
+    print(f"Starting the demo clinic server in {args.dir} (a new one loads {args.patients} patients)…",
+          file=sys.stderr)
+    demo = start_demo_server(args.dir, patients=args.patients, port=args.port, seed=args.seed)
+    profile = demo.profile
     print(f"Demo clinic server running on {profile.host}:{profile.port} (stop: cocm-desktop server stop "
-          f"--dir {folder})")
+          f"--dir {args.dir.absolute()})")
     print(f"Logins (password for all: {DEMO_PASSWORD!r}; demo data only): "
           + ", ".join(u for u, _n, _r, _c in DEMO_LOGINS))
-    print(f"profile: {profile_path}")
+    print(f"profile: {demo.profile_path}")
     print(f"dsn: {profile.dsn()}")
     return 0
 
 
-def _empty(folder: Path, *, remove: bool) -> None:
-    import shutil
-
-    if remove:
-        shutil.rmtree(folder, ignore_errors=True)
-        return
-    for child in folder.iterdir():
-        if child.is_dir() and not child.is_symlink():
-            shutil.rmtree(child, ignore_errors=True)
-        else:
-            child.unlink(missing_ok=True)
-
-
 def run_stop(args: argparse.Namespace) -> int:
-    from cocm_desktop.store.pg_cluster import PgCluster
+    from cocm_desktop.services.server_setup import stop_demo_server
 
-    cluster = PgCluster.open(args.dir)
-    if cluster.is_running():
-        cluster.stop()
+    if stop_demo_server(args.dir):
         print(f"Stopped the clinic server in {args.dir}.")
     else:
         print(f"The clinic server in {args.dir} was not running.")
@@ -217,12 +140,11 @@ def run_stop(args: argparse.Namespace) -> int:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from cocm_desktop.commands._auth import password_from_env_or_prompt
-    from cocm_desktop.store.server_import import import_clinic
+    from cocm_desktop.services.server_setup import import_clinic, profile_from_admin_dsn
 
-    profile = _profile_from_dsn(args.admin_dsn, args.dbname)
+    profile = profile_from_admin_dsn(args.admin_dsn, args.dbname)
     password = password_from_env_or_prompt(args.user)
-    admin_password = _secret("COCM_ADMIN_PASSWORD", "Server admin password")
+    admin_password = secret_from_env_or_prompt("COCM_ADMIN_PASSWORD", "Server admin password")
     result = import_clinic(args.source, args.user, password, admin_dsn=args.admin_dsn,
                            admin_password=admin_password, dbname=args.dbname)
     total = sum(result.tables.values())

@@ -12,7 +12,7 @@ import getpass
 import os
 import sys
 
-from cocm_desktop.commands._auth import add_db_args, open_clinic, open_from_args, password_from_env_or_prompt
+from cocm_desktop.commands._auth import add_db_args, open_from_args, password_from_env_or_prompt, sign_in
 
 
 def _new_password(prompt: str) -> str:
@@ -124,9 +124,9 @@ def run_reset(args: argparse.Namespace) -> int:
 def run_passwd(args: argparse.Namespace) -> int:
     from cocm_desktop.services.users import change_own_password
 
-    # open_clinic, not open_from_args: this is the way out when a password change is due.
+    # sign_in, not open_from_args: this is the way out when a password change is due.
     current = password_from_env_or_prompt(args.user, "Current password")
-    db = open_clinic(args, current)
+    db = sign_in(args, current)
     try:
         change_own_password(
             db, db.actor, current_password=current, new_password=_new_password("New password")

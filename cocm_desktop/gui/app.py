@@ -21,7 +21,7 @@ from cocm_desktop import APP_ID, APP_NAME, __version__, config
 from cocm_desktop.gui.context import AppContext, settings
 from cocm_desktop.gui.errors import install_excepthook
 from cocm_desktop.gui.resources import app_icon, stylesheet
-from cocm_desktop.store.database import Database
+from cocm_desktop.services.clinic import Clinic
 
 log = logging.getLogger("cocm_desktop.gui")
 LAST_DB_KEY = "clinic/last_path"
@@ -80,7 +80,7 @@ def remember_clinic(path: Path, username: str | None = None) -> None:
     """The last clinic opened: its file, or the clinic server's connection profile (also kept
     as the last profile, so "Clinic server" in the sign-in offers it again)."""
     from cocm_desktop.gui.login import LAST_PROFILE_KEY
-    from cocm_desktop.store.server_profile import is_profile_path
+    from cocm_desktop.services.clinic import is_profile_path
 
     s = settings()
     s.setValue(LAST_DB_KEY, str(Path(path).absolute()))
@@ -182,7 +182,7 @@ class AppController(QObject):
         return outcome.get("path")  # type: ignore[return-value]
 
     # ---- main window -----------------------------------------------------------------------
-    def open_main(self, db: Database, *, demo: bool) -> None:
+    def open_main(self, db: Clinic, *, demo: bool) -> None:
         from cocm_desktop.gui.main_window import MainWindow
 
         self.context = AppContext(db, demo=demo)

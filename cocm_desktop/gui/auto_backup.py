@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QWidget
 
 from cocm_desktop.domain.roles import Role
 from cocm_desktop.gui.worker import Spinner, run_in_background
-from cocm_desktop.store.errors import SessionLocked
+from cocm_desktop.services.errors import SessionLocked
 
 if TYPE_CHECKING:
     from cocm_desktop.gui.main_window import MainWindow

@@ -17,7 +17,7 @@ from cocm_desktop.domain.actor import Actor
 from cocm_desktop.domain.policy import DEFAULT_POLICY, Policy
 from cocm_desktop.domain.roles import Permission, Role, can
 from cocm_desktop.reports.output import remove_leftovers
-from cocm_desktop.store.database import Database
+from cocm_desktop.services.clinic import Clinic
 
 T = TypeVar("T")
 
@@ -39,7 +39,7 @@ class AppContext(QObject):
     #: (what, patient_id or None) after a write: what ∈ {"patient", "registry", "case_review", "timer", …}
     changed = Signal(str, object)
 
-    def __init__(self, db: Database, *, demo: bool = False) -> None:
+    def __init__(self, db: Clinic, *, demo: bool = False) -> None:
         super().__init__()
         self.db = db
         self.demo = demo

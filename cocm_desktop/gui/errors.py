@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from cocm_desktop.domain.roles import PermissionDenied
 from cocm_desktop.services.common import NotFound, ValidationError
-from cocm_desktop.store.errors import StoreError
+from cocm_desktop.services.errors import StoreError
 
 log = logging.getLogger("cocm_desktop.gui")
 

@@ -25,10 +25,16 @@ from cocm_desktop.gui.context import settings
 from cocm_desktop.gui.forms.ui_login_dialog import Ui_LoginDialog
 from cocm_desktop.gui.resources import app_icon
 from cocm_desktop.gui.worker import run_in_background
-from cocm_desktop.store.clinic_db import ClinicDatabase
-from cocm_desktop.store.database import Database
-from cocm_desktop.store.errors import DatabaseLocked, StoreError, WrongCredentials
-from cocm_desktop.store.server_profile import ServerProfile, is_profile_path
+from cocm_desktop.services.clinic import (
+    Clinic,
+    ServerProfile,
+    is_profile_path,
+    load_profile,
+    open_clinic,
+    open_clinic_with_recovery,
+    open_server_clinic,
+)
+from cocm_desktop.services.errors import DatabaseLocked, StoreError, WrongCredentials
 
 LAST_FILE_KEY = "clinic/last_path"
 LAST_PROFILE_KEY = "clinic/last_profile"
@@ -66,7 +72,7 @@ class LoginDialog(QDialog):
         if self.profile_path is None:
             self.profile_path = remembered(LAST_PROFILE_KEY)
         self.exclusive = exclusive
-        self.database: ClinicDatabase | None = None
+        self.database: Clinic | None = None
         self.password_dialog: QDialog | None = None  # NewPasswordDialog while one is open
         self.wants_other_clinic = False
         self._busy = False
@@ -124,7 +130,7 @@ class LoginDialog(QDialog):
         if self.profile_path is None:
             return None
         try:
-            return ServerProfile.load(self.profile_path)
+            return load_profile(self.profile_path)
         except StoreError:
             return None
 
@@ -134,7 +140,7 @@ class LoginDialog(QDialog):
         if not name:
             return
         try:
-            ServerProfile.load(name)
+            load_profile(name)
         except StoreError as exc:
             self.show_error(str(exc))
             return
@@ -171,16 +177,15 @@ class LoginDialog(QDialog):
         self.show_error("")
         self._set_busy(True)
 
-        def work() -> tuple[ClinicDatabase, str | None]:
+        def work() -> tuple[Clinic, str | None]:
             from cocm_desktop.services.users import password_change_due
-            from cocm_desktop.store.server_database import ServerDatabase
 
-            db: ClinicDatabase
+            db: Clinic
             if profile is not None:
-                db = ServerDatabase.open(profile, username, password)
+                db = open_server_clinic(profile, username, password)
             else:
                 assert path is not None
-                db = Database.open(path, username, password, exclusive=exclusive)
+                db = open_clinic(path, username, password, exclusive=exclusive)
             try:
                 return db, password_change_due(db, password)
             except BaseException:
@@ -189,7 +194,7 @@ class LoginDialog(QDialog):
 
         run_in_background(work, lambda result: self._opened(result[0], result[1], password), self._failed)
 
-    def _opened(self, db: ClinicDatabase, change_reason: str | None = None, password: str = "") -> None:
+    def _opened(self, db: Clinic, change_reason: str | None = None, password: str = "") -> None:
         self._set_busy(False)
         if not self.isVisible():  # closed while the key was being derived: do not keep it open
             db.close()
@@ -201,7 +206,7 @@ class LoginDialog(QDialog):
         self.database = db
         self.accept()
 
-    def _ask_new_password(self, db: ClinicDatabase, reason: str, password: str) -> None:
+    def _ask_new_password(self, db: Clinic, reason: str, password: str) -> None:
         from cocm_desktop.gui.admin.users import NewPasswordDialog
 
         dialog = NewPasswordDialog(db, reason, password, self)
@@ -209,7 +214,7 @@ class LoginDialog(QDialog):
         dialog.finished.connect(lambda code: self._new_password_done(db, code))
         dialog.open()
 
-    def _new_password_done(self, db: ClinicDatabase, code: int) -> None:
+    def _new_password_done(self, db: Clinic, code: int) -> None:
         self.password_dialog = None
         if code == QDialog.DialogCode.Accepted:
             self.database = db
@@ -277,7 +282,7 @@ class LoginDialog(QDialog):
         self.show_error("")
         self._set_busy(True)
         run_in_background(  # the recovery code is the way in, not a password to change
-            lambda: Database.open_with_recovery(path, code, reason, exclusive=exclusive),
+            lambda: open_clinic_with_recovery(path, code, reason, exclusive=exclusive),
             self._opened, self._failed)
 
     def keyPressEvent(self, event) -> None:  # noqa: N802 - Enter in the username field moves on

@@ -20,7 +20,7 @@ from cocm_desktop.gui.forms.ui_main_window import Ui_MainWindow
 from cocm_desktop.gui.lock import DialogVeil, IdleWatcher, LockScreen
 from cocm_desktop.gui.resources import ON_DARK, app_icon, icon
 from cocm_desktop.gui.worker import run_in_background
-from cocm_desktop.store.errors import SessionLocked, StoreError, WrongCredentials
+from cocm_desktop.services.errors import SessionLocked, StoreError, WrongCredentials
 
 if TYPE_CHECKING:
     from cocm_desktop.gui.case_review_pane import CaseReviewPane

@@ -17,9 +17,9 @@ from cocm_desktop import config
 from cocm_desktop.gui.forms.ui_start_dialog import Ui_StartDialog
 from cocm_desktop.gui.resources import ACCENT, app_icon, icon
 from cocm_desktop.gui.worker import run_in_background
+from cocm_desktop.services.clinic import Clinic, open_clinic
+from cocm_desktop.services.errors import StoreError
 from cocm_desktop.services.passwords import MIN_PASSWORD, RULES_SUMMARY
-from cocm_desktop.store.database import Database
-from cocm_desktop.store.errors import StoreError
 
 DB_FILTER = "Clinic databases (*.db *.cocm);;All files (*)"
 
@@ -47,7 +47,7 @@ class StartDialog(QDialog):
         self.setWindowIcon(app_icon())
         self.chosen_path: Path | None = None
         self.demo = False
-        self.database: Database | None = None
+        self.database: Clinic | None = None
         self._location_touched = False
         ui = self.ui
         ui.demoButton.setIcon(icon("demo", ACCENT, 28))
@@ -176,21 +176,21 @@ class StartDialog(QDialog):
         username = ui.leadUserEdit.text().strip().lower()
         password = ui.passwordEdit.text()
 
-        def work() -> tuple[Database, str]:
+        def work() -> tuple[Clinic, str]:
             from cocm_desktop.services.users import create_clinic
 
             path.parent.mkdir(parents=True, exist_ok=True)
             db, code = create_clinic(path, clinic_name=clinic, lead_username=username,
                                      lead_display_name=lead_name, lead_password=password)
             db.close()  # reopen with the one-instance lock the app keeps while it runs
-            return Database.open(path, username, password, exclusive=True), code
+            return open_clinic(path, username, password, exclusive=True), code
 
         ui.createButton.setEnabled(False)
         ui.backButton.setEnabled(False)
         ui.createBusyBar.show()
         run_in_background(work, self._created, self._create_failed)
 
-    def _created(self, result: tuple[Database, str]) -> None:
+    def _created(self, result: tuple[Clinic, str]) -> None:
         ui = self.ui
         self.database, code = result
         self.chosen_path = self.database.path

@@ -22,7 +22,7 @@ from cocm_desktop.gui.context import AppContext
 from cocm_desktop.gui.errors import is_expected, show_error
 from cocm_desktop.gui.resources import ACCENT, MUTED, SAFETY, icon
 from cocm_desktop.gui.worker import run_in_background
-from cocm_desktop.store.errors import SessionLocked
+from cocm_desktop.services.errors import SessionLocked
 
 HEARTBEAT_MS = 30_000
 

@@ -17,7 +17,7 @@ from PySide6.QtCore import QEvent, QObject, QRectF, QRunnable, Qt, QThreadPool, 
 from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from cocm_desktop.store.errors import SessionLocked
+from cocm_desktop.services.errors import SessionLocked
 
 POOL = QThreadPool()
 POOL.setMaxThreadCount(2)

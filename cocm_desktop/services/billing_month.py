@@ -27,9 +27,8 @@ from collections import defaultdict
 from collections.abc import Collection
 from datetime import date, datetime
 from functools import lru_cache
-from typing import NamedTuple
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cocm_desktop.domain.actor import Actor
@@ -39,21 +38,18 @@ from cocm_desktop.domain.episode_months import EpisodeMinutes, Month, MonthLabel
 from cocm_desktop.domain.required_elements import Check, CheckName, MonthFacts, check_month
 from cocm_desktop.domain.roles import Permission, Role
 from cocm_desktop.domain.timelog import ExclusionReason, normalize_role
-from cocm_desktop.store.models import Consent, Episode, Patient, PayerRuleSet, TimeEntry, User
+from cocm_desktop.store.models import PayerRuleSet, User
+from cocm_desktop.store.reads import billing_reads, time_reads
+from cocm_desktop.store.reads.billing_reads import EpisodeRow
 
 from ._perf import without_gc
-from ._sql import raw
 from .billing_history import (
-    _ENTRY_COLUMNS,
     History,
-    _history_exact,
-    _history_fast,
-    day_reader,
     episode_for_day,
+    history_exact,
+    history_fast,
     label_one_episode_at,
-    plain_rows,
 )
-from .billing_history import _moment as _moment  # re-exported: services.billing_progress imports it here
 from .billing_month_count import Tally, count_patients
 from .billing_month_facts import Facts, month_facts, not_improving
 from .billing_month_model import (
@@ -212,58 +208,24 @@ def compute_billing_month(
     as_of = min(today, last)
     conn = session.connection()  # Core rows: no ORM identity map for tens of thousands of rows
 
-    day = day_reader()
-    episodes: dict[int, list[_Ep]] = defaultdict(list)
-    for i, pid, program, enrolled, closed, reason, scale, iv_required, iv_on, prac, cm in plain_rows(
-        conn, select(*_EPISODE_COLUMNS).order_by(Episode.id)
-    ):
-        episodes[pid].append(
-            _Ep(
-                i,
-                pid,
-                program,
-                day(enrolled),
-                day(closed),
-                reason,
-                scale,
-                bool(iv_required),
-                day(iv_on),
-                prac,
-                cm,
-            )
-        )
+    episodes: dict[int, list[EpisodeRow]] = defaultdict(list)
+    for e in billing_reads.billing_episodes(conn):
+        episodes[e.patient_id].append(e)
     # this month's entries, read from the month index alone (it carries every column asked for)
-    month_rows = plain_rows(
-        conn,
-        select(*_ENTRY_COLUMNS).where(
-            TimeEntry.deleted_at.is_(None), TimeEntry.local_date >= first, TimeEntry.local_date <= last
-        ),
-    )
+    month_rows = time_reads.month_entries(conn, first, last)
 
     # patients on the packet: an episode open during the month, or time logged in it
-    scope = {r[1] for r in month_rows}
+    scope = {r.patient_id for r in month_rows}
     for pid, eps in episodes.items():
         if any(e.enrolled_on <= last and (e.closed_on is None or e.closed_on >= first) for e in eps):
             scope.add(pid)
     if only_patients is not None:
         scope.intersection_update(only_patients)
-    patients = {
-        r[0]: _Patient(r[0], r[1], r[2], r[3], day(r[4]), r[5], r[6])
-        for r in plain_rows(conn, select(*_PATIENT_COLUMNS))
-        if r[0] in scope
-    }
+    patients = {p.id: p for p in billing_reads.billing_patients(conn) if p.id in scope}
     if not patients:
         return BillingMonth(clinic_name(session), month, now, generated_by, as_of, ())
 
-    consents: dict[int, date] = {
-        eid: day(on)  # type: ignore[misc]
-        for eid, on in plain_rows(
-            conn,
-            select(Consent.episode_id, raw(func.min(Consent.consent_on)))
-            .where(Consent.patient_agrees.is_(True))
-            .group_by(Consent.episode_id),
-        )
-    }
+    consents = billing_reads.first_consent_by_episode(conn)
     users = {
         u.id: u
         for u in conn.execute(select(User.id, User.display_name, User.role, User.credentials, User.npi))
@@ -295,9 +257,9 @@ def compute_billing_month(
     )
     facts = month_facts(conn, month)
     history = (
-        _history_exact(conn, first, episodes, roles, consent_for, set(patients))
+        history_exact(conn, first, episodes, roles, consent_for, set(patients))
         if exact
-        else _history_fast(conn, first, episodes, roles, consent_for, set(patients), consents)
+        else history_fast(conn, first, episodes, roles, consent_for, set(patients), consents)
     )
 
     ctx = _Context(month, as_of, consent_for, users, rule_sets, default_id, rule_set_names, facts, stalled)
@@ -327,59 +289,7 @@ def compute_billing_month(
     return BillingMonth(clinic_name(session), month, now, generated_by, as_of, tuple(out))
 
 
-class _Ep(NamedTuple):
-    """An episode as the computation needs it (attribute access on plain tuples is cheap)."""
-
-    id: int
-    patient_id: int
-    program: str
-    enrolled_on: date
-    closed_on: date | None
-    close_reason: str | None
-    primary_scale: str
-    initiating_visit_required: bool
-    initiating_visit_on: date | None
-    treating_clinician_id: int | None
-    care_manager_id: int | None
-
-
-_EPISODE_COLUMNS = (
-    Episode.id,
-    Episode.patient_id,
-    Episode.program,
-    raw(Episode.enrolled_on),
-    raw(Episode.closed_on),
-    Episode.close_reason,
-    Episode.primary_scale,
-    Episode.initiating_visit_required,
-    raw(Episode.initiating_visit_on),
-    Episode.treating_clinician_id,
-    Episode.care_manager_id,
-)
-
-
-class _Patient(NamedTuple):
-    id: int
-    family_name: str
-    given_name: str
-    mrn: str
-    date_of_birth: date
-    payer_name: str | None
-    payer_rule_set_id: int | None
-
-
-_PATIENT_COLUMNS = (
-    Patient.id,
-    Patient.family_name,
-    Patient.given_name,
-    Patient.mrn,
-    raw(Patient.date_of_birth),
-    Patient.payer_name,
-    Patient.payer_rule_set_id,
-)
-
-
-def _consent_index(episodes: dict[int, list[_Ep]], consents: dict[int, date]):  # type: ignore[no-untyped-def]
+def _consent_index(episodes: dict[int, list[EpisodeRow]], consents: dict[int, date]):  # type: ignore[no-untyped-def]
     """`consent_covering` as a function of (patient, month), for many look-ups."""
     spans = {
         pid: [(e.enrolled_on, e.closed_on, consents[e.id]) for e in eps if e.id in consents]

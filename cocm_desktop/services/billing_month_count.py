@@ -25,8 +25,9 @@ from cocm_desktop.domain.activities import ACTIVITIES
 from cocm_desktop.domain.episode_months import Month
 from cocm_desktop.domain.timelog import MonthCount, count_month, overlap_cover
 from cocm_desktop.domain.timelog import whole_entry_exclusion as _whole_entry_exclusion
+from cocm_desktop.store.reads.time_reads import TimeEntryRow
 
-from .billing_history import _date, _moment, _row_in, episode_for_day
+from .billing_history import entry_in, episode_for_day
 from .billing_month_model import LogLine
 
 __all__ = ["Tally", "count_patients"]
@@ -59,7 +60,7 @@ def _activity(value: str) -> str:
 
 
 def count_patients(
-    rows: Sequence,  # type: ignore[type-arg]
+    rows: Sequence[TimeEntryRow],
     month: Month,
     patients: dict[int, object] | set[int],
     episodes: dict[int, list],  # type: ignore[type-arg]
@@ -73,8 +74,8 @@ def count_patients(
 ) -> dict[int, Tally]:
     """{patient: Tally} for the patients in `patients` with time in `month`.
 
-    `rows`: every stored entry of the month (`billing_history._ENTRY_COLUMNS`, all patients: one person's entries
-    for two patients can overlap). `roles`: staff id → normalized role. `labels`: exclusion
+    `rows`: every stored entry of the month (`time_reads.month_entries`, all patients: one person's
+    entries for two patients can overlap). `roles`: staff id → normalized role. `labels`: exclusion
     reason → packet label.
     """
     staff = _Names(names, role_labels, roles, labels)
@@ -89,7 +90,7 @@ def count_patients(
         # an entry is covered only by entries it overlaps, so the cover of the entries in a run of
         # overlapping entries is the cover of all (the reference takes every timed entry)
         cover = overlap_cover(
-            _row_in(r, roles.get(r[3], "unknown"), None) for r in rows if exact or r[0] in overlapping
+            entry_in(r, roles.get(r.staff_id, "unknown"), None) for r in rows if exact or r.id in overlapping
         )
     out: dict[int, Tally] = {}
     for pid, mine in by_patient.items():
@@ -98,34 +99,33 @@ def count_patients(
         eps = episodes.get(pid, [])
         consent = consent_for(pid, month)
         if pid in slow:
-            ins = [_row_in(r, roles.get(r[3], "unknown"), r[2] or _for_day(eps, r[4])) for r, *_ in mine]
+            ins = [
+                entry_in(r, roles.get(r.staff_id, "unknown"), r.episode_id or _for_day(eps, r.local_date))
+                for r, *_ in mine
+            ]
             out[pid] = _from_count(count_month(ins, month, consent, cover=cover), staff)
         else:
             out[pid] = _tally(mine, eps, consent, staff)
     return out
 
 
-# a stored row with its clock times parsed: (row, start, end, day of its piece, stored day)
-_Entry = tuple[tuple, datetime | None, datetime | None, date, date]  # type: ignore[type-arg]
+# a stored row with the day of its piece: (row, start, end, day of its piece, stored day)
+_Entry = tuple[TimeEntryRow, datetime | None, datetime | None, date, date]
 
 
-def _parse(rows: Sequence) -> list[_Entry]:  # type: ignore[type-arg]
-    days: dict[object, date] = {}
+def _parse(rows: Sequence[TimeEntryRow]) -> list[_Entry]:
     out: list[_Entry] = []
     for r in rows:
-        stored = days.get(r[4])
-        if stored is None:
-            stored = days[r[4]] = _date(r[4])
-        if r[5] is not None and r[6] is not None:
-            start, end = _moment(r[5]), _moment(r[6])
+        start, end, stored = r.started_at, r.ended_at, r.local_date
+        if start is not None and end is not None:
             out.append((r, start, end, start.date(), stored))
         else:
             out.append((r, None, None, stored, stored))
     return out
 
 
-def _for_day(eps: list, day: object) -> int | None:  # type: ignore[type-arg]
-    return episode_for_day(eps, _date(day)) if eps else None
+def _for_day(eps: list, day: date) -> int | None:  # type: ignore[type-arg]
+    return episode_for_day(eps, day) if eps else None
 
 
 _DAY = timedelta(days=1)
@@ -142,9 +142,9 @@ def _needs_count_month(entries: list[_Entry], month: Month) -> tuple[set[int], s
     timed: dict[int, list[tuple[datetime, int, datetime, int]]] = defaultdict(list)
     first, last = month.first_day, month.last_day
     for r, s, e, day, _ in entries:
-        minutes = r[7]
+        minutes = r.minutes
         if minutes.__class__ is not int or minutes < 0:
-            odd.add(r[1])
+            odd.add(r.patient_id)
         if s is None or e is None:
             continue  # minutes on a day: never overlap-checked, one piece on that day
         if (
@@ -153,8 +153,8 @@ def _needs_count_month(entries: list[_Entry], month: Month) -> tuple[set[int], s
             or e > datetime.combine(day + _DAY, _MIDNIGHT)
             or (minutes.__class__ is int and timedelta(minutes=minutes) > e - s)
         ):
-            odd.add(r[1])
-        timed[r[3]].append((s, r[0], e, r[1]))
+            odd.add(r.patient_id)
+        timed[r.staff_id].append((s, r.id, e, r.patient_id))
     overlapping: set[object] = set()
     for staff_entries in timed.values():
         staff_entries.sort()
@@ -182,7 +182,7 @@ def _tally(entries: list[_Entry], eps: list, consent: date | None, staff: _Names
     excluded = []
     logged = 0
     for r, start, end, day, stored in entries:
-        entry_id, staff_id, minutes = r[0], r[3], r[7]
+        entry_id, staff_id, minutes = r.id, r.staff_id, r.minutes
         person = people.get(staff_id)
         if person is None:
             person = people[staff_id] = (
@@ -190,7 +190,7 @@ def _tally(entries: list[_Entry], eps: list, consent: date | None, staff: _Names
                 staff.names.get(staff_id, "?"),
                 staff.role_labels.get(staff_id, "?"),
             )
-        reason = _whole_entry_exclusion(person[0], r[8], bool(r[9]), day, consent)
+        reason = _whole_entry_exclusion(person[0], r.billed_elsewhere, r.counts_as_care_management, day, consent)
         why = None
         if reason is not None:
             counted = 0
@@ -200,8 +200,8 @@ def _tally(entries: list[_Entry], eps: list, consent: date | None, staff: _Names
         else:
             counted = minutes
         logged += minutes
-        episode_id = r[2] or (episode_for_day(eps, stored) if eps else None)
-        line = LogLine(day, start, end, person[1], person[2], _activity(r[10]), r[11], minutes, counted, why)
+        episode_id = r.episode_id or (episode_for_day(eps, stored) if eps else None)
+        line = LogLine(day, start, end, person[1], person[2], _activity(r.activity), r.source, minutes, counted, why)
         lines.append(((day, start or _MIN, str(entry_id)), line, episode_id))
     lines.sort(key=_first)
     by_episode: dict[int | str | None, int] = {}

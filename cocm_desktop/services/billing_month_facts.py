@@ -12,21 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
-
 from cocm_desktop.domain.episode_months import Month
 from cocm_desktop.domain.outcomes import Measurement, is_not_improving, pick_baseline
-from cocm_desktop.store.models import (
-    AgendaItem,
-    CarePlanVersion,
-    CaseReviewSession,
-    Contact,
-    Episode,
-    Measure,
-)
-
-from ._sql import raw
-from .billing_history import _moment, day_reader, plain_rows
+from cocm_desktop.store.reads import billing_reads
 
 __all__ = ["Facts", "month_facts", "not_improving"]
 
@@ -44,33 +32,10 @@ def month_facts(conn, month: Month) -> Facts:  # type: ignore[no-untyped-def]
     f = Facts()
     start = datetime.combine(month.first_day, datetime.min.time())
     end = datetime.combine((month + 1).first_day, datetime.min.time())
-    f.care_plan = {eid for (eid,) in plain_rows(conn, select(CarePlanVersion.episode_id).distinct())}
-    f.contacts = dict(
-        plain_rows(  # type: ignore[arg-type]
-            conn,
-            select(Contact.episode_id, func.count())
-            .where(Contact.contact_at >= start, Contact.contact_at < end, Contact.voided_at.is_(None))
-            .group_by(Contact.episode_id),
-        )
-    )
-    f.scales = dict(
-        plain_rows(  # type: ignore[arg-type]
-            conn,
-            select(Measure.episode_id, func.count())
-            .where(Measure.taken_at >= start, Measure.taken_at < end, Measure.voided_at.is_(None))
-            .group_by(Measure.episode_id),
-        )
-    )
-    day = day_reader()
-    reviews: dict[int, list[date]] = defaultdict(list)
-    for eid, on in plain_rows(
-        conn,
-        select(AgendaItem.episode_id, raw(CaseReviewSession.session_on))
-        .join(CaseReviewSession, CaseReviewSession.id == AgendaItem.session_id)
-        .where(AgendaItem.reviewed.is_(True), AgendaItem.removed.is_(False)),
-    ):
-        reviews[eid].append(day(on))  # type: ignore[arg-type]
-    f.reviews = {eid: tuple(sorted(days)) for eid, days in reviews.items()}
+    f.care_plan = billing_reads.episodes_with_care_plan(conn)
+    f.contacts = billing_reads.contacts_per_episode(conn, start, end)
+    f.scales = billing_reads.scales_per_episode(conn, start, end)
+    f.reviews = billing_reads.reviewed_days_by_episode(conn)
     return f
 
 
@@ -86,21 +51,17 @@ def not_improving(conn, episodes: Iterable, as_of: date, policy, *, exact: bool 
     """
     by_id = {e.id: e for e in episodes}
     window = timedelta(days=policy.baseline_window_days)
-    # days as ISO text ("YYYY-MM-DD" compares as the dates do), parsed only for the few kept
+    # the baseline window as moments: on or after enrollment, `window` days at most
     limits = {
-        eid: (e.enrolled_on.isoformat(), (e.enrolled_on + window).isoformat()) for eid, e in by_id.items()
+        eid: (datetime.combine(e.enrolled_on, datetime.min.time()),
+              datetime.combine(e.enrolled_on + window, datetime.max.time()))
+        for eid, e in by_id.items()
     }
-    kept: dict[int, list[tuple[str, int, int]]] = defaultdict(list)
-    latest: dict[int, tuple[str, int, int]] = {}
-    as_of_end = datetime.combine(as_of, datetime.max.time())
-    # in the index's order (episode, time taken), so SQLite reads it without sorting; scores
-    # taken at the same moment are told apart by their id here
-    for eid, taken_at, total, mid in plain_rows(
-        conn,
-        select(Measure.episode_id, raw(Measure.taken_at), Measure.total, Measure.id)
-        .join(Episode, Episode.id == Measure.episode_id)
-        .where(Measure.instrument == Episode.primary_scale, Measure.taken_at <= as_of_end, Measure.voided_at.is_(None))
-        .order_by(Measure.episode_id, Measure.taken_at),
+    kept: dict[int, list[tuple[datetime, int, int]]] = defaultdict(list)
+    latest: dict[int, tuple[datetime, int, int]] = {}
+    # scores taken at the same moment are told apart by their id here
+    for eid, taken_at, total, mid in billing_reads.primary_scale_scores(
+        conn, datetime.combine(as_of, datetime.max.time())
     ):
         limit = limits.get(eid)
         if limit is None:
@@ -109,12 +70,12 @@ def not_improving(conn, episodes: Iterable, as_of: date, policy, *, exact: bool 
         best = latest.get(eid)
         if best is None or score > best:
             latest[eid] = score
-        if exact or limit[0] <= taken_at[:10] <= limit[1]:
+        if exact or limit[0] <= taken_at <= limit[1]:
             kept[eid].append(score)
 
     out: dict[int, bool] = {}
     for eid, e in by_id.items():
-        candidates = [Measurement(e.primary_scale, _moment(at), total) for at, _, total in sorted(kept.get(eid, ()))]
+        candidates = [Measurement(e.primary_scale, at, total) for at, _, total in sorted(kept.get(eid, ()))]
         baseline = pick_baseline(e.enrolled_on, candidates, policy=policy)
         out[eid] = is_not_improving(
             e.enrolled_on,

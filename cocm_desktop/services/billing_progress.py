@@ -45,10 +45,11 @@ from cocm_desktop.domain.episode_months import (
 )
 from cocm_desktop.domain.timelog import COUNTED_ROLES, ROLE_CLINICIAN, TimeEntryIn, count_month
 from cocm_desktop.store.models import Consent, Episode, Patient, TimeEntry, User
+from cocm_desktop.store.reads import time_reads
+from cocm_desktop.store.reads.time_reads import TimeEntryRow
 
 from ._perf import without_gc
-from ._sql import raw
-from .billing_month import _moment, consent_covering, episode_for_day
+from .billing_month import consent_covering, episode_for_day
 from .payer_rules import load_rule_sets
 
 __all__ = ["BillingProgress", "billing_progress", "progress_label"]
@@ -113,12 +114,12 @@ def counts_fast(
     return consent is not None and day >= consent
 
 
-def _overlapping_patients(rows: list) -> set[int]:  # type: ignore[type-arg]
+def _overlapping_patients(rows: list[TimeEntryRow]) -> set[int]:
     """Patients having a timed entry that overlaps another timed entry of the same staff member."""
     by_staff: dict[int, list[tuple[datetime, datetime, int]]] = defaultdict(list)
     for r in rows:
-        if r[5] is not None and r[6] is not None:
-            by_staff[r[3]].append((r[5], r[6], r[1]))
+        if r.started_at is not None and r.ended_at is not None:
+            by_staff[r.staff_id].append((r.started_at, r.ended_at, r.patient_id))
     flagged: set[int] = set()
     for spans in by_staff.values():
         if len(spans) < 2:
@@ -191,23 +192,9 @@ def billing_progress(
     payer_of: dict[int, int] = dict(conn.execute(pq).all())  # type: ignore[arg-type]
     roles: dict[int, str] = dict(conn.execute(select(User.id, User.role)).all())  # type: ignore[arg-type]
 
-    # 2. this month's entries, row by row (served by the covering index on time_entry)
-    eq = select(
-        TimeEntry.id,
-        TimeEntry.patient_id,
-        TimeEntry.episode_id,
-        TimeEntry.staff_id,
-        TimeEntry.local_date,
-        raw(TimeEntry.started_at),  # ISO text of one format: compared as is, parsed only when
-        raw(TimeEntry.ended_at),  # an overlapping patient is counted exactly
-        TimeEntry.minutes,
-        TimeEntry.billed_elsewhere,
-        TimeEntry.counts_as_care_management,
-    ).where(TimeEntry.local_date >= first, TimeEntry.local_date <= last, TimeEntry.deleted_at.is_(None))
-    if patient_filter is not None:
-        # Other patients' timed entries of the same staff can overlap ours: keep all timed rows.
-        eq = eq.where(or_(TimeEntry.patient_id.in_(patient_filter), TimeEntry.started_at.is_not(None)))
-    rows = conn.execute(eq).all()
+    # 2. this month's entries, row by row (served by the covering index on time_entry); other
+    # patients' timed entries of the same staff can overlap ours: every timed row is read
+    rows = time_reads.month_entries(conn, first, last, patients=patient_filter)
     flagged = _overlapping_patients(rows)
 
     # 3. the last earlier month with counted CoCM time, per episode, within the 6-month window:
@@ -239,18 +226,20 @@ def billing_progress(
     # 4. counted minutes this month (fast path unless the patient has overlapping entries)
     consent_of = _patient_consent(episodes_by_patient, consent_by_episode, month)
     counted: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    exact_rows: dict[int, list] = defaultdict(list)  # type: ignore[type-arg]
+    exact_rows: dict[int, list[TimeEntryRow]] = defaultdict(list)
     for r in rows:
-        pid = r[1]
+        pid = r.patient_id
         if pid not in episodes_by_patient:
             continue
         if pid in flagged:
             exact_rows[pid].append(r)
             continue
-        if counts_fast(roles.get(r[3], ""), r[8], r[9], r[4], consent_of.get(pid)):
-            eid = r[2] if r[2] is not None else episode_for_day(episodes_by_patient[pid], r[4])
+        if counts_fast(
+            roles.get(r.staff_id, ""), r.billed_elsewhere, r.counts_as_care_management, r.local_date, consent_of.get(pid)
+        ):
+            eid = r.episode_id if r.episode_id is not None else episode_for_day(episodes_by_patient[pid], r.local_date)
             if eid is not None:
-                counted[pid][eid] += r[7]
+                counted[pid][eid] += r.minutes
     if flagged:
         _count_exact(
             rows,
@@ -351,42 +340,40 @@ def _patient_consent(
     return out
 
 
-def _entry_in(r, role: str, episode_id: int | None) -> TimeEntryIn:  # type: ignore[no-untyped-def]
-    """A month row (see billing_progress step 2) as domain.timelog sees it; activity is not
-    needed for counting."""
-    eid, pid, _, staff, day, start, end, minutes, billed, cacm = r
-    if start is not None and end is not None:
+def _entry_in(r: TimeEntryRow, role: str, episode_id: int | None) -> TimeEntryIn:
+    """A month row as domain.timelog sees it; activity is not needed for counting."""
+    if r.started_at is not None and r.ended_at is not None:
         return TimeEntryIn(
-            eid,
-            staff,
+            r.id,
+            r.staff_id,
             role,
-            pid,
+            r.patient_id,
             "other",
-            start=_moment(start),
-            end=_moment(end),
-            minutes=minutes,
-            billed_elsewhere=billed,
-            counts_as_care_management=bool(cacm),
+            start=r.started_at,
+            end=r.ended_at,
+            minutes=r.minutes,
+            billed_elsewhere=r.billed_elsewhere,
+            counts_as_care_management=r.counts_as_care_management,
             source="timer",
             episode_id=episode_id,
         )
     return TimeEntryIn(
-        eid,
-        staff,
+        r.id,
+        r.staff_id,
         role,
-        pid,
+        r.patient_id,
         "other",
-        local_date=day,
-        minutes=minutes,
-        billed_elsewhere=billed,
-        counts_as_care_management=bool(cacm),
+        local_date=r.local_date,
+        minutes=r.minutes,
+        billed_elsewhere=r.billed_elsewhere,
+        counts_as_care_management=r.counts_as_care_management,
         episode_id=episode_id,
     )
 
 
 def _count_exact(
-    rows: list,  # type: ignore[type-arg]
-    exact_rows: dict[int, list],  # type: ignore[type-arg]
+    rows: list[TimeEntryRow],
+    exact_rows: dict[int, list[TimeEntryRow]],
     flagged: set[int],
     consent_of: dict[int, date],
     roles: dict[int, str],
@@ -394,24 +381,33 @@ def _count_exact(
     counted: dict[int, dict[int, int]],
 ) -> None:
     """Patients with overlapping entries: domain.timelog.count_month decides."""
-    staff_timed: dict[int, list] = defaultdict(list)  # type: ignore[type-arg]
+    staff_timed: dict[int, list[TimeEntryRow]] = defaultdict(list)
     for r in rows:
-        if r[5] is not None:
-            staff_timed[r[3]].append(r)
+        if r.started_at is not None:
+            staff_timed[r.staff_id].append(r)
     for pid in flagged:
         mine = exact_rows.get(pid, [])
         if not mine:
             continue
         eps = episodes_by_patient[pid]
-        staff = {r[3] for r in mine}
+        staff = {r.staff_id for r in mine}
         others = [
-            _entry_in(r, roles.get(r[3], ""), None) for s in staff for r in staff_timed[s] if r[1] != pid
+            _entry_in(r, roles.get(r.staff_id, ""), None)
+            for s in staff
+            for r in staff_timed[s]
+            if r.patient_id != pid
         ]
         entries = [
-            _entry_in(r, roles.get(r[3], ""), r[2] if r[2] is not None else episode_for_day(eps, r[4]))
+            _entry_in(
+                r,
+                roles.get(r.staff_id, ""),
+                r.episode_id if r.episode_id is not None else episode_for_day(eps, r.local_date),
+            )
             for r in mine
         ]
-        result = count_month(entries, Month.of(mine[0][4]), consent_of.get(pid), other_patient_entries=others)
+        result = count_month(
+            entries, Month.of(mine[0].local_date), consent_of.get(pid), other_patient_entries=others
+        )
         for eid, minutes in result.counted_by_episode().items():
             if eid is not None:
                 counted[pid][int(eid)] += minutes

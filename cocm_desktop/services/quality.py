@@ -31,8 +31,8 @@ from cocm_desktop.domain.outcomes import is_remission, is_response, weeks_in_tre
 from cocm_desktop.domain.policy import Policy
 from cocm_desktop.domain.roles import Permission
 from cocm_desktop.store.models import AgendaItem, CaseReviewSession, Contact, Episode, Measure, User
+from cocm_desktop.store.sql_portable import day_diff
 
-from ._sql import day_diff
 from .common import check, load_policy, local_today, record
 
 

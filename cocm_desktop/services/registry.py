@@ -18,33 +18,26 @@ Decisions:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from datetime import date, timedelta
 from fractions import Fraction
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from cocm_desktop.domain.actor import Actor
 from cocm_desktop.domain.flags import EpisodeFacts, Flag, FlagHit, compute_flags
 from cocm_desktop.domain.outcomes import change_from_baseline
 from cocm_desktop.domain.policy import Policy
 from cocm_desktop.domain.roles import Permission
-from cocm_desktop.store.models import (
-    Episode,
-    Patient,
-    RegistryFacts,
-    User,
-)
+from cocm_desktop.store.models import User
+from cocm_desktop.store.reads import registry_reads
+from cocm_desktop.store.reads.registry_reads import RegistryEpisode, RegistryFactsRow, RegistryQuery
 
 from . import registry_facts
 from ._perf import without_gc
-from ._sql import raw, to_day
-from .billing_history import day_reader, plain_rows
 from .common import ValidationError, check, load_policy, local_today
-from .registry_facts import FACT_COLUMNS, IX
 
 PHQ9, GAD7 = "PHQ-9", "GAD-7"
 
@@ -116,25 +109,6 @@ class RegistryExtras:
     open_loops: int  # recommendations not yet closed
 
 
-_day = to_day
-
-
-def _scope(
-    today: date, care_manager_id: int | None, status: str | Iterable[str] | None, text: str | None,
-    episode_ids: Iterable[int] | None,
-):  # type: ignore[no-untyped-def]
-    """WHERE conditions on Episode (joined with Patient and the two users) for the rows wanted."""
-    conds = [Episode.status != "closed", Episode.enrolled_on <= today]
-    if care_manager_id is not None:
-        conds.append(Episode.care_manager_id == care_manager_id)
-    if status:
-        statuses = [status] if isinstance(status, str) else list(status)
-        conds.append(Episode.status.in_(statuses))
-    if episode_ids is not None:
-        conds.append(Episode.id.in_(list(episode_ids)))
-    return conds
-
-
 def resolve_staff(session: Session, name: str) -> User:
     """A user by username or display name (case-insensitive) — for --care-manager NAME."""
     wanted = name.strip().lower()
@@ -190,104 +164,35 @@ def collect(
     session.flush()  # the cache is invalidated at flush time; reads below bypass autoflush
     policy = policy or load_policy(session)
     month = today.replace(day=1)
-    cm, cl = aliased(User), aliased(User)
-    conds = _scope(today, care_manager_id, status, text, episode_ids)
-    fact_cols = [raw(getattr(RegistryFacts, n)) if n in _RAW_FACTS else getattr(RegistryFacts, n)
-                 for n in FACT_COLUMNS]
-    base = (
-        select(Episode.id, Episode.patient_id, Patient.family_name, Patient.given_name, Patient.mrn,
-               Episode.care_manager_id, cm.display_name, Episode.treating_clinician_id, cl.display_name,
-               Episode.program, Episode.status, raw(Episode.enrolled_on), Episode.primary_scale,
-               Episode.next_action, raw(Episode.next_action_on), Episode.transfer_to,
-               raw(Episode.transfer_confirmed_on), *(fact_cols if cached else ()))
-        .join(Patient, Patient.id == Episode.patient_id)
-        .join(cm, cm.id == Episode.care_manager_id)
-        .join(cl, cl.id == Episode.treating_clinician_id)
-        .where(*conds)
-    )
-    if cached:
-        base = base.outerjoin(RegistryFacts, RegistryFacts.episode_id == Episode.id)
-    q = (text or "").strip().lower()
-    if q:
-        like = f"%{q}%"
-        base = base.where(or_(
-            func.lower(Patient.family_name + ", " + Patient.given_name).like(like),
-            func.lower(Patient.given_name + " " + Patient.family_name).like(like),
-            func.lower(Patient.mrn).like(like), func.lower(cm.display_name).like(like),
-            func.lower(cm.username).like(like), func.lower(cl.display_name).like(like),
-            func.lower(func.coalesce(Episode.next_action, "")).like(like),
-        ))
+    statuses = None if not status else ((status,) if isinstance(status, str) else tuple(status))
+    query = RegistryQuery(today, care_manager_id, statuses, text,
+                          None if episode_ids is None else tuple(episode_ids))
     conn = session.connection()  # Core rows: no ORM loading machinery for 10k-row reads
-    # DB-API tuples: dates and JSON are read raw and decoded once per distinct value below; the
-    # booleans come as 0/1, which is all the row assembly asks of them
-    base_rows = plain_rows(conn, base.order_by(Patient.family_name, Patient.given_name, Episode.id))
+    base_rows = registry_reads.registry_rows(conn, query, cached=cached)
     if not base_rows:
         return []
-    n_base = 17
-    facts: dict[int, tuple] = {}  # type: ignore[type-arg]
+    facts: dict[int, RegistryFactsRow] = {}
     remission = policy.remission_below
     if cached:
-        i_rem, i_month = n_base + IX["remission_below"], n_base + IX["billing_month"]
-        decode = _Decoder()
-        month_iso = month.isoformat()
         new_month: list[int] = []
-        for r in base_rows:
-            if r[i_rem] == remission:
-                facts[r[0]] = decode(r[n_base:])
-                if with_billing and r[i_month] != month_iso:
-                    new_month.append(r[0])
+        for e, f in base_rows:
+            if f is not None and f.remission_below == remission:
+                facts[e.episode_id] = f
+                if with_billing and f.billing_month != month:
+                    new_month.append(e.episode_id)
         if new_month:  # a new month (or one never computed): only the billing columns are stale
             registry_facts.refresh_billing(session, facts, new_month, month)
-    missing = [r[0] for r in base_rows if r[0] not in facts]
+    missing = [e.episode_id for e, _ in base_rows if e.episode_id not in facts]
     if missing:
-        if len(missing) <= _IN_LIMIT:
-            scope: object = missing
-        elif q:
-            scope = select(Episode.id).join(Patient, Patient.id == Episode.patient_id) \
-                .join(cm, cm.id == Episode.care_manager_id).join(cl, cl.id == Episode.treating_clinician_id) \
-                .where(*conds).where(base.whereclause).scalar_subquery()  # type: ignore[arg-type]
-        else:
-            scope = select(Episode.id).where(*conds).scalar_subquery()
+        scope = registry_reads.scope_of(query, missing, in_limit=_IN_LIMIT)
         fresh = registry_facts.compute(session, scope, policy, month, set(missing))
         if cached:
             registry_facts.store(session, fresh)
         facts.update(fresh)
-    day = day_reader()  # enrollment and next-action days repeat across 10k rows: parse each once
-    return [_assemble(r, facts[r[0]], today, policy, day) for r in base_rows]
+    return [_assemble(e, facts[e.episode_id], today, policy) for e, _ in base_rows]
 
 
 _IN_LIMIT = 900
-_DATE_FACTS = frozenset(n for n in FACT_COLUMNS if n.endswith(("_on", "_since")))
-_JSON_FACTS = frozenset(("lags", "reviewed_days"))
-# Read as stored text and decoded once per distinct value (10k rows share few dates).
-_RAW_FACTS = _DATE_FACTS | _JSON_FACTS | {"billing_month"}
-
-
-class _Decoder:
-    """Cached fact rows → the values `registry_facts.compute` returns (dates, lists)."""
-
-    _dates = tuple(IX[n] for n in _DATE_FACTS)
-    _json = tuple(IX[n] for n in _JSON_FACTS)
-
-    def __init__(self) -> None:
-        self.days: dict[object, date | None] = {None: None}
-        self.lists: dict[str, list | None] = {"null": None}  # type: ignore[type-arg]  # read-only, shared
-
-    def __call__(self, row) -> list:  # type: ignore[no-untyped-def,type-arg]
-        f = list(row)
-        days = self.days
-        for i in self._dates:
-            v = f[i]
-            if v in days:
-                f[i] = days[v]
-            else:
-                f[i] = days[v] = to_day(v)
-        lists = self.lists
-        for i in self._json:
-            v = f[i]
-            if v is not None:  # case-review days repeat across a caseload: parse each list once
-                f[i] = lists[v] if v in lists else lists.setdefault(v, json.loads(v))
-        return f
 
 
 _ROW_FIELDS = tuple(f.name for f in fields(RegistryRow))
@@ -314,16 +219,18 @@ def _new_facts(*values: object) -> EpisodeFacts:
     return facts
 
 
-def _assemble(r, f, today: date, policy: Policy, day=_day) -> tuple[RegistryRow, RegistryExtras]:  # type: ignore[no-untyped-def]
-    """One registry row from its episode columns `r` and decoded facts `f` (hot loop: 10k rows)."""
+def _assemble(
+    r: RegistryEpisode, f: RegistryFactsRow, today: date, policy: Policy
+) -> tuple[RegistryRow, RegistryExtras]:
+    """One registry row from its episode columns `r` and facts `f` (hot loop: 10k rows; both
+    unpacked in their declared field order)."""
     (eid, pid, family, given, mrn, cm_id, cm_name, cl_id, cl_name, program, st, enrolled_on, scale,
-     next_action, next_action_on, transfer_to, transfer_confirmed) = r[:17]
+     next_action, next_action_on, transfer_to, transfer_confirmed) = r
     (_pid, _rem, p_last, p_last_on, p_prev, p_prev_on, p_base, p_base_on,
      g_last, g_last_on, g_prev, g_prev_on, g_base, g_base_on, item9, remission_since,
      has_contacts, last_contact_on, failed, open_q, first_contact_on, zero_lag_on, lags,
      awaiting, approved_not_told, open_loops, reviewed, referral_since, risk_since, consent, plan,
      _month, minutes, next_code, minutes_needed, billing_label) = f
-    enrolled_on, next_action_on = day(enrolled_on), day(next_action_on)
     window = policy.baseline_window_days
     # A first score outside the baseline window is no baseline (missing element).
     if p_base_on is not None and (p_base_on - enrolled_on).days > window:
@@ -337,10 +244,9 @@ def _assemble(r, f, today: date, policy: Policy, day=_day) -> tuple[RegistryRow,
         s_last, s_last_on, s_prev, s_prev_on, s_base, s_base_on = g_last, g_last_on, g_prev, g_prev_on, g_base, \
             g_base_on
     reviewed_on = None
-    if reviewed:  # session days, ISO, ascending: the newest held by today
-        today_iso = today.isoformat()
-        past = [x for x in reviewed if x <= today_iso]
-        reviewed_on = date.fromisoformat(past[-1]) if past else None
+    if reviewed:  # session days, ascending: the newest held by today
+        past = [x for x in reviewed if x <= today]
+        reviewed_on = past[-1] if past else None
     max_lag, lagged_on = registry_facts.lag_facts(
         has_contacts, first_contact_on, zero_lag_on, lags,
         today - timedelta(days=policy.registry_lag_lookback_days))

@@ -95,16 +95,11 @@ class TimerAlreadyRunning(ValidationError):
 
 
 def _segments(row: RunningTimer) -> list[tuple[datetime, datetime | None]]:
-    out: list[tuple[datetime, datetime | None]] = []
-    for pair in row.segments or []:
-        start = datetime.fromisoformat(pair[0])
-        end = datetime.fromisoformat(pair[1]) if pair[1] else None
-        out.append((start, end))
-    return out
+    return row.segment_times
 
 
 def _store_segments(row: RunningTimer, segs: list[tuple[datetime, datetime | None]]) -> None:
-    row.segments = [[s.isoformat(), e.isoformat() if e else None] for s, e in segs]
+    row.segment_times = segs
 
 
 def _closed_at(

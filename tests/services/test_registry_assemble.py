@@ -14,8 +14,9 @@ from datetime import date, timedelta
 
 from cocm_desktop.domain.flags import EpisodeFacts
 from cocm_desktop.domain.policy import DEFAULT_POLICY
-from cocm_desktop.services.registry import _assemble, _Decoder, _new_facts
+from cocm_desktop.services.registry import _assemble, _new_facts
 from cocm_desktop.services.registry_facts import FACT_COLUMNS
+from cocm_desktop.store.reads.registry_reads import FactsDecoder, RegistryEpisode
 
 TODAY = date(2026, 11, 24)
 ENROLLED = date(2026, 8, 3)
@@ -42,9 +43,9 @@ STORED = {  # every fact with a value of its own (dates as the cache stores them
     "billing_month": "2026-11-01", "minutes": 42, "next_code": "99493", "minutes_needed": 18,
     "billing_label": "subsequent",
 }
-EPISODE = (  # the episode columns the registry selects before the facts
+EPISODE = RegistryEpisode(  # the episode columns the registry selects before the facts
     1, 2, "Rivera", "Ana", "MRN1", 5, "Casey Morgan", 6, "Dr. Okafor", "cocm", "active",
-    ENROLLED.isoformat(), "PHQ-9", "Call back", _day(110).isoformat(), None, None,
+    ENROLLED, "PHQ-9", "Call back", _day(110), None, None,
 )
 
 
@@ -53,7 +54,7 @@ def test_every_stored_fact_reaches_its_field() -> None:
     stored = [
         v.isoformat() if isinstance(v, date) else v for v in (STORED[name] for name in FACT_COLUMNS)
     ]
-    row, extras = _assemble(EPISODE, _Decoder()(stored), TODAY, DEFAULT_POLICY)
+    row, extras = _assemble(EPISODE, FactsDecoder()(stored), TODAY, DEFAULT_POLICY)
     f = row.facts
     assert {fl.name: getattr(f, fl.name) for fl in fields(EpisodeFacts)} == {
         "enrolled_on": ENROLLED,

@@ -347,6 +347,6 @@ def test_lag_facts_equal_ranking_every_contact(raw: list[tuple[int, int]], cut: 
     items = [(base + timedelta(days=d), lag) for d, lag in raw]
     cutoff = base + timedelta(days=cut)
     zero = max((d for d, lag in items if lag == 0), default=None)
-    lags = [[d.isoformat(), lag] for d, lag in sorted(items) if lag != 0] or None
+    lags = tuple((d, lag) for d, lag in sorted(items) if lag != 0) or None
     first = min((d for d, _ in items), default=None)
     assert lag_facts(bool(items), first, zero, lags, cutoff) == brute_lag(items, cutoff)

@@ -31,8 +31,8 @@ from cocm_desktop.gui.form_dialog import Field, FormDialog
 from cocm_desktop.gui.registry_model import RowRole
 from cocm_desktop.gui.table_model import Col, RecordTableModel
 from cocm_desktop.gui.worker import BusyOverlay, run_in_background
+from cocm_desktop.services.clinic import Clinic
 from cocm_desktop.services.passwords import RULES_SUMMARY as PASSWORD_HINT
-from cocm_desktop.store.database import Database
 
 ROLE_CHOICES = [(r.label, r.value) for r in Role]
 
@@ -320,7 +320,7 @@ class NewPasswordDialog(FormDialog):
     window-modal over the sign-in (`open()`), so the main window never appears before it is done.
     """
 
-    def __init__(self, db: Database, reason: str, current_password: str, parent: QWidget | None = None) -> None:
+    def __init__(self, db: Clinic, reason: str, current_password: str, parent: QWidget | None = None) -> None:
         assert db.actor is not None
         self.db = db
         self._current = current_password

@@ -109,6 +109,18 @@ class RunningTimer(Base):
     # (start, end) pairs of running segments so a paused timer splits honestly
     segments: Mapped[list[list[str]]] = mapped_column(JSON, default=list)
 
+    @property
+    def segment_times(self) -> list[tuple[datetime, datetime | None]]:
+        """`segments` as datetimes (stored as ISO text pairs in JSON); None = still running."""
+        return [
+            (datetime.fromisoformat(start), datetime.fromisoformat(end) if end else None)
+            for start, end in self.segments or []
+        ]
+
+    @segment_times.setter
+    def segment_times(self, segs: list[tuple[datetime, datetime | None]]) -> None:
+        self.segments = [[s.isoformat(), e.isoformat() if e else None] for s, e in segs]  # type: ignore[misc]
+
 
 class PayerRuleSet(Base):
     """Billing rules are data (domain.billing.RuleSet.to_dict()); the Medicare set ships as default."""
