@@ -28,6 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--demo", action="store_true",
                         help="open the demo clinic (created in your data folder when missing)")
     parser.add_argument("--db", help="open this clinic database in the app")
+    parser.add_argument("--server", metavar="PROFILE",
+                        help="open the clinic server named by this connection profile in the app")
     parser.add_argument("--self-check", action="store_true",
                         help="check the installation (encryption, migrations, PDF, Qt) and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -58,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_self_check()
         from cocm_desktop.gui.app import run_gui
 
-        return run_gui(demo=args.demo, db_path=args.db)
+        return run_gui(demo=args.demo, db_path=args.server or args.db)
     except PermissionDenied as exc:
         print(f"Not allowed: {exc}", file=sys.stderr)
         return EXIT_REFUSED

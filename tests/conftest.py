@@ -23,7 +23,9 @@ from cocm_desktop.store.database import Database  # noqa: E402
 from cocm_desktop.store.keyslots import keyfile_path  # noqa: E402
 
 if TYPE_CHECKING:
+    from cocm_desktop.store.clinic_db import ClinicDatabase
     from cocm_desktop.store.pg_cluster import PgCluster
+    from cocm_desktop.store.server_profile import ServerProfile
 
 PASSWORD = "demo"
 
@@ -52,14 +54,6 @@ def template_clinic(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def clinic_path(template_clinic: Path, tmp_path: Path) -> Path:
     return copy_db(template_clinic, tmp_path)
-
-
-@pytest.fixture
-def clinic(clinic_path: Path) -> Iterator[Database]:
-    """A fresh encrypted clinic database, unlocked by the clinic lead."""
-    db = Database.open(clinic_path, "lead", PASSWORD)
-    yield db
-    db.close()
 
 
 @pytest.fixture
@@ -183,3 +177,90 @@ def pg_database(pg_cluster: PgCluster, pg_admin_password: str) -> Iterator[str]:
     yield name
     with psycopg.connect(pg_cluster.admin_dsn(), password=pg_admin_password, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+# ---- Both engines: the encrypted file and the clinic server ---------------------------------------
+# Tests in these folders that take a `clinic` run twice: on the encrypted file and on a clinic
+# database of the session's PostgreSQL, copied per test from a template made once (a demo clinic
+# without patients: the six demo logins are login roles with password "demo"). A test that is about
+# the file itself (key file, backups of the file) carries @pytest.mark.file_only.
+BOTH_ENGINE_DIRS = ("services", "billing", "reports", "server")
+SERVER_TEMPLATE = "cocm_template_clinic"
+SERVER_TESTER = "cocm_tester"  # a test-only login in every group (see server_template)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "engine_kind" not in metafunc.fixturenames:
+        return
+    folder = Path(str(metafunc.definition.path)).parent.name
+    if folder not in BOTH_ENGINE_DIRS or metafunc.definition.get_closest_marker("file_only"):
+        return
+    if {"clinic_path", "demo_path"} & set(metafunc.definition.fixturenames):
+        return  # the test works with the file itself
+    metafunc.parametrize("engine_kind", ["file", "server"], indirect=True)
+
+
+@pytest.fixture
+def engine_kind(request: pytest.FixtureRequest) -> str:
+    return getattr(request, "param", "file")
+
+
+@pytest.fixture(scope="session")
+def server_template(pg_cluster: PgCluster, pg_admin_password: str) -> str:
+    """A demo clinic without patients on the session server (the database copied for each test)."""
+    from cocm_desktop.demo.server_demo import create_server_demo
+    from cocm_desktop.store.server_profile import ServerProfile
+
+    profile = ServerProfile(host=pg_cluster.host, port=pg_cluster.port, dbname=SERVER_TEMPLATE,
+                            ca_cert=pg_cluster.ca_cert_path)
+    create_server_demo(pg_cluster.admin_dsn(), pg_admin_password, profile, clinic_name="Test Clinic",
+                       password=PASSWORD)
+    import psycopg
+
+    from cocm_desktop.store import scram
+
+    # Service tests act as any demo user while signed in as the lead (the `actors` fixture); on the
+    # server the connection's role must then hold every group's grants: a test-only login in all
+    # four groups. The grants themselves are tested role by role in tests/server.
+    with psycopg.connect(pg_cluster.admin_dsn(), password=pg_admin_password, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {SERVER_TESTER} LOGIN PASSWORD '{scram.verifier(PASSWORD)}' "
+                     "IN ROLE cocm_care_manager, cocm_clinician, cocm_psychiatrist, cocm_clinic_lead")
+    return SERVER_TEMPLATE
+
+
+@pytest.fixture
+def server_profile(pg_cluster: PgCluster, pg_admin_password: str, server_template: str) -> Iterator[ServerProfile]:
+    """A fresh clinic database on the session server (a copy of the template), dropped afterwards."""
+    import secrets
+
+    import psycopg
+    from psycopg import sql
+
+    from cocm_desktop.store.server_profile import ServerProfile
+
+    name = f"clinic_{secrets.token_hex(6)}"
+    with psycopg.connect(pg_cluster.admin_dsn(), password=pg_admin_password, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+            sql.Identifier(name), sql.Identifier(server_template)))
+        # Database privileges are not copied from a template.
+        conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO cocm_staff").format(sql.Identifier(name)))
+    yield ServerProfile(host=pg_cluster.host, port=pg_cluster.port, dbname=name, ca_cert=pg_cluster.ca_cert_path)
+    with psycopg.connect(pg_cluster.admin_dsn(), password=pg_admin_password, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def clinic(engine_kind: str, request: pytest.FixtureRequest) -> Iterator[ClinicDatabase]:
+    """A fresh clinic, signed in as the clinic lead: the encrypted file, or (in the both-engine
+    folders) also a clinic database on the session's PostgreSQL server."""
+    if engine_kind == "server":
+        from cocm_desktop.store.server_database import ServerDatabase
+
+        server_db = ServerDatabase.open(request.getfixturevalue("server_profile"), "lead", PASSWORD)
+        server_db._reconnect(SERVER_TESTER, PASSWORD)  # still the lead's actor; every group's grants
+        db: ClinicDatabase = server_db
+    else:
+        db = Database.open(request.getfixturevalue("clinic_path"), "lead", PASSWORD)
+    yield db
+    db.close()

@@ -14,14 +14,32 @@ import shlex
 import sys
 from pathlib import Path
 
-from cocm_desktop.services.clinic import Clinic, open_clinic
+from cocm_desktop.services.clinic import Clinic, open_clinic, open_server_clinic
 
 NEW_PASSWORD_TRIES = 3
 
 
-def add_db_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", required=True, type=Path, help="path to the encrypted clinic database")
+def add_db_args(parser: argparse.ArgumentParser, *, server: bool = True) -> None:
+    """--db PATH (the encrypted file) or, where the command works on both, --server PROFILE."""
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--db", type=Path, help="path to the encrypted clinic database")
+    if server:
+        where.add_argument("--server", type=Path, metavar="PROFILE",
+                           help="the clinic server's connection profile (instead of --db)")
     parser.add_argument("--user", required=True, help="your username (password from COCM_PASSWORD or asked)")
+
+
+def secret_from_env_or_prompt(env: str, prompt: str, *, twice: bool = False) -> str:
+    """A secret from the environment variable `env`, else asked (twice when `twice`)."""
+    from cocm_desktop.services.common import ValidationError
+
+    value = os.environ.get(env)
+    if value is not None:
+        return value
+    value = getpass.getpass(f"{prompt}: ")
+    if twice and getpass.getpass("Again: ") != value:
+        raise ValidationError("The two passwords differ; nothing was changed.")
+    return value
 
 
 def password_from_env_or_prompt(username: str, prompt: str = "Password") -> str:
@@ -31,9 +49,16 @@ def password_from_env_or_prompt(username: str, prompt: str = "Password") -> str:
     return password
 
 
+def sign_in(args: argparse.Namespace, password: str) -> Clinic:
+    """Sign in to the clinic named by --db or --server (no password-change step)."""
+    if getattr(args, "server", None) is not None:
+        return open_server_clinic(args.server, args.user, password)
+    return open_clinic(args.db, args.user, password)
+
+
 def open_from_args(args: argparse.Namespace) -> Clinic:
     password = password_from_env_or_prompt(args.user)
-    db = open_clinic(args.db, args.user, password)
+    db = sign_in(args, password)
     try:
         _change_password_if_due(db, args, password)
     except BaseException:
@@ -47,7 +72,9 @@ def _interactive() -> bool:
 
 
 def passwd_command(args: argparse.Namespace) -> str:
-    return f"cocm-desktop users passwd --db {shlex.quote(str(args.db))} --user {shlex.quote(args.user)}"
+    where = (f"--server {shlex.quote(str(args.server))}" if getattr(args, "server", None) is not None
+             else f"--db {shlex.quote(str(args.db))}")
+    return f"cocm-desktop users passwd {where} --user {shlex.quote(args.user)}"
 
 
 def _change_password_if_due(db: Clinic, args: argparse.Namespace, password: str) -> None:

@@ -24,6 +24,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "(integrity, encryption, audit chain) before it is kept.",
     )
     add_db_args(parser)
+    parser.add_argument("--admin", metavar="ROLE",
+                        help="with --server: the server's admin role (password from COCM_ADMIN_PASSWORD or asked)")
+    parser.add_argument("--key", type=Path, metavar="FILE",
+                        help="with --server: the clinic backup key (made on first use; keep it apart from the backups)")
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--out", type=Path, metavar="FILE", help="the backup file to create")
     what.add_argument("--auto", action="store_true", help="the automatic backup, when one is due")
@@ -33,6 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.server is not None:
+        return run_server(args)
     from cocm_desktop.services.backups import (
         audit_altered_message,
         describe_auto_run,
@@ -55,4 +61,25 @@ def run(args: argparse.Namespace) -> int:
         db.close()
     for line in lines:
         print(line, file=sys.stderr)
+    return 0
+
+
+def run_server(args: argparse.Namespace) -> int:
+    """The clinic server's backup: pg_dump as the server's admin, encrypted with the clinic
+    backup key, verified by a restore into a scratch database."""
+    from cocm_desktop.commands._auth import secret_from_env_or_prompt
+    from cocm_desktop.services.common import ValidationError
+    from cocm_desktop.services.server_setup import back_up_server
+
+    if args.auto or args.out is None or args.admin is None or args.key is None:
+        raise ValidationError("A server backup needs --out FILE, --admin ROLE and --key FILE "
+                              "(scheduled backups: run it from the server's task scheduler).")
+    admin_password = secret_from_env_or_prompt("COCM_ADMIN_PASSWORD", f"Password of the server's admin role {args.admin}")
+    result, made = back_up_server(args.server, args.admin, admin_password, args.key, args.out)
+    if made:
+        print(f"New clinic backup key written to {args.key}: keep it apart from the backups; "
+              "without it no backup can be restored.", file=sys.stderr)
+    print(f"Server backup written: {result.path} ({result.bytes_written // 1024} KiB, encrypted). Verified by a "
+          f"restore into a scratch database: {sum(result.tables.values())} rows in {len(result.tables)} tables "
+          f"match, audit chain of {result.audit_records} records intact.", file=sys.stderr)
     return 0

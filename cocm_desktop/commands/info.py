@@ -27,5 +27,5 @@ def run(args: argparse.Namespace) -> int:
         print(f"Patients:        {info.patients}")
         print(f"Open episodes:   {info.open_episodes}")
         print(f"Schema version:  {info.schema_version}")
-        print(f"Encryption:      {info.storage}")
+        print(f"Storage:         {info.storage}")
     return 0

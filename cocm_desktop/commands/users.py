@@ -12,7 +12,7 @@ import getpass
 import os
 import sys
 
-from cocm_desktop.commands._auth import add_db_args, open_from_args, password_from_env_or_prompt
+from cocm_desktop.commands._auth import add_db_args, open_from_args, password_from_env_or_prompt, sign_in
 
 
 def _new_password(prompt: str) -> str:
@@ -56,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     add_db_args(p)
     p.set_defaults(func=run_passwd)
     p = sub.add_parser("recovery-code", help="print a new recovery code; the old one stops working (clinic lead)")
-    add_db_args(p)
+    add_db_args(p, server=False)  # a clinic on the server has no recovery code
     p.set_defaults(func=run_recovery_code)
 
 
@@ -122,12 +122,11 @@ def run_reset(args: argparse.Namespace) -> int:
 
 
 def run_passwd(args: argparse.Namespace) -> int:
-    from cocm_desktop.services.clinic import open_clinic
     from cocm_desktop.services.users import change_own_password
 
-    # open_clinic, not open_from_args: this is the way out when a password change is due.
+    # sign_in, not open_from_args: this is the way out when a password change is due.
     current = password_from_env_or_prompt(args.user, "Current password")
-    db = open_clinic(args.db, args.user, current)
+    db = sign_in(args, current)
     try:
         change_own_password(
             db, db.actor, current_password=current, new_password=_new_password("New password")

@@ -18,7 +18,7 @@ from cocm_desktop.demo.staff import Staff
 from cocm_desktop.demo.vocabulary import DRUGS
 from cocm_desktop.domain.case_review import AgendaGroup, session_capacity
 from cocm_desktop.domain.policy import DEFAULT_POLICY
-from cocm_desktop.store.database import Database
+from cocm_desktop.store.clinic_db import ClinicDatabase
 from cocm_desktop.store.models import AgendaItem, CaseReviewSession, Episode, Recommendation
 
 # What a patient's history asks of the case review: (day, episode id, agenda group,
@@ -147,7 +147,7 @@ class CaseReviews:
 _REASONS = {g.value: g.label for g in AgendaGroup}
 
 
-def prepare_next_review(db: Database, today: date) -> None:
+def prepare_next_review(db: ClinicDatabase, today: date) -> None:
     """Every care manager's next session gets its agenda, built by the demo generator (no one has
     signed in yet: the audit says "system", not a care manager)."""
     from cocm_desktop.services.case_review import prepare_agendas

@@ -20,6 +20,8 @@ from cocm_desktop.demo.rows import Rows
 from cocm_desktop.demo.staff import DEMO_LOGINS, DEMO_PASSWORD, make_staff
 from cocm_desktop.services.common import DEMO_KEY
 from cocm_desktop.store import audit
+from cocm_desktop.store.bulk import after_bulk_insert
+from cocm_desktop.store.clinic_db import ClinicDatabase
 from cocm_desktop.store.database import Database
 from cocm_desktop.store.models import (
     AgendaItem,
@@ -65,15 +67,21 @@ def create_demo_clinic(path: Path | str, *, clinic_name: str = DEMO_CLINIC_NAME,
     db, _recovery = Database.create(path, clinic_name=clinic_name, lead_username="lead",
                                     lead_display_name="Lee Adams", lead_password=password)
     try:
-        with db.session() as s:
-            s.add(ClinicSetting(key=DEMO_KEY, value=True))
-            make_staff(s, 0)
-        for username, _name, _role, _creds in DEMO_LOGINS[1:]:
-            db.add_key_slot(username, password)
+        add_demo_staff(db, password)
     except BaseException:
         _discard(db)
         raise
     return db
+
+
+def add_demo_staff(db: ClinicDatabase, password: str) -> None:
+    """Mark a new clinic (either engine, open as its first lead) as a demo and add the other five
+    demo logins with `password`."""
+    with db.session() as s:
+        s.add(ClinicSetting(key=DEMO_KEY, value=True))
+        make_staff(s, 0)
+    for username, _name, _role, _creds in DEMO_LOGINS[1:]:
+        db.add_key_slot(username, password)
 
 
 def _discard(db: Database) -> None:
@@ -94,36 +102,46 @@ def generate_demo(
     """Create an encrypted demo clinic at `path` (which must not exist)."""
     if patients < 1:
         raise ValueError("A demo clinic needs at least one patient.")
-    today = today or date.today()
-    rng = random.Random(seed)
     path = Path(path)
     db = create_demo_clinic(path, password=password)
     try:
-        with db.session() as s:
-            staff = make_staff(s, patients)
-            medicare_id = s.scalar(select(PayerRuleSet.id).where(PayerRuleSet.is_default.is_(True)))
-            rows = Rows()
-            gen = ClinicHistory(rng, today, months, staff, rows, medicare_id)
-            for n in range(patients):
-                gen.patient(n)
-            CaseReviews(rng, today, gen.start, staff, rows).write(gen.review_wishes)
-            for model in (Patient, Episode, EpisodeStatusChange, Diagnosis, Consent, Medication,
-                          CarePlanVersion, Contact, Measure, Referral, RiskEvent, CaseReviewSession,
-                          AgendaItem, Recommendation, TimeEntry):
-                batch = rows.tables.get(model, [])
-                for i in range(0, len(batch), 20000):
-                    s.execute(insert(model), batch[i : i + 20000])
-            audit.append(s, user_id=db.actor.user_id, username=db.actor.username, action="demo.generate",
-                         summary=f"Demo clinic generated: {patients} patients, seed {seed}")
-            summary = DemoSummary(
-                path=path, patients=patients, episodes=len(rows.tables[Episode]),
-                measures=len(rows.tables[Measure]), contacts=len(rows.tables[Contact]),
-                time_entries=len(rows.tables[TimeEntry]),
-                logins=[(u, r) for u, _n, r, _c in DEMO_LOGINS],
-            )
-        prepare_next_review(db, today)
+        summary = fill_demo(db, patients=patients, seed=seed, today=today or date.today(), months=months)
     except BaseException:
         _discard(db)
         raise
     db.close()
+    return summary
+
+
+def fill_demo(db: ClinicDatabase, *, patients: int, seed: int, today: date, months: int) -> DemoSummary:
+    """Patients, a year of history and case reviews, written into a demo clinic made by
+    `create_demo_clinic` or `add_demo_staff` (either engine), open as its lead."""
+    if patients < 1:
+        raise ValueError("A demo clinic needs at least one patient.")
+    assert db.actor is not None
+    rng = random.Random(seed)
+    with db.session() as s:
+        staff = make_staff(s, patients)
+        medicare_id = s.scalar(select(PayerRuleSet.id).where(PayerRuleSet.is_default.is_(True)))
+        rows = Rows()
+        gen = ClinicHistory(rng, today, months, staff, rows, medicare_id)
+        for n in range(patients):
+            gen.patient(n)
+        CaseReviews(rng, today, gen.start, staff, rows).write(gen.review_wishes)
+        for model in (Patient, Episode, EpisodeStatusChange, Diagnosis, Consent, Medication,
+                      CarePlanVersion, Contact, Measure, Referral, RiskEvent, CaseReviewSession,
+                      AgendaItem, Recommendation, TimeEntry):
+            batch = rows.tables.get(model, [])
+            for i in range(0, len(batch), 20000):
+                s.execute(insert(model), batch[i : i + 20000])
+        after_bulk_insert(s, [model.__tablename__ for model in rows.tables])
+        audit.append(s, user_id=db.actor.user_id, username=db.actor.username, action="demo.generate",
+                     summary=f"Demo clinic generated: {patients} patients, seed {seed}")
+        summary = DemoSummary(
+            path=db.path, patients=patients, episodes=len(rows.tables[Episode]),
+            measures=len(rows.tables[Measure]), contacts=len(rows.tables[Contact]),
+            time_entries=len(rows.tables[TimeEntry]),
+            logins=[(u, r) for u, _n, r, _c in DEMO_LOGINS],
+        )
+    prepare_next_review(db, today)
     return summary

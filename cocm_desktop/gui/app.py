@@ -77,8 +77,15 @@ def is_demo_path(path: Path) -> bool:
 
 
 def remember_clinic(path: Path, username: str | None = None) -> None:
+    """The last clinic opened: its file, or the clinic server's connection profile (also kept
+    as the last profile, so "Clinic server" in the sign-in offers it again)."""
+    from cocm_desktop.gui.login import LAST_PROFILE_KEY
+    from cocm_desktop.services.clinic import is_profile_path
+
     s = settings()
     s.setValue(LAST_DB_KEY, str(Path(path).absolute()))
+    if is_profile_path(path):
+        s.setValue(LAST_PROFILE_KEY, str(Path(path).absolute()))
     if username:
         s.setValue(LAST_USER_KEY, username)
 

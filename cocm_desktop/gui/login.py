@@ -1,8 +1,12 @@
 """Sign-in dialog: unlocks the clinic database with a user's password (off the GUI thread:
 Argon2id takes a noticeable moment by design).
 
-Result: `dialog.database` (an open `Database`, exclusive) after `Accepted`;
-`dialog.wants_other_clinic` when the user asked to pick another clinic file.
+Result: `dialog.database` (an open `Database`, exclusive, or a `ServerDatabase`) after
+`Accepted`; `dialog.wants_other_clinic` when the user asked to pick another clinic file.
+
+Where: "This computer" (the encrypted clinic file) or "Clinic server" (a connection profile the
+clinic's IT person gave: host, port, database, CA certificate; the password is the person's own
+server login). The last of each is remembered (paths only, never a password).
 
 When the password must be changed first (`services.users.password_change_due`: the clinic lead
 chose it, or it breaks today's rules), `NewPasswordDialog` opens over this one after the unlock;
@@ -15,13 +19,30 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QDialog, QInputDialog, QLineEdit, QWidget
+from PySide6.QtWidgets import QDialog, QFileDialog, QInputDialog, QLineEdit, QWidget
 
+from cocm_desktop.gui.context import settings
 from cocm_desktop.gui.forms.ui_login_dialog import Ui_LoginDialog
 from cocm_desktop.gui.resources import app_icon
 from cocm_desktop.gui.worker import run_in_background
-from cocm_desktop.services.clinic import Clinic, open_clinic, open_clinic_with_recovery
+from cocm_desktop.services.clinic import (
+    Clinic,
+    ServerProfile,
+    is_profile_path,
+    load_profile,
+    open_clinic,
+    open_clinic_with_recovery,
+    open_server_clinic,
+)
 from cocm_desktop.services.errors import DatabaseLocked, StoreError, WrongCredentials
+
+LAST_FILE_KEY = "clinic/last_path"
+LAST_PROFILE_KEY = "clinic/last_profile"
+
+
+def remembered(key: str) -> Path | None:
+    value = settings().value(key)
+    return Path(str(value)) if value else None
 
 
 def delay_seconds(exc: BaseException) -> int | None:
@@ -43,6 +64,13 @@ class LoginDialog(QDialog):
         self.ui.signInButton.setMinimumWidth(110)
         self.resize(460, 330)
         self.db_path = Path(db_path)
+        self.file_path: Path | None = None if is_profile_path(self.db_path) else self.db_path
+        self.profile_path: Path | None = self.db_path if is_profile_path(self.db_path) else None
+        if self.file_path is None:
+            last = remembered(LAST_FILE_KEY)
+            self.file_path = last if last is not None and not is_profile_path(last) else None
+        if self.profile_path is None:
+            self.profile_path = remembered(LAST_PROFILE_KEY)
         self.exclusive = exclusive
         self.database: Clinic | None = None
         self.password_dialog: QDialog | None = None  # NewPasswordDialog while one is open
@@ -54,9 +82,11 @@ class LoginDialog(QDialog):
         self._wait_timer.timeout.connect(self._tick_wait)
         if title:
             self.ui.titleLabel.setText(title)
-        self.ui.clinicLabel.setText(f"Clinic file: {self.db_path.name}  ({self.db_path.parent})")
-        self.ui.clinicLabel.setToolTip(str(self.db_path))
-        self.ui.demoHint.setVisible(demo)
+        self.demo = demo
+        self.ui.serverRadio.setChecked(is_profile_path(self.db_path))
+        self.ui.thisComputerRadio.toggled.connect(self._where_changed)
+        self.ui.profileButton.clicked.connect(self._choose_profile)
+        self._where_changed()
         self.ui.errorLabel.hide()
         self.ui.busyBar.hide()
         self.ui.usernameEdit.setText(username)
@@ -69,16 +99,66 @@ class LoginDialog(QDialog):
         (self.ui.passwordEdit if username else self.ui.usernameEdit).setFocus()
         self._update_enabled()
 
+    # ---- where: this computer or the clinic server ----------------------------------------
+    @property
+    def on_server(self) -> bool:
+        return self.ui.serverRadio.isChecked()
+
+    def _where_changed(self) -> None:
+        server = self.on_server
+        self.ui.profileButton.setVisible(server)
+        self.ui.recoveryButton.setVisible(not server)  # a server clinic has no recovery code
+        self.ui.otherClinicButton.setVisible(not server)
+        self.ui.demoHint.setVisible(self.demo and not server)
+        if server:
+            profile = self._profile()
+            if profile is None:
+                self.ui.clinicLabel.setText("Clinic server: choose the connection profile your IT person gave you.")
+                self.ui.clinicLabel.setToolTip("")
+            else:
+                self.ui.clinicLabel.setText(f"Clinic server: {profile.name}, {profile.label}")
+                self.ui.clinicLabel.setToolTip(str(profile.source))
+        elif self.file_path is not None:
+            self.ui.clinicLabel.setText(f"Clinic file: {self.file_path.name}  ({self.file_path.parent})")
+            self.ui.clinicLabel.setToolTip(str(self.file_path))
+        else:
+            self.ui.clinicLabel.setText("Clinic file: none chosen yet (Other clinic…)")
+        self.show_error("")
+        self._update_enabled()
+
+    def _profile(self) -> ServerProfile | None:
+        if self.profile_path is None:
+            return None
+        try:
+            return load_profile(self.profile_path)
+        except StoreError:
+            return None
+
+    def _choose_profile(self) -> None:
+        start = str(self.profile_path.parent) if self.profile_path else str(Path.home())
+        name, _ = QFileDialog.getOpenFileName(self, "Connection profile", start, "Connection profile (*.json)")
+        if not name:
+            return
+        try:
+            load_profile(name)
+        except StoreError as exc:
+            self.show_error(str(exc))
+            return
+        self.profile_path = Path(name)
+        self._where_changed()
+
     # ---- state --------------------------------------------------------------------------
     def _update_enabled(self) -> None:
-        ready = bool(self.ui.usernameEdit.text().strip() and self.ui.passwordEdit.text())
+        where = self._profile() is not None if self.on_server else self.file_path is not None
+        ready = where and bool(self.ui.usernameEdit.text().strip() and self.ui.passwordEdit.text())
         self.ui.signInButton.setEnabled(ready and not self._busy and self._wait_left == 0)
 
     def _set_busy(self, busy: bool) -> None:
         self._busy = busy
         self.ui.busyBar.setVisible(busy)
         for w in (self.ui.usernameEdit, self.ui.passwordEdit, self.ui.otherClinicButton,
-                  self.ui.recoveryButton):
+                  self.ui.recoveryButton, self.ui.thisComputerRadio, self.ui.serverRadio,
+                  self.ui.profileButton):
             w.setEnabled(not busy)
         self._update_enabled()
 
@@ -92,14 +172,20 @@ class LoginDialog(QDialog):
             return
         username = self.ui.usernameEdit.text().strip()
         password = self.ui.passwordEdit.text()
-        path, exclusive = self.db_path, self.exclusive
+        path, exclusive = self.file_path, self.exclusive
+        profile = self._profile() if self.on_server else None
         self.show_error("")
         self._set_busy(True)
 
         def work() -> tuple[Clinic, str | None]:
             from cocm_desktop.services.users import password_change_due
 
-            db = open_clinic(path, username, password, exclusive=exclusive)
+            db: Clinic
+            if profile is not None:
+                db = open_server_clinic(profile, username, password)
+            else:
+                assert path is not None
+                db = open_clinic(path, username, password, exclusive=exclusive)
             try:
                 return db, password_change_due(db, password)
             except BaseException:
@@ -190,7 +276,9 @@ class LoginDialog(QDialog):
         if not reason.strip():
             self.show_error("Using the recovery code needs a reason; it is kept in the audit log.")
             return
-        path, exclusive = self.db_path, self.exclusive
+        path, exclusive = self.file_path, self.exclusive
+        if path is None:
+            return
         self.show_error("")
         self._set_busy(True)
         run_in_background(  # the recovery code is the way in, not a password to change

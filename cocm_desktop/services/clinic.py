@@ -16,8 +16,11 @@ from sqlalchemy.orm import Session
 from cocm_desktop.domain.actor import Actor
 from cocm_desktop.domain.roles import Permission
 from cocm_desktop.store.audit import ChainReport, verify_chain
-from cocm_desktop.store.database import Database as Clinic
+from cocm_desktop.store.clinic_db import ClinicDatabase as Clinic
+from cocm_desktop.store.database import Database
 from cocm_desktop.store.reads import clinic_reads
+from cocm_desktop.store.server_database import ServerDatabase
+from cocm_desktop.store.server_profile import ServerProfile, is_profile_path
 
 from .common import ValidationError, check, record
 from .errors import DatabaseLocked, RestoreRefused, SessionLocked, StoreError, WrongCredentials
@@ -31,22 +34,46 @@ __all__ = [
     "SessionLocked",
     "StoreError",
     "WrongCredentials",
+    "ServerProfile",
     "clinic_info",
+    "is_profile_path",
+    "is_server",
+    "load_profile",
     "open_clinic",
     "open_clinic_with_recovery",
+    "open_server_clinic",
     "patient_id_by_mrn",
     "verify_audit_log",
 ]
 
 
 def open_clinic(path: Path | str, username: str, password: str, *, exclusive: bool = False) -> Clinic:
-    """Unlock the clinic at `path` as `username` (`exclusive`: the app's one-instance lock)."""
-    return Clinic.open(path, username, password, exclusive=exclusive)
+    """Unlock the clinic file at `path` as `username` (`exclusive`: the app's one-instance lock).
+    A connection profile (…json) opens the clinic server it names instead."""
+    if is_profile_path(path):
+        return open_server_clinic(path, username, password)
+    return Database.open(path, username, password, exclusive=exclusive)
+
+
+def open_server_clinic(profile: ServerProfile | Path | str, username: str, password: str) -> Clinic:
+    """Sign in to the clinic server as `username` (their own server login)."""
+    if not isinstance(profile, ServerProfile):
+        profile = ServerProfile.load(profile)
+    return ServerDatabase.open(profile, username, password)
+
+
+def load_profile(path: Path | str) -> ServerProfile:
+    """A workstation's connection profile (host, port, database, CA; never a password)."""
+    return ServerProfile.load(path)
+
+
+def is_server(db: Clinic) -> bool:
+    return isinstance(db, ServerDatabase)
 
 
 def open_clinic_with_recovery(path: Path | str, recovery_code: str, reason: str, *, exclusive: bool = False) -> Clinic:
     """Emergency access with the recovery code; the reason is kept in the audit log."""
-    return Clinic.open_with_recovery(path, recovery_code, reason, exclusive=exclusive)
+    return Database.open_with_recovery(path, recovery_code, reason, exclusive=exclusive)
 
 
 @dataclass(frozen=True)

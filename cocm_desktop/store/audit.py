@@ -123,6 +123,11 @@ def append(
     """Add one record in the caller's transaction (it commits or rolls back with the change)."""
     key: bytes | None = session.info.get("audit_key")
     session.flush()  # ids of new objects are known before they are named in the log
+    if session.info.get("engine") == "server":
+        return _append_on_server(session, AuditRecord(
+            seq=0, at_utc=at_utc or utcnow(), user_id=user_id, username=username, action=action,
+            patient_id=patient_id, object_type=object_type, object_id=object_id, summary=summary,
+            detail=detail, hmac=""))
     last = session.execute(
         select(AuditRecord.seq, AuditRecord.hmac).order_by(AuditRecord.seq.desc()).limit(1)
     ).first()
@@ -158,6 +163,30 @@ def append(
         head.value = value
     session.flush()
     return rec
+
+
+def _append_on_server(session: Session, rec: AuditRecord) -> AuditRecord:
+    """On the clinic server a trigger running as the owner numbers the record, names the
+    connected login role as its writer and extends the chain with a key no staff role can read;
+    the app only inserts (it may not update or delete a record)."""
+    table = AuditRecord.__table__
+    values = {c.key: getattr(rec, c.key) for c in table.columns if c.key not in ("signer", "sig")}
+    seq, chain, signer = session.execute(
+        table.insert().values(**values).returning(table.c.seq, table.c.hmac, table.c.signer)
+    ).one()
+    rec.seq, rec.hmac, rec.signer = seq, chain, signer
+    return rec
+
+
+def _verify_on_server(session: Session) -> ChainReport:
+    from sqlalchemy import text
+
+    records, first_bad, problem = session.execute(
+        text("SELECT records, first_bad, problem FROM cocm_audit_verify()")
+    ).one()
+    if problem is None:
+        return ChainReport(True, int(records))
+    return ChainReport(False, int(records), int(first_bad) if first_bad is not None else None, str(problem))
 
 
 @dataclass(frozen=True)
@@ -259,8 +288,11 @@ def verify_chain(session: Session, batch: int = 5000) -> ChainReport:
     """Walk the whole log: every record's chain value and signature, no gap in seq, the last one
     the anchored head, every grant signed by a clinic lead and the user table as granted.
 
-    Reports the first broken link. Read-only (objects are expunged batch by batch).
+    Reports the first broken link. Read-only (objects are expunged batch by batch). On the clinic
+    server the server walks the chain itself (only it holds the key).
     """
+    if session.info.get("engine") == "server":
+        return _verify_on_server(session)
     key: bytes | None = session.info.get("audit_key")
     prev, expected_seq, count = GENESIS, 1, 0
     last_seq = 0

@@ -772,3 +772,16 @@ def _after_restore(
 def verify_database(db) -> Verification:  # type: ignore[no-untyped-def]
     """The same checks on the open live database (read-only)."""
     return verify_file(db.path, db.raw_key_for_backup())
+
+
+# ---- reading a clinic file without writing to it (the move to the clinic server) ---------------
+def check_clinic_file(source: Path, username: str, password: str) -> tuple[bytes, Verification]:
+    """Unlock a clinic file with a clinic lead's password and run every backup check on it
+    (integrity, schema, audit chain), writing nothing to it or beside it."""
+    key, _keyfile, verification = _check_backup(source, username, password)
+    return key, verification
+
+
+def reading_session(path: Path, key: bytes) -> contextlib.AbstractContextManager[tuple[Engine, Session]]:
+    """A plain read session on a clinic file (no write lock, no sign-in record)."""
+    return _file_session(path, key)

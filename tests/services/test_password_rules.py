@@ -102,6 +102,7 @@ def test_a_missing_list_is_a_plain_refusal(monkeypatch: pytest.MonkeyPatch, tmp_
 
 
 # ---- the services apply them --------------------------------------------------------------------
+@pytest.mark.file_only  # the key file is unchanged
 def test_adding_a_user_with_a_weak_password_writes_nothing(clinic: Database, actors) -> None:  # type: ignore[no-untyped-def]
     keys_before = keyfile_path(clinic.path).read_bytes()
     for weak, rule in (("1234", "at least 10"), ("iloveyou12", "common"), ("sam.lee.rn", "username"),

@@ -3,7 +3,7 @@
 ################################################################################
 ## Form generated from reading UI file 'login_dialog.ui'
 ##
-## Created by: Qt User Interface Compiler version 6.12.0
+## Created by: Qt User Interface Compiler version 6.11.3
 ##
 ## WARNING! All changes made in this file will be lost when recompiling UI file!
 ################################################################################
@@ -17,7 +17,8 @@ from PySide6.QtGui import (QBrush, QColor, QConicalGradient, QCursor,
     QPalette, QPixmap, QRadialGradient, QTransform)
 from PySide6.QtWidgets import (QApplication, QDialog, QFormLayout, QHBoxLayout,
     QLabel, QLineEdit, QProgressBar, QPushButton,
-    QSizePolicy, QSpacerItem, QVBoxLayout, QWidget)
+    QRadioButton, QSizePolicy, QSpacerItem, QVBoxLayout,
+    QWidget)
 
 class Ui_LoginDialog(object):
     def setupUi(self, LoginDialog):
@@ -33,6 +34,31 @@ class Ui_LoginDialog(object):
         self.titleLabel.setProperty(u"role", u"title")
 
         self.outerLayout.addWidget(self.titleLabel)
+
+        self.whereRow = QHBoxLayout()
+        self.whereRow.setObjectName(u"whereRow")
+        self.thisComputerRadio = QRadioButton(LoginDialog)
+        self.thisComputerRadio.setObjectName(u"thisComputerRadio")
+        self.thisComputerRadio.setChecked(True)
+
+        self.whereRow.addWidget(self.thisComputerRadio)
+
+        self.serverRadio = QRadioButton(LoginDialog)
+        self.serverRadio.setObjectName(u"serverRadio")
+
+        self.whereRow.addWidget(self.serverRadio)
+
+        self.profileButton = QPushButton(LoginDialog)
+        self.profileButton.setObjectName(u"profileButton")
+
+        self.whereRow.addWidget(self.profileButton)
+
+        self.whereSpacer = QSpacerItem(0, 0, QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Minimum)
+
+        self.whereRow.addItem(self.whereSpacer)
+
+
+        self.outerLayout.addLayout(self.whereRow)
 
         self.clinicLabel = QLabel(LoginDialog)
         self.clinicLabel.setObjectName(u"clinicLabel")
@@ -152,6 +178,18 @@ class Ui_LoginDialog(object):
     def retranslateUi(self, LoginDialog):
         LoginDialog.setWindowTitle(QCoreApplication.translate("LoginDialog", u"Sign in \u2014 CoCM Desktop", None))
         self.titleLabel.setText(QCoreApplication.translate("LoginDialog", u"Sign in", None))
+        self.thisComputerRadio.setText(QCoreApplication.translate("LoginDialog", u"This computer", None))
+#if QT_CONFIG(tooltip)
+        self.thisComputerRadio.setToolTip(QCoreApplication.translate("LoginDialog", u"The encrypted clinic file on this computer", None))
+#endif // QT_CONFIG(tooltip)
+        self.serverRadio.setText(QCoreApplication.translate("LoginDialog", u"Clinic server", None))
+#if QT_CONFIG(tooltip)
+        self.serverRadio.setToolTip(QCoreApplication.translate("LoginDialog", u"The clinic's PostgreSQL server, through this computer's connection profile", None))
+#endif // QT_CONFIG(tooltip)
+        self.profileButton.setText(QCoreApplication.translate("LoginDialog", u"Connection profile\u2026", None))
+#if QT_CONFIG(tooltip)
+        self.profileButton.setToolTip(QCoreApplication.translate("LoginDialog", u"Choose the connection profile the clinic's IT person gave you (host, port, CA certificate; never a password)", None))
+#endif // QT_CONFIG(tooltip)
         self.clinicLabel.setText(QCoreApplication.translate("LoginDialog", u"Clinic", None))
         self.demoHint.setText(QCoreApplication.translate("LoginDialog", u"Demo clinic: sign in as lead, cm1, cm2, psych, doc1 or doc2 with the password \u201cdemo\u201d. All patients are invented.", None))
         self.usernameLabel.setText(QCoreApplication.translate("LoginDialog", u"&Username", None))

@@ -57,7 +57,13 @@ class TimeEntry(Base):
             "billed_elsewhere",
             "counts_as_care_management",
         ),
-        Index("ix_time_entry_unusual", "local_date", "patient_id", sqlite_where=text(UNUSUAL_ENTRY_SQL)),
+        Index(
+            "ix_time_entry_unusual",
+            "local_date",
+            "patient_id",
+            sqlite_where=text(UNUSUAL_ENTRY_SQL),
+            postgresql_where=text(UNUSUAL_ENTRY_SQL),
+        ),
         # The entries of the staff whose time counts only as care-manager work, or not at all.
         Index("ix_time_entry_staff", "staff_id", "counts_as_care_management", "local_date", "patient_id"),
     )

@@ -28,8 +28,9 @@ def storage_description(conn: Connection) -> str:
     """The engine holding the clinic, e.g. "SQLCipher 4.6.1 community" or "PostgreSQL 16.4"."""
     if conn.dialect.name == "sqlite":
         return f"SQLCipher {conn.execute(text('PRAGMA cipher_version')).scalar()}"
-    version = conn.dialect.server_version_info or ()
-    return f"{conn.dialect.name} server {'.'.join(str(v) for v in version)}".strip()
+    version = conn.execute(text("SELECT current_setting('server_version')")).scalar()
+    tls = conn.execute(text("SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()")).first()
+    return f"PostgreSQL {version} clinic server, {f'TLS ({tls[1]})' if tls and tls[0] else 'no TLS'}"
 
 
 def patient_id_by_mrn(conn: Connection, mrn: str) -> int | None:

@@ -41,6 +41,7 @@ def upgrade() -> None:
             ["local_date", "patient_id"],
             unique=False,
             sqlite_where=sa.text(_UNUSUAL),
+            postgresql_where=sa.text(_UNUSUAL),
         )
     op.execute(
         """
@@ -50,7 +51,7 @@ def upgrade() -> None:
                    lag(ended_at) OVER (PARTITION BY local_date, staff_id ORDER BY started_at, id) AS previous_end
             FROM time_entry
             WHERE deleted_at IS NULL AND started_at IS NOT NULL AND ended_at IS NOT NULL
-        )
+        ) AS timed
         WHERE previous_end > started_at
         """
     )
@@ -58,6 +59,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("time_entry", schema=None) as batch_op:
-        batch_op.drop_index("ix_time_entry_unusual", sqlite_where=sa.text(_UNUSUAL))
+        batch_op.drop_index("ix_time_entry_unusual")
         batch_op.drop_index("ix_time_entry_staff")
     op.drop_table("time_overlap_day")

@@ -1,0 +1,105 @@
+"""The only module that knows the clinic server is PostgreSQL (driver psycopg 3).
+
+Connections always use TLS checked against the clinic CA (`sslmode=verify-full`); the password
+goes to psycopg as a keyword, never into a URL, a log line or an exception message.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import psycopg
+from psycopg import errors as pg_errors
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.pool import QueuePool
+
+from .errors import StoreError, WrongCredentials
+from .server_profile import ServerProfile
+
+logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
+
+
+class ServerUnreachable(StoreError):
+    title = "Clinic server not reachable"
+
+
+class ServerRefused(StoreError):
+    """The server said no to a change (its grants mirror the app's permissions)."""
+
+    title = "Not allowed"
+
+
+def connect(profile: ServerProfile, user: str, password: str) -> psycopg.Connection:
+    """One verified-TLS connection as `user`; failures become plain StoreErrors."""
+    try:
+        return psycopg.connect(**profile.connect_args(user, password))  # type: ignore[arg-type]
+    except psycopg.Error as exc:
+        raise connect_error(exc, profile) from None
+
+
+def connect_error(exc: BaseException, profile: ServerProfile) -> StoreError:
+    """What a failed connection means, in a sentence (no password, no server internals)."""
+    text = str(exc).lower()
+    where = f"{profile.host}:{profile.port}"
+    if "password authentication failed" in text or "no password supplied" in text:
+        return WrongCredentials()
+    if "role" in text and "does not exist" in text:
+        return WrongCredentials()
+    if "not permitted to log in" in text:
+        return StoreError("This account may not sign in to the clinic server: it was removed, or it waits for "
+                          "a password from the clinic lead. Ask the clinic lead.")
+    if "certificate" in text or "ssl" in text and ("verify" in text or "tls" in text):
+        return ServerUnreachable(
+            f"The clinic server at {where} did not prove it is the clinic's server (its certificate "
+            "does not match the clinic CA in this computer's connection profile). Nothing was sent; "
+            "ask the clinic's IT person."
+        )
+    if "no pg_hba.conf entry" in text or "does not support ssl" in text or "no encryption" in text:
+        return ServerUnreachable(
+            f"The clinic server at {where} refused the connection from this computer; "
+            "ask the clinic's IT person to allow it."
+        )
+    if "database" in text and "does not exist" in text:
+        return StoreError(f"The clinic server at {where} has no clinic database “{profile.dbname}”.")
+    if "too many connections" in text or "remaining connection slots" in text:
+        return ServerUnreachable(f"The clinic server at {where} is busy (too many connections); try again shortly.")
+    return ServerUnreachable(
+        f"The clinic server at {where} does not answer. Check the network cable or Wi-Fi, "
+        "or ask the clinic's IT person whether the server is running."
+    )
+
+
+def make_server_engine(profile: ServerProfile, user: str, password: str, pool_size: int = 3) -> Engine:
+    def creator() -> psycopg.Connection:
+        return psycopg.connect(**profile.connect_args(user, password))  # type: ignore[arg-type]
+
+    return create_engine(
+        "postgresql+psycopg://",
+        creator=creator,
+        poolclass=QueuePool,
+        pool_size=pool_size,
+        max_overflow=4,
+        pool_pre_ping=True,  # a connection dropped by a server restart is replaced, not used
+        hide_parameters=True,
+    )
+
+
+def translate(exc: BaseException) -> StoreError | None:
+    """Map a psycopg error to the store's plain errors (None: not a storage fault)."""
+    orig = getattr(exc, "orig", exc)
+    if not isinstance(orig, psycopg.Error):
+        return None
+    if isinstance(orig, pg_errors.InsufficientPrivilege):
+        # "permission denied for table x" names a table, never a value: useful to IT, no PHI.
+        what = str(orig).splitlines()[0] if str(orig) else "permission denied"
+        return ServerRefused(
+            f"The clinic server refused this change ({what}): your role may not make it. Nothing was saved."
+        )
+    if isinstance(orig, pg_errors.DiskFull):
+        return StoreError("The clinic server's disk is full, so the last change was not saved. Call IT.")
+    if isinstance(orig, psycopg.OperationalError | pg_errors.AdminShutdown | pg_errors.CannotConnectNow):
+        return ServerUnreachable(
+            "The clinic server went away before the change was saved; nothing was half-saved. "
+            "Check the network, then try again."
+        )
+    return None
