@@ -148,7 +148,7 @@ def changes_of(lines: Sequence[MedicationView]) -> list[MedicationChange]:
         if m.stopped_on is not None and m.id not in replaced:
             events.append(MedicationChange(m.stopped_on, "Stopped", m.name, m.regimen, m.stopped_by or "?",
                                            m.stop_reason, m.id))
-    return sorted(events, key=lambda e: (e.on or date.min, e.line_id, e.what != "Stopped"), reverse=True)
+    return sorted(events, key=lambda e: (e.on or date.min, e.line_id, e.what == "Stopped"), reverse=True)
 
 
 def _proposal_view(p: MedicationProposal, names: dict[int, str]) -> ProposalView:
@@ -169,7 +169,8 @@ def episode_medications(session: Session, episode_id: int) -> MedicationList:
         .order_by(MedicationProposal.proposed_at, MedicationProposal.id)))
     names = _names_of(session, rows) | user_names(session, {p.proposed_by_id for p in proposals})
     lines = [line_view(m, names) for m in rows]
-    current = sorted((m for m in lines if m.current), key=lambda m: (m.started_on or date.min, m.id))
+    current = sorted((m for m in lines if m.current),  # by start, unknown starts last
+                     key=lambda m: (m.started_on is None, m.started_on or date.min, m.id))
     return MedicationList(episode_id, tuple(current), tuple(lines), tuple(changes_of(lines)),
                           tuple(_proposal_view(p, names) for p in proposals))
 
