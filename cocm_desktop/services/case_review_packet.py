@@ -466,7 +466,8 @@ def _patient(pos: int, entry: _Entry, ep: Episode, pt: Patient, row, facts: _Fac
                                     key=lambda m: (m.started_on is None, m.started_on or date.min, m.id)))
     since = today - timedelta(days=RECENT_CHANGE_DAYS)
     changes = tuple(MedicationChangeLine(c.on, c.what, c.name, c.detail, c.by, c.why)
-                    for c in changes_of(lines) if c.on is not None and c.on >= since)[:RECENT_CHANGES]
+                    for c in changes_of(lines)
+                    if c.what != "Recorded" and c.on is not None and c.on >= since)[:RECENT_CHANGES]
     pending = tuple(f"{describe(r[1], r[2], r[3], r[4])} ({ProposalState(r[5]).label.lower()})"
                     for r in facts.proposals.get(eid, []))
     plan = facts.plans.get(eid)
