@@ -28,6 +28,7 @@ from cocm_desktop.domain import medications as rules
 from cocm_desktop.domain.actor import Actor
 from cocm_desktop.domain.case_review import LoopState
 from cocm_desktop.domain.corrections import CorrectionAction
+from cocm_desktop.domain.episode import EpisodeStatus
 from cocm_desktop.domain.medications import ChangeAction, ProposalState
 from cocm_desktop.domain.roles import Permission
 from cocm_desktop.store.models import Episode, Medication, MedicationProposal, Recommendation
@@ -478,10 +479,12 @@ def apply_on_told(session: Session, actor: Actor, rec: Recommendation, now: date
 
 def _apply(session: Session, actor: Actor, proposal: MedicationProposal, rec: Recommendation, now: datetime,
            day: date, line_id: int | None = None) -> None:
-    episode = get_open_episode(session, proposal.episode_id)
+    episode = get_episode(session, proposal.episode_id)
     current = _current_lines(session, episode.id)
     action = ChangeAction(proposal.action)
-    if line_id is not None:
+    if episode.status == EpisodeStatus.CLOSED:  # a late approval: nothing to change on a closed list
+        plan = rules.Plan(None, False, "the episode of care is closed")
+    elif line_id is not None:
         chosen = [m for m in current if m.id == line_id]
         if not chosen:
             raise ValidationError("Choose one of the current medications.")

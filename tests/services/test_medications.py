@@ -271,3 +271,17 @@ def test_packet_shows_the_current_regimen_and_recent_changes(build) -> None:  # 
     assert [(m.name, m.dose, m.schedule) for m in p.medications] == [("Sertraline", "100 mg", "daily")]
     assert [(c.what, c.detail) for c in p.medication_changes][:1] == [
         ("Dose changed", "50 mg daily \u2192 100 mg daily")]
+
+
+def test_a_late_approval_on_a_closed_episode_is_kept_for_the_clinician(build) -> None:  # type: ignore[no-untyped-def]
+    from cocm_desktop.services import episodes
+
+    e, _line = _episode_on_sertraline(build)
+    rec = _recommend(build, e)
+    build.call(episodes.change_status, "cm1", e, "closed", reason="moved", note="Moved away", now=NOW)
+    view = build.call(case_review.decide_recommendation, "doc1", rec.id, "approved", now=LATER)
+    assert view.state == "approved"  # the decision is recorded; the closed list is not changed
+    with build.db.session() as s:
+        p = s.scalar(select(MedicationProposal).where(MedicationProposal.recommendation_id == rec.id))
+        assert (p.state, p.note) == ("needs_review", "the episode of care is closed")
+        assert [m.dose for m in s.scalars(select(Medication).where(Medication.episode_id == e))] == ["50 mg"]
