@@ -168,10 +168,10 @@ class Policy:
     # once the patient has been told (1).
     medication_change_when_told: int = _f(
         0,
-        "Medication change applied",
-        "(0 at approval, 1 when told)",
-        "An approved medication change reaches the current medications when the clinician approves "
-        "it (0) or when the patient has been told (1).",
+        "Medication change when told",
+        "(1 = yes)",
+        "1: an approved medication change reaches the current medications once the patient has been "
+        "told; 0: as soon as the clinician approves it.",
         0,
         1,
     )
