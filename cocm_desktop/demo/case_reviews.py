@@ -13,6 +13,7 @@ from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
 
+from cocm_desktop.demo.medications import DemoMedications
 from cocm_desktop.demo.rows import Rows
 from cocm_desktop.demo.staff import Staff
 from cocm_desktop.demo.vocabulary import DRUGS
@@ -32,6 +33,7 @@ class CaseReviews:
     def __init__(self, rng: random.Random, today: date, start: date, staff: Staff, rows: Rows) -> None:
         self.rng, self.today, self.start, self.staff, self.rows = rng, today, start, staff, rows
         self._states_used: set[str] = set()
+        self.meds = DemoMedications(rows)
 
     def write(self, review_wishes: list[ReviewWish]) -> None:
         """A session a week per care manager (held before today, the next one not yet): cm1 and
@@ -102,10 +104,16 @@ class CaseReviews:
 
     def _recommend(self, sid: int, aid: int, eid: int, on: date, group: str) -> None:
         rng, today = self.rng, self.today
-        drug = rng.choice(DRUGS)
-        if group in ("not_improving", "medication_question"):
-            kind, text, dname, dose = ("medication_change", f"Increase {drug[0]} to {drug[2]}; recheck PHQ-9 in 4 weeks.",
-                                       drug[0], drug[2])
+        rng.choice(DRUGS)  # kept: the rest of the demo draws as before
+        line = self.meds.antidepressant(eid)
+        if group in ("not_improving", "medication_question") and line is not None and line[0]["dose"] != line[1][2]:
+            name, higher = line[1][0], line[1][2]
+            kind, text, dname, dose = ("medication_change",
+                                       f"Increase {name} to {higher} {line[0]['schedule']}; recheck PHQ-9 in 4 weeks.",
+                                       name, higher)
+        elif group in ("not_improving", "medication_question") and line is not None:
+            kind, text, dname, dose = ("continue", f"Continue {line[0]['name']} {line[0]['dose']} another 4 weeks "
+                                       "before switching; add behavioral activation.", None, None)
         elif group == "safety":
             kind, text, dname, dose = ("continue", "Keep weekly contact until item 9 is 0 twice; review safety plan.",
                                        None, None)
@@ -132,7 +140,7 @@ class CaseReviews:
         doc, cm = ep["treating_clinician_id"], ep["care_manager_id"]
         decision_at = at + timedelta(days=rng.choice((0, 1, 2, 5)))
         told_at = decision_at + timedelta(days=rng.choice((1, 2, 4)))
-        self.rows.add(Recommendation, session_id=sid, agenda_item_id=aid, episode_id=eid, kind=kind, drug=dname,
+        rec_id = self.rows.add(Recommendation, session_id=sid, agenda_item_id=aid, episode_id=eid, kind=kind, drug=dname,
                       dose=dose, text=text, state=state, recommended_at=at, recommended_by_id=self.staff.psych,
                       decided_at=min(decision_at, datetime.combine(today, time(8))) if decided else None,
                       decided_by_id=doc if decided else None,
@@ -141,6 +149,11 @@ class CaseReviews:
                       told_at=min(told_at, datetime.combine(today, time(8))) if told else None,
                       told_by_id=cm if told else None, told_how="Phone" if told else None,
                       closed_at=min(told_at, datetime.combine(today, time(8))) if state == "closed" else None)
+        if kind == "medication_change" and decided and state != "declined" and line is not None:
+            # approved (or modified): on the list from the clinician's decision (the default policy)
+            self.meds.apply_change(eid, rec_id, line[0], dose or "", min(decision_at, datetime.combine(today, time(8))),
+                                   doc, "Case-review recommendation approved by the treating clinician: "
+                                   + (f"{text} Start at half the increase for one week." if state == "modified" else text))
 
 
 # What the case-review service writes as an item's reasons: its group's label.

@@ -35,6 +35,7 @@ from cocm_desktop.store.models import (
     EpisodeStatusChange,
     Measure,
     Medication,
+    MedicationProposal,
     Patient,
     PayerRuleSet,
     Recommendation,
@@ -130,7 +131,7 @@ def fill_demo(db: ClinicDatabase, *, patients: int, seed: int, today: date, mont
         CaseReviews(rng, today, gen.start, staff, rows).write(gen.review_wishes)
         for model in (Patient, Episode, EpisodeStatusChange, Diagnosis, Consent, Medication,
                       CarePlanVersion, Contact, Measure, Referral, RiskEvent, CaseReviewSession,
-                      AgendaItem, Recommendation, TimeEntry):
+                      AgendaItem, Recommendation, MedicationProposal, TimeEntry):
             batch = rows.tables.get(model, [])
             for i in range(0, len(batch), 20000):
                 s.execute(insert(model), batch[i : i + 20000])

@@ -13,6 +13,7 @@ from datetime import date, datetime, time, timedelta
 
 from cocm_desktop.demo.archetypes import archetype_order, items_for_total, trajectory
 from cocm_desktop.demo.case_reviews import ReviewWish
+from cocm_desktop.demo.medications import enrollment_lines
 from cocm_desktop.demo.rows import Rows, Scheduler
 from cocm_desktop.demo.staff import Staff
 from cocm_desktop.demo.vocabulary import (
@@ -35,7 +36,6 @@ from cocm_desktop.store.models import (
     Episode,
     EpisodeStatusChange,
     Measure,
-    Medication,
     Patient,
     Referral,
     RiskEvent,
@@ -130,8 +130,7 @@ class ClinicHistory:
                   attested_at=datetime.combine(enrolled, time(17, 0)))
         drug = rng.choice(DRUGS)
         med_start = enrolled - timedelta(days=rng.choice((0, 0, 30, 90)))
-        r.add(Medication, episode_id=eid, name=drug[0], dose=drug[1], started_on=med_start,
-              recorded_by_id=cm, recorded_at=datetime.combine(enrolled, time(10, 0)))
+        enrollment_lines(r, n, eid, cm, doc, enrolled, self.today, drug, med_start)
         self._course(n, kind, eid, pid, cm, doc, enrolled, scale, program, drug)
 
     def _status(self, eid: int, src: str | None, dst: str, on: date, by: int, reason: str | None = None,
@@ -140,7 +139,7 @@ class ClinicHistory:
                       note=note, changed_on=on, changed_by_id=by, changed_at=datetime.combine(on, time(16, 0)))
 
     def _course(self, n: int, kind: str, eid: int, pid: int, cm: int, doc: int, enrolled: date,
-                scale: str, program: str, drug: tuple[str, str, str]) -> None:
+                scale: str, program: str, drug: tuple[str, str, str, str]) -> None:
         """Walk one episode week by week: contacts on cadence, measures when due, reviews, endings."""
         rng, r, today = self.rng, self.rows, self.today
         baseline = rng.randint(13, 23) if scale == "PHQ-9" else rng.randint(10, 18)
@@ -153,7 +152,7 @@ class ClinicHistory:
         if n % 47 != 5 and enrolled + timedelta(days=3) <= today:
             signed = enrolled + timedelta(days=5) <= today
             r.add(CarePlanVersion, episode_id=eid, version=1, goals=rng.choice(GOALS),
-                  medication_plan=f"{drug[0]} {drug[1]}; review at 6 weeks",
+                  medication_plan=f"{drug[0]} {drug[1]} {drug[3]}; review at 6 weeks",
                   skill_plan=f"{rng.choice(SKILLS)}; practise 3 times a week",
                   follow_up_cadence="Phone every 2 weeks; PHQ-9 every 4 weeks",
                   next_checkin_on=enrolled + timedelta(days=14),
@@ -232,7 +231,7 @@ class ClinicHistory:
                 if remissions >= 2 and not stepped and status == "active" and week >= 12 and kind != "relapse":
                     stepped, stepped_on = True, day
                     r.add(CarePlanVersion, episode_id=eid, version=2, goals="Stay well; keep routines",
-                          medication_plan=f"Continue {drug[0]} {drug[1]} for 6–12 months",
+                          medication_plan=f"Continue {drug[0]} for 6–12 months",
                           skill_plan="Weekly activity plan; early-warning signs list",
                           follow_up_cadence="Monthly check-in; PHQ-9 every 8 weeks",
                           next_checkin_on=day + timedelta(days=30),

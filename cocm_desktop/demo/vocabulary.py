@@ -28,12 +28,21 @@ DIAGNOSES = {
         ("F41.9", "Anxiety disorder, unspecified"),
     ],
 }
+# (drug, starting dose, the dose a consultant raises it to, schedule)
 DRUGS = [
-    ("Sertraline", "50 mg daily", "100 mg daily"),
-    ("Escitalopram", "10 mg daily", "20 mg daily"),
-    ("Fluoxetine", "20 mg daily", "40 mg daily"),
-    ("Bupropion XL", "150 mg daily", "300 mg daily"),
-    ("Mirtazapine", "15 mg at night", "30 mg at night"),
+    ("Sertraline", "50 mg", "100 mg", "daily"),
+    ("Escitalopram", "10 mg", "20 mg", "daily"),
+    ("Fluoxetine", "20 mg", "40 mg", "every morning"),
+    ("Bupropion XL", "150 mg", "300 mg", "every morning"),
+    ("Mirtazapine", "15 mg", "30 mg", "at night"),
+]
+# A second medicine some patients take: (drug, dose, schedule, why, why the clinician stops it)
+EXTRA_DRUGS = [
+    ("Trazodone", "50 mg", "at night", "For sleep, started by the primary care provider",
+     "Sleeping well; no longer needed"),
+    ("Hydroxyzine", "25 mg", "as needed, up to 3 times a day", "For acute anxiety",
+     "Not used for a month; anxiety managed with breathing skills"),
+    ("Melatonin", "3 mg", "at night", "Over the counter, for sleep", "Patient stopped it; no effect"),
 ]
 SKILLS = ["Behavioral activation", "Problem solving", "Sleep hygiene", "Relaxation breathing",
           "Thought record", "Activity scheduling", "Worry time"]

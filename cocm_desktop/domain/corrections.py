@@ -29,6 +29,7 @@ KIND_LABELS = {
     "care_plan_version": "care-plan version",
     "episode_status_change": "status change",
     "recommendation": "recommendation",
+    "medication": "medication",
 }
 
 

@@ -164,6 +164,17 @@ class Policy:
         1,
         60,
     )
+    # Medications: an approved medication recommendation changes the list at approval (0) or
+    # once the patient has been told (1).
+    medication_change_when_told: int = _f(
+        0,
+        "Medication change when told",
+        "(1 = yes)",
+        "1: an approved medication change reaches the current medications once the patient has been "
+        "told; 0: as soon as the clinician approves it.",
+        0,
+        1,
+    )
     registry_lag_days: int = _f(
         2, "Registry lag", "days", "Flag a contact entered more than this many days after it happened.", 0, 30
     )

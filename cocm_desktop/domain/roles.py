@@ -38,6 +38,10 @@ class Permission(StrEnum):
     DRAFT_CARE_PLAN = "draft_care_plan"
     RECORD_RISK_EVENT = "record_risk_event"
     CHANGE_EPISODE_STATUS = "change_episode_status"
+    # Medications: anyone caring for the patient records what they take (enrollment, another
+    # prescriber); only the treating clinician, who owns the medical plan, changes a dose or stops one.
+    RECORD_MEDICATION = "record_medication"
+    CHANGE_MEDICATION = "change_medication"
     # Consent and initiating visit: the care manager may record them, only the clinician attests.
     RECORD_CONSENT = "record_consent"
     ATTEST_CONSENT = "attest_consent"
@@ -87,6 +91,8 @@ _GRANTS: dict[Permission, frozenset[Role]] = {
     Permission.DRAFT_CARE_PLAN: frozenset({_CM, _CL}),
     Permission.RECORD_RISK_EVENT: frozenset({_CM, _CL}),
     Permission.CHANGE_EPISODE_STATUS: frozenset({_CM, _CL}),
+    Permission.RECORD_MEDICATION: frozenset({_CM, _CL}),
+    Permission.CHANGE_MEDICATION: frozenset({_CL}),
     Permission.RECORD_CONSENT: frozenset({_CM, _CL}),
     Permission.ATTEST_CONSENT: frozenset({_CL}),
     Permission.RECORD_INITIATING_VISIT: frozenset({_CM, _CL}),
@@ -117,6 +123,8 @@ _ACTIONS: dict[Permission, str] = {
     Permission.DRAFT_CARE_PLAN: "draft a care plan",
     Permission.RECORD_RISK_EVENT: "record a risk event",
     Permission.CHANGE_EPISODE_STATUS: "change an episode's status",
+    Permission.RECORD_MEDICATION: "record a medication the patient takes",
+    Permission.CHANGE_MEDICATION: "change a medication's dose or stop it",
     Permission.RECORD_CONSENT: "record consent",
     Permission.ATTEST_CONSENT: "attest consent",
     Permission.RECORD_INITIATING_VISIT: "record the initiating visit",

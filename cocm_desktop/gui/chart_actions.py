@@ -146,6 +146,7 @@ class ChartActions:
         from cocm_desktop.services.case_review import decide_recommendation
 
         note = modified = None
+        medication: dict[str, str] = {}
         if decision == "modified":
             rec = next((r for r in self.recs_model.rows if r.id == rec_id), None)
             text, ok = QInputDialog.getMultiLineText(self, "Modify recommendation",
@@ -154,13 +155,20 @@ class ChartActions:
             if not ok or not text.strip():
                 return None
             modified = text.strip()
+            if rec is not None and rec.kind in ("medication_start", "medication_change"):
+                # the change applied to the medication list is the dose as approved
+                dose, ok = QInputDialog.getText(self, "Modify recommendation",
+                                                f"{rec.drug}: the dose as you approve it:", text=rec.dose or "")
+                if not ok or not dose.strip():
+                    return None
+                medication = {"dose": dose.strip()}
         elif decision == "declined":
             text, ok = QInputDialog.getMultiLineText(self, "Decline recommendation", "Why (kept with the decision):")
             if not ok:
                 return None
             note = text.strip() or None
         return self._write(decide_recommendation, rec_id, decision, note=note, modified_text=modified,
-                           what="recommendation")
+                           what="recommendation", **medication)
 
     def tell_selected(self) -> None:
         from cocm_desktop.services.case_review import tell_patient

@@ -85,6 +85,7 @@ class ChartFill:
         self.contacts_model.set_rows(c.contacts + (c.voided_contacts if every else ()))
         self.time_model.set_rows([t for t in self.time_entries if every or not t.deleted])
         self.details_model.set_rows(detail_rows(c.patient))
+        self._fill_medications()
 
     def _fill_pills(self) -> None:
         self._clear_layout(self.pills)
@@ -210,7 +211,7 @@ class ChartFill:
         conds = "".join(f"<li><b>{E(code)}</b> {E(text)}</li>" for code, text in ep.target_conditions)
         parts.append(f"<h4>Target conditions</h4><ul>{conds or '<li>—</li>'}</ul>")
         meds = [m for m in c.medications if m.stopped_on is None]
-        med_items = "".join(f"<li>{E(m.name)} {E(m.dose)}"
+        med_items = "".join(f"<li>{E(m.name)} {E(m.regimen)}"
                             + (f" <span style='color:#627D98'>since {fmt_date(m.started_on)}</span>" if m.started_on else "")
                             + "</li>" for m in meds)
         parts.append(f"<h4>Current medications</h4><ul>{med_items or '<li>None recorded</li>'}</ul>")

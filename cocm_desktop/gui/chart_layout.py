@@ -309,6 +309,10 @@ class ChartLayout:
         rl.addLayout(brow)
         self.tabs.addTab(recs, "Recommendations")
 
+        # Medications (chart_medications): the regimen, its history and approved changes waiting
+        self.meds_tab = self._build_medications_tab()
+        self.tabs.addTab(self.meds_tab, "Medications")
+
         # Referrals
         refs = QWidget()
         fl = QVBoxLayout(refs)

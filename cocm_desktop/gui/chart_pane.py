@@ -21,15 +21,17 @@ from cocm_desktop.gui.chart_actions import ChartActions
 from cocm_desktop.gui.chart_corrections import ChartCorrections
 from cocm_desktop.gui.chart_fill import ChartFill
 from cocm_desktop.gui.chart_layout import ChartLayout
+from cocm_desktop.gui.chart_medications import ChartMedications
 from cocm_desktop.gui.chart_widgets import _selected
 from cocm_desktop.gui.context import AppContext
 from cocm_desktop.gui.errors import describe
 from cocm_desktop.gui.worker import PaneLoad, run_in_background
 
 
-class ChartPane(ChartLayout, ChartFill, ChartActions, ChartCorrections, PaneLoad, QWidget):
+class ChartPane(ChartLayout, ChartFill, ChartActions, ChartCorrections, ChartMedications, PaneLoad, QWidget):
     """Layout in `chart_layout`, filling from the loaded chart in `chart_fill`, write actions in
-    `chart_actions`, corrections of every list in `chart_corrections`; loading, clearing and gating
+    `chart_actions`, corrections of every list in `chart_corrections`, the medications tab in
+    `chart_medications`; loading, clearing and gating
     the actions per role here."""
 
     patientChanged = Signal(object, str)  # patient id (or None), display name
@@ -47,6 +49,7 @@ class ChartPane(ChartLayout, ChartFill, ChartActions, ChartCorrections, PaneLoad
         self._instrument = inst.PHQ9
         self._build()
         self._install_corrections()
+        self._install_medications()
         self._show_empty()
 
     # ================================================================= loading
@@ -102,11 +105,11 @@ class ChartPane(ChartLayout, ChartFill, ChartActions, ChartCorrections, PaneLoad
         self.chart = None
         self.time_entries = []
         for model in (self.measures_model, self.contacts_model, self.recs_model, self.refs_model, self.time_model,
-                      self.details_model):
+                      self.details_model, self.meds_model):
             model.set_rows([])
         for label in (self.name_label, self.identity_label, self.team_label, self.overview_label, self.contact_detail,
                       self.plan_label, self.rec_detail, self.history_label, self.banner_text, self.next_label,
-                      self.outcome_label, self.time_summary, self.plan_state):
+                      self.outcome_label, self.time_summary, self.plan_state, self.meds_pending, self.meds_history):
             label.clear()
         self.trend.clear()
         self._show_empty()

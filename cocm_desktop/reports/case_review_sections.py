@@ -59,13 +59,16 @@ def safety_section(p: PacketPatient, year: int) -> list[Flowable]:
 
 
 def medications_section(p: PacketPatient, year: int) -> list[Flowable]:
+    """The current regimen, what the patient reports, the recent changes (who, why) and the approved
+    changes not on the list yet: the consultant recommends against today's regimen."""
     body: list[Flowable] = []
     if p.medications:
-        rows = [th("Medication", "Dose", "Started", "Note")]
+        rows = [th("Medication", "Dose", "Schedule", "Since", "Note")]
         for m in p.medications:
-            started = d_short(m.started_on, year) if m.started_on else "\u2014"
-            rows.append([c(m.name), c(m.dose), c(started), P(t(m.note), "cell") if m.note else ""])
-        body.append(grid(rows, [130, 120, 70, WIDTH - 320], zebra=False,
+            since = d_short(m.started_on, year) if m.started_on else "\u2014"
+            rows.append([c(m.name), c(m.dose), c(m.schedule or "\u2014"), c(since),
+                         P(t(m.note), "cell") if m.note else ""])
+        body.append(grid(rows, [120, 70, 80, 56, WIDTH - 326], zebra=False,
                          extra=[("FONTNAME", (0, 1), (0, -1), BOLD)]))
     else:
         body.append(P("No current medication recorded.", "body"))
@@ -80,10 +83,15 @@ def medications_section(p: PacketPatient, year: int) -> list[Flowable]:
         reported.append("<font color='#5F6368'>Side effects:</font> none reported")
     if reported:
         body += [Spacer(1, 3), P(" &nbsp;\u00b7&nbsp; ".join(reported), "body")]
-    if p.stopped_medications:
-        stopped = "; ".join(f"{t(n)} {t(d)}" + (f" (stopped {t(d_short(s, year))})" if s else "")
-                            for n, d, s in p.stopped_medications)
-        body.append(P(f"<font color='#5F6368'>Stopped:</font> {stopped}", "small"))
+    for pending in p.medication_pending:
+        body.append(P(f"<font color='#8A4B00'><b>Approved, not on the list yet:</b></font> {t(pending)}", "body"))
+    if p.medication_changes:
+        rows = [th("Date", "Change", "Medication", "By", "Why")]
+        for ch in p.medication_changes:
+            rows.append([c(d_short(ch.on, year)), c(ch.what), P(f"<b>{t(ch.name)}</b> {t(ch.detail)}", "cell"),
+                         c(ch.by), P(t(ch.why), "cell") if ch.why else ""])
+        body += [Spacer(1, 3), P("<font color='#5F6368'>Recent changes</font>", "small"),
+                 grid(rows, [48, 62, 130, 86, WIDTH - 326], zebra=False)]
     return section("Medications", *body)
 
 

@@ -1,4 +1,6 @@
-"""Care plans (versioned; a change adds a version with who/when; clinician sign-off) and medications.
+"""Care plans (versioned; a change adds a version with who/when; clinician sign-off).
+
+Medications: services.medications.
 
 Decisions: sign-off applies to the newest version; a later change makes a new, unsigned version
 (the chart shows which version was signed). The relapse-prevention plan lives in the care plan and
@@ -15,9 +17,9 @@ from sqlalchemy.orm import Session
 
 from cocm_desktop.domain.actor import Actor
 from cocm_desktop.domain.roles import Permission
-from cocm_desktop.store.models import CarePlanVersion, Episode, Medication
+from cocm_desktop.store.models import CarePlanVersion
 
-from ._clinical import get_open_episode, get_row, text, user_names
+from ._clinical import get_open_episode, text, user_names
 from .common import ValidationError, check, local_now, not_in_future, record
 
 
@@ -40,22 +42,6 @@ class CarePlanView:
     signed_off_by: str | None
 
 
-@dataclass(frozen=True)
-class MedicationView:
-    id: int
-    episode_id: int
-    name: str
-    dose: str
-    started_on: date | None
-    stopped_on: date | None
-    note: str | None
-    recorded_by: str
-
-    @property
-    def current(self) -> bool:
-        return self.stopped_on is None
-
-
 def plan_view(session: Session, p: CarePlanVersion, names: dict[int, str] | None = None) -> CarePlanView:
     names = names if names is not None else user_names(session, {p.created_by_id, p.signed_off_by_id})
     return CarePlanView(
@@ -64,11 +50,6 @@ def plan_view(session: Session, p: CarePlanVersion, names: dict[int, str] | None
         names.get(p.created_by_id, "?"), p.signed_off_on,
         names.get(p.signed_off_by_id) if p.signed_off_by_id else None,
     )
-
-
-def medication_view(m: Medication, names: dict[int, str]) -> MedicationView:
-    return MedicationView(m.id, m.episode_id, m.name, m.dose, m.started_on, m.stopped_on, m.note,
-                          names.get(m.recorded_by_id, "?"))
 
 
 def latest_plan(session: Session, episode_id: int) -> CarePlanVersion | None:
@@ -146,53 +127,6 @@ def sign_off_care_plan(
            object_type="care_plan_version", object_id=plan.id,
            summary=f"Care plan version {plan.version} signed off")
     return plan_view(session, plan)
-
-
-def _add_medication(session: Session, actor: Actor, episode: Episode, name: str, dose: str,
-                    started_on: date | None, note: str | None, now: datetime) -> Medication:
-    if started_on is not None:
-        not_in_future(started_on, "The medication start", now)
-    row = Medication(episode_id=episode.id, name=text(name, "Medication name", required=True, max_len=200),
-                     dose=text(dose, "Dose", required=True, max_len=120), started_on=started_on,
-                     note=text(note, "Note", max_len=2000), recorded_by_id=actor.user_id, recorded_at=now)
-    session.add(row)
-    session.flush()
-    record(session, actor, "medication.create", patient_id=episode.patient_id, object_type="medication",
-           object_id=row.id, summary=f"Medication added: {row.name} {row.dose}")
-    return row
-
-
-def add_medication(
-    session: Session, actor: Actor, episode_id: int, *, name: str, dose: str, started_on: date | None = None,
-    note: str | None = None, now: datetime | None = None,
-) -> MedicationView:
-    check(actor, Permission.DRAFT_CARE_PLAN)
-    now = now or local_now()
-    episode = get_open_episode(session, episode_id)
-    row = _add_medication(session, actor, episode, name, dose, started_on, note, now)
-    return medication_view(row, user_names(session, {row.recorded_by_id}))
-
-
-def stop_medication(
-    session: Session, actor: Actor, medication_id: int, *, stopped_on: date, note: str | None = None,
-    now: datetime | None = None,
-) -> MedicationView:
-    """Stop a medication (a dose change = stop the old line and add the new dose)."""
-    check(actor, Permission.DRAFT_CARE_PLAN)
-    now = now or local_now()
-    row = get_row(session, Medication, medication_id, "medication")
-    episode = get_open_episode(session, row.episode_id)
-    if row.stopped_on is not None:
-        raise ValidationError("This medication is already stopped.")
-    not_in_future(stopped_on, "The stop date", now)
-    if row.started_on is not None and stopped_on < row.started_on:
-        raise ValidationError("A medication cannot stop before it started.")
-    row.stopped_on = stopped_on
-    if note:
-        row.note = text(note, "Note", max_len=2000)
-    record(session, actor, "medication.stop", patient_id=episode.patient_id, object_type="medication",
-           object_id=row.id, summary=f"Medication stopped: {row.name} on {stopped_on.isoformat()}")
-    return medication_view(row, user_names(session, {row.recorded_by_id}))
 
 
 def care_plan_versions(session: Session, episode_id: int) -> list[CarePlanView]:

@@ -417,9 +417,13 @@ def _step(session: Session, actor: Actor, rec_id: int, to: cr.LoopState, **kw: s
 
 def decide_recommendation(
     session: Session, actor: Actor, rec_id: int, decision: str, *, note: str | None = None,
-    modified_text: str | None = None, now: datetime | None = None,
+    modified_text: str | None = None, now: datetime | None = None, drug: str | None = None,
+    dose: str | None = None, schedule: str | None = None,
 ) -> RecommendationView:
-    """The treating clinician approves, modifies (say what changed) or declines."""
+    """The treating clinician approves, modifies (say what changed) or declines. An approved or
+    modified medication recommendation proposes its change to the medication list (`drug`, `dose`,
+    `schedule`: the clinician's modification of it), applied now or when the patient is told
+    (services.medications, clinic policy)."""
     check(actor, Permission.DECIDE_RECOMMENDATION)
     now = now or local_now()
     try:
@@ -438,6 +442,9 @@ def decide_recommendation(
     episode = get_episode(session, row.episode_id)
     record(session, actor, "recommendation.decide", patient_id=episode.patient_id, object_type="recommendation",
            object_id=row.id, summary=f"Recommendation {to.label.lower()}")
+    from .medications import propose_from_recommendation
+
+    propose_from_recommendation(session, actor, row, now, drug=drug, dose=dose, schedule=schedule)
     return _rec_view(session, row)
 
 
@@ -458,6 +465,9 @@ def tell_patient(
     episode = get_episode(session, row.episode_id)
     record(session, actor, "recommendation.told", patient_id=episode.patient_id, object_type="recommendation",
            object_id=row.id, summary=f"Patient told ({how})")
+    from .medications import apply_on_told
+
+    apply_on_told(session, actor, row, now)
     return _rec_view(session, row)
 
 

@@ -25,8 +25,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
@@ -36,6 +36,7 @@ from cocm_desktop.domain.actor import Actor
 from cocm_desktop.domain.case_review import AgendaGroup, LoopState, RecommendationKind
 from cocm_desktop.domain.flags import Flag
 from cocm_desktop.domain.instruments import GAD7, PHQ9, bands, max_total
+from cocm_desktop.domain.medications import ProposalState, describe
 from cocm_desktop.domain.outcomes import classify_response, is_remission
 from cocm_desktop.domain.roles import Permission
 from cocm_desktop.store.models import (
@@ -47,6 +48,7 @@ from cocm_desktop.store.models import (
     Episode,
     Measure,
     Medication,
+    MedicationProposal,
     Patient,
     Recommendation,
     Referral,
@@ -63,6 +65,7 @@ from .case_review_packet_model import (
     ContactLine,
     GroupCount,
     ItemAnswers,
+    MedicationChangeLine,
     MedicationLine,
     NotReachedLine,
     PacketPatient,
@@ -76,8 +79,10 @@ from .case_review_packet_model import (
     SkillLine,
 )
 from .common import NotFound, check, clinic_name, load_policy, local_now, local_today, record
+from .medications import RECENT_CHANGE_DAYS, changes_of, line_view
 
 RECENT_CONTACTS = 5  # contacts printed per patient (newest first)
+RECENT_CHANGES = 6  # medication changes printed per patient (newest first, last RECENT_CHANGE_DAYS)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -342,6 +347,7 @@ class _Facts:
     risks: dict[int, list]  # type: ignore[type-arg]
     diagnoses: dict[int, list]  # type: ignore[type-arg]
     plans: dict[int, CarePlanVersion]
+    proposals: dict[int, list] = field(default_factory=dict)  # type: ignore[type-arg]
 
 
 def _facts(session: Session, ids: list[int]) -> _Facts:
@@ -358,10 +364,16 @@ def _facts(session: Session, ids: list[int]) -> _Facts:
                Contact.question_for_consultant, Contact.question_answered)
         .where(Contact.episode_id.in_(ids), Contact.voided_at.is_(None))
         .order_by(Contact.contact_at.desc(), Contact.id.desc())))
-    meds = _by_episode(session.execute(
-        select(Medication.episode_id, Medication.name, Medication.dose, Medication.started_on,
-               Medication.stopped_on, Medication.note)
-        .where(Medication.episode_id.in_(ids)).order_by(Medication.started_on, Medication.id)))
+    meds: dict[int, list[Medication]] = defaultdict(list)
+    for m in session.scalars(select(Medication).where(Medication.episode_id.in_(ids))
+                             .order_by(Medication.started_on.desc(), Medication.id.desc())):
+        meds[m.episode_id].append(m)
+    proposals = _by_episode(session.execute(
+        select(MedicationProposal.episode_id, MedicationProposal.action, MedicationProposal.drug,
+               MedicationProposal.dose, MedicationProposal.schedule, MedicationProposal.state)
+        .where(MedicationProposal.episode_id.in_(ids),
+               MedicationProposal.state.in_((ProposalState.PENDING.value, ProposalState.NEEDS_REVIEW.value)))
+        .order_by(MedicationProposal.proposed_at, MedicationProposal.id)))
     referrals = _by_episode(session.execute(
         select(Referral.episode_id, Referral.to_whom, Referral.reason, Referral.referred_on, Referral.status,
                Referral.seen_confirmed_on)
@@ -388,7 +400,7 @@ def _facts(session: Session, ids: list[int]) -> _Facts:
     plans = {p.episode_id: p for p in session.scalars(
         select(CarePlanVersion).join(newest, (newest.c.episode_id == CarePlanVersion.episode_id)
                                      & (newest.c.v == CarePlanVersion.version)))}
-    return _Facts(measures, contacts, meds, referrals, recs, risks, diagnoses, plans)
+    return _Facts(measures, contacts, meds, referrals, recs, risks, diagnoses, plans, proposals)
 
 
 def _scale(instrument: str, rows: list, enrolled_on: date, reg_row, policy) -> ScaleSummary:  # type: ignore[no-untyped-def,type-arg]
@@ -448,9 +460,16 @@ def _patient(pos: int, entry: _Entry, ep: Episode, pt: Patient, row, facts: _Fac
                     summary=c[7], next_step=c[8], next_step_on=c[9], minutes=c[10] or 0)
         for c in contacts[:RECENT_CONTACTS]
     )
-    meds = facts.meds.get(eid, [])
-    current = tuple(MedicationLine(m[1], m[2], m[3], m[5]) for m in meds if m[4] is None)
-    stopped = tuple((m[1], m[2], m[4]) for m in meds if m[4] is not None)[-3:]
+    lines = [line_view(m, names) for m in facts.meds.get(eid, [])]
+    current = tuple(MedicationLine(m.name, m.dose, m.started_on, m.note, m.schedule)
+                    for m in sorted((m for m in lines if m.current),
+                                    key=lambda m: (m.started_on is None, m.started_on or date.min, m.id)))
+    since = today - timedelta(days=RECENT_CHANGE_DAYS)
+    changes = tuple(MedicationChangeLine(c.on, c.what, c.name, c.detail, c.by, c.why)
+                    for c in changes_of(lines)
+                    if c.what != "Recorded" and c.on is not None and c.on >= since)[:RECENT_CHANGES]
+    pending = tuple(f"{describe(r[1], r[2], r[3], r[4])} ({ProposalState(r[5]).label.lower()})"
+                    for r in facts.proposals.get(eid, []))
     plan = facts.plans.get(eid)
     plan_summary = None if plan is None else CarePlanSummary(
         plan.version, plan.goals, plan.skill_plan, plan.follow_up_cadence, plan.next_checkin_on,
@@ -479,7 +498,7 @@ def _patient(pos: int, entry: _Entry, ep: Episode, pt: Patient, row, facts: _Fac
         diagnoses=tuple((d[1], d[2], bool(d[3])) for d in facts.diagnoses.get(eid, [])),
         flags=flags, phq9=phq9, gad7=gad7, item9_history=item9, risks=risks,
         safety_steps=plan.safety_steps if plan is not None else None,
-        medications=current, stopped_medications=stopped, adherence=adherence, side_effects=side_effects,
+        medications=current, medication_changes=changes, medication_pending=pending, adherence=adherence, side_effects=side_effects,
         contacts=recent, contact_count=len(contacts),
         last_contact_on=row.last_contact_on if row is not None else None,
         skills=tuple(SkillLine(k, len(v), max(v)) for k, v in sorted(skills.items(), key=lambda kv: -len(kv[1]))),

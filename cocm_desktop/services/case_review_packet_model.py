@@ -53,6 +53,19 @@ class MedicationLine:
     dose: str
     started_on: date | None
     note: str | None
+    schedule: str | None = None
+
+
+@dataclass(frozen=True)
+class MedicationChangeLine:
+    """One recent change of the regimen: started, dose changed, stopped (or recorded)."""
+
+    on: date | None
+    what: str
+    name: str
+    detail: str  # "50 mg daily → 100 mg daily"
+    by: str
+    why: str | None
 
 
 @dataclass(frozen=True)
@@ -175,8 +188,9 @@ class PacketPatient:
     item9_history: tuple[tuple[date, int], ...]  # every PHQ-9 item 9 answer since enrollment
     risks: tuple[RiskLine, ...]  # newest first
     safety_steps: str | None  # from the care plan
-    medications: tuple[MedicationLine, ...]  # current
-    stopped_medications: tuple[tuple[str, str, date | None], ...]  # (name, dose, stopped on), recent
+    medications: tuple[MedicationLine, ...]  # the current regimen
+    medication_changes: tuple[MedicationChangeLine, ...]  # recent changes, newest first
+    medication_pending: tuple[str, ...]  # approved changes not applied yet ("Change X to Y (applies when …)")
     adherence: Reported | None  # newest reported
     side_effects: Reported | None
     contacts: tuple[ContactLine, ...]  # newest first, RECENT_CONTACTS at most

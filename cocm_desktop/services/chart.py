@@ -19,7 +19,6 @@ from cocm_desktop.store.models import (
     Diagnosis,
     Episode,
     Measure,
-    Medication,
     Referral,
     RiskEvent,
 )
@@ -27,11 +26,12 @@ from cocm_desktop.store.models import (
 from . import referrals as referrals_svc
 from . import risk as risk_svc
 from ._clinical import get_episode, get_patient, user_names
-from .care_plans import CarePlanView, MedicationView, care_plan_versions, medication_view
+from .care_plans import CarePlanView, care_plan_versions
 from .case_review import RecommendationView, recommendations_for
 from .common import NotFound, check, load_policy, local_today, record
 from .corrections import CorrectionView, clinicians_of_patient, correction_history
 from .episodes import StatusChangeView, status_history
+from .medications import MedicationList, MedicationView, episode_medications
 from .patients import PatientSummary, _summary
 from .referrals import ReferralView
 from .risk import RiskEventView
@@ -162,7 +162,7 @@ class Chart:
     measures: tuple[MeasureView, ...]  # newest first
     contacts: tuple[ContactView, ...]  # newest first
     care_plans: tuple[CarePlanView, ...]  # newest version first
-    medications: tuple[MedicationView, ...]
+    medications: tuple[MedicationView, ...]  # the current regimen (live lines not stopped)
     referrals: tuple[ReferralView, ...]
     recommendations: tuple[RecommendationView, ...]
     status_history: tuple[StatusChangeView, ...]  # oldest first
@@ -172,6 +172,8 @@ class Chart:
     voided_contacts: tuple[ContactView, ...] = ()  # newest first
     corrections: tuple[CorrectionView, ...] = ()  # oldest first
     clinician_ids: tuple[int, ...] = ()  # treating clinicians of the patient's episodes (may amend details)
+    # Every medication line with its history and the approved changes not applied yet.
+    medication_list: MedicationList | None = None
 
 
 def open_chart(
@@ -214,8 +216,7 @@ def _episode_chart(session, patient, ep: Episode, briefs, today: date) -> Chart:
     measures = [m for m in every_measure if m.voided_at is None]
     contacts = [c for c in every_contact if c.voided_at is None]
     consent = session.scalars(select(Consent).where(Consent.episode_id == ep.id).order_by(Consent.id.desc())).first()
-    meds = list(session.scalars(select(Medication).where(Medication.episode_id == ep.id)
-                                .order_by(Medication.stopped_on.is_not(None), Medication.started_on, Medication.id)))
+    meds = episode_medications(session, ep.id)
     risks = list(session.scalars(select(RiskEvent).where(RiskEvent.episode_id == ep.id)
                                  .order_by(RiskEvent.opened_at.desc())))
     refs = list(session.scalars(select(Referral).where(Referral.episode_id == ep.id)
@@ -225,7 +226,6 @@ def _episode_chart(session, patient, ep: Episode, briefs, today: date) -> Chart:
     ids = {ep.care_manager_id, ep.treating_clinician_id, ep.urgent_risk_ruled_out_by_id}
     ids |= {m.entered_by_id for m in every_measure} | {c.staff_id for c in every_contact}
     ids |= {m.voided_by_id for m in every_measure} | {c.voided_by_id for c in every_contact}
-    ids |= {m.recorded_by_id for m in meds}
     if consent is not None:
         ids |= {consent.obtained_by_id, consent.recorded_by_id, consent.attested_by_id}
     names = user_names(session, ids)
@@ -284,7 +284,7 @@ def _episode_chart(session, patient, ep: Episode, briefs, today: date) -> Chart:
         measures=tuple(_measure_view(m, names, base_m) for m in measures),
         contacts=tuple(_contact_view(c, names) for c in contacts),
         care_plans=tuple(care_plan_versions(session, ep.id)),
-        medications=tuple(medication_view(m, names) for m in meds),
+        medications=meds.current,
         referrals=tuple(referrals_svc.view(r) for r in refs),
         recommendations=tuple(recommendations_for(session, ep.id)),
         status_history=tuple(status_history(session, ep.id)),
@@ -292,6 +292,7 @@ def _episode_chart(session, patient, ep: Episode, briefs, today: date) -> Chart:
         voided_contacts=tuple(_contact_view(c, names) for c in every_contact if c.voided_at is not None),
         corrections=tuple(correction_history(session, patient.id)),
         clinician_ids=tuple(sorted(clinicians_of_patient(session, patient.id))),
+        medication_list=meds,
     )
 
 

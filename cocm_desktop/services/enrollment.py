@@ -54,6 +54,7 @@ class MedicationIn:
     dose: str
     started_on: date | None = None
     note: str | None = None
+    schedule: str | None = None
 
 
 class EnrollmentRefused(ValidationError):
@@ -177,10 +178,11 @@ def enroll(
            detail={"program": program, "care_manager_id": manager.id, "clinician_id": clinician.id,
                    "initiating_visit_required": required, "consent_attested": attested})
 
-    from .care_plans import _add_medication
+    from .medications import add_line
 
-    for med in medications:
-        _add_medication(session, actor, episode, med.name, med.dose, med.started_on, med.note, now)
+    for med in medications:  # what the patient takes at enrollment (no reason: recorded, not started here)
+        add_line(session, actor, episode, name=med.name, dose=med.dose, schedule=med.schedule,
+                 started_on=med.started_on, reason=None, note=med.note, now=now)
     baseline_id = risk_id = None
     if baseline_items is not None:
         from .measures import record_measure

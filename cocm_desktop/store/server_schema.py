@@ -45,6 +45,8 @@ TABLE_GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
     "diagnosis": {"INSERT": _CARE, "UPDATE": _CARE, "DELETE": _CARE},
     "consent": {"INSERT": _CARE, "UPDATE": _CARE},
     "medication": {"INSERT": _CARE, "UPDATE": _CARE},
+    # The change an approved recommendation proposes; applied by the clinician or when told.
+    "medication_proposal": {"INSERT": _CARE, "UPDATE": _CARE},
     "care_plan_version": {"INSERT": _CARE, "UPDATE": _CARE},
     "referral": {"INSERT": _CARE, "UPDATE": _CARE},
     "risk_event": {"INSERT": _CARE, "UPDATE": _CARE},

@@ -43,6 +43,9 @@ TABLE = {
     Permission.RECORD_RISK_EVENT: {CM, CL},
     Permission.EDIT_PATIENT: {CM, CL},
     Permission.EDIT_BILLING_RULES: {LEAD},
+    # Medications: the care team records what the patient takes; the clinician changes or stops it.
+    Permission.RECORD_MEDICATION: {CM, CL},
+    Permission.CHANGE_MEDICATION: {CL},
 }
 
 

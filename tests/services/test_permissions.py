@@ -18,6 +18,7 @@ from cocm_desktop.services import (
     enrollment,
     episodes,
     measures,
+    medications,
     patients,
     quality,
     referrals,
@@ -43,7 +44,7 @@ def make_world(b) -> dict[str, int]:  # type: ignore[no-untyped-def]
     w["contact"] = b.contact(e, TODAY - timedelta(days=2), question="Raise sertraline?").id
     w["measure"] = b.measure(e, TODAY - timedelta(days=3), 12).id
     b.care_plan(e, relapse="Warning signs, who to call")
-    w["medication"] = b.call(care_plans.add_medication, "cm1", e, name="sertraline", dose="50 mg",
+    w["medication"] = b.call(medications.add_medication, "cm1", e, name="sertraline", dose="50 mg",
                              started_on=TODAY - timedelta(days=30), now=NOW).id
     w["referral"] = b.call(referrals.add_referral, "cm1", e, to_whom="Psychology", reason="CBT",
                            referred_on=TODAY - timedelta(days=5), now=NOW).id
@@ -117,10 +118,12 @@ CASES: list[tuple[str, tuple[str, ...], Any]] = [
     ("save_care_plan", (CM, CL), lambda b, a, w: care_plans.save_care_plan(
         b._s, a, w["episode"], goals="New goals", now=_now())),
     ("sign_off_care_plan", (CL,), lambda b, a, w: care_plans.sign_off_care_plan(b._s, a, w["episode"], now=_now())),
-    ("add_medication", (CM, CL), lambda b, a, w: care_plans.add_medication(
+    ("add_medication", (CM, CL), lambda b, a, w: medications.add_medication(
         b._s, a, w["episode"], name="bupropion", dose="150 mg", now=_now())),
-    ("stop_medication", (CM, CL), lambda b, a, w: care_plans.stop_medication(
-        b._s, a, w["medication"], stopped_on=TODAY, now=_now())),
+    ("change_dose", (CL,), lambda b, a, w: medications.change_dose(
+        b._s, a, w["medication"], dose="100 mg", reason="Partial response", now=_now())),
+    ("stop_medication", (CL,), lambda b, a, w: medications.stop_medication(
+        b._s, a, w["medication"], reason="Side effects", stopped_on=TODAY, now=_now())),
     ("add_referral", (CM, CL), lambda b, a, w: referrals.add_referral(
         b._s, a, w["episode"], to_whom="X", reason="Y", referred_on=TODAY, now=_now())),
     ("update_referral", (CM, CL), lambda b, a, w: referrals.update_referral(

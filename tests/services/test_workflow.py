@@ -16,6 +16,7 @@ from cocm_desktop.services import (
     enrollment,
     episodes,
     measures,
+    medications,
     quality,
     referrals,
     risk,
@@ -336,7 +337,7 @@ def test_chart_is_audited_and_complete(build) -> None:  # type: ignore[no-untype
     e = build.episode(ago(30), baseline=16)
     build.measure(e, ago(2), 8)
     build.contact(e, ago(2), minutes=10)
-    build.call(care_plans.add_medication, "cm1", e, name="sertraline", dose="50 mg", started_on=ago(20), now=NOW)
+    build.call(medications.add_medication, "cm1", e, name="sertraline", dose="50 mg", started_on=ago(20), now=NOW)
     before = build.audit_count()
     c = build.call(chart.open_chart, "psych", episode_id=e, today=TODAY)
     assert build.audit_count() == before + 1

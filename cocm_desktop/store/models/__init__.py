@@ -13,10 +13,10 @@ from .episodes import (
     Diagnosis,
     Episode,
     EpisodeStatusChange,
-    Medication,
     Referral,
     RiskEvent,
 )
+from .medications import Medication, MedicationProposal
 from .people import Patient, User
 from .time_log import PayerRuleSet, RunningTimer, TimeEntry
 
@@ -38,6 +38,7 @@ __all__ = [
     "EpisodeStatusChange",
     "Measure",
     "Medication",
+    "MedicationProposal",
     "Patient",
     "PayerRuleSet",
     "Recommendation",

@@ -1,4 +1,5 @@
-"""An episode of care and what hangs off it: diagnoses, consent, medications, plans, referrals, risk."""
+"""An episode of care and what hangs off it: diagnoses, consent, plans, referrals, risk (medications:
+`store.models.medications`)."""
 
 from __future__ import annotations
 
@@ -87,20 +88,6 @@ class Consent(Base):
     attested_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     attested_at: Mapped[datetime | None] = mapped_column(DateTime)
     note: Mapped[str | None] = mapped_column(Text)
-
-
-class Medication(Base):
-    __tablename__ = "medication"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    episode_id: Mapped[int] = mapped_column(ForeignKey("episode.id"), index=True)
-    name: Mapped[str] = mapped_column(String(200))
-    dose: Mapped[str] = mapped_column(String(120))
-    started_on: Mapped[date | None] = mapped_column(Date)
-    stopped_on: Mapped[date | None] = mapped_column(Date)
-    note: Mapped[str | None] = mapped_column(Text)
-    recorded_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
-    recorded_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class CarePlanVersion(Voidable, Base):
