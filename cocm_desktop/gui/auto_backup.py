@@ -58,6 +58,8 @@ class AutoBackups(QObject):
         self.refresh()
 
     def start(self) -> None:
+        if self.ctx.on_server:  # nothing to back up on this computer
+            return
         QTimer.singleShot(self.START_DELAY_MS, self, self.check)  # cancelled with this object
         self.timer.start()
 
@@ -68,7 +70,7 @@ class AutoBackups(QObject):
     # ---- one run ----------------------------------------------------------------------------
     def check(self) -> None:
         """Start a run unless one is running, the window is locked or closing."""
-        if self.running or self._stopped or self.window.is_locked:
+        if self.running or self._stopped or self.window.is_locked or self.ctx.on_server:
             return
         from cocm_desktop.services.backups import run_auto_backup
 

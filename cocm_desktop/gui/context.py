@@ -51,6 +51,13 @@ class AppContext(QObject):
         # Every GUI session on a database starts here: temp copies of saves killed earlier go.
         remove_leftovers(db.path.parent)
 
+    @property
+    def on_server(self) -> bool:
+        """The clinic is on the clinic server (not the encrypted file on this computer)."""
+        from cocm_desktop.services.clinic import is_server
+
+        return is_server(self.db)
+
     def reload_settings(self) -> None:
         from cocm_desktop.services.common import clinic_name, load_policy
 

@@ -209,6 +209,11 @@ class MainWindow(QMainWindow):
             ui.actionCaseReviewPacket.setToolTip("The case-review packet is not available in this version yet.")
         if ctx.role is Role.CLINIC_LEAD:
             ui.timerToolBar.setVisible(False)  # the clinic lead does not log patient time
+        if ctx.on_server:  # the server's backups are the IT person's (backup --server, scheduled)
+            for action in (ui.actionBackUp, ui.actionRestore):
+                action.setEnabled(False)
+                action.setToolTip("The clinic server is backed up on the server itself "
+                                  "(cocm-desktop backup --server, run by your IT person).")
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()

@@ -129,6 +129,12 @@ class BackupStatus:
 def backup_status(db: Database, *, lead: bool, now: datetime | None = None) -> BackupStatus:
     """The newest verified automatic backup on disk (a file gets its name only after it passed
     every check) and whether it is older than 2 days. Reads only the backups folder."""
+    from .clinic import is_server
+
+    if is_server(db):
+        return BackupStatus(None, False, "Backups: on the clinic server",
+                            "The clinic server is backed up on the server itself (cocm-desktop backup "
+                            "--server, a scheduled task your IT person runs), not on this computer.")
     now = now or datetime.now()
     folder = store.default_folder(db.path)
     last = store.last_auto_backup(db.path, folder)

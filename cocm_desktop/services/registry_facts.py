@@ -19,7 +19,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from cocm_desktop.domain.policy import Policy
@@ -84,6 +84,11 @@ def store(session: Session, facts: dict[int, RegistryFactsRow]) -> bool:
         with session.begin_nested():
             registry_reads.write_facts(session.connection(), facts)
     except OperationalError:
+        return False
+    except IntegrityError:
+        # On the clinic server another window or workstation cached the same episodes at the
+        # same moment (the file engine serialises writers, so this cannot happen there): its rows
+        # stand, these facts are still returned.
         return False
     return True
 

@@ -55,7 +55,8 @@ def wait_idle(qtbot) -> Callable[[], None]:  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def open_window(qtbot, wait_idle):  # type: ignore[no-untyped-def]
-    """Factory: a MainWindow on `path` signed in as `username` (data loaded).
+    """Factory: a MainWindow on `path` (a clinic file, or a connection profile: the clinic
+    server) signed in as `username` (data loaded).
 
     The idle lock reads `window.test_clock` (a FakeClock), never the wall clock: a test locks
     by advancing it and calling `window.idle.check()`. At teardown every background task is
@@ -65,13 +66,13 @@ def open_window(qtbot, wait_idle):  # type: ignore[no-untyped-def]
     from cocm_desktop.gui.app import create_app
     from cocm_desktop.gui.context import AppContext
     from cocm_desktop.gui.main_window import MainWindow
-    from cocm_desktop.store.database import Database
+    from cocm_desktop.services.clinic import open_clinic
 
     create_app()
     made: list[tuple[MainWindow, AppContext]] = []
 
     def make(path: Path, username: str, *, idle_ms: int | None = None, demo: bool = True) -> MainWindow:
-        db = Database.open(path, username, PASSWORD, exclusive=True)
+        db = open_clinic(path, username, PASSWORD, exclusive=True)  # a profile (…json): the clinic server
         ctx = AppContext(db, demo=demo)
         clock = FakeClock()
         window = MainWindow(ctx, idle_ms=idle_ms, idle_clock=clock)
