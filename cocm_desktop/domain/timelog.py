@@ -16,8 +16,13 @@ Decisions:
   of that person takes part (even one excluded for another reason, e.g. psychotherapy billed
   elsewhere: that time was still spent on something else). Manual entries without clock times
   cannot be overlap-checked and are counted as given.
+- Time before the enrollment date, or on a day no episode covers, is logged but not counted
+  ("before enrollment"): the month is billed for an episode, and its first counted minute (which
+  the consent and initiating-visit checks compare with) is an episode minute. `count_month` applies
+  it when given the episodes' enrollment dates.
 - Each excluded minute has exactly one reason, taken in this order: consultant, role not counted,
-  billed elsewhere, clinician not doing care-manager work, no consent / before consent, overlap.
+  billed elsewhere, clinician not doing care-manager work, no consent / before consent, before
+  enrollment, overlap.
 
 Pure: no Qt, no SQL, no I/O.
 """
@@ -25,7 +30,7 @@ Pure: no Qt, no SQL, no I/O.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
@@ -78,6 +83,7 @@ class ExclusionReason(StrEnum):
     NOT_CARE_MANAGEMENT = "clinician_not_care_management"
     NO_CONSENT = "no_consent"
     BEFORE_CONSENT = "before_consent"
+    BEFORE_ENROLLMENT = "before_enrollment"
     OVERLAP = "overlap"
 
 
@@ -314,11 +320,14 @@ def whole_entry_exclusion(
     counts_as_care_management: bool,
     day: date,
     consent_date: date | None,
+    enrolled_on: date | None = date.min,
 ) -> ExclusionReason | None:
     """Why a whole entry's piece on `day` does not count (None: it counts, overlap aside).
 
-    `role` must be normalized (`normalize_role`). The same rules, in the same order, as
-    `count_month`; services that total many stored rows at once call this directly.
+    `role` must be normalized (`normalize_role`). `enrolled_on`: the enrollment date of the
+    entry's episode, None when no episode covers the entry (the default, `date.min`, skips the
+    check). The same rules, in the same order, as `count_month`; services that total many stored
+    rows at once call this directly.
     """
     if role == ROLE_CONSULTANT:
         return ExclusionReason.CONSULTANT
@@ -332,14 +341,16 @@ def whole_entry_exclusion(
         return ExclusionReason.NO_CONSENT
     if day < consent_date:
         return ExclusionReason.BEFORE_CONSENT
+    if enrolled_on is None or day < enrolled_on:
+        return ExclusionReason.BEFORE_ENROLLMENT
     return None
 
 
 def _whole_entry_reason(
-    entry: TimeEntryIn, day: date, consent_date: date | None
+    entry: TimeEntryIn, day: date, consent_date: date | None, enrolled_on: date | None = date.min
 ) -> tuple[ExclusionReason, str] | None:
     reason = whole_entry_exclusion(
-        entry.role, entry.billed_elsewhere, entry.counts_as_care_management, day, consent_date
+        entry.role, entry.billed_elsewhere, entry.counts_as_care_management, day, consent_date, enrolled_on
     )
     if reason is None:
         return None
@@ -354,6 +365,10 @@ def _whole_entry_reason(
         return reason, "Treating clinician time counts only when marked as care-manager work."
     if reason is ExclusionReason.NO_CONSENT:
         return reason, "No consent documented; time cannot count until it is."
+    if reason is ExclusionReason.BEFORE_ENROLLMENT:
+        if enrolled_on is None:
+            return reason, "No episode of care covers this day; time counts from the enrollment date on."
+        return reason, f"Before the enrollment date {enrolled_on.isoformat()}; time counts from that day on."
     assert consent_date is not None
     return (
         reason,
@@ -368,6 +383,7 @@ def count_month(
     *,
     other_patient_entries: Iterable[TimeEntryIn] = (),
     cover: Coverage | None = None,
+    enrolled: Mapping[int | str, date] | None = None,
 ) -> MonthCount:
     """Counted and excluded minutes of one patient in one calendar month.
 
@@ -376,7 +392,9 @@ def count_month(
     members' entries for other patients — used only to find overlap (one person, two patients at
     once), never counted here. `cover`: instead of `other_patient_entries`, the result of
     `overlap_cover` over every timed entry of the staff concerned (this patient's included),
-    computed once for many patients. Invariant: counted + excluded == logged.
+    computed once for many patients. `enrolled`: episode id → enrollment date; when given, a
+    piece without an episode (`episode_id` None or unknown) or before its episode's enrollment
+    date is excluded as "before enrollment". Invariant: counted + excluded == logged.
     """
     month = Month.of(month)
     patients = {e.patient_id for e in entries}
@@ -402,7 +420,11 @@ def count_month(
             if not month.contains(piece.local_date):
                 continue
             counted = piece.minutes
-            whole = _whole_entry_reason(entry, piece.local_date, consent_date)
+            if enrolled is None:
+                whole = _whole_entry_reason(entry, piece.local_date, consent_date)
+            else:
+                enrolled_on = enrolled.get(entry.episode_id) if entry.episode_id is not None else None
+                whole = _whole_entry_reason(entry, piece.local_date, consent_date, enrolled_on)
             if whole is not None:
                 counted = 0
                 if piece.minutes:

@@ -7,7 +7,7 @@ episode, excluded minutes by reason and the first counted day. It gives exactly 
 
 - The common case is tallied row by row: a stored entry within one local day is one piece whose
   minutes count in full or not at all (`whole_entry_exclusion`: role, billed elsewhere,
-  care-manager work, consent), in count_month's line and exclusion order.
+  care-manager work, consent, enrollment), in count_month's line and exclusion order.
 - A patient with any entry that an earlier entry of the same staff member overlaps (one sweep per
   staff member over the month's timed entries, all patients), or with an entry that is not within
   one local day or is otherwise unusual, is counted by `count_month` with the staff members'
@@ -99,7 +99,8 @@ def count_patients(
         consent = consent_for(pid, month)
         if pid in slow:
             ins = [_row_in(r, roles.get(r[3], "unknown"), r[2] or _for_day(eps, r[4])) for r, *_ in mine]
-            out[pid] = _from_count(count_month(ins, month, consent, cover=cover), staff)
+            enrolled = {e.id: e.enrolled_on for e in eps}
+            out[pid] = _from_count(count_month(ins, month, consent, cover=cover, enrolled=enrolled), staff)
         else:
             out[pid] = _tally(mine, eps, consent, staff)
     return out
@@ -190,7 +191,8 @@ def _tally(entries: list[_Entry], eps: list, consent: date | None, staff: _Names
                 staff.names.get(staff_id, "?"),
                 staff.role_labels.get(staff_id, "?"),
             )
-        reason = _whole_entry_exclusion(person[0], r[8], bool(r[9]), day, consent)
+        episode_id = r[2] or (episode_for_day(eps, stored) if eps else None)
+        reason = _whole_entry_exclusion(person[0], r[8], bool(r[9]), day, consent, _enrolled_on(eps, episode_id))
         why = None
         if reason is not None:
             counted = 0
@@ -200,7 +202,6 @@ def _tally(entries: list[_Entry], eps: list, consent: date | None, staff: _Names
         else:
             counted = minutes
         logged += minutes
-        episode_id = r[2] or (episode_for_day(eps, stored) if eps else None)
         line = LogLine(day, start, end, person[1], person[2], _activity(r[10]), r[11], minutes, counted, why)
         lines.append(((day, start or _MIN, str(entry_id)), line, episode_id))
     lines.sort(key=_first)
@@ -216,6 +217,15 @@ def _tally(entries: list[_Entry], eps: list, consent: date | None, staff: _Names
     for _, _, reason, minutes in excluded:
         by_reason[reason] = by_reason.get(reason, 0) + minutes
     return Tally(logged, first, by_episode, by_reason, tuple(line for _, line, _ in lines))
+
+
+def _enrolled_on(eps: list, episode_id: int | None) -> date | None:  # type: ignore[type-arg]
+    """The enrollment date of the entry's episode; None without one (time before enrollment)."""
+    if episode_id is not None:
+        for e in eps:
+            if e.id == episode_id:
+                return e.enrolled_on  # type: ignore[no-any-return]
+    return None
 
 
 def _first(item: tuple) -> tuple:  # type: ignore[type-arg]

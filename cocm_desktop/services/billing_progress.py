@@ -113,6 +113,14 @@ def counts_fast(
     return consent is not None and day >= consent
 
 
+def _enrolled_by(eps: list, episode_id: int, day: date) -> bool:  # type: ignore[type-arg]
+    """Time before its episode's enrollment date does not count (domain.timelog, "before enrollment")."""
+    for e in eps:
+        if e.id == episode_id:
+            return e.enrolled_on <= day  # type: ignore[no-any-return]
+    return False
+
+
 def _overlapping_patients(rows: list) -> set[int]:  # type: ignore[type-arg]
     """Patients having a timed entry that overlaps another timed entry of the same staff member."""
     by_staff: dict[int, list[tuple[datetime, datetime, int]]] = defaultdict(list)
@@ -249,7 +257,7 @@ def billing_progress(
             continue
         if counts_fast(roles.get(r[3], ""), r[8], r[9], r[4], consent_of.get(pid)):
             eid = r[2] if r[2] is not None else episode_for_day(episodes_by_patient[pid], r[4])
-            if eid is not None:
+            if eid is not None and _enrolled_by(episodes_by_patient[pid], eid, r[4]):
                 counted[pid][eid] += r[7]
     if flagged:
         _count_exact(
@@ -411,7 +419,8 @@ def _count_exact(
             _entry_in(r, roles.get(r[3], ""), r[2] if r[2] is not None else episode_for_day(eps, r[4]))
             for r in mine
         ]
-        result = count_month(entries, Month.of(mine[0][4]), consent_of.get(pid), other_patient_entries=others)
+        result = count_month(entries, Month.of(mine[0][4]), consent_of.get(pid), other_patient_entries=others,
+                             enrolled={e.id: e.enrolled_on for e in eps})
         for eid, minutes in result.counted_by_episode().items():
             if eid is not None:
                 counted[pid][int(eid)] += minutes

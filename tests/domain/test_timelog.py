@@ -129,6 +129,23 @@ def test_timer_across_consent_midnight_counts_only_from_consent_day() -> None:
     assert result.first_counted_date == CONSENT
 
 
+def test_time_before_enrollment_or_without_an_episode_is_excluded_with_its_reason() -> None:
+    """After consent but before the enrollment date (or on no episode's day): logged, excluded,
+    and not the month's first counted minute."""
+    entries = [
+        manual(1, date(2026, 11, 5), 20, episode_id=None),  # no episode covers the day
+        manual(2, date(2026, 11, 6), 15, episode_id=9),  # its episode starts on the 10th
+        manual(3, date(2026, 11, 12), 25, episode_id=9),
+    ]
+    result = count_month(entries, NOV, CONSENT, enrolled={9: date(2026, 11, 10)})
+    assert (result.logged_minutes, result.counted_minutes) == (60, 25)
+    assert result.excluded_by_reason() == {ExclusionReason.BEFORE_ENROLLMENT: 35}
+    assert result.first_counted_date == date(2026, 11, 12)
+    assert "2026-11-10" in result.exclusions[1].text and "No episode" in result.exclusions[0].text
+    # without enrollment dates the old contract holds (callers that check episodes elsewhere)
+    assert count_month(entries, NOV, CONSENT).counted_minutes == 60
+
+
 def test_no_consent_excludes_everything() -> None:
     result = count_month([manual(1, date(2026, 11, 5), 40)], NOV, None)
     assert result.counted_minutes == 0
