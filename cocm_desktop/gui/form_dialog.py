@@ -32,12 +32,13 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
-    QSpinBox,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
+
+from cocm_desktop.gui.inputs import DateEdit, DateTimeEdit, InputProblem, NumberEdit
 
 
 @dataclass
@@ -51,6 +52,7 @@ class Field:
     hint: str = ""
     minimum: int = 0
     maximum: int = 600
+    unit: str = ""  # an int field's unit, named in its hint and message ("min"); minutes default to it
 
 
 def qdate(d: date) -> QDate:
@@ -244,13 +246,13 @@ class FormDialog(QDialog):
             w.setMaximumHeight(120)
             return w
         if f.kind == "date":
-            w = QDateEdit(self)
+            w = DateEdit(self)
             w.setCalendarPopup(True)
             w.setDisplayFormat("yyyy-MM-dd")
             w.setDate(qdate(f.value or date.today()))
             return w
         if f.kind == "datetime":
-            w = QDateTimeEdit(self)
+            w = DateTimeEdit(self)
             w.setCalendarPopup(True)
             w.setDisplayFormat("yyyy-MM-dd HH:mm")
             w.setDateTime(qdatetime(f.value or datetime.now().replace(second=0, microsecond=0)))
@@ -267,9 +269,10 @@ class FormDialog(QDialog):
                 w.setCurrentIndex(max(0, w.findData(f.value)))
             return w
         if f.kind == "int":
-            w = QSpinBox(self)
-            w.setRange(f.minimum, f.maximum)
-            w.setValue(int(f.value or 0))
+            unit = f.unit or ("min" if "minute" in f.label.lower() else "")
+            w = NumberEdit(self, minimum=f.minimum, maximum=f.maximum, label=f.label, unit=unit)
+            if f.value is not None:
+                w.setValue(int(f.value))
             return w
         w = QLineEdit(self)
         w.setText(f.value or "")
@@ -302,8 +305,11 @@ class FormDialog(QDialog):
                 out[f.name] = w.isChecked()
             elif isinstance(w, QComboBox):
                 out[f.name] = w.currentData()
-            elif isinstance(w, QSpinBox):
-                out[f.name] = w.value()
+            elif isinstance(w, NumberEdit):
+                try:
+                    out[f.name] = w.value()
+                except InputProblem as exc:  # nothing is saved until the number is one allowed
+                    raise FieldError(f.name, str(exc)) from None
             elif isinstance(w, QLineEdit):
                 out[f.name] = w.text().strip() or None
         return out
