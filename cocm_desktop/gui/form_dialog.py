@@ -8,6 +8,8 @@ field whose label the message names is marked.
 
 Kinds: line, text, date, datetime, check, choice, int, section (a heading), password, datetext (typed
 YYYY-MM-DD or MM/DD/YYYY; empty = None), table (rows of text cells; `choices` = column titles).
+An int stays as typed (gui.inputs.NumberEdit): outside minimum..maximum, or not a whole number, the
+form says what is allowed and saves nothing. Tab leaves date and datetime fields.
 """
 
 from __future__ import annotations
