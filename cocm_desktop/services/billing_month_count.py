@@ -10,7 +10,8 @@ episode, excluded minutes by reason and the first counted day. It gives exactly 
   care-manager work, consent, enrollment), in count_month's line and exclusion order.
 - A patient with any entry that an earlier entry of the same staff member overlaps (one sweep per
   staff member over the month's timed entries, all patients), or with an entry that is not within
-  one local day or is otherwise unusual, is counted by `count_month` with the staff members'
+  one local day or is otherwise unusual (a timer row of minutes and seconds, whose seconds the
+  month adds before rounding down), is counted by `count_month` with the staff members'
   `overlap_cover`.
 """
 
@@ -130,6 +131,7 @@ def _for_day(eps: list, day: object) -> int | None:  # type: ignore[type-arg]
 
 
 _DAY = timedelta(days=1)
+_MINUTE = timedelta(minutes=1)
 _MIN = datetime.min
 _MIDNIGHT = datetime.min.time()
 
@@ -153,6 +155,7 @@ def _needs_count_month(entries: list[_Entry], month: Month) -> tuple[set[int], s
             or not first <= day <= last
             or e > datetime.combine(day + _DAY, _MIDNIGHT)
             or (minutes.__class__ is int and timedelta(minutes=minutes) > e - s)
+            or (r[11] == "timer" and (e - s) % _MINUTE)  # seconds: the month adds them
         ):
             odd.add(r[1])
         timed[r[3]].append((s, r[0], e, r[1]))

@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 from sqlalchemy import and_, func, or_, select
@@ -119,6 +119,24 @@ def _enrolled_by(eps: list, episode_id: int, day: date) -> bool:  # type: ignore
         if e.id == episode_id:
             return e.enrolled_on <= day  # type: ignore[no-any-return]
     return False
+
+
+def _seconds_patients(rows: list) -> set[int]:  # type: ignore[type-arg]
+    """Patients with a timed row that is not whole minutes (a timer's seconds): `count_month` adds
+    the month's exact durations before rounding down."""
+    out: set[int] = set()
+    for r in rows:
+        if r[5] is not None and r[6] is not None and r[1] not in out and _has_seconds(r):
+            out.add(r[1])
+    return out
+
+
+def _has_seconds(r) -> bool:  # type: ignore[no-untyped-def]
+    span = _moment(r[6]) - _moment(r[5])
+    return span // _MINUTE == r[7] and span % _MINUTE != timedelta(0)
+
+
+_MINUTE = timedelta(minutes=1)
 
 
 def _overlapping_patients(rows: list) -> set[int]:  # type: ignore[type-arg]
@@ -216,7 +234,7 @@ def billing_progress(
         # Other patients' timed entries of the same staff can overlap ours: keep all timed rows.
         eq = eq.where(or_(TimeEntry.patient_id.in_(patient_filter), TimeEntry.started_at.is_not(None)))
     rows = conn.execute(eq).all()
-    flagged = _overlapping_patients(rows)
+    flagged = _overlapping_patients(rows) | _seconds_patients(rows)
 
     # 3. the last earlier month with counted CoCM time, per episode, within the 6-month window:
     # the latest date with time by a counting role; it counts when on/after that episode's consent

@@ -125,7 +125,8 @@ def test_every_minute_accounted_for_on_the_demo_clinic(demo_path) -> None:  # ty
 def _random_clinic(build, actors, rng) -> None:  # type: ignore[no-untyped-def]
     """Patients with one or two episodes (CoCM or BHI, re-enrolled, closed), consent before, on or
     after enrollment or missing, and time by every role: manual minutes and clock spans that
-    overlap, cross midnight, fall before consent or enrollment, billed elsewhere, voided."""
+    overlap, cross midnight, fall before consent or enrollment, billed elsewhere, voided; timer runs
+    of minutes and seconds (the month adds exact durations before rounding down)."""
     staff = ["cm1", "cm2", "doc1", "doc2", "psych", "lead"]
     for n in range(14):
         pid = build.patient(family=f"Rand{n}")
@@ -162,6 +163,14 @@ def _random_clinic(build, actors, rng) -> None:  # type: ignore[no-untyped-def]
                         build.raw_entry(pid, episode, who, end.date(), minutes - first_part,
                                         start=midnight, end=end, **kw)
                     continue
+                if rng.random() < 0.4:  # a timer run: exact seconds, minutes rounded down
+                    end += timedelta(seconds=rng.randrange(0, 60))
+                    start += timedelta(seconds=rng.randrange(0, 60))
+                    if end.date() != start.date() or end <= start:
+                        continue
+                    build.raw_entry(pid, episode, who, day, (end - start) // timedelta(minutes=1),
+                                    start=start, end=end, source="timer", **kw)
+                    continue
                 build.raw_entry(pid, episode, who, day, minutes, start=start, end=end, **kw)
             else:
                 build.raw_entry(pid, episode, who, day, minutes, **kw)
@@ -178,7 +187,11 @@ def test_every_minute_accounted_for_on_random_clinics(clinic, actors, build, see
 
     _random_clinic(build, actors, random.Random(seed))
     with clinic.session() as s:
-        total = s.scalar(select(func.sum(TimeEntry.minutes)).where(TimeEntry.deleted_at.is_(None)))
+        live = TimeEntry.deleted_at.is_(None)
+        total = s.scalar(select(func.sum(TimeEntry.minutes)).where(live))
+        spans = s.execute(select(TimeEntry.started_at, TimeEntry.ended_at, TimeEntry.minutes)
+                          .where(live, TimeEntry.source == "timer")).all()
+        seconds = sum((e - b) // timedelta(seconds=1) - m * 60 for b, e, m in spans)
         logged = 0
         for month in _months(date(2026, 5, 1), TODAY):
             fast = compute_billing_month(s, month, now=NOW, today=TODAY)
@@ -187,4 +200,5 @@ def test_every_minute_accounted_for_on_random_clinics(clinic, actors, build, see
             _assert_every_minute_accounted(exact)
             assert [(r.patient_id, r.counted_minutes, r.excluded, r.codes) for r in fast.rows] == [
                 (r.patient_id, r.counted_minutes, r.excluded, r.codes) for r in exact.rows]
-    assert logged == total
+    # every stored minute is on a row; a timer's seconds add whole minutes, never more than they make
+    assert total <= logged <= total + seconds // 60
