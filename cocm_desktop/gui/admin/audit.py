@@ -32,6 +32,7 @@ from cocm_desktop.gui.inputs import DateEdit
 from cocm_desktop.gui.registry_model import SortRole
 from cocm_desktop.gui.table_model import Col, RecordTableModel
 from cocm_desktop.gui.worker import BusyOverlay, run_in_background
+from cocm_desktop.services.audit_report import object_text
 
 AUDIT_FAMILIES = [
     ("All actions", None), ("Sign-in (login)", "login"), ("Lock / unlock (session)", "session"),
@@ -49,8 +50,7 @@ _AUDIT_COLUMNS = (
     Col("User", lambda r: r.username),
     Col("Action", lambda r: r.action),
     Col("Patient MRN", lambda r: r.patient_mrn or ""),
-    Col("Object", lambda r: f"{r.object_type} {r.object_id}" if r.object_type else "",
-        sort=lambda r: r.object_type or ""),
+    Col("Object", object_text, sort=object_text),
     Col("Summary", lambda r: r.summary or "", tip=lambda r: r.summary or None),
 )
 
