@@ -7,12 +7,14 @@ week each)."""
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 
+from cocm_desktop.domain.npi import check_digit
 from cocm_desktop.store.models import User
 
 DEMO_PASSWORD = "demo"
@@ -43,6 +45,17 @@ class Staff:
         return self.consultants[self.care_managers.index(care_manager) // per] if self.consultants else self.psych
 
 
+# The billing practitioners and the consultant carry an NPI (the packet prints the clinician's).
+_WITH_NPI = frozenset({"clinician", "psychiatrist"})
+
+
+def demo_npi(username: str) -> str:
+    """A synthetic NPI of valid form for a demo user: nine digits from the username (stable across
+    runs), then the Luhn check digit over the 80840 prefix. Demo data only."""
+    first_nine = "1" + f"{int(hashlib.sha256(username.encode()).hexdigest(), 16) % 10**8:08d}"
+    return first_nine + str(check_digit(first_nine))
+
+
 PATIENTS_PER_CARE_MANAGER = 115  # ≈ 75 open episodes each
 CARE_MANAGERS_PER_CONSULTANT = 12
 
@@ -55,7 +68,9 @@ def make_staff(s: Any, patients: int) -> Staff:
         if user is None:
             user = User(username=username, display_name=name, role=role, credentials=creds)
             s.add(user)
-            s.flush()
+        if role in _WITH_NPI and not user.npi:
+            user.npi = demo_npi(username)
+        s.flush()
         ids[username] = user.id
     cms, docs = [ids["cm1"], ids["cm2"]], [ids["doc1"], ids["doc2"]]
     extra_cm = max(0, math.ceil(patients / PATIENTS_PER_CARE_MANAGER) - 2)
@@ -71,7 +86,8 @@ def _extra(s: Any, count: int, first: int, username: str, name: str, role: str, 
     """`count` staff rows without a login, numbered from `first` (cm3, cm4, …)."""
     ids = []
     for n in range(first, first + count):
-        u = User(username=f"{username}{n}", display_name=f"{name} {n}", role=role, credentials=creds, active=True)
+        u = User(username=f"{username}{n}", display_name=f"{name} {n}", role=role, credentials=creds, active=True,
+                 npi=demo_npi(f"{username}{n}") if role in _WITH_NPI else None)
         s.add(u)
         s.flush()
         ids.append(u.id)

@@ -3,10 +3,13 @@
 Decisions:
 - All times are the clinic's local, naive datetimes; a piece belongs to the local calendar day
   (and so month) it falls in. A timer across midnight or month end is split per day.
-- Minutes are whole minutes and never rounded up: a timed entry logs floor(duration) minutes
-  (a billing threshold is only reached by time actually spent), or the stored `minutes` when the
-  caller gives them (a paused timer logs less than its clock span). Day pieces get shares of the
-  logged minutes by cumulative floor of the elapsed share, so pieces always sum to the entry.
+- Minutes are never rounded up: a threshold is only reached by time actually spent. A timer's
+  piece keeps its exact running time (seconds: `TimeEntryIn.exact`); every other entry is whole
+  minutes (a manual entry, or a paused/partial span's stored `minutes`). A month adds the exact
+  durations and rounds its totals down to whole minutes (billing.md): the lines get their whole
+  minutes by cumulative floor, so they add up to the month and a whole-minute line keeps its
+  minutes. Day pieces of an entry that is not exact get shares of its minutes by cumulative floor
+  of the elapsed share, so pieces always sum to the entry.
 - Whose time counts: the care manager's always; the treating clinician's only when the entry is
   flagged `counts_as_care_management`; the psychiatric consultant's never (logged, reported as
   excluded). Any other role (e.g. clinic lead) does not count.
@@ -16,8 +19,13 @@ Decisions:
   of that person takes part (even one excluded for another reason, e.g. psychotherapy billed
   elsewhere: that time was still spent on something else). Manual entries without clock times
   cannot be overlap-checked and are counted as given.
+- Time before the enrollment date, or on a day no episode covers, is logged but not counted
+  ("before enrollment"): the month is billed for an episode, and its first counted minute (which
+  the consent and initiating-visit checks compare with) is an episode minute. `count_month` applies
+  it when given the episodes' enrollment dates.
 - Each excluded minute has exactly one reason, taken in this order: consultant, role not counted,
-  billed elsewhere, clinician not doing care-manager work, no consent / before consent, overlap.
+  billed elsewhere, clinician not doing care-manager work, no consent / before consent, before
+  enrollment, overlap.
 
 Pure: no Qt, no SQL, no I/O.
 """
@@ -25,7 +33,7 @@ Pure: no Qt, no SQL, no I/O.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
@@ -64,6 +72,7 @@ _ROLE_ALIASES = {
 }
 
 _MINUTE = timedelta(minutes=1)
+_SECOND = timedelta(seconds=1)
 
 
 def normalize_role(role: str) -> str:
@@ -78,6 +87,7 @@ class ExclusionReason(StrEnum):
     NOT_CARE_MANAGEMENT = "clinician_not_care_management"
     NO_CONSENT = "no_consent"
     BEFORE_CONSENT = "before_consent"
+    BEFORE_ENROLLMENT = "before_enrollment"
     OVERLAP = "overlap"
 
 
@@ -131,6 +141,13 @@ class TimeEntryIn:
     @property
     def role(self) -> str:
         return normalize_role(self.staff_role)
+
+    @property
+    def exact(self) -> bool:
+        """A timer's piece whose clock span is its running time: the month adds its exact seconds."""
+        if self.start is None or self.end is None or self.source != "timer":
+            return False
+        return self.minutes is None or self.minutes == (self.end - self.start) // _MINUTE
 
     def logged_minutes(self) -> int:
         if self.minutes is not None:
@@ -201,6 +218,7 @@ class TimeLine:
     counted_minutes: int
     start: datetime | None = None
     end: datetime | None = None
+    logged_seconds: int | None = None  # the piece's exact time (a timer's seconds), before rounding
 
 
 @dataclass(frozen=True)
@@ -314,11 +332,14 @@ def whole_entry_exclusion(
     counts_as_care_management: bool,
     day: date,
     consent_date: date | None,
+    enrolled_on: date | None = date.min,
 ) -> ExclusionReason | None:
     """Why a whole entry's piece on `day` does not count (None: it counts, overlap aside).
 
-    `role` must be normalized (`normalize_role`). The same rules, in the same order, as
-    `count_month`; services that total many stored rows at once call this directly.
+    `role` must be normalized (`normalize_role`). `enrolled_on`: the enrollment date of the
+    entry's episode, None when no episode covers the entry (the default, `date.min`, skips the
+    check). The same rules, in the same order, as `count_month`; services that total many stored
+    rows at once call this directly.
     """
     if role == ROLE_CONSULTANT:
         return ExclusionReason.CONSULTANT
@@ -332,14 +353,16 @@ def whole_entry_exclusion(
         return ExclusionReason.NO_CONSENT
     if day < consent_date:
         return ExclusionReason.BEFORE_CONSENT
+    if enrolled_on is None or day < enrolled_on:
+        return ExclusionReason.BEFORE_ENROLLMENT
     return None
 
 
 def _whole_entry_reason(
-    entry: TimeEntryIn, day: date, consent_date: date | None
+    entry: TimeEntryIn, day: date, consent_date: date | None, enrolled_on: date | None = date.min
 ) -> tuple[ExclusionReason, str] | None:
     reason = whole_entry_exclusion(
-        entry.role, entry.billed_elsewhere, entry.counts_as_care_management, day, consent_date
+        entry.role, entry.billed_elsewhere, entry.counts_as_care_management, day, consent_date, enrolled_on
     )
     if reason is None:
         return None
@@ -354,6 +377,10 @@ def _whole_entry_reason(
         return reason, "Treating clinician time counts only when marked as care-manager work."
     if reason is ExclusionReason.NO_CONSENT:
         return reason, "No consent documented; time cannot count until it is."
+    if reason is ExclusionReason.BEFORE_ENROLLMENT:
+        if enrolled_on is None:
+            return reason, "No episode of care covers this day; time counts from the enrollment date on."
+        return reason, f"Before the enrollment date {enrolled_on.isoformat()}; time counts from that day on."
     assert consent_date is not None
     return (
         reason,
@@ -368,6 +395,7 @@ def count_month(
     *,
     other_patient_entries: Iterable[TimeEntryIn] = (),
     cover: Coverage | None = None,
+    enrolled: Mapping[int | str, date] | None = None,
 ) -> MonthCount:
     """Counted and excluded minutes of one patient in one calendar month.
 
@@ -376,7 +404,9 @@ def count_month(
     members' entries for other patients — used only to find overlap (one person, two patients at
     once), never counted here. `cover`: instead of `other_patient_entries`, the result of
     `overlap_cover` over every timed entry of the staff concerned (this patient's included),
-    computed once for many patients. Invariant: counted + excluded == logged.
+    computed once for many patients. `enrolled`: episode id → enrollment date; when given, a
+    piece without an episode (`episode_id` None or unknown) or before its episode's enrollment
+    date is excluded as "before enrollment". Invariant: counted + excluded == logged.
     """
     month = Month.of(month)
     patients = {e.patient_id for e in entries}
@@ -388,9 +418,12 @@ def count_month(
                 raise ValueError(f"entry {other.entry_id} belongs to this patient; pass it in entries")
         cover = overlap_cover([*entries, *other_patient_entries])
 
-    lines: list[TimeLine] = []
-    exclusions: list[Exclusion] = []
+    # First each piece's time in seconds (whole minutes × 60, or a timer's exact running time),
+    # counted or excluded; then the month's seconds become whole minutes (below).
+    raw_lines: list[tuple[tuple[date, datetime, str], TimeEntryIn, DayPiece, int, int]] = []
+    raw_out: list[tuple[tuple[date, str], TimeEntryIn, DayPiece, int, ExclusionReason, str | None]] = []
     for entry in entries:
+        exact = entry.exact
         if entry.timed:
             assert entry.start is not None and entry.end is not None
             pieces = split_at_midnight(entry.start, entry.end, entry.logged_minutes())
@@ -401,50 +434,76 @@ def count_month(
         for piece in pieces:
             if not month.contains(piece.local_date):
                 continue
-            counted = piece.minutes
-            whole = _whole_entry_reason(entry, piece.local_date, consent_date)
+            logged = (piece.end - piece.start) // _SECOND if exact else piece.minutes * 60
+            counted = logged
+            if enrolled is None:
+                whole = _whole_entry_reason(entry, piece.local_date, consent_date)
+            else:
+                enrolled_on = enrolled.get(entry.episode_id) if entry.episode_id is not None else None
+                whole = _whole_entry_reason(entry, piece.local_date, consent_date, enrolled_on)
+            key = (piece.local_date, str(entry.entry_id))
             if whole is not None:
                 counted = 0
-                if piece.minutes:
-                    exclusions.append(
-                        Exclusion(
-                            entry.entry_id, piece.local_date, entry.staff_user_id, piece.minutes, *whole
-                        )
-                    )
+                if logged:
+                    raw_out.append((key, entry, piece, logged, whole[0], whole[1]))
             elif piece.start in cover.get(entry.entry_id, {}):
-                seconds, ids = cover[entry.entry_id][piece.start]
+                covered, ids = cover[entry.entry_id][piece.start]
                 span = piece.end - piece.start
-                # The uncovered share of the piece's minutes, rounded down like all minutes here.
-                counted = (piece.minutes * (span - seconds)) // span
-                lost = piece.minutes - counted
-                if lost:
-                    others = ", ".join(str(i) for i in ids)
-                    exclusions.append(
-                        Exclusion(
-                            entry.entry_id,
-                            piece.local_date,
-                            entry.staff_user_id,
-                            lost,
-                            ExclusionReason.OVERLAP,
-                            f"Overlaps earlier entry {others} by the same staff member; "
-                            f"the overlapping {lost} min count once, on the earlier entry.",
-                        )
-                    )
-            lines.append(
-                TimeLine(
-                    entry_id=entry.entry_id,
-                    local_date=piece.local_date,
-                    staff_user_id=entry.staff_user_id,
-                    staff_role=entry.role,
-                    activity=entry.activity,
-                    source=entry.source,
-                    episode_id=entry.episode_id,
-                    logged_minutes=piece.minutes,
-                    counted_minutes=counted,
-                    start=piece.start if entry.timed else None,
-                    end=piece.end if entry.timed else None,
-                )
+                if exact:
+                    counted = max(0, logged - covered // _SECOND)
+                else:
+                    # The uncovered share of the piece's minutes, rounded down like all minutes here.
+                    counted = (piece.minutes * (span - covered)) // span * 60
+                if logged - counted:
+                    raw_out.append((key, entry, piece, logged - counted, ExclusionReason.OVERLAP,
+                                    ", ".join(str(i) for i in ids)))
+            raw_lines.append(((piece.local_date, piece.start if entry.timed else datetime.min, str(entry.entry_id)),
+                              entry, piece, logged, counted))
+
+    # The month adds exact durations and rounds down (billing.md): logged = ⌊all seconds / 60⌋,
+    # counted = ⌊counted seconds / 60⌋, excluded = the rest. Minutes are handed to the lines by
+    # cumulative floor over the counted seconds (line order), then to the exclusions over the
+    # excluded seconds continuing from the counted ones, so lines and reasons add up to the month's
+    # totals and a line of whole minutes keeps its minutes. A 40 s timer run is logged; with two
+    # more it is a counted minute.
+    raw_lines.sort(key=lambda r: r[0])
+    raw_out.sort(key=lambda r: r[0])
+    exclusions: list[Exclusion] = []
+    excluded_of: dict[tuple[object, date], int] = defaultdict(int)
+    total = sum(r[4] for r in raw_lines)
+    given = total // 60
+    for _, entry, piece, secs, reason, text in raw_out:
+        total += secs
+        minutes = total // 60 - given
+        given += minutes
+        if not minutes:
+            continue
+        excluded_of[(entry.entry_id, piece.local_date)] += minutes
+        if reason is ExclusionReason.OVERLAP:
+            text = (f"Overlaps earlier entry {text} by the same staff member; "
+                    f"the overlapping {minutes} min count once, on the earlier entry.")
+        exclusions.append(Exclusion(entry.entry_id, piece.local_date, entry.staff_user_id, minutes, reason,
+                                    text or ""))
+    lines: list[TimeLine] = []
+    total = given = 0
+    for _, entry, piece, _secs, counted_secs in raw_lines:
+        total += counted_secs
+        counted = total // 60 - given
+        given += counted
+        lines.append(
+            TimeLine(
+                entry_id=entry.entry_id,
+                local_date=piece.local_date,
+                staff_user_id=entry.staff_user_id,
+                staff_role=entry.role,
+                activity=entry.activity,
+                source=entry.source,
+                episode_id=entry.episode_id,
+                logged_minutes=counted + excluded_of.pop((entry.entry_id, piece.local_date), 0),
+                counted_minutes=counted,
+                start=piece.start if entry.timed else None,
+                end=piece.end if entry.timed else None,
+                logged_seconds=_secs,
             )
-    lines.sort(key=lambda line: (line.local_date, line.start or datetime.min, str(line.entry_id)))
-    exclusions.sort(key=lambda e: (e.local_date, str(e.entry_id)))
+        )
     return MonthCount(month, next(iter(patients), None), tuple(lines), tuple(exclusions))

@@ -15,6 +15,7 @@ from cocm_desktop.gui.context import AppContext
 from cocm_desktop.gui.errors import describe, is_expected
 from cocm_desktop.gui.form_dialog import pydate, pydatetime, qdate, qdatetime
 from cocm_desktop.gui.forms.ui_contact_dialog import Ui_ContactDialog
+from cocm_desktop.gui.inputs import InputProblem
 
 
 class ContactDialog(QDialog):
@@ -37,7 +38,9 @@ class ContactDialog(QDialog):
         for value, label in CONTACT_KINDS.items():
             ui.kindCombo.addItem(label, value)
         ui.kindCombo.setCurrentIndex(max(0, ui.kindCombo.findData(kind)))
-        ui.minutesSpin.setValue(minutes)
+        ui.minutesEdit.label, ui.minutesEdit.unit = "Minutes", "min"
+        ui.minutesEdit.setRange(0, 600)  # 0: the contact logs no time
+        ui.minutesEdit.setValue(minutes)
         ui.nextDateEdit.setDate(qdate(now.date() + timedelta(days=14)))
         ui.errorLabel.hide()
         ui.summaryEdit.setMinimumHeight(90)
@@ -58,6 +61,7 @@ class ContactDialog(QDialog):
         self.ui.errorLabel.setVisible(bool(message))
 
     def values(self) -> dict[str, object]:
+        """What the form holds; InputProblem when the minutes typed are not allowed."""
         ui = self.ui
 
         def opt(text: str) -> str | None:
@@ -73,21 +77,35 @@ class ContactDialog(QDialog):
             skill_practised=opt(ui.skillEdit.text()),
             summary=opt(ui.summaryEdit.toPlainText()),
             question_for_consultant=opt(ui.questionEdit.toPlainText()),
-            minutes=ui.minutesSpin.value(),
+            minutes=ui.minutesEdit.value(),
             next_step=ui.nextStepEdit.text().strip(),
             next_step_on=pydate(ui.nextDateEdit.date()),
         )
 
+    def _mark(self, widget: QWidget | None) -> None:
+        """Outline the field that stops the save (and only it) in red; it gets the focus."""
+        for w in (self.ui.minutesEdit, self.ui.nextStepEdit):
+            if bool(w.property("invalid")) != (w is widget):
+                w.setProperty("invalid", w is widget)
+                w.style().unpolish(w)
+                w.style().polish(w)
+        if widget is not None:
+            widget.setFocus()
+
     def save(self) -> None:
         from cocm_desktop.services.contacts import record_contact
 
-        values = self.values()
+        try:
+            values = self.values()
+        except InputProblem as exc:
+            self.show_error(str(exc))
+            self._mark(self.ui.minutesEdit)
+            return
         if not values["next_step"]:
             self.show_error("Every contact ends with a next step: say what happens next and when.")
-            self.ui.nextStepEdit.setProperty("invalid", True)
-            self.ui.nextStepEdit.style().polish(self.ui.nextStepEdit)
-            self.ui.nextStepEdit.setFocus()
+            self._mark(self.ui.nextStepEdit)
             return
+        self._mark(None)
         nxt = values["next_step_on"]
         assert isinstance(nxt, date)
         try:

@@ -8,6 +8,8 @@ field whose label the message names is marked.
 
 Kinds: line, text, date, datetime, check, choice, int, section (a heading), password, datetext (typed
 YYYY-MM-DD or MM/DD/YYYY; empty = None), table (rows of text cells; `choices` = column titles).
+An int stays as typed (gui.inputs.NumberEdit): outside minimum..maximum, or not a whole number, the
+form says what is allowed and saves nothing. Tab leaves date and datetime fields.
 """
 
 from __future__ import annotations
@@ -32,12 +34,13 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
-    QSpinBox,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
+
+from cocm_desktop.gui.inputs import DateEdit, DateTimeEdit, InputProblem, NumberEdit
 
 
 @dataclass
@@ -51,6 +54,7 @@ class Field:
     hint: str = ""
     minimum: int = 0
     maximum: int = 600
+    unit: str = ""  # an int field's unit, named in its hint and message ("min"); minutes default to it
 
 
 def qdate(d: date) -> QDate:
@@ -244,13 +248,13 @@ class FormDialog(QDialog):
             w.setMaximumHeight(120)
             return w
         if f.kind == "date":
-            w = QDateEdit(self)
+            w = DateEdit(self)
             w.setCalendarPopup(True)
             w.setDisplayFormat("yyyy-MM-dd")
             w.setDate(qdate(f.value or date.today()))
             return w
         if f.kind == "datetime":
-            w = QDateTimeEdit(self)
+            w = DateTimeEdit(self)
             w.setCalendarPopup(True)
             w.setDisplayFormat("yyyy-MM-dd HH:mm")
             w.setDateTime(qdatetime(f.value or datetime.now().replace(second=0, microsecond=0)))
@@ -267,9 +271,10 @@ class FormDialog(QDialog):
                 w.setCurrentIndex(max(0, w.findData(f.value)))
             return w
         if f.kind == "int":
-            w = QSpinBox(self)
-            w.setRange(f.minimum, f.maximum)
-            w.setValue(int(f.value or 0))
+            unit = f.unit or ("min" if "minute" in f.label.lower() else "")
+            w = NumberEdit(self, minimum=f.minimum, maximum=f.maximum, label=f.label, unit=unit)
+            if f.value is not None:
+                w.setValue(int(f.value))
             return w
         w = QLineEdit(self)
         w.setText(f.value or "")
@@ -302,8 +307,11 @@ class FormDialog(QDialog):
                 out[f.name] = w.isChecked()
             elif isinstance(w, QComboBox):
                 out[f.name] = w.currentData()
-            elif isinstance(w, QSpinBox):
-                out[f.name] = w.value()
+            elif isinstance(w, NumberEdit):
+                try:
+                    out[f.name] = w.value()
+                except InputProblem as exc:  # nothing is saved until the number is one allowed
+                    raise FieldError(f.name, str(exc)) from None
             elif isinstance(w, QLineEdit):
                 out[f.name] = w.text().strip() or None
         return out

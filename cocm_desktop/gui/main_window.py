@@ -109,6 +109,9 @@ class MainWindow(QMainWindow):
         ui.actionOpenClinic.triggered.connect(self._open_clinic)
         ui.actionBackUp.triggered.connect(self._back_up)
         ui.actionAbout.triggered.connect(self._about)
+        ui.actionUserGuide.triggered.connect(lambda: self.show_help("guide"))
+        ui.actionShortcuts.triggered.connect(lambda: self.show_help("shortcuts"))
+        ui.actionWhereFiles.triggered.connect(lambda: self.show_help("files"))
         ui.actionCaseReviewPacket.triggered.connect(lambda: self.case_review.print_packet())
         ui.actionBillingReport.triggered.connect(self._billing_report)
         ui.actionMarkSubmitted.triggered.connect(self._mark_submitted)
@@ -528,6 +531,24 @@ class MainWindow(QMainWindow):
         request = ask_restore(self.ctx, self)
         if request is not None and self._confirm_leave("restore the backup"):
             self.restoreRequested.emit(request)
+
+    def show_help(self, which: str) -> QDialog:
+        """Help → the user guide, the keyboard shortcuts, or where the files and backups are."""
+        from cocm_desktop.gui.help import HelpDialog, files_html, guide_html, shortcuts_html
+        from cocm_desktop.services.backups import backup_folder, get_second_folder
+
+        if which == "files":
+            folder = backup_folder(self.ctx.db)
+            second = self.ctx.read(get_second_folder)
+            dialog = HelpDialog("Where are my files and backups?", files_html(self.ctx.db.path, folder, second),
+                                self, folder=folder)
+        elif which == "shortcuts":
+            dialog = HelpDialog("Keyboard shortcuts", shortcuts_html(self), self)
+        else:
+            dialog = HelpDialog("How collaborative care works here", guide_html(), self)
+        self.help_dialog = dialog
+        dialog.exec()
+        return dialog
 
     def _about(self) -> None:
         from cocm_desktop.gui.app import show_about

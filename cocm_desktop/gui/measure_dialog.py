@@ -1,6 +1,10 @@
 """PHQ-9 / GAD-7 entry, item by item: radio buttons 0–3 with the item text, the total and band
 shown live (computed by domain.instruments.score, never here), and the safety warning as soon as
 PHQ-9 item 9 is above 0. Keys 0–3 answer the next item, for fast entry from a paper form.
+
+The dialog opens with the focus on the answers, never on "Taken": digits typed for the answers
+must not re-date the measure (they did when the date field had the first focus). Tab leaves the
+date field (gui.inputs.DateTimeEdit), and a date other than today is said in words beside it.
 """
 
 from __future__ import annotations
@@ -8,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QKeyEvent, QShowEvent
 from PySide6.QtWidgets import QButtonGroup, QDialog, QLabel, QRadioButton, QWidget
 
 from cocm_desktop.domain import instruments as inst
@@ -36,7 +40,9 @@ class MeasureDialog(QDialog):
         ui.titleLabel.setText(instrument)
         ui.patientLabel.setText(patient_name)
         ui.stemLabel.setText(inst.STEMS[instrument])
-        ui.takenAtEdit.setDateTime(qdatetime(now or datetime.now().replace(second=0, microsecond=0)))
+        self._opened_at = now or datetime.now().replace(second=0, microsecond=0)
+        ui.takenAtEdit.setDateTime(qdatetime(self._opened_at))
+        ui.takenAtEdit.dateTimeChanged.connect(self._taken_changed)
         ui.safetyWarning.hide()
         ui.errorLabel.hide()
         is_phq = instrument == inst.PHQ9
@@ -75,6 +81,23 @@ class MeasureDialog(QDialog):
                 grid.addWidget(button, n + 1, score + 1, Qt.AlignmentFlag.AlignCenter)
             group.idClicked.connect(lambda _score, n=n: self._answered(n))
             self.groups.append(group)
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
+        super().showEvent(event)
+        # the answers have the focus, so the digits typed for them answer items
+        self.groups[self._cursor].buttons()[0].setFocus()
+
+    def _taken_changed(self) -> None:
+        taken = pydatetime(self.ui.takenAtEdit.dateTime())
+        days = (self._opened_at.date() - taken.date()).days
+        if days == 0:
+            text = ""
+        elif days > 0:
+            text = f"{days} day{'s' if days != 1 else ''} ago"
+        else:
+            text = "in the future"
+        self.ui.takenAtEdit.setToolTip(f"Taken {text}." if text else "Taken today.")
+        self.ui.takenAtLabel.setText(f"&Taken ({text})" if text else "&Taken")
 
     # ---- answers ---------------------------------------------------------------------------
     def answers(self) -> list[int | None]:

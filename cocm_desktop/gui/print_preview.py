@@ -173,8 +173,8 @@ class PdfPreviewDialog(QDialog):
         zoom_in.clicked.connect(lambda: self.preview.zoomIn())
         fit = QPushButton("Fit width", self)
         fit.clicked.connect(lambda: self.preview.setZoomMode(QPrintPreviewWidget.ZoomMode.FitToWidth))
-        for b in (zoom_out, zoom_in):
-            b.setFixedWidth(32)
+        for b in (zoom_out, zoom_in):  # square-ish, but never narrower than the style's padding needs
+            b.setMinimumWidth(b.sizeHint().height() + 8)
         self.print_button = QPushButton("Print\u2026", self)
         self.print_button.setDefault(True)
         self.print_button.clicked.connect(self.print_document)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from reportlab.platypus import Spacer
 
 from cocm_desktop.reports import pdf_common as pc
-from cocm_desktop.services.audit_report import AuditReport
+from cocm_desktop.services.audit_report import AuditReport, object_text
 
 
 def _printable(text: object) -> str:
@@ -55,7 +55,7 @@ def build_audit_pdf(report: AuditReport) -> bytes:
             _printable(r.username),
             _printable(r.action),
             _printable(r.patient_mrn or ""),
-            _printable(f"{r.object_type} {r.object_id}" if r.object_type else ""),
+            _printable(object_text(r)),
             _printable(r.summary or ""),
         ]
         for r in report.rows

@@ -368,6 +368,16 @@ def _appendix_table(bm: BillingMonth) -> pr.RowTable:
     )
 
 
+NPI_MISSING = "missing"
+
+
+def npi_text(g) -> str:  # type: ignore[no-untyped-def]
+    """The heading's NPI, or plainly that it is missing (claims need the billing practitioner's)."""
+    if g.practitioner_id is None:
+        return "no billing practitioner"
+    return f"NPI {g.npi}" if g.npi else "NPI missing: the claims need this practitioner's NPI"
+
+
 def _practitioner_totals(bm: BillingMonth, per_group: list[tuple[_Codes, _Codes]]) -> pr.RowTable:
     cols = [
         pr.Column("Billing practitioner", 140),
@@ -388,7 +398,7 @@ def _practitioner_totals(bm: BillingMonth, per_group: list[tuple[_Codes, _Codes]
             pr.Row(
                 [
                     who,
-                    g.npi or "",
+                    g.npi or pr.runs((NPI_MISSING, _BLOCK_TEXT)),
                     str(len(g.rows)),
                     str(billable),
                     str(blocked),
@@ -507,9 +517,7 @@ def render_pdf(bm: BillingMonth, *, submitted: Submission | None = None,
     # the rows, per practitioner
     for g, (g_totals, g_held) in zip(bm.groups, per_group, strict=True):
         story.append(PageBreak())
-        who = (
-            g.name + (f", {g.credentials}" if g.credentials else "") + (f"  ·  NPI {g.npi}" if g.npi else "")
-        )
+        who = g.name + (f", {g.credentials}" if g.credentials else "") + f"  ·  {npi_text(g)}"
         story.append(pc.heading(f"Billing practitioner: {who}", st))
         story.append(_practitioner_table(g, g_totals, g_held))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -39,6 +40,33 @@ class AuditRow:
     object_id: int | None
     summary: str | None
     detail: dict | None  # type: ignore[type-arg]
+
+
+# Records without an object id name what they are about by their action (the chain is never
+# rewritten, so old records are shown this way too).
+_SETTING_NAMES = {"policy.update": "Clinic policy", "policy.backup_folder": "Second backup folder"}
+_REPORT_NAMES = {"report.quality": "Quality check", "report.quality_pdf": "Quality report (PDF)",
+                 "report.billing": "Billing packet", "report.audit": "Audit report",
+                 "report.case_review": "Case-review packet"}
+_MONTH = re.compile(r"\b(\d{4}-\d{2})\b")
+
+
+def object_text(row: AuditRow) -> str:
+    """What a record is about, in words: "measure #12", "Clinic policy", "Quality check 2026-10"
+    (never "clinic_setting None")."""
+    kind = (row.object_type or "").replace("_", " ")
+    if row.object_id is not None:
+        return f"{kind} #{row.object_id}" if kind else f"#{row.object_id}"
+    if row.object_type == "clinic_setting":
+        return _SETTING_NAMES.get(row.action, "Clinic setting")
+    if row.object_type in ("report", "billing_month") or row.action.startswith("report."):
+        name = _REPORT_NAMES.get(row.action, "Billing packet" if row.object_type == "billing_month" else "Report")
+        month = (row.detail or {}).get("month") if isinstance(row.detail, dict) else None
+        if not month:
+            found = _MONTH.search(row.summary or "")
+            month = found.group(1) if found else None
+        return f"{name} {month}" if month else name
+    return kind.capitalize() if kind else ""
 
 
 @dataclass(frozen=True)
@@ -231,7 +259,7 @@ def audit_csv(report: AuditReport) -> bytes:
     w = safe_writer(buf)  # every cell: a leading = + - @ would run as a formula in a spreadsheet
     w.writerow(_CSV_HEADER)
     for r in report.rows:
-        obj = f"{r.object_type} {r.object_id}" if r.object_type else ""
+        obj = object_text(r)
         w.writerow(
             [
                 r.seq,

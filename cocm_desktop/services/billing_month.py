@@ -87,6 +87,7 @@ EXCLUSION_LABELS: dict[str, str] = {
     ExclusionReason.NOT_CARE_MANAGEMENT: "Clinician time, not care-manager work",
     ExclusionReason.NO_CONSENT: "No consent documented",
     ExclusionReason.BEFORE_CONSENT: "Before the consent date",
+    ExclusionReason.BEFORE_ENROLLMENT: "Before the enrollment date",
     ExclusionReason.OVERLAP: "Overlapping entries (counted once)",
 }
 SET_ASIDE = "other_program"

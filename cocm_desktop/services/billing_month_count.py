@@ -7,10 +7,11 @@ episode, excluded minutes by reason and the first counted day. It gives exactly 
 
 - The common case is tallied row by row: a stored entry within one local day is one piece whose
   minutes count in full or not at all (`whole_entry_exclusion`: role, billed elsewhere,
-  care-manager work, consent), in count_month's line and exclusion order.
+  care-manager work, consent, enrollment), in count_month's line and exclusion order.
 - A patient with any entry that an earlier entry of the same staff member overlaps (one sweep per
   staff member over the month's timed entries, all patients), or with an entry that is not within
-  one local day or is otherwise unusual, is counted by `count_month` with the staff members'
+  one local day or is otherwise unusual (a timer row of minutes and seconds, whose seconds the
+  month adds before rounding down), is counted by `count_month` with the staff members'
   `overlap_cover`.
 """
 
@@ -103,7 +104,8 @@ def count_patients(
                 entry_in(r, roles.get(r.staff_id, "unknown"), r.episode_id or _for_day(eps, r.local_date))
                 for r, *_ in mine
             ]
-            out[pid] = _from_count(count_month(ins, month, consent, cover=cover), staff)
+            enrolled = {e.id: e.enrolled_on for e in eps}
+            out[pid] = _from_count(count_month(ins, month, consent, cover=cover, enrolled=enrolled), staff)
         else:
             out[pid] = _tally(mine, eps, consent, staff)
     return out
@@ -129,6 +131,7 @@ def _for_day(eps: list, day: date) -> int | None:  # type: ignore[type-arg]
 
 
 _DAY = timedelta(days=1)
+_MINUTE = timedelta(minutes=1)
 _MIN = datetime.min
 _MIDNIGHT = datetime.min.time()
 
@@ -152,6 +155,7 @@ def _needs_count_month(entries: list[_Entry], month: Month) -> tuple[set[int], s
             or not first <= day <= last
             or e > datetime.combine(day + _DAY, _MIDNIGHT)
             or (minutes.__class__ is int and timedelta(minutes=minutes) > e - s)
+            or (r.source == "timer" and (e - s) % _MINUTE)  # seconds: the month adds them
         ):
             odd.add(r.patient_id)
         timed[r.staff_id].append((s, r.id, e, r.patient_id))
@@ -190,7 +194,9 @@ def _tally(entries: list[_Entry], eps: list, consent: date | None, staff: _Names
                 staff.names.get(staff_id, "?"),
                 staff.role_labels.get(staff_id, "?"),
             )
-        reason = _whole_entry_exclusion(person[0], r.billed_elsewhere, r.counts_as_care_management, day, consent)
+        episode_id = r.episode_id or (episode_for_day(eps, stored) if eps else None)
+        reason = _whole_entry_exclusion(person[0], r.billed_elsewhere, r.counts_as_care_management, day, consent,
+                                        _enrolled_on(eps, episode_id))
         why = None
         if reason is not None:
             counted = 0
@@ -200,7 +206,6 @@ def _tally(entries: list[_Entry], eps: list, consent: date | None, staff: _Names
         else:
             counted = minutes
         logged += minutes
-        episode_id = r.episode_id or (episode_for_day(eps, stored) if eps else None)
         line = LogLine(day, start, end, person[1], person[2], _activity(r.activity), r.source, minutes, counted, why)
         lines.append(((day, start or _MIN, str(entry_id)), line, episode_id))
     lines.sort(key=_first)
@@ -216,6 +221,15 @@ def _tally(entries: list[_Entry], eps: list, consent: date | None, staff: _Names
     for _, _, reason, minutes in excluded:
         by_reason[reason] = by_reason.get(reason, 0) + minutes
     return Tally(logged, first, by_episode, by_reason, tuple(line for _, line, _ in lines))
+
+
+def _enrolled_on(eps: list, episode_id: int | None) -> date | None:  # type: ignore[type-arg]
+    """The enrollment date of the entry's episode; None without one (time before enrollment)."""
+    if episode_id is not None:
+        for e in eps:
+            if e.id == episode_id:
+                return e.enrolled_on  # type: ignore[no-any-return]
+    return None
 
 
 def _first(item: tuple) -> tuple:  # type: ignore[type-arg]

@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 from sqlalchemy import and_, func, or_, select
@@ -114,6 +114,33 @@ def counts_fast(
     return consent is not None and day >= consent
 
 
+def _enrolled_by(eps: list, episode_id: int, day: date) -> bool:  # type: ignore[type-arg]
+    """Time before its episode's enrollment date does not count (domain.timelog, "before enrollment")."""
+    for e in eps:
+        if e.id == episode_id:
+            return e.enrolled_on <= day  # type: ignore[no-any-return]
+    return False
+
+
+def _seconds_patients(rows: list[TimeEntryRow]) -> set[int]:
+    """Patients with a timed row that is not whole minutes (a timer's seconds): `count_month` adds
+    the month's exact durations before rounding down."""
+    out: set[int] = set()
+    for r in rows:
+        if r.started_at is not None and r.ended_at is not None and r.patient_id not in out and _has_seconds(r):
+            out.add(r.patient_id)
+    return out
+
+
+def _has_seconds(r: TimeEntryRow) -> bool:
+    assert r.started_at is not None and r.ended_at is not None
+    span = r.ended_at - r.started_at
+    return span // _MINUTE == r.minutes and span % _MINUTE != timedelta(0)
+
+
+_MINUTE = timedelta(minutes=1)
+
+
 def _overlapping_patients(rows: list[TimeEntryRow]) -> set[int]:
     """Patients having a timed entry that overlaps another timed entry of the same staff member."""
     by_staff: dict[int, list[tuple[datetime, datetime, int]]] = defaultdict(list)
@@ -195,7 +222,7 @@ def billing_progress(
     # 2. this month's entries, row by row (served by the covering index on time_entry); other
     # patients' timed entries of the same staff can overlap ours: every timed row is read
     rows = time_reads.month_entries(conn, first, last, patients=patient_filter)
-    flagged = _overlapping_patients(rows)
+    flagged = _overlapping_patients(rows) | _seconds_patients(rows)
 
     # 3. the last earlier month with counted CoCM time, per episode, within the 6-month window:
     # the latest date with time by a counting role; it counts when on/after that episode's consent
@@ -238,7 +265,7 @@ def billing_progress(
             roles.get(r.staff_id, ""), r.billed_elsewhere, r.counts_as_care_management, r.local_date, consent_of.get(pid)
         ):
             eid = r.episode_id if r.episode_id is not None else episode_for_day(episodes_by_patient[pid], r.local_date)
-            if eid is not None:
+            if eid is not None and _enrolled_by(episodes_by_patient[pid], eid, r.local_date):
                 counted[pid][eid] += r.minutes
     if flagged:
         _count_exact(
@@ -406,7 +433,8 @@ def _count_exact(
             for r in mine
         ]
         result = count_month(
-            entries, Month.of(mine[0].local_date), consent_of.get(pid), other_patient_entries=others
+            entries, Month.of(mine[0].local_date), consent_of.get(pid), other_patient_entries=others,
+            enrolled={e.id: e.enrolled_on for e in eps},
         )
         for eid, minutes in result.counted_by_episode().items():
             if eid is not None:

@@ -4,6 +4,8 @@ Rules kept here (the counting rules live in domain.timelog):
 - A person logs their own time (`Permission.LOG_TIME`); the entry's staff member is the actor.
 - Stored rows are one local calendar day each: a span across midnight (or month end) is split
   with `domain.timelog.split_at_midnight`, the pieces share a `split_group`.
+- A timer's rows keep their exact start and end (seconds); `minutes` is each row's whole minutes
+  and a run under a minute is kept (0 min). The month adds the exact durations, then rounds down.
 - Refused with a plain message: minutes that are not a whole number, zero or negative, more than
   24 hours, a date or time in the future, an end before the start, an unknown activity, a patient
   or episode that does not exist (or does not belong together).
@@ -189,7 +191,10 @@ def write_span(
 ) -> list[TimeEntryView]:
     """Store running time (one or more segments of one timer run or one manual span), one row per
     segment per local day (split with domain.timelog.split_at_midnight), sharing a split_group.
-    Pieces under a minute are not stored. Validated by the callers; not audited here."""
+    A timer's pieces keep their exact clock span (seconds) and log its whole minutes; a piece under
+    a minute is stored too (0 min): the month adds exact durations before rounding down
+    (domain.timelog). A manual span's pieces under a minute are not stored. Validated by the
+    callers; not audited here."""
     group = str(uuid.uuid4())
     staff = session.get(User, actor.user_id)
     if staff is None:
@@ -199,7 +204,12 @@ def write_span(
     episodes: dict[date, int | None] = {}
     for start, end in segments:
         for piece in split_at_midnight(start, end):
-            if piece.minutes <= 0:
+            minutes = piece.minutes
+            if source == "timer":
+                if piece.end <= piece.start:
+                    continue
+                minutes = (piece.end - piece.start) // timedelta(minutes=1)  # its own span's minutes
+            elif minutes <= 0:
                 continue
             if piece.local_date not in episodes:
                 episodes[piece.local_date] = resolve_episode(
@@ -212,7 +222,7 @@ def write_span(
                 local_date=piece.local_date,
                 started_at=piece.start,
                 ended_at=piece.end,
-                minutes=piece.minutes,
+                minutes=minutes,
                 activity=activity,
                 source=source,
                 note=note,

@@ -277,10 +277,15 @@ def _finish(
     session.flush()
     minutes = sum(e.minutes for e in entries)
     days = len({e.local_date for e in entries})
-    if minutes == 0:
-        message = "Less than a minute: nothing logged."
+    seconds = _seconds(segs)
+    exact = f"{seconds // 60} min {seconds % 60} s"
+    if not entries:
+        message = "The timer did not run: nothing logged."
+    elif seconds < 60:
+        message = (f"{seconds} s logged: under a minute, kept exactly; the month adds exact times "
+                   "before rounding down to whole minutes.")
     else:
-        message = f"{minutes} min logged" + (f" ({days} days)." if days > 1 else ".")
+        message = f"{exact} logged" + (f" ({days} days)." if days > 1 else ".")
     record(
         session,
         actor,

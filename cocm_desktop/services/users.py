@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cocm_desktop.domain.actor import Actor
+from cocm_desktop.domain.npi import problem as npi_problem
 from cocm_desktop.domain.roles import Permission, Role
 from cocm_desktop.store.database import Database
 from cocm_desktop.store.keyslots import RekeyRefused, normalize_username
@@ -72,8 +73,8 @@ def add_staff_user(
     display_name = _clean_display_name(display_name)
     credentials = _optional_text(credentials, "Credentials", 64)
     npi = _optional_text(npi, "NPI", 10)
-    if npi is not None and not (npi.isascii() and npi.isdigit() and len(npi) == 10):
-        raise ValidationError("An NPI is exactly 10 digits.")
+    if npi is not None and (why := npi_problem(npi)) is not None:
+        raise ValidationError(why)
     with db.key_file_lock(), db.session() as s:  # key file lock first, as sign-in and re-key
         if s.scalar(select(User.id).where(User.username == name)) is not None:
             raise ValidationError(f"The username “{name}” is taken.")

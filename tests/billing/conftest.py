@@ -160,6 +160,7 @@ class Builder:
         billed_elsewhere: str | None = None,
         counts_as_cm: bool = True,
         deleted: bool = False,
+        source: str = "manual",
     ) -> int:
         """A stored row exactly as the time-log service writes it (for bulk history); `deleted`:
         soft-deleted as services.time_log does it."""
@@ -173,7 +174,7 @@ class Builder:
                 ended_at=end,
                 minutes=minutes,
                 activity=activity,
-                source="manual",
+                source=source,
                 billed_elsewhere=billed_elsewhere,
                 counts_as_care_management=counts_as_cm,
                 created_by_id=self.actors[staff].user_id,

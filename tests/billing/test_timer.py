@@ -119,12 +119,48 @@ def test_pause_is_not_logged(clinic, actors, patient) -> None:
     ]
 
 
-def test_under_a_minute_logs_nothing(clinic, actors, patient) -> None:
-    pid, _ = patient
+def test_under_a_minute_is_kept_and_the_month_adds_exact_durations(clinic, actors, patient) -> None:
+    """billing.md: no timed work is silently dropped; a month adds exact durations and rounds the
+    month's total down. Three 11 min 50 s runs and a 50 s run: 36 min 20 s → 36 min, 99492 reached
+    (the runs' whole minutes alone say 33, G2214), on the packet and in the registry alike."""
+    from cocm_desktop.services.billing_month import compute_billing_month
+    from cocm_desktop.services.billing_progress import billing_progress
+
+    pid, eid = patient
+    cm = actors["cm1"]
     with clinic.session() as s:
-        timer.start_timer(s, actors["cm1"], patient_id=pid, activity="outreach", now=T0)
-        result = timer.stop_timer(s, actors["cm1"], now=T0 + timedelta(seconds=50))
-    assert result.minutes == 0 and result.entries == () and "nothing logged" in result.message
+        timer.start_timer(s, cm, patient_id=pid, activity="outreach", now=T0)
+        short = timer.stop_timer(s, cm, now=T0 + timedelta(seconds=50))
+    assert len(short.entries) == 1 and short.entries[0].minutes == 0
+    assert short.message.startswith("50 s logged: under a minute, kept exactly")
+    with clinic.session() as s:
+        (row,) = s.scalars(select(TimeEntry))
+        assert (row.started_at, row.ended_at, row.minutes) == (T0, T0 + timedelta(seconds=50), 0)
+        for n in range(3):
+            start = T0 + timedelta(hours=n + 1)
+            timer.start_timer(s, cm, patient_id=pid, activity="follow_up_contact", now=start)
+            stopped = timer.stop_timer(s, cm, now=start + timedelta(minutes=11, seconds=50))
+            assert stopped.message == "11 min 50 s logged."
+    now = T0 + timedelta(days=4)
+    with clinic.session() as s:
+        for exact in (False, True):
+            bm = compute_billing_month(s, T0.date(), now=now, today=now.date(), exact=exact)
+            (r,) = [r for r in bm.rows if r.patient_id == pid]
+            assert (r.logged_minutes, r.counted_minutes, r.excluded_minutes) == (36, 36, 0)
+            assert sum(line.logged_minutes for line in r.time_log) == 36
+            assert r.codes == (("99492", 1),)
+        assert billing_progress(s, T0.date(), [eid])[eid].minutes == 36
+
+
+def test_a_timer_across_midnight_keeps_its_seconds_on_both_days(clinic, actors, patient) -> None:
+    pid, _ = patient
+    cm = actors["cm1"]
+    start = datetime(2026, 11, 20, 23, 59, 30)
+    with clinic.session() as s:
+        timer.start_timer(s, cm, patient_id=pid, activity="outreach", now=start)
+        result = timer.stop_timer(s, cm, now=start + timedelta(minutes=1))
+    spans = [(e.local_date, e.ended_at - e.started_at, e.minutes) for e in result.entries]
+    assert spans == [(date(2026, 11, 20), timedelta(seconds=30), 0), (date(2026, 11, 21), timedelta(seconds=30), 0)]
 
 
 def test_lead_cannot_run_a_timer_and_bad_activity_is_refused(clinic, actors, patient) -> None:

@@ -129,6 +129,23 @@ def test_timer_across_consent_midnight_counts_only_from_consent_day() -> None:
     assert result.first_counted_date == CONSENT
 
 
+def test_time_before_enrollment_or_without_an_episode_is_excluded_with_its_reason() -> None:
+    """After consent but before the enrollment date (or on no episode's day): logged, excluded,
+    and not the month's first counted minute."""
+    entries = [
+        manual(1, date(2026, 11, 5), 20, episode_id=None),  # no episode covers the day
+        manual(2, date(2026, 11, 6), 15, episode_id=9),  # its episode starts on the 10th
+        manual(3, date(2026, 11, 12), 25, episode_id=9),
+    ]
+    result = count_month(entries, NOV, CONSENT, enrolled={9: date(2026, 11, 10)})
+    assert (result.logged_minutes, result.counted_minutes) == (60, 25)
+    assert result.excluded_by_reason() == {ExclusionReason.BEFORE_ENROLLMENT: 35}
+    assert result.first_counted_date == date(2026, 11, 12)
+    assert "2026-11-10" in result.exclusions[1].text and "No episode" in result.exclusions[0].text
+    # without enrollment dates the old contract holds (callers that check episodes elsewhere)
+    assert count_month(entries, NOV, CONSENT).counted_minutes == 60
+
+
 def test_no_consent_excludes_everything() -> None:
     result = count_month([manual(1, date(2026, 11, 5), 40)], NOV, None)
     assert result.counted_minutes == 0
@@ -407,3 +424,26 @@ def test_one_person_never_counts_more_than_the_clock(entries: list[TimeEntryIn])
                 reach = b
         counted = sum(line.counted_minutes for line in result.lines if line.local_date == day)
         assert counted <= union // timedelta(minutes=1) + len(spans)  # per-piece floor shares
+
+
+def test_a_month_adds_timer_seconds_before_rounding_down() -> None:
+    """billing.md: the timer keeps its exact duration; the month adds exact durations and rounds
+    the total down. 3 × 10 min 40 s + 40 s = 32 min 40 s → 32 min (whole minutes per run: 30)."""
+    runs = [timed(n, dt(10 + n, 9), dt(10 + n, 9, 10, 40)) for n in range(3)]
+    runs.append(timed(9, dt(14, 9), dt(14, 9, 0, 40)))
+    result = count_month(runs, NOV, CONSENT)
+    assert (result.logged_minutes, result.counted_minutes, result.excluded_minutes) == (32, 32, 0)
+    assert [line.logged_seconds for line in result.lines] == [640, 640, 640, 40]
+    # a manual entry of whole minutes keeps exactly its minutes beside them
+    both = count_month([*runs, manual(20, date(2026, 11, 20), 15)], NOV, CONSENT)
+    assert both.counted_minutes == 47 and both.lines[-1].counted_minutes == 15
+
+
+def test_excluded_timer_seconds_add_up_with_a_reason() -> None:
+    """Before consent 40 s + 40 s, after it 30 s: logged ⌊110 s⌋ = 1 min, counted 0, excluded 1
+    (before consent); counted + excluded = logged."""
+    runs = [timed(1, dt(1, 9), dt(1, 9, 0, 40)), timed(2, dt(1, 10), dt(1, 10, 0, 40)),
+            timed(3, dt(3, 9), dt(3, 9, 0, 30))]
+    result = count_month(runs, NOV, CONSENT)
+    assert (result.logged_minutes, result.counted_minutes) == (1, 0)
+    assert result.excluded_by_reason() == {ExclusionReason.BEFORE_CONSENT: 1}

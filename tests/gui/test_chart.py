@@ -88,7 +88,7 @@ def test_contact_needs_next_step_then_is_saved(open_window, demo_path, wait_idle
     dialog = ContactDialog(w.ctx, episode_id=row.episode_id, patient_id=row.patient_id, parent=w,
                            now=datetime.now().replace(second=0, microsecond=0))
     dialog.ui.summaryEdit.setPlainText("Sleeping better; walked three times this week.")
-    dialog.ui.minutesSpin.setValue(15)
+    dialog.ui.minutesEdit.setValue(15)
     dialog.save()
     assert dialog.result_value is None
     assert "next step" in dialog.ui.errorLabel.text()

@@ -11,7 +11,6 @@ from PySide6.QtCore import QSortFilterProxyModel, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
-    QDateEdit,
     QDialog,
     QFileDialog,
     QHBoxLayout,
@@ -29,9 +28,11 @@ from cocm_desktop.gui.admin._common import _heading
 from cocm_desktop.gui.context import AppContext
 from cocm_desktop.gui.errors import show_error
 from cocm_desktop.gui.form_dialog import qdate
+from cocm_desktop.gui.inputs import DateEdit
 from cocm_desktop.gui.registry_model import SortRole
 from cocm_desktop.gui.table_model import Col, RecordTableModel
 from cocm_desktop.gui.worker import BusyOverlay, run_in_background
+from cocm_desktop.services.audit_report import object_text
 
 AUDIT_FAMILIES = [
     ("All actions", None), ("Sign-in (login)", "login"), ("Lock / unlock (session)", "session"),
@@ -49,8 +50,7 @@ _AUDIT_COLUMNS = (
     Col("User", lambda r: r.username),
     Col("Action", lambda r: r.action),
     Col("Patient MRN", lambda r: r.patient_mrn or ""),
-    Col("Object", lambda r: f"{r.object_type} {r.object_id}" if r.object_type else "",
-        sort=lambda r: r.object_type or ""),
+    Col("Object", object_text, sort=object_text),
     Col("Summary", lambda r: r.summary or "", tip=lambda r: r.summary or None),
 )
 
@@ -73,8 +73,8 @@ class AuditReportDialog(QDialog):
         layout.addWidget(_heading("Audit report", self))
         filters = QHBoxLayout()
         today = date.today()
-        self.start = QDateEdit(qdate(today - timedelta(days=7)), self)
-        self.end = QDateEdit(qdate(today), self)
+        self.start = DateEdit(qdate(today - timedelta(days=7)), self)
+        self.end = DateEdit(qdate(today), self)
         for w in (self.start, self.end):
             w.setCalendarPopup(True)
             w.setDisplayFormat("yyyy-MM-dd")

@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QScrollArea,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -25,6 +24,7 @@ from PySide6.QtWidgets import (
 from cocm_desktop.gui.admin._common import _heading
 from cocm_desktop.gui.context import AppContext
 from cocm_desktop.gui.errors import describe, is_expected
+from cocm_desktop.gui.inputs import InputProblem, NumberEdit
 
 
 class PolicyDialog(QDialog):
@@ -57,24 +57,25 @@ class PolicyDialog(QDialog):
         form = QFormLayout(body)
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         form.setVerticalSpacing(6)
-        self.spins: dict[str, QSpinBox] = {}
+        self.spins: dict[str, NumberEdit] = {}
         for f in self.fields:
-            spin = QSpinBox(body)
+            spin = NumberEdit(body, minimum=f.minimum, maximum=f.maximum, label=f.label, unit=f.unit)
             spin.setObjectName(f"policy_{f.name}")
-            spin.setRange(f.minimum, f.maximum)
             spin.setValue(getattr(current, f.name))
-            spin.setSuffix(f"  {f.unit}")
             tip = f"{f.description}\nAllowed: {f.minimum}–{f.maximum} {f.unit}. Default: {f.default}."
             spin.setToolTip(tip)
-            spin.setFixedWidth(150)
+            spin.setFixedWidth(110)
             label = QLabel(f.label, body)
             label.setToolTip(tip)
-            spin.valueChanged.connect(lambda _v, name=f.name: self._changed(name))
+            spin.textChanged.connect(lambda _v, name=f.name: self._changed(name))
             self.spins[f.name] = spin
             row = QWidget(body)
             rl = QHBoxLayout(row)
             rl.setContentsMargins(0, 0, 0, 0)
             rl.addWidget(spin)
+            unit = QLabel(f.unit, row)
+            unit.setMinimumWidth(unit.fontMetrics().horizontalAdvance("minutes") + 6)
+            rl.addWidget(unit)
             about = QLabel(f.description, row)
             about.setProperty("role", "muted")
             about.setWordWrap(True)
@@ -101,7 +102,7 @@ class PolicyDialog(QDialog):
         buttons.accepted.connect(self.save)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
-        self._initial = {name: spin.value() for name, spin in self.spins.items()}
+        self._initial = {name: int(spin.text()) for name, spin in self.spins.items()}
 
     def _backup_row(self, context: AppContext) -> QWidget:
         """Where automatic backups go, and the optional second folder they are copied to."""
@@ -145,12 +146,13 @@ class PolicyDialog(QDialog):
 
     def _changed(self, name: str) -> None:
         spin = self.spins[name]
-        modified = spin.value() != self._initial.get(name, spin.value())
+        modified = spin.text().strip() != str(self._initial.get(name, ""))
         font = spin.font()
         font.setBold(modified)
         spin.setFont(font)
 
     def values(self) -> dict[str, int]:
+        """Every setting as typed; InputProblem names the first one that is not allowed."""
         return {name: spin.value() for name, spin in self.spins.items()}
 
     def changes(self) -> dict[str, int]:
@@ -179,7 +181,13 @@ class PolicyDialog(QDialog):
         from cocm_desktop.services.backups import set_second_folder
         from cocm_desktop.services.policy import update_policy
 
-        changes = self.changes()
+        try:
+            changes = self.changes()
+        except InputProblem as exc:  # nothing saved until every number is one allowed
+            self.error.setText(str(exc))
+            self.error.show()
+            self._mark(str(exc))
+            return
         folder = self.second_folder.text().strip()
         if not changes and folder == self._second_initial:
             self.accept()

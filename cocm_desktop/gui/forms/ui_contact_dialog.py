@@ -3,7 +3,7 @@
 ################################################################################
 ## Form generated from reading UI file 'contact_dialog.ui'
 ##
-## Created by: Qt User Interface Compiler version 6.12.0
+## Created by: Qt User Interface Compiler version 6.11.3
 ##
 ## WARNING! All changes made in this file will be lost when recompiling UI file!
 ################################################################################
@@ -15,11 +15,12 @@ from PySide6.QtGui import (QBrush, QColor, QConicalGradient, QCursor,
     QFont, QFontDatabase, QGradient, QIcon,
     QImage, QKeySequence, QLinearGradient, QPainter,
     QPalette, QPixmap, QRadialGradient, QTransform)
-from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QDateEdit,
-    QDateTimeEdit, QDialog, QFormLayout, QGroupBox,
-    QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit,
-    QPushButton, QSizePolicy, QSpacerItem, QSpinBox,
-    QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QDialog,
+    QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+    QLineEdit, QPlainTextEdit, QPushButton, QSizePolicy,
+    QSpacerItem, QVBoxLayout, QWidget)
+
+from cocm_desktop.gui.inputs import (DateEdit, DateTimeEdit, NumberEdit)
 
 class Ui_ContactDialog(object):
     def setupUi(self, ContactDialog):
@@ -61,7 +62,7 @@ class Ui_ContactDialog(object):
 
         self.form.setWidget(0, QFormLayout.ItemRole.LabelRole, self.contactAtLabel)
 
-        self.contactAt = QDateTimeEdit(ContactDialog)
+        self.contactAt = DateTimeEdit(ContactDialog)
         self.contactAt.setObjectName(u"contactAt")
         self.contactAt.setDisplayFormat(u"yyyy-MM-dd HH:mm")
         self.contactAt.setCalendarPopup(True)
@@ -147,16 +148,15 @@ class Ui_ContactDialog(object):
 
         self.form.setWidget(8, QFormLayout.ItemRole.FieldRole, self.questionEdit)
 
-        self.minutesSpinLabel = QLabel(ContactDialog)
-        self.minutesSpinLabel.setObjectName(u"minutesSpinLabel")
+        self.minutesEditLabel = QLabel(ContactDialog)
+        self.minutesEditLabel.setObjectName(u"minutesEditLabel")
 
-        self.form.setWidget(9, QFormLayout.ItemRole.LabelRole, self.minutesSpinLabel)
+        self.form.setWidget(9, QFormLayout.ItemRole.LabelRole, self.minutesEditLabel)
 
-        self.minutesSpin = QSpinBox(ContactDialog)
-        self.minutesSpin.setObjectName(u"minutesSpin")
-        self.minutesSpin.setMaximum(600)
+        self.minutesEdit = NumberEdit(ContactDialog)
+        self.minutesEdit.setObjectName(u"minutesEdit")
 
-        self.form.setWidget(9, QFormLayout.ItemRole.FieldRole, self.minutesSpin)
+        self.form.setWidget(9, QFormLayout.ItemRole.FieldRole, self.minutesEdit)
 
 
         self.outerLayout.addLayout(self.form)
@@ -182,7 +182,7 @@ class Ui_ContactDialog(object):
 
         self.nextForm.setWidget(1, QFormLayout.ItemRole.LabelRole, self.nextDateLabel)
 
-        self.nextDateEdit = QDateEdit(self.nextStepBox)
+        self.nextDateEdit = DateEdit(self.nextStepBox)
         self.nextDateEdit.setObjectName(u"nextDateEdit")
         self.nextDateEdit.setDisplayFormat(u"yyyy-MM-dd")
         self.nextDateEdit.setCalendarPopup(True)
@@ -231,7 +231,7 @@ class Ui_ContactDialog(object):
         self.skillEditLabel.setBuddy(self.skillEdit)
         self.summaryEditLabel.setBuddy(self.summaryEdit)
         self.questionEditLabel.setBuddy(self.questionEdit)
-        self.minutesSpinLabel.setBuddy(self.minutesSpin)
+        self.minutesEditLabel.setBuddy(self.minutesEdit)
         self.nextStepLabel.setBuddy(self.nextStepEdit)
         self.nextDateLabel.setBuddy(self.nextDateEdit)
 #endif // QT_CONFIG(shortcut)
@@ -257,8 +257,7 @@ class Ui_ContactDialog(object):
         self.questionEditLabel.setText(QCoreApplication.translate("ContactDialog", u"&Question for the\n"
 "psychiatric consultant", None))
         self.questionEdit.setPlaceholderText(QCoreApplication.translate("ContactDialog", u"Optional: puts the patient on the next case-review agenda", None))
-        self.minutesSpinLabel.setText(QCoreApplication.translate("ContactDialog", u"M&inutes", None))
-        self.minutesSpin.setSuffix(QCoreApplication.translate("ContactDialog", u" min", None))
+        self.minutesEditLabel.setText(QCoreApplication.translate("ContactDialog", u"M&inutes", None))
         self.nextStepBox.setTitle(QCoreApplication.translate("ContactDialog", u"Next step (every contact ends with one)", None))
         self.nextStepLabel.setText(QCoreApplication.translate("ContactDialog", u"&Next step *", None))
         self.nextStepEdit.setPlaceholderText(QCoreApplication.translate("ContactDialog", u"e.g. Follow-up call: check sleep and side effects", None))

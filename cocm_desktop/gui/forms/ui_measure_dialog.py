@@ -3,7 +3,7 @@
 ################################################################################
 ## Form generated from reading UI file 'measure_dialog.ui'
 ##
-## Created by: Qt User Interface Compiler version 6.12.0
+## Created by: Qt User Interface Compiler version 6.11.3
 ##
 ## WARNING! All changes made in this file will be lost when recompiling UI file!
 ################################################################################
@@ -15,10 +15,11 @@ from PySide6.QtGui import (QBrush, QColor, QConicalGradient, QCursor,
     QFont, QFontDatabase, QGradient, QIcon,
     QImage, QKeySequence, QLinearGradient, QPainter,
     QPalette, QPixmap, QRadialGradient, QTransform)
-from PySide6.QtWidgets import (QApplication, QComboBox, QDateTimeEdit, QDialog,
-    QGridLayout, QHBoxLayout, QLabel, QPushButton,
-    QScrollArea, QSizePolicy, QSpacerItem, QVBoxLayout,
-    QWidget)
+from PySide6.QtWidgets import (QApplication, QComboBox, QDialog, QGridLayout,
+    QHBoxLayout, QLabel, QPushButton, QScrollArea,
+    QSizePolicy, QSpacerItem, QVBoxLayout, QWidget)
+
+from cocm_desktop.gui.inputs import DateTimeEdit
 
 class Ui_MeasureDialog(object):
     def setupUi(self, MeasureDialog):
@@ -54,7 +55,7 @@ class Ui_MeasureDialog(object):
 
         self.titleRow.addWidget(self.takenAtLabel)
 
-        self.takenAtEdit = QDateTimeEdit(MeasureDialog)
+        self.takenAtEdit = DateTimeEdit(MeasureDialog)
         self.takenAtEdit.setObjectName(u"takenAtEdit")
         self.takenAtEdit.setDisplayFormat(u"yyyy-MM-dd HH:mm")
         self.takenAtEdit.setCalendarPopup(True)
