@@ -251,7 +251,8 @@ def test_a_month_with_only_time_that_never_counts_is_no_service_month(clinic, bu
     """May has only an entry that never counts, September and October have counted time: October
     is the second month of a billing episode that began in September (were May counted, it would
     be the sixth). One patient with one episode: the day-list path, not the grouped one."""
-    staff, minutes, kw = NEVER_COUNTS[kind]
+    staff, minutes, shared = NEVER_COUNTS[kind]
+    kw = dict(shared)  # popped below: the table itself stays as written for the next run
     pid = build.patient()
     enrolled = date(2026, 5, 20)
     eid = build.episode(pid, enrolled_on=enrolled, consent_on=date(2026, 5, 1))
