@@ -249,7 +249,8 @@ def compute_billing_month(
         scope.intersection_update(only_patients)
     patients = {
         r[0]: _Patient(r[0], r[1], r[2], r[3], day(r[4]), r[5], r[6])
-        for r in plain_rows(conn, select(*_PATIENT_COLUMNS))
+        # a patient entered twice and voided is on no packet (its time was voided with it)
+        for r in plain_rows(conn, select(*_PATIENT_COLUMNS).where(Patient.voided_at.is_(None)))
         if r[0] in scope
     }
     if not patients:

@@ -44,7 +44,7 @@ def month_facts(conn, month: Month) -> Facts:  # type: ignore[no-untyped-def]
     f = Facts()
     start = datetime.combine(month.first_day, datetime.min.time())
     end = datetime.combine((month + 1).first_day, datetime.min.time())
-    f.care_plan = {eid for (eid,) in plain_rows(conn, select(CarePlanVersion.episode_id).distinct())}
+    f.care_plan = {eid for (eid,) in plain_rows(conn, select(CarePlanVersion.episode_id).where(CarePlanVersion.voided_at.is_(None)).distinct())}
     f.contacts = dict(
         plain_rows(  # type: ignore[arg-type]
             conn,

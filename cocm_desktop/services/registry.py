@@ -124,7 +124,9 @@ def _scope(
     episode_ids: Iterable[int] | None,
 ):  # type: ignore[no-untyped-def]
     """WHERE conditions on Episode (joined with Patient and the two users) for the rows wanted."""
-    conds = [Episode.status != "closed", Episode.enrolled_on <= today]
+    conds = [Episode.status != "closed", Episode.enrolled_on <= today,
+             # a patient entered twice and voided leaves the registry (a few rows at most: no join)
+             Episode.patient_id.not_in(select(Patient.id).where(Patient.voided_at.is_not(None)))]
     if care_manager_id is not None:
         conds.append(Episode.care_manager_id == care_manager_id)
     if status:

@@ -83,17 +83,17 @@ def compute(
         reviews[eid].append(to_day(on).isoformat())  # type: ignore[union-attr]
     referrals = dict(conn.execute(
         select(Referral.episode_id, raw(func.min(Referral.referred_on)))
-        .where(Referral.episode_id.in_(scope), Referral.status.in_(("sent", "scheduled")))
+        .where(Referral.episode_id.in_(scope), Referral.status.in_(("sent", "scheduled")), Referral.voided_at.is_(None))
         .group_by(Referral.episode_id)).all())
     risks = dict(conn.execute(
         select(RiskEvent.episode_id, raw(func.min(RiskEvent.opened_at)))
-        .where(RiskEvent.episode_id.in_(scope), RiskEvent.outcome.is_(None))
+        .where(RiskEvent.episode_id.in_(scope), RiskEvent.outcome.is_(None), RiskEvent.voided_at.is_(None))
         .group_by(RiskEvent.episode_id)).all())
     consents = set(conn.execute(
         select(Consent.episode_id).where(Consent.episode_id.in_(scope), Consent.patient_agrees.is_(True))
         .distinct()).scalars())
     plans = set(conn.execute(
-        select(CarePlanVersion.episode_id).where(CarePlanVersion.episode_id.in_(scope)).distinct()).scalars())
+        select(CarePlanVersion.episode_id).where(CarePlanVersion.episode_id.in_(scope), CarePlanVersion.voided_at.is_(None)).distinct()).scalars())
     from .billing_progress import billing_progress
 
     billing = billing_progress(session, month, ids)
@@ -251,7 +251,7 @@ def _recommendation_facts(session: Session, scope) -> dict[int, tuple]:  # type:
             raw(func.min(case((Recommendation.state.in_(("approved", "modified")), Recommendation.decided_at)))),
             func.count(case((Recommendation.state != "closed", 1))),
         )
-        .where(Recommendation.episode_id.in_(scope))
+        .where(Recommendation.episode_id.in_(scope), Recommendation.voided_at.is_(None))
         .group_by(Recommendation.episode_id)
     )
     return {row[0]: tuple(row[1:]) for row in session.connection().execute(q).all()}
