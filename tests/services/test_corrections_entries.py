@@ -29,7 +29,15 @@ from cocm_desktop.services.common import ValidationError
 from cocm_desktop.services.corrections import corrections_for_patient
 from cocm_desktop.services.registry import build_registry
 from cocm_desktop.services.worklists import WorkKind, worklist
-from cocm_desktop.store.models import AuditRecord, Correction, Measure, Patient, Referral, RiskEvent, TimeEntry
+from cocm_desktop.store.models import (
+    AuditRecord,
+    Correction,
+    Measure,
+    Patient,
+    Referral,
+    RiskEvent,
+    TimeEntry,
+)
 
 from .conftest import NOW, TODAY, at
 
