@@ -132,12 +132,15 @@ def amend_referral(
     session: Session, actor: Actor, referral_id: int, *, reason: str, now: datetime | None = None,
     **changes: Any,
 ) -> ReferralView:
-    """Correct a referral's recipient, reason, date, status, date seen or note (keywords as the
-    fields). Unlike `update_referral` (the referral moving along), a correction may put back a
-    status set by mistake; the result must still be a consistent referral."""
+    """Correct a referral's recipient, reason (`referral_reason`: `reason` is the correction's),
+    date, status, date seen or note (keywords as the fields). Unlike `update_referral` (the
+    referral moving along), a correction may put back a status set by mistake; the result must
+    still be a consistent referral."""
     row, episode = _correctable(session, actor, referral_id)
     why = reason_of(reason, CorrectionAction.AMEND)
     now = now or local_now()
+    if "referral_reason" in changes:
+        changes["reason"] = changes.pop("referral_reason")
     unknown = sorted(set(changes) - set(_AMENDABLE))
     if unknown:
         raise ValidationError(f"A referral has no field {unknown[0]!r}.")
