@@ -17,12 +17,11 @@ from cocm_desktop.store.models import Base
 
 
 def test_an_older_clinic_upgrades_and_names_who_was_notified(demo_path: Path) -> None:
-    with Database.open(demo_path, "lead", "demo") as db:
-        with db.engine.begin() as conn:
-            command.downgrade(migrate.alembic_config(conn), "0012_audit_signatures")
-            assert "notified_clinician_id" not in {c["name"] for c in inspect(conn).get_columns("risk_event")}
-            assert "voided_at" not in {c["name"] for c in inspect(conn).get_columns("patient")}
-            conn.execute(text("UPDATE episode SET created_by_id = urgent_risk_ruled_out_by_id WHERE id = 1"))
+    with Database.open(demo_path, "lead", "demo") as db, db.engine.begin() as conn:
+        command.downgrade(migrate.alembic_config(conn), "0012_audit_signatures")
+        assert "notified_clinician_id" not in {c["name"] for c in inspect(conn).get_columns("risk_event")}
+        assert "voided_at" not in {c["name"] for c in inspect(conn).get_columns("patient")}
+        conn.execute(text("UPDATE episode SET created_by_id = urgent_risk_ruled_out_by_id WHERE id = 1"))
     with Database.open(demo_path, "cm1", "demo") as db:  # opening upgrades (after a backup)
         with db.engine.connect() as conn:
             assert migrate.current_revision(conn) == migrate.head_revision()
