@@ -22,18 +22,18 @@ def test_an_older_clinic_upgrades_and_names_who_was_notified(demo_path: Path) ->
         assert "notified_clinician_id" not in {c["name"] for c in inspect(conn).get_columns("risk_event")}
         assert "voided_at" not in {c["name"] for c in inspect(conn).get_columns("patient")}
         conn.execute(text("UPDATE episode SET created_by_id = urgent_risk_ruled_out_by_id WHERE id = 1"))
-    with Database.open(demo_path, "cm1", "demo") as db:  # opening upgrades (after a backup)
-        with db.engine.connect() as conn:
-            assert migrate.current_revision(conn) == migrate.head_revision()
-            assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
-            unnamed = conn.execute(text("SELECT count(*) FROM risk_event WHERE clinician_notified = 1 AND "
-                                        "(notified_clinician_id IS NULL OR notified_at IS NULL)")).scalar()
-            named = conn.execute(text(
-                "SELECT count(*) FROM risk_event r JOIN episode e ON e.id = r.episode_id WHERE "
-                "r.notified_clinician_id = e.treating_clinician_id AND r.notified_at = r.opened_at")).scalar()
-            assert unnamed == 0 and named > 0
-            assert conn.execute(text("SELECT risk_rule_out_attested_by_id = urgent_risk_ruled_out_by_id "
-                                     "FROM episode WHERE id = 1")).scalar() == 1
-            assert conn.execute(text("SELECT count(*) FROM recommendation WHERE state IN "
-                                     "('approved', 'modified', 'declined') AND decision IS NOT state")).scalar() == 0
-            assert conn.execute(text("SELECT count(*) FROM patient WHERE voided_at IS NOT NULL")).scalar() == 0
+    # opening upgrades (after a backup)
+    with Database.open(demo_path, "cm1", "demo") as db, db.engine.connect() as conn:
+        assert migrate.current_revision(conn) == migrate.head_revision()
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        unnamed = conn.execute(text("SELECT count(*) FROM risk_event WHERE clinician_notified = 1 AND "
+                                    "(notified_clinician_id IS NULL OR notified_at IS NULL)")).scalar()
+        named = conn.execute(text(
+            "SELECT count(*) FROM risk_event r JOIN episode e ON e.id = r.episode_id WHERE "
+            "r.notified_clinician_id = e.treating_clinician_id AND r.notified_at = r.opened_at")).scalar()
+        assert unnamed == 0 and named > 0
+        assert conn.execute(text("SELECT risk_rule_out_attested_by_id = urgent_risk_ruled_out_by_id "
+                                 "FROM episode WHERE id = 1")).scalar() == 1
+        assert conn.execute(text("SELECT count(*) FROM recommendation WHERE state IN "
+                                 "('approved', 'modified', 'declined') AND decision IS NOT state")).scalar() == 0
+        assert conn.execute(text("SELECT count(*) FROM patient WHERE voided_at IS NOT NULL")).scalar() == 0
