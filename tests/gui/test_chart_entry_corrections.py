@@ -88,13 +88,17 @@ def test_risk_event_does_not_close_with_the_safety_plan_unticked_until_a_reason_
     w = open_window(demo_path, "cm1")
     with w.ctx.db.session() as s:
         ev, pid = s.execute(select(RiskEvent, Episode.patient_id).join(Episode, Episode.id == RiskEvent.episode_id)
-                            .where(RiskEvent.outcome.is_(None), RiskEvent.safety_plan_done.is_(False))).first()
+                            .where(RiskEvent.outcome.is_(None), RiskEvent.voided_at.is_(None),
+                                   RiskEvent.safety_plan_done.is_(False), Episode.status != "closed")
+                            .order_by(RiskEvent.id)).first()
         ev_id = ev.id
     w.open_chart(pid)
     wait_idle()
     assert w.chart.banner.isVisible() and "notified" in w.chart.banner_text.text()
-    w.chart.banner_outcome.click()
-    dialog = auto_dialogs.dialogs[-1]
+    assert w.chart.chart.open_risk[0].id == ev_id
+    assert w.chart.banner_outcome.isEnabled(), w.chart.banner_outcome.toolTip()
+    qtbot.mouseClick(w.chart.banner_outcome, Qt.MouseButton.LeftButton)
+    dialog = next(d for d in auto_dialogs.dialogs if d.windowTitle() == "Risk event outcome")
     assert dialog.windowTitle() == "Risk event outcome"
     dialog.widgets["outcome"].setPlainText("No intent; crisis line given")
     dialog.ok_button.click()  # the reasons for the unticked steps are required
