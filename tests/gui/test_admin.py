@@ -68,12 +68,13 @@ def test_users_add_with_matching_passwords_and_change_role(open_window, clinic_p
 
     from cocm_desktop.gui.form_dialog import FormDialog
 
-    original = FormDialog.exec
     FormDialog.exec = fill_and_ok  # type: ignore[method-assign]
     try:
         d.add_user()
     finally:
-        FormDialog.exec = original  # type: ignore[method-assign]
+        # inherit QDialog.exec again (copying it back would pin this test's patched exec, and its
+        # dialog log, on FormDialog for every later test)
+        del FormDialog.exec
     assert "not the same" in captured["error"] and captured["invalid"] == ["password_again"]
     assert "cm3" in {u.username for u in d.model.users}
     assert d.selected().username == "cm3" and "Sam Ortiz added" in d.status.text()
