@@ -114,6 +114,9 @@ class ClinicHistory:
         eid = r.add(Episode, patient_id=pid, program=program, status="enrolled", enrolled_on=enrolled,
                     primary_scale=scale, treating_clinician_id=doc, care_manager_id=cm,
                     urgent_risk_ruled_out=True, urgent_risk_ruled_out_by_id=doc,
+                    # the clinician confirmed the rule-out the care manager recorded (a few still pending)
+                    risk_rule_out_attested_by_id=None if n % 47 == 5 else doc,
+                    risk_rule_out_attested_at=None if n % 47 == 5 else datetime.combine(enrolled, time(17, 5)),
                     initiating_visit_required=needs_iv,
                     initiating_visit_on=None if (not needs_iv or iv_missing) else enrolled - timedelta(days=rng.randint(0, 6)),
                     history=rng.choice(("Two prior depressive episodes; first at 30.", "No prior treatment.",
@@ -312,7 +315,9 @@ class ClinicHistory:
         self.review_wishes.append((at.date(), eid, "safety", None, "safety"))
         self.rows.add(RiskEvent, episode_id=eid, measure_id=mid, trigger="item9", opened_at=at,
                       detail="PHQ-9 item 9 answered above zero", safety_assessment_done=True,
-                      clinician_notified=True, after_hours_routing_used=False, safety_plan_done=not open_,
+                      clinician_notified=True, notified_clinician_id=doc, notified_at=at + timedelta(minutes=25),
+                      after_hours_routing_used=False, safety_plan_done=not open_,
+                      step_reasons=None if open_ else {"after_hours_routing_used": "During office hours"},
                       outcome=None if open_ else "No plan or intent; safety plan reviewed; crisis line given.",
                       outcome_at=None if open_ else at + timedelta(hours=2), opened_by_id=cm,
                       outcome_by_id=None if open_ else doc)

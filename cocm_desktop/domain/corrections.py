@@ -5,13 +5,13 @@ reason (it stays, struck through, and counts nowhere); a wrong value is amended 
 new value counts, the old one stays in the history). Pure rules: no Qt, no SQL.
 
 Who: the person who made the entry or the treating clinician; a time entry by its owner or the
-clinic lead. The consultant and the clinic lead make no clinical entries, so they correct none
-(except the lead, time entries).
+clinic lead. The clinic lead makes no clinical entries, so corrects none (except time entries);
+the psychiatric consultant makes one kind, the recommendation, and may correct their own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from enum import StrEnum
 
 from .roles import Role
@@ -30,7 +30,12 @@ KIND_LABELS = {
     "episode_status_change": "status change",
     "recommendation": "recommendation",
     "medication": "medication",
+    "episode": "enrollment record",
 }
+
+# An entry several people made parts of (a risk event: opened by one, closed by another) names
+# them all; any of them may correct it.
+MadeBy = int | None | Collection[int | None]
 
 
 class CorrectionAction(StrEnum):
@@ -59,20 +64,33 @@ def who_may(kind: str) -> str:
         return "the person who logged the time or the clinic lead"
     if kind == "patient":
         return "the person who added the patient or a treating clinician"
+    if kind == "recommendation":
+        return "the consultant who recorded it, the person who took the step, or the treating clinician"
     return "the person who entered it or the treating clinician"
 
 
+def _makers(made_by: MadeBy) -> set[int]:
+    if made_by is None:
+        return set()
+    if isinstance(made_by, int):
+        return {made_by}
+    return {m for m in made_by if m is not None}
+
+
 def may_correct(
-    role: Role | str, user_id: int, kind: str, *, made_by: int | None, clinicians: Iterable[int | None] = ()
+    role: Role | str, user_id: int, kind: str, *, made_by: MadeBy, clinicians: Iterable[int | None] = ()
 ) -> bool:
     """True when this person may void or amend this entry (`made_by`: who made the entry or, for a
     time entry, whose time it is; `clinicians`: the treating clinician(s) of its episode(s))."""
     role = Role(role)
+    makers = _makers(made_by)
     if kind == "time_entry":
-        return role == Role.CLINIC_LEAD or (made_by == user_id and role != Role.CLINIC_LEAD)
+        return role == Role.CLINIC_LEAD or (user_id in makers and role != Role.CLINIC_LEAD)
+    if kind == "recommendation" and role == Role.PSYCHIATRIST:
+        return user_id in makers
     if role not in (Role.CARE_MANAGER, Role.CLINICIAN):
         return False
-    if made_by is not None and made_by == user_id:
+    if user_id in makers:
         return True
     return role == Role.CLINICIAN and user_id in set(clinicians)
 
@@ -83,7 +101,7 @@ def refusal(kind: str) -> str:
 
 
 def check_may_correct(
-    role: Role | str, user_id: int, kind: str, *, made_by: int | None, clinicians: Iterable[int | None] = ()
+    role: Role | str, user_id: int, kind: str, *, made_by: MadeBy, clinicians: Iterable[int | None] = ()
 ) -> None:
     if not may_correct(role, user_id, kind, made_by=made_by, clinicians=clinicians):
         raise CorrectionRefused(refusal(kind))

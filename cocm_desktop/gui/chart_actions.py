@@ -313,24 +313,52 @@ class ChartActions:
         return risks[0] if risks else None
 
     def record_risk_steps(self) -> None:
+        from cocm_desktop.gui.enroll_dialog import staff_choices
         from cocm_desktop.services.risk import record_risk_steps
 
         r = self._open_risk()
         if r is None:
             return
+        ep = self.chart.episode
         self._form("Safety protocol steps", [
             Field("safety_assessment_done", "Safety assessment done", "check", value=r.safety_assessment_done),
-            Field("clinician_notified", "Treating clinician notified", "check", value=r.clinician_notified),
+            Field("clinician_notified", "Clinician notified", "check", value=r.clinician_notified),
+            Field("notified_clinician_id", "Which clinician", "choice", True,
+                  r.notified_clinician_id or (ep.clinician_id if ep else None),
+                  choices=staff_choices(self.ctx, "clinician"),
+                  hint="The treating clinician unless someone else was reached (they see it in their worklist)."),
+            Field("notified_at", "Notified at", "datetime", True, r.notified_at),
             Field("after_hours_routing_used", "After-hours routing used", "check", value=r.after_hours_routing_used),
             Field("safety_plan_done", "Safety plan made", "check", value=r.safety_plan_done),
-        ], lambda vals: self.ctx.write(record_risk_steps, r.id, patient_id=self.patient_id, **vals))
+        ], lambda vals: self.ctx.write(record_risk_steps, r.id, patient_id=self.patient_id, **self._steps_in(vals)),
+            intro="Tick each step as it is done. \"Clinician notified\" records who was told and when.")
+
+    @staticmethod
+    def _steps_in(vals: dict[str, Any]) -> dict[str, Any]:
+        out = dict(vals)
+        if not out["clinician_notified"]:
+            out["notified_clinician_id"] = out["notified_at"] = None
+        return out
 
     def record_risk_outcome(self) -> None:
-        from cocm_desktop.services.risk import record_risk_outcome
+        from cocm_desktop.services.risk import STEP_LABELS, WAIVABLE_STEPS, record_risk_outcome
 
         r = self._open_risk()
         if r is None:
             return
-        self._form("Risk event outcome", [Field("outcome", "Outcome", "text", True)],
-                   lambda vals: self.ctx.write(record_risk_outcome, r.id, vals["outcome"], patient_id=self.patient_id),
-                   intro="Documenting the outcome closes the risk event and clears the safety banner.")
+        missing = [s for s in WAIVABLE_STEPS if not getattr(r, s)]
+        fields = [Field("outcome", "Outcome", "text", True)]
+        why_label = {"after_hours_routing_used": "Why no after-hours routing", "safety_plan_done": "Why no safety plan"}
+        fields += [Field(f"why_{s}", why_label.get(s, f"Why not: {STEP_LABELS[s].lower()}"), "line", True,
+                         hint="A step not done needs its reason before the event closes.") for s in missing]
+
+        def submit(vals: dict[str, Any]) -> Any:
+            reasons = {s: vals[f"why_{s}"] for s in missing}
+            return self.ctx.write(record_risk_outcome, r.id, vals["outcome"], step_reasons=reasons,
+                                  patient_id=self.patient_id)
+
+        todo = [STEP_LABELS[s].lower() for s in ("safety_assessment_done", "clinician_notified") if not getattr(r, s)]
+        intro = "Documenting the outcome closes the risk event and clears the safety banner."
+        if todo:
+            intro += " Not yet recorded: " + " and ".join(todo) + " (never waived: record them first)."
+        self._form("Risk event outcome", fields, submit, intro=intro)

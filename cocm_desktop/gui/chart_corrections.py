@@ -27,6 +27,8 @@ from cocm_desktop.gui.chart_widgets import _dt, _selected
 from cocm_desktop.gui.form_dialog import Field, FormDialog
 from cocm_desktop.gui.registry_model import RowRole, fmt_date
 
+# kinds handled by chart_corrections_entries (referrals, risk events, care plans, status, recommendations)
+ENTRY_KINDS = ("referral", "risk_event", "care_plan_version", "episode_status_change", "recommendation")
 REASON_HINT = "Kept in the history with your name and the time; the chart shows it on demand."
 
 
@@ -104,7 +106,8 @@ class ChartCorrections:
     # ---- wiring
     def _install_corrections(self) -> None:
         for view, kind in ((self.measures_view, "measure"), (self.contacts_view, "contact"),
-                           (self.time_view, "time_entry"), (self.details_view, "patient")):
+                           (self.time_view, "time_entry"), (self.details_view, "patient"),
+                           *self.entry_views()):
             view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
             view.customContextMenuRequested.connect(lambda pos, v=view, k=kind: self._correction_menu(v, k, pos))
             view.doubleClicked.connect(lambda index, k=kind: self.amend_entry(k, index.data(RowRole)))
@@ -122,7 +125,9 @@ class ChartCorrections:
             return "This entry was voided (entered in error); it stays in the history and counts nowhere."
         actor = self.ctx.actor
         ep = self.chart.episode
-        if kind == "measure":
+        if kind in ENTRY_KINDS:
+            made_by, clinicians = self.entry_makers(kind, row), (ep.clinician_id,) if ep else ()
+        elif kind == "measure":
             made_by, clinicians = row.entered_by_id, (ep.clinician_id,) if ep else ()
         elif kind == "contact":
             made_by, clinicians = row.staff_id, (ep.clinician_id,) if ep else ()
@@ -148,7 +153,7 @@ class ChartCorrections:
         menu.setObjectName("correctionMenu")
         menu.setToolTipsVisible(True)
         why_not = self.correction_refusal(kind, row)
-        amend = menu.addAction("Amend…", lambda: self.amend_entry(kind, row))
+        amend = menu.addAction(self.amend_label(kind), lambda: self.amend_entry(kind, row))
         amend.setObjectName("amendAction")
         if kind == "patient":
             void = menu.addAction("Clear this detail…", lambda: self.void_entry(kind, row))
@@ -160,7 +165,8 @@ class ChartCorrections:
             void = menu.addAction("Void \u2014 entered in error\u2026", lambda: self.void_entry(kind, row))
             why_not_void = why_not
         void.setObjectName("voidAction")
-        for action, reason in ((amend, why_not), (void, why_not_void)):
+        why_not_amend = why_not or self.extra_amend_refusal(kind, row)
+        for action, reason in ((amend, why_not_amend), (void, why_not_void)):
             action.setEnabled(reason is None)
             action.setToolTip(reason or "")
         return menu
@@ -194,6 +200,9 @@ class ChartCorrections:
                 return
             self._amend_detail(row, clear=True)
             return
+        if kind in ENTRY_KINDS:
+            self.void_other_entry(kind, row)
+            return
         from cocm_desktop.services.contacts import void_contact
         from cocm_desktop.services.measures import void_measure
         from cocm_desktop.services.time_log import delete_time_entry
@@ -224,7 +233,13 @@ class ChartCorrections:
     def amend_entry(self, kind: str, row: Any) -> None:
         if self._refused_here(kind, row):
             return
-        if kind == "measure":
+        extra = self.extra_amend_refusal(kind, row)
+        if extra is not None:
+            QMessageBox.information(self, "Corrections", extra)
+            return
+        if kind in ENTRY_KINDS:
+            self.amend_other_entry(kind, row)
+        elif kind == "measure":
             self._amend_measure(row)
         elif kind == "contact":
             self._amend_contact(row)

@@ -63,8 +63,10 @@ class ChartFill:
         self._fill_flags()
         self._fill_trend()
         self._fill_lists()
-        self.recs_model.set_rows(c.recommendations)
-        self.refs_model.set_rows(c.referrals)
+        if p.voided:
+            self.voided_label.setText(f"This record was voided on {_dt(p.voided_at)} (entered twice): "
+                                      f"{E(p.void_reason or '')}. It counts nowhere; record care on the kept record.")
+        self.voided_label.setVisible(bool(p.voided))
         self._fill_overview()
         self._fill_plan()
         self._fill_history()
@@ -86,6 +88,11 @@ class ChartFill:
         self.time_model.set_rows([t for t in self.time_entries if every or not t.deleted])
         self.details_model.set_rows(detail_rows(c.patient))
         self._fill_medications()
+        self.recs_model.set_rows(c.recommendations + (c.voided_recommendations if every else ()))
+        self.refs_model.set_rows(c.referrals + (c.voided_referrals if every else ()))
+        self.risks_model.set_rows(c.risk_events + (c.voided_risk_events if every else ()))
+        self.plans_model.set_rows(c.care_plans + (c.voided_care_plans if every else ()))
+        self.status_model.set_rows([s for s in c.status_history if every or not s.voided])
 
     def _fill_pills(self) -> None:
         self._clear_layout(self.pills)
@@ -152,6 +159,8 @@ class ChartFill:
                  ("safety plan", r.safety_plan_done)]
         todo = [name for name, done in steps if not done]
         text = f"Safety: open risk event since {_dt(r.opened_at)} ({trigger})."
+        if r.notified_clinician:
+            text += f" {r.notified_clinician} notified {_dt(r.notified_at)}."
         text += (" Still to do: " + ", ".join(todo) + ".") if todo else " Protocol steps done; record the outcome."
         if len(risks) > 1:
             text += f" ({len(risks)} open risk events.)"
@@ -233,7 +242,13 @@ class ChartFill:
         else:
             parts.append("<h4>Consent</h4><p style='color:#B71C1C'>Not documented.</p>")
         if ep.urgent_risk_ruled_out_by:
-            parts.append(f"<p style='color:#627D98'>Urgent risk ruled out by {E(ep.urgent_risk_ruled_out_by)} at enrollment.</p>")
+            confirmed = (f"confirmed by {E(ep.risk_rule_out_attested_by)} {_dt(ep.risk_rule_out_attested_at)}"
+                         if ep.risk_rule_out_attested_by
+                         else "<span style='color:#8A4B00'>awaiting the clinician's confirmation</span>")
+            parts.append(f"<p style='color:#627D98'>Urgent risk ruled out by {E(ep.urgent_risk_ruled_out_by)} at "
+                         f"enrollment; {confirmed}.</p>")
+        elif c.episode is not None:
+            parts.append("<p style='color:#B71C1C'>Urgent risk not ruled out at enrollment.</p>")
         if ep.status == "closed":
             parts.append(f"<h4>Closed</h4><p>{fmt_long(ep.closed_on)} — {E(ep.close_reason_label or '')}. "
                          f"{E(ep.close_note or '')}</p>")

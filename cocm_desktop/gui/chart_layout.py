@@ -31,9 +31,40 @@ from cocm_desktop.gui.table_model import Col, RecordTableModel
 from cocm_desktop.gui.trend_chart import TrendChart
 from cocm_desktop.gui.worker import BusyOverlay
 
+RISK_TRIGGERS = {"item9": "PHQ-9 item 9 above 0", "statement": "patient statement",
+                 "clinician_concern": "clinician concern"}
+
 
 class ChartLayout:
     """Mixin of `ChartPane`: builds its widgets (attributes the pane fills and the actions use)."""
+
+    @staticmethod
+    def _status_text(s: object) -> str:
+        from cocm_desktop.domain.episode import CloseReason, EpisodeStatus
+
+        frm = EpisodeStatus(s.from_status).label if s.from_status else "—"  # type: ignore[attr-defined]
+        text = f"{frm} → {EpisodeStatus(s.to_status).label}"  # type: ignore[attr-defined]
+        if s.reason in CloseReason._value2member_map_:  # type: ignore[attr-defined]
+            text += f" ({CloseReason(s.reason).label})"  # type: ignore[attr-defined]
+        return text
+
+    @staticmethod
+    def _risk_steps_text(r: object) -> str:
+        from cocm_desktop.services.risk import STEPS
+
+        short = {"safety_assessment_done": "assessment", "clinician_notified": "clinician notified",
+                 "after_hours_routing_used": "after-hours", "safety_plan_done": "safety plan"}
+        parts = []
+        for step in STEPS:
+            if getattr(r, step):
+                label = short[step]
+                if step == "clinician_notified" and r.notified_clinician:  # type: ignore[attr-defined]
+                    label = f"{r.notified_clinician} notified {_dt(r.notified_at)}"  # type: ignore[attr-defined]
+                parts.append("✓ " + label)
+            else:
+                why = r.step_reasons.get(step)  # type: ignore[attr-defined]
+                parts.append(f"✗ {short[step]}" + (f" ({why})" if why else ""))
+        return ", ".join(parts)
 
     def _measure_note(self, m: object) -> str:
         if getattr(m, "voided", False):
@@ -80,6 +111,12 @@ class ChartLayout:
         self.show_corrections.toggled.connect(lambda _on: self._fill_lists() if self.chart is not None else None)
         row1.addWidget(self.show_corrections)
         hl.addLayout(row1)
+        self.voided_label = QLabel("", self.header)
+        self.voided_label.setObjectName("voidedPatientLabel")
+        self.voided_label.setWordWrap(True)
+        self.voided_label.setStyleSheet("color:#B71C1C; font-weight:600;")
+        self.voided_label.hide()
+        hl.addWidget(self.voided_label)
         self.pills = QHBoxLayout()
         self.pills.setSpacing(6)
         hl.addLayout(self.pills)
@@ -222,6 +259,14 @@ class ChartLayout:
         self.attest_button = QPushButton("Attest consent", overview)
         self.attest_button.clicked.connect(self.attest_consent)
         row.addWidget(self.attest_button)
+        self.confirm_rule_out_button = QPushButton("Confirm urgent risk ruled out", overview)
+        self.confirm_rule_out_button.setObjectName("confirmRuleOutButton")
+        self.confirm_rule_out_button.clicked.connect(self.confirm_rule_out)
+        self.decline_rule_out_button = QPushButton("I did not rule it out…", overview)
+        self.decline_rule_out_button.setObjectName("declineRuleOutButton")
+        self.decline_rule_out_button.clicked.connect(self.decline_rule_out)
+        row.addWidget(self.confirm_rule_out_button)
+        row.addWidget(self.decline_rule_out_button)
         row.addStretch(1)
         ol.addLayout(row)
         ol.addStretch(1)
@@ -264,6 +309,17 @@ class ChartLayout:
         prow.addWidget(self.edit_plan_button)
         prow.addWidget(self.signoff_button)
         pl.addLayout(prow)
+        self.plans_model = RecordTableModel([
+            Col("Version", lambda p: str(p.version), lambda p: p.version, width=60),
+            Col("Written", lambda p: _dt(p.created_at), lambda p: p.created_at.isoformat(), width=140),
+            Col("By", lambda p: p.created_by, width=150),
+            Col("Sign-off", lambda p: (f"{fmt_date(p.signed_off_on)} {p.signed_off_by or ''}" if p.signed_off_on
+                                       else "awaiting") + self._marker("care_plan_version", p)),
+        ], self, struck=lambda p: p.voided, row_tip=lambda p: self.correction_tip("care_plan_version", p))
+        self.plans_view = _table(plan, self.plans_model, "carePlanVersionsTable")
+        self.plans_view.sortByColumn(0, Qt.SortOrder.DescendingOrder)
+        self.plans_view.setMaximumHeight(130)
+        pl.addWidget(self.plans_view)
         self.plan_label = _rich(plan)
         pl.addWidget(_scroll(self.plan_label), 1)
         self.tabs.addTab(plan, "Care plan")
@@ -276,8 +332,9 @@ class ChartLayout:
             Col("Kind", lambda r: r.kind_label, width=130),
             Col("State", lambda r: r.state_label, width=130,
                 color=lambda r: "#B26A00" if r.state in ("recommended", "approved", "modified") else None),
-            Col("Recommendation", lambda r: self._rec_text(r), tip=lambda r: self._rec_text(r)),
-        ], self)
+            Col("Recommendation", lambda r: self._rec_text(r) + self._marker("recommendation", r),
+                tip=lambda r: self._rec_text(r)),
+        ], self, struck=lambda r: r.voided, row_tip=lambda r: self.correction_tip("recommendation", r))
         self.recs_view = _table(recs, self.recs_model, "recommendationsTable")
         self.recs_view.sortByColumn(0, Qt.SortOrder.DescendingOrder)
         self.recs_view.selectionModel().currentRowChanged.connect(self._rec_selected)
@@ -321,8 +378,8 @@ class ChartLayout:
             Col("To", lambda r: r.to_whom, width=170),
             Col("Status", lambda r: REFERRAL_STATUSES.get(r.status, r.status)
                 + (f" ({fmt_date(r.seen_confirmed_on)})" if r.seen_confirmed_on else ""), width=120),
-            Col("Reason", lambda r: r.reason, tip=lambda r: r.reason),
-        ], self)
+            Col("Reason", lambda r: r.reason + self._marker("referral", r), tip=lambda r: r.reason),
+        ], self, struck=lambda r: r.voided, row_tip=lambda r: self.correction_tip("referral", r))
         self.refs_view = _table(refs, self.refs_model, "referralsTable")
         fl.addWidget(self.refs_view, 1)
         frow = QHBoxLayout()
@@ -367,6 +424,19 @@ class ChartLayout:
         # History
         hist = QWidget()
         hl = QVBoxLayout(hist)
+        status_title = QLabel("Status changes (right-click to correct one made in error)", hist)
+        status_title.setProperty("role", "subtitle")
+        hl.addWidget(status_title)
+        self.status_model = RecordTableModel([
+            Col("On", lambda s: fmt_date(s.changed_on), lambda s: (s.changed_on.toordinal(), s.id), width=90),
+            Col("Change", lambda s: self._status_text(s), width=260),
+            Col("By", lambda s: s.changed_by, width=150),
+            Col("Note", lambda s: (s.note or "") + self._marker("episode_status_change", s), tip=lambda s: s.note),
+        ], self, struck=lambda s: s.voided, row_tip=lambda s: self.correction_tip("episode_status_change", s))
+        self.status_view = _table(hist, self.status_model, "statusChangesTable")
+        self.status_view.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+        self.status_view.setMaximumHeight(150)
+        hl.addWidget(self.status_view)
         self.history_label = _rich(hist)
         hl.addWidget(_scroll(self.history_label))
         self.tabs.addTab(hist, "History")
@@ -384,4 +454,26 @@ class ChartLayout:
         self.details_view = _table(details, self.details_model, "detailsTable")
         self.details_view.setSortingEnabled(False)
         dl.addWidget(self.details_view, 1)
+        drow = QHBoxLayout()
+        drow.addStretch(1)
+        self.void_patient_button = QPushButton("Void this record (entered twice)…", details)
+        self.void_patient_button.setObjectName("voidPatientButton")
+        self.void_patient_button.clicked.connect(self.void_patient_record)
+        drow.addWidget(self.void_patient_button)
+        dl.addLayout(drow)
         self.tabs.addTab(details, "Details")
+
+        # Safety: every risk event with its protocol steps (corrected where shown)
+        safety = QWidget()
+        sl = QVBoxLayout(safety)
+        self.risks_model = RecordTableModel([
+            Col("Opened", lambda r: _dt(r.opened_at), lambda r: r.opened_at.isoformat(), width=138),
+            Col("Trigger", lambda r: RISK_TRIGGERS.get(r.trigger, r.trigger), width=150),
+            Col("Steps", lambda r: self._risk_steps_text(r), width=230, tip=lambda r: self._risk_steps_text(r)),
+            Col("Outcome", lambda r: (r.outcome or "open") + self._marker("risk_event", r),
+                color=lambda r: "#C62828" if r.is_open else None, tip=lambda r: r.outcome),
+        ], self, struck=lambda r: r.voided, row_tip=lambda r: self.correction_tip("risk_event", r))
+        self.risks_view = _table(safety, self.risks_model, "riskEventsTable")
+        self.risks_view.sortByColumn(0, Qt.SortOrder.DescendingOrder)
+        sl.addWidget(self.risks_view, 1)
+        self.tabs.addTab(safety, "Safety")

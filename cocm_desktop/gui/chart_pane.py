@@ -19,6 +19,7 @@ from cocm_desktop.domain import instruments as inst
 from cocm_desktop.domain.roles import Permission
 from cocm_desktop.gui.chart_actions import ChartActions
 from cocm_desktop.gui.chart_corrections import ChartCorrections
+from cocm_desktop.gui.chart_corrections_entries import ChartEntryCorrections
 from cocm_desktop.gui.chart_fill import ChartFill
 from cocm_desktop.gui.chart_layout import ChartLayout
 from cocm_desktop.gui.chart_medications import ChartMedications
@@ -28,7 +29,8 @@ from cocm_desktop.gui.errors import describe
 from cocm_desktop.gui.worker import PaneLoad, run_in_background
 
 
-class ChartPane(ChartLayout, ChartFill, ChartActions, ChartCorrections, ChartMedications, PaneLoad, QWidget):
+class ChartPane(ChartLayout, ChartFill, ChartActions, ChartCorrections, ChartEntryCorrections, ChartMedications, PaneLoad,
+                QWidget):
     """Layout in `chart_layout`, filling from the loaded chart in `chart_fill`, write actions in
     `chart_actions`, corrections of every list in `chart_corrections`, the medications tab in
     `chart_medications`; loading, clearing and gating
@@ -158,6 +160,16 @@ class ChartPane(ChartLayout, ChartFill, ChartActions, ChartCorrections, ChartMed
         consent = self.chart.consent if self.chart else None
         self.attest_button.setVisible(consent is not None and not consent.attested_by)
         gate(self.attest_button, Permission.ATTEST_CONSENT)
+        mine = bool(ep and ep.risk_rule_out_pending and ep.risk_rule_out_attester_id == ctx.actor.user_id)
+        for button in (self.confirm_rule_out_button, self.decline_rule_out_button):
+            button.setVisible(mine)
+            gate(button, Permission.ATTEST_CONSENT)
+        patient = self.chart.patient if self.chart else None
+        self.void_patient_button.setVisible(patient is not None and not patient.voided)
+        why_not = self.patient_void_refusal() if patient is not None else None
+        self.void_patient_button.setEnabled(patient is not None and why_not is None)
+        self.void_patient_button.setToolTip(why_not or "Entered twice: void this record with a reason; it stays in "
+                                            "the history and counts nowhere.")
         can_status = ctx.can(Permission.CHANGE_EPISODE_STATUS)
         self.episode_button.setEnabled(ep is not None)
         status = ep.status if ep else None

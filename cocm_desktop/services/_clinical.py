@@ -31,6 +31,18 @@ def get_patient(session: Session, patient_id: int) -> Patient:
     return patient
 
 
+VOIDED_PATIENT = ("This patient record was voided (entered twice); record care on the patient's "
+                  "other record.")
+
+
+def get_live_patient(session: Session, patient_id: int) -> Patient:
+    """A patient new care may be recorded for (not a voided duplicate)."""
+    patient = get_patient(session, patient_id)
+    if patient.voided_at is not None:
+        raise ValidationError(VOIDED_PATIENT)
+    return patient
+
+
 def get_episode(session: Session, episode_id: int) -> Episode:
     episode = session.get(Episode, episode_id)
     if episode is None:
@@ -44,6 +56,7 @@ def get_open_episode(session: Session, episode_id: int) -> Episode:
         raise ValidationError(
             "This episode of care is closed; enroll the patient again to record new care."
         )
+    get_live_patient(session, episode.patient_id)
     return episode
 
 

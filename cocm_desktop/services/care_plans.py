@@ -5,6 +5,12 @@ Medications: services.medications.
 Decisions: sign-off applies to the newest version; a later change makes a new, unsigned version
 (the chart shows which version was signed). The relapse-prevention plan lives in the care plan and
 is what step-down to relapse prevention requires.
+
+Corrections: `void_care_plan_version` (a version entered in error — e.g. on the wrong patient:
+the previous live version is the plan again) and `amend_care_plan_version` (a wrong value in the
+newest version, corrected in place with a reason; a signed-off version needs the clinician's
+sign-off again, since they signed different words). By the version's author or the treating
+clinician. Version numbers are never reused.
 """
 
 from __future__ import annotations
@@ -16,11 +22,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cocm_desktop.domain.actor import Actor
+from cocm_desktop.domain.corrections import CorrectionAction
 from cocm_desktop.domain.roles import Permission
-from cocm_desktop.store.models import CarePlanVersion
+from cocm_desktop.store.models import CarePlanVersion, Episode
 
 from ._clinical import get_open_episode, text, user_names
 from .common import ValidationError, check, local_now, not_in_future, record
+from .corrections import correctable_entry, log_correction, reason_of
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,10 @@ class CarePlanView:
     created_by: str
     signed_off_on: date | None
     signed_off_by: str | None
+    created_by_id: int = 0
+    voided: bool = False
+    void_reason: str | None = None
+    voided_at: datetime | None = None
 
 
 def plan_view(session: Session, p: CarePlanVersion, names: dict[int, str] | None = None) -> CarePlanView:
@@ -48,15 +60,23 @@ def plan_view(session: Session, p: CarePlanVersion, names: dict[int, str] | None
         p.id, p.episode_id, p.version, p.goals, p.medication_plan, p.skill_plan, p.follow_up_cadence,
         p.next_checkin_on, p.safety_steps, p.contact_preferences, p.relapse_prevention_plan, p.created_at,
         names.get(p.created_by_id, "?"), p.signed_off_on,
-        names.get(p.signed_off_by_id) if p.signed_off_by_id else None,
+        names.get(p.signed_off_by_id) if p.signed_off_by_id else None, p.created_by_id,
+        p.voided_at is not None, p.void_reason, p.voided_at,
     )
 
 
 def latest_plan(session: Session, episode_id: int) -> CarePlanVersion | None:
+    """The plan in force: the newest version not voided."""
     return session.scalars(
-        select(CarePlanVersion).where(CarePlanVersion.episode_id == episode_id)
+        select(CarePlanVersion).where(CarePlanVersion.episode_id == episode_id, CarePlanVersion.voided_at.is_(None))
         .order_by(CarePlanVersion.version.desc()).limit(1)
     ).first()
+
+
+def _next_version(session: Session, episode_id: int) -> int:
+    """Numbers are never reused: a voided version keeps its number in the history."""
+    return int(session.scalar(select(func.max(CarePlanVersion.version))
+                              .where(CarePlanVersion.episode_id == episode_id)) or 0) + 1
 
 
 def save_care_plan(
@@ -93,7 +113,7 @@ def save_care_plan(
     previous = latest_plan(session, episode.id)
     if previous is not None and all(getattr(previous, k) == v for k, v in values.items()):
         raise ValidationError("Nothing changed in the care plan; no new version saved.")
-    version = (previous.version if previous else 0) + 1
+    version = _next_version(session, episode.id)
     row = CarePlanVersion(episode_id=episode.id, version=version, created_at=now, created_by_id=actor.user_id,
                           **values)
     session.add(row)
@@ -129,9 +149,11 @@ def sign_off_care_plan(
     return plan_view(session, plan)
 
 
-def care_plan_versions(session: Session, episode_id: int) -> list[CarePlanView]:
-    """Newest first (no permission or audit: the chart service calls it)."""
-    rows = list(session.scalars(select(CarePlanVersion).where(CarePlanVersion.episode_id == episode_id)
+def care_plan_versions(session: Session, episode_id: int, *, voided: bool = False) -> list[CarePlanView]:
+    """Newest first, the live versions (`voided=True`: those voided in error), without permission
+    or audit: the chart service calls it."""
+    void_cond = CarePlanVersion.voided_at.is_not(None) if voided else CarePlanVersion.voided_at.is_(None)
+    rows = list(session.scalars(select(CarePlanVersion).where(CarePlanVersion.episode_id == episode_id, void_cond)
                                 .order_by(CarePlanVersion.version.desc())))
     names = user_names(session, {r.created_by_id for r in rows} | {r.signed_off_by_id for r in rows})
     return [plan_view(session, r, names) for r in rows]
@@ -143,5 +165,81 @@ def has_relapse_prevention_plan(session: Session, episode_id: int) -> bool:
 
 
 def count_versions(session: Session, episode_id: int) -> int:
-    return int(session.scalar(select(func.count()).where(CarePlanVersion.episode_id == episode_id)) or 0)
+    return int(session.scalar(select(func.count()).where(CarePlanVersion.episode_id == episode_id,
+                                                         CarePlanVersion.voided_at.is_(None))) or 0)
+
+
+# ---- corrections -------------------------------------------------------------------------------
+
+PLAN_FIELDS = ("goals", "medication_plan", "skill_plan", "follow_up_cadence", "next_checkin_on", "safety_steps",
+               "contact_preferences", "relapse_prevention_plan")
+_LIMITS = {"goals": ("Goals", 8000), "medication_plan": ("Medication plan", 8000),
+           "skill_plan": ("Skill plan", 8000), "follow_up_cadence": ("Follow-up cadence", 200),
+           "safety_steps": ("Safety steps", 8000), "contact_preferences": ("Contact preferences", 300),
+           "relapse_prevention_plan": ("Relapse-prevention plan", 8000)}
+
+
+def _correctable(session: Session, actor: Actor, version_id: int) -> tuple[CarePlanVersion, Episode]:
+    return correctable_entry(session, actor, CarePlanVersion, version_id, "care_plan_version",
+                             made_by="created_by_id", permission=Permission.DRAFT_CARE_PLAN)
+
+
+def void_care_plan_version(
+    session: Session, actor: Actor, version_id: int, *, reason: str, now: datetime | None = None,
+) -> CarePlanView:
+    """Void a care-plan version entered in error; the newest live version before it is the plan
+    again (with its own sign-off state)."""
+    row, episode = _correctable(session, actor, version_id)
+    why = reason_of(reason, CorrectionAction.VOID)
+    now = now or local_now()
+    row.voided_at, row.voided_by_id, row.void_reason = now, actor.user_id, why
+    session.flush()
+    log_correction(session, actor, patient_id=episode.patient_id, object_type="care_plan_version",
+                   object_id=row.id, action=CorrectionAction.VOID, reason=why, changes=None, now=now,
+                   summary=f"Care plan version {row.version} voided (entered in error)")
+    return plan_view(session, row)
+
+
+def amend_care_plan_version(
+    session: Session, actor: Actor, version_id: int, *, reason: str, now: datetime | None = None,
+    **changes: object,
+) -> CarePlanView:
+    """Correct a wrong value in the plan in force (the newest live version). Older versions are
+    history: a change of plan is a new version (`save_care_plan`). A signed-off version loses its
+    sign-off (kept in the history) and goes back to the clinician's list."""
+    row, episode = _correctable(session, actor, version_id)
+    why = reason_of(reason, CorrectionAction.AMEND)
+    now = now or local_now()
+    newest = latest_plan(session, episode.id)
+    if newest is None or newest.id != row.id:
+        raise ValidationError(f"Version {row.version} is no longer the plan in force; amend the newest version, "
+                              "or save a new one.")
+    unknown = sorted(set(changes) - set(PLAN_FIELDS))
+    if unknown:
+        raise ValidationError(f"A care plan has no field {unknown[0]!r}.")
+    new: dict[str, object] = {}
+    for key, value in changes.items():
+        if key == "next_checkin_on":
+            if value is not None and not isinstance(value, date):
+                raise ValidationError("Next check-in: give a date.")
+            if value is not None and value < episode.enrolled_on:  # type: ignore[operator]
+                raise ValidationError("The next check-in cannot be before the enrollment date.")
+            new[key] = value
+        else:
+            label, limit = _LIMITS[key]
+            new[key] = text(value, label, required=key == "goals", max_len=limit)  # type: ignore[arg-type]
+    diff: dict[str, tuple[object, object]] = {k: (getattr(row, k), v) for k, v in new.items() if getattr(row, k) != v}
+    if not diff:
+        raise ValidationError("Nothing to amend: the care plan is what is recorded already.")
+    if row.signed_off_on is not None:
+        diff["signed_off_on"] = (row.signed_off_on, None)
+        diff["signed_off_by_id"] = (row.signed_off_by_id, None)
+    for key, (_old, value) in diff.items():
+        setattr(row, key, value)
+    session.flush()
+    log_correction(session, actor, patient_id=episode.patient_id, object_type="care_plan_version",
+                   object_id=row.id, action=CorrectionAction.AMEND, reason=why, changes=diff, now=now,
+                   summary=f"Care plan version {row.version} amended: "
+                           + ", ".join(k.replace("_", " ") for k in diff if not k.startswith("signed_off")))
+    return plan_view(session, row)
 

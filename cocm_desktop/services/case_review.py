@@ -120,6 +120,13 @@ class RecommendationView:
     told_by: str | None
     told_how: str | None
     closed_at: datetime | None
+    recommended_by_id: int = 0
+    decided_by_id: int | None = None
+    told_by_id: int | None = None
+    decision: str | None = None
+    voided: bool = False
+    void_reason: str | None = None
+    voided_at: datetime | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -360,6 +367,8 @@ def _rec_view(session: Session, r: Recommendation, names: dict[int, str] | None 
         r.state, state.label, r.recommended_at, names.get(r.recommended_by_id, "?"), r.decided_at,
         names.get(r.decided_by_id) if r.decided_by_id else None, r.decision_note, r.modified_text, r.told_at,
         names.get(r.told_by_id) if r.told_by_id else None, r.told_how, r.closed_at,
+        r.recommended_by_id, r.decided_by_id, r.told_by_id, r.decision, r.voided_at is not None, r.void_reason,
+        r.voided_at,
     )
 
 
@@ -408,6 +417,8 @@ def record_recommendation(
 
 def _step(session: Session, actor: Actor, rec_id: int, to: cr.LoopState, **kw: str | None) -> Recommendation:
     row = get_row(session, Recommendation, rec_id, "recommendation")
+    if row.voided_at is not None:
+        raise ValidationError("This recommendation was voided (entered in error); it counts nowhere.")
     try:
         cr.loop_transition(row.state, to, actor.role, **kw)
     except cr.RecommendationError as exc:
@@ -434,7 +445,7 @@ def decide_recommendation(
         raise ValidationError("Decide with approved, modified or declined.")
     what = modified_text if to is cr.LoopState.MODIFIED else note
     row = _step(session, actor, rec_id, to, note=what)
-    row.state = to.value
+    row.state = row.decision = to.value
     row.decided_at, row.decided_by_id = now, actor.user_id
     row.decision_note = clean(note, "Decision note", max_len=4000)
     if to is cr.LoopState.MODIFIED:

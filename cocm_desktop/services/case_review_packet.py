@@ -377,7 +377,7 @@ def _facts(session: Session, ids: list[int]) -> _Facts:
     referrals = _by_episode(session.execute(
         select(Referral.episode_id, Referral.to_whom, Referral.reason, Referral.referred_on, Referral.status,
                Referral.seen_confirmed_on)
-        .where(Referral.episode_id.in_(ids)).order_by(Referral.referred_on.desc(), Referral.id.desc())))
+        .where(Referral.episode_id.in_(ids), Referral.voided_at.is_(None)).order_by(Referral.referred_on.desc(), Referral.id.desc())))
     recs = _by_episode(session.execute(
         select(Recommendation.episode_id, CaseReviewSession.session_on, Recommendation.recommended_at,
                Recommendation.kind, Recommendation.drug, Recommendation.dose, Recommendation.text,
@@ -385,18 +385,18 @@ def _facts(session: Session, ids: list[int]) -> _Facts:
                Recommendation.decision_note, Recommendation.modified_text, Recommendation.told_at,
                Recommendation.told_how)
         .outerjoin(CaseReviewSession, CaseReviewSession.id == Recommendation.session_id)
-        .where(Recommendation.episode_id.in_(ids))
+        .where(Recommendation.episode_id.in_(ids), Recommendation.voided_at.is_(None))
         .order_by(Recommendation.recommended_at.desc(), Recommendation.id.desc())))
     risks = _by_episode(session.execute(
         select(RiskEvent.episode_id, RiskEvent.opened_at, RiskEvent.trigger, RiskEvent.safety_assessment_done,
                RiskEvent.clinician_notified, RiskEvent.after_hours_routing_used, RiskEvent.safety_plan_done,
                RiskEvent.outcome, RiskEvent.outcome_at)
-        .where(RiskEvent.episode_id.in_(ids)).order_by(RiskEvent.opened_at.desc(), RiskEvent.id.desc())))
+        .where(RiskEvent.episode_id.in_(ids), RiskEvent.voided_at.is_(None)).order_by(RiskEvent.opened_at.desc(), RiskEvent.id.desc())))
     diagnoses = _by_episode(session.execute(
         select(Diagnosis.episode_id, Diagnosis.icd10, Diagnosis.description, Diagnosis.is_primary)
         .where(Diagnosis.episode_id.in_(ids)).order_by(Diagnosis.is_primary.desc(), Diagnosis.id)))
     newest = (select(CarePlanVersion.episode_id, func.max(CarePlanVersion.version).label("v"))
-              .where(CarePlanVersion.episode_id.in_(ids)).group_by(CarePlanVersion.episode_id).subquery())
+              .where(CarePlanVersion.episode_id.in_(ids), CarePlanVersion.voided_at.is_(None)).group_by(CarePlanVersion.episode_id).subquery())
     plans = {p.episode_id: p for p in session.scalars(
         select(CarePlanVersion).join(newest, (newest.c.episode_id == CarePlanVersion.episode_id)
                                      & (newest.c.v == CarePlanVersion.version)))}

@@ -30,6 +30,7 @@ from .care_plans import CarePlanView, care_plan_versions
 from .case_review import RecommendationView, recommendations_for
 from .common import NotFound, check, load_policy, local_today, record
 from .corrections import CorrectionView, clinicians_of_patient, correction_history
+from .enrollment import risk_rule_out_attester
 from .episodes import StatusChangeView, status_history
 from .medications import MedicationList, MedicationView, episode_medications
 from .patients import PatientSummary, _summary
@@ -144,10 +145,18 @@ class EpisodeHeader:
     latest_on: date | None
     change_text: str
     outcome: Outcome
+    risk_rule_out_attester_id: int | None = None  # who confirms the rule-out (the clinician named)
+    risk_rule_out_attested_by: str | None = None
+    risk_rule_out_attested_at: datetime | None = None
 
     @property
     def initiating_visit_missing(self) -> bool:
         return self.initiating_visit_required and self.initiating_visit_on is None
+
+    @property
+    def risk_rule_out_pending(self) -> bool:
+        """Urgent risk ruled out at enrollment, not yet confirmed by the clinician who confirms it."""
+        return self.urgent_risk_ruled_out_by is not None and self.risk_rule_out_attested_by is None
 
 
 @dataclass(frozen=True)
@@ -171,6 +180,10 @@ class Chart:
     voided_measures: tuple[MeasureView, ...] = ()  # newest first
     voided_contacts: tuple[ContactView, ...] = ()  # newest first
     corrections: tuple[CorrectionView, ...] = ()  # oldest first
+    voided_referrals: tuple[ReferralView, ...] = ()
+    voided_risk_events: tuple[RiskEventView, ...] = ()
+    voided_care_plans: tuple[CarePlanView, ...] = ()  # newest version first
+    voided_recommendations: tuple[RecommendationView, ...] = ()
     clinician_ids: tuple[int, ...] = ()  # treating clinicians of the patient's episodes (may amend details)
     # Every medication line with its history and the approved changes not applied yet.
     medication_list: MedicationList | None = None
@@ -223,7 +236,8 @@ def _episode_chart(session, patient, ep: Episode, briefs, today: date) -> Chart:
                                 .order_by(Referral.referred_on.desc(), Referral.id.desc())))
     dx = session.execute(select(Diagnosis.icd10, Diagnosis.description).where(Diagnosis.episode_id == ep.id)
                          .order_by(Diagnosis.is_primary.desc(), Diagnosis.id)).all()
-    ids = {ep.care_manager_id, ep.treating_clinician_id, ep.urgent_risk_ruled_out_by_id}
+    ids = {ep.care_manager_id, ep.treating_clinician_id, ep.urgent_risk_ruled_out_by_id,
+           ep.risk_rule_out_attested_by_id}
     ids |= {m.entered_by_id for m in every_measure} | {c.staff_id for c in every_contact}
     ids |= {m.voided_by_id for m in every_measure} | {c.voided_by_id for c in every_contact}
     if consent is not None:
@@ -262,6 +276,10 @@ def _episode_chart(session, patient, ep: Episode, briefs, today: date) -> Chart:
         next_action_on=ep.next_action_on, baseline=baseline_total,
         baseline_on=base_m.taken_at.date() if base_m else None, latest=latest_total,
         latest_on=latest.taken_at.date() if latest else None, change_text=format_change(change), outcome=outcome,
+        risk_rule_out_attester_id=risk_rule_out_attester(session, ep),
+        risk_rule_out_attested_by=names.get(ep.risk_rule_out_attested_by_id) if ep.risk_rule_out_attested_by_id
+        else None,
+        risk_rule_out_attested_at=ep.risk_rule_out_attested_at,
     )
     consent_view = None
     if consent is not None:
@@ -278,21 +296,28 @@ def _episode_chart(session, patient, ep: Episode, briefs, today: date) -> Chart:
         rows = collect(session, today=today, episode_ids=[ep.id], policy=policy, with_billing=False)
         flags = rows[0][0].flags if rows else ()
     risk_views = tuple(risk_svc.view(session, r) for r in risks)
+    live_risks = tuple(r for r in risk_views if not r.voided)
+    ref_views = tuple(referrals_svc.view(r) for r in refs)
+    rec_views = tuple(recommendations_for(session, ep.id))
     return Chart(
         patient=_summary(session, patient), episodes=briefs, episode=header, consent=consent_view, flags=flags,
-        open_risk=tuple(r for r in risk_views if r.is_open), risk_events=risk_views,
+        open_risk=tuple(r for r in live_risks if r.is_open), risk_events=live_risks,
         measures=tuple(_measure_view(m, names, base_m) for m in measures),
         contacts=tuple(_contact_view(c, names) for c in contacts),
         care_plans=tuple(care_plan_versions(session, ep.id)),
         medications=meds.current,
-        referrals=tuple(referrals_svc.view(r) for r in refs),
-        recommendations=tuple(recommendations_for(session, ep.id)),
+        referrals=tuple(r for r in ref_views if not r.voided),
+        recommendations=tuple(r for r in rec_views if not r.voided),
         status_history=tuple(status_history(session, ep.id)),
         voided_measures=tuple(_measure_view(m, names, None) for m in every_measure if m.voided_at is not None),
         voided_contacts=tuple(_contact_view(c, names) for c in every_contact if c.voided_at is not None),
         corrections=tuple(correction_history(session, patient.id)),
         clinician_ids=tuple(sorted(clinicians_of_patient(session, patient.id))),
         medication_list=meds,
+        voided_referrals=tuple(r for r in ref_views if r.voided),
+        voided_risk_events=tuple(r for r in risk_views if r.voided),
+        voided_care_plans=tuple(care_plan_versions(session, ep.id, voided=True)),
+        voided_recommendations=tuple(r for r in rec_views if r.voided),
     )
 
 

@@ -62,7 +62,7 @@ def reason_of(reason: str | None, action: CorrectionAction | str) -> str:
 
 
 def check_corrector(
-    actor: Actor, kind: str, *, made_by: int | None, clinicians: Iterable[int | None] = (),
+    actor: Actor, kind: str, *, made_by: rules.MadeBy, clinicians: Iterable[int | None] = (),
     permission: Permission = Permission.READ_CHART,
 ) -> None:
     """A role that may not make this kind of entry is refused as such (`permission`); among those
@@ -76,7 +76,8 @@ def check_corrector(
 
 
 def correctable_entry(
-    session: Session, actor: Actor, model: type, row_id: int, kind: str, *, made_by: str, permission: Permission,
+    session: Session, actor: Actor, model: type, row_id: int, kind: str, *, made_by: str | tuple[str, ...],
+    permission: Permission = Permission.READ_CHART,
 ) -> tuple[Any, Episode]:
     """An episode's live entry this person may correct (made by them, or they treat the patient),
     with its episode; refused when it does not exist, may not be corrected by them, or is voided."""
@@ -85,8 +86,9 @@ def correctable_entry(
     if row is None:
         raise NotFound(f"That {label} does not exist.")
     episode = get_episode(session, row.episode_id)
-    check_corrector(actor, kind, made_by=getattr(row, made_by), clinicians=(episode.treating_clinician_id,),
-                    permission=permission)
+    names = (made_by,) if isinstance(made_by, str) else made_by
+    check_corrector(actor, kind, made_by=[getattr(row, n) for n in names],
+                    clinicians=(episode.treating_clinician_id,), permission=permission)
     if row.voided_at is not None:
         raise ValidationError(f"This {label} was already voided (entered in error); it counts nowhere.")
     return row, episode

@@ -23,13 +23,13 @@ from sqlalchemy.orm import Session
 from cocm_desktop.domain import episode as ep
 from cocm_desktop.domain.actor import Actor
 from cocm_desktop.domain.roles import Permission, Role
-from cocm_desktop.store.models import Consent, Diagnosis, Episode, EpisodeStatusChange
+from cocm_desktop.store.models import Consent, Diagnosis, Episode, EpisodeStatusChange, RiskEvent, User
 
 from ._clinical import (
     OPEN_STATUS_VALUES,
     get_episode,
+    get_live_patient,
     get_open_episode,
-    get_patient,
     get_row,
     staff_user,
     text,
@@ -104,7 +104,7 @@ def enroll(
     check(actor, Permission.RECORD_CONSENT)
     now = now or local_now()
     policy = load_policy(session)
-    patient = get_patient(session, patient_id)
+    patient = get_live_patient(session, patient_id)
     not_in_future(enrolled_on, "The enrollment", now)
     clinician = staff_user(session, treating_clinician_id, Role.CLINICIAN, "treating clinician") \
         if treating_clinician_id is not None else None
@@ -148,6 +148,9 @@ def enroll(
         enrolled_on=enrolled_on, primary_scale=primary_scale,
         treating_clinician_id=clinician.id, care_manager_id=manager.id,
         urgent_risk_ruled_out=True, urgent_risk_ruled_out_by_id=ruled_by.id,
+        # the person named attests the rule-out; entered by them, it is attested as recorded
+        risk_rule_out_attested_by_id=actor.user_id if ruled_by.id == actor.user_id else None,
+        risk_rule_out_attested_at=now if ruled_by.id == actor.user_id else None,
         initiating_visit_required=required, initiating_visit_on=initiating_visit_on,
         history=text(history, "History", max_len=8000),
         patient_goals=text(patient_goals, "Patient goals", max_len=4000),
@@ -209,6 +212,70 @@ def attest_consent(session: Session, actor: Actor, episode_id: int, *, now: date
     consent.attested_at = now
     record(session, actor, "consent.attest", patient_id=episode.patient_id, object_type="consent",
            object_id=consent.id, summary="Consent attested by the clinician")
+
+
+def risk_rule_out_attester(session: Session, episode: Episode) -> int | None:
+    """Who confirms the urgent-risk rule-out: the clinician named at enrollment, or the treating
+    clinician when the person named is not a clinician. None: nothing to confirm."""
+    if not episode.urgent_risk_ruled_out or episode.urgent_risk_ruled_out_by_id is None:
+        return None
+    named = session.get(User, episode.urgent_risk_ruled_out_by_id)
+    if named is not None and named.role == Role.CLINICIAN and named.active:
+        return named.id
+    return episode.treating_clinician_id
+
+
+def _pending_rule_out(session: Session, actor: Actor, episode_id: int) -> Episode:
+    check(actor, Permission.ATTEST_CONSENT)
+    episode = get_open_episode(session, episode_id)
+    attester = risk_rule_out_attester(session, episode)
+    if attester is None:
+        raise ValidationError("No urgent-risk rule-out was recorded at this enrollment.")
+    if episode.risk_rule_out_attested_by_id is not None:
+        raise ValidationError("The urgent-risk rule-out is already confirmed.")
+    if attester != actor.user_id:
+        raise ValidationError("Only the clinician named as having ruled out urgent risk can confirm it.")
+    return episode
+
+
+def attest_risk_rule_out(session: Session, actor: Actor, episode_id: int, *, now: datetime | None = None) -> None:
+    """The clinician named at enrollment confirms they ruled out urgent risk (a care manager
+    recorded it on their behalf)."""
+    episode = _pending_rule_out(session, actor, episode_id)
+    now = now or local_now()
+    episode.risk_rule_out_attested_by_id, episode.risk_rule_out_attested_at = actor.user_id, now
+    record(session, actor, "episode.risk_rule_out_attest", patient_id=episode.patient_id, object_type="episode",
+           object_id=episode.id, summary="Urgent-risk rule-out confirmed by the clinician")
+
+
+def decline_risk_rule_out(
+    session: Session, actor: Actor, episode_id: int, *, reason: str, now: datetime | None = None,
+) -> int:
+    """The clinician named did not rule out urgent risk: the enrollment record is corrected (with
+    the reason, kept in the history) and a risk event opens at once, the clinician notified —
+    the safety protocol takes over. Returns the risk event's id."""
+    from cocm_desktop.domain.corrections import CorrectionAction
+
+    from .corrections import log_correction, reason_of
+
+    episode = _pending_rule_out(session, actor, episode_id)
+    why = reason_of(reason, CorrectionAction.AMEND)
+    now = now or local_now()
+    before = episode.urgent_risk_ruled_out_by_id
+    episode.urgent_risk_ruled_out, episode.urgent_risk_ruled_out_by_id = False, None
+    session.flush()
+    log_correction(session, actor, patient_id=episode.patient_id, object_type="episode", object_id=episode.id,
+                   action=CorrectionAction.AMEND, reason=why,
+                   changes={"urgent_risk_ruled_out": (True, False), "urgent_risk_ruled_out_by_id": (before, None)},
+                   now=now, summary="Urgent-risk rule-out not confirmed by the clinician named")
+    event = RiskEvent(episode_id=episode.id, trigger="clinician_concern", opened_at=now,
+                      detail=f"Urgent risk was not ruled out at enrollment: {why}", opened_by_id=actor.user_id,
+                      clinician_notified=True, notified_clinician_id=actor.user_id, notified_at=now)
+    session.add(event)
+    session.flush()
+    record(session, actor, "risk.open", patient_id=episode.patient_id, object_type="risk_event",
+           object_id=event.id, summary="Risk workflow opened (urgent-risk rule-out not confirmed)")
+    return event.id
 
 
 def record_initiating_visit(

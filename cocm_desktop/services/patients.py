@@ -13,7 +13,7 @@ from cocm_desktop.domain.corrections import CorrectionAction
 from cocm_desktop.domain.roles import Permission
 from cocm_desktop.store.models import Episode, Patient, PayerRuleSet
 
-from ._clinical import OPEN_STATUS_VALUES, get_patient, text
+from ._clinical import OPEN_STATUS_VALUES, get_live_patient, text
 from ._text import refuse_hidden_characters
 from .common import ValidationError, check, local_now, local_today, record
 from .corrections import check_corrector, clinicians_of_patient, log_correction, reason_of
@@ -40,6 +40,9 @@ class PatientSummary:
     open_episode_id: int | None
     created_by_id: int | None = None  # who added the patient (may amend the details)
     notes: str | None = None
+    voided: bool = False  # entered twice and voided: counts nowhere
+    void_reason: str | None = None
+    voided_at: datetime | None = None
 
 
 # Fields a caller may set with add_patient / update_patient.
@@ -59,6 +62,7 @@ def _summary(session: Session, p: Patient) -> PatientSummary:
         portal=bool(p.portal), preferred_contact=p.preferred_contact, payer_name=p.payer_name,
         payer_rule_set_id=p.payer_rule_set_id, member_id=p.member_id, last_seen_on=p.last_seen_on,
         open_episode_id=open_id, created_by_id=p.created_by_id, notes=p.notes,
+        voided=p.voided_at is not None, void_reason=p.void_reason, voided_at=p.voided_at,
     )
 
 
@@ -143,7 +147,7 @@ def update_patient(
     clinician of theirs. The old values stay in the chart's history (the correction table, in the
     encrypted database); the audit lists which fields changed and why, not their values."""
     check(actor, Permission.EDIT_PATIENT)
-    patient = get_patient(session, patient_id)
+    patient = get_live_patient(session, patient_id)
     check_corrector(actor, "patient", made_by=patient.created_by_id,
                     clinicians=clinicians_of_patient(session, patient.id))
     why = reason_of(reason, CorrectionAction.AMEND)
@@ -162,9 +166,11 @@ def update_patient(
 
 
 def find_patients(session: Session, actor: Actor, query: str = "", *, limit: int = 50) -> list[PatientSummary]:
-    """Patients whose name or MRN contains `query` (case-insensitive), by name. For pickers."""
+    """Patients whose name or MRN contains `query` (case-insensitive), by name. For pickers: a
+    record voided as a duplicate is not offered."""
     check(actor, Permission.READ_REGISTRY)
-    stmt = select(Patient).order_by(Patient.family_name, Patient.given_name, Patient.id).limit(limit)
+    stmt = (select(Patient).where(Patient.voided_at.is_(None))
+            .order_by(Patient.family_name, Patient.given_name, Patient.id).limit(limit))
     q = (query or "").strip().lower()
     if q:
         like = f"%{q}%"
@@ -174,3 +180,95 @@ def find_patients(session: Session, actor: Actor, query: str = "", *, limit: int
             func.lower(Patient.family_name + ", " + Patient.given_name).like(like),
         ))
     return [_summary(session, p) for p in session.scalars(stmt)]
+
+
+# ---- a patient entered twice ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PatientVoided:
+    id: int
+    voided_entries: dict[str, int]  # kind → how many live entries were voided with the record
+
+
+def duplicate_contents(session: Session, patient_id: int) -> dict[str, int]:
+    """What a patient record holds that counts somewhere (live entries per kind), for the void's
+    confirmation: it all goes with the record."""
+    return {kind: len(rows) for kind, rows in _live_entries(session, patient_id).items() if rows}
+
+
+def _live_entries(session: Session, patient_id: int) -> dict[str, list[object]]:
+    from cocm_desktop.store.models import (
+        CarePlanVersion,
+        Contact,
+        Measure,
+        Recommendation,
+        Referral,
+        RiskEvent,
+        TimeEntry,
+    )
+
+    episodes = select(Episode.id).where(Episode.patient_id == patient_id)
+    out: dict[str, list[object]] = {}
+    for kind, model in (("measure", Measure), ("contact", Contact), ("referral", Referral),
+                        ("risk_event", RiskEvent), ("care_plan_version", CarePlanVersion),
+                        ("recommendation", Recommendation)):
+        out[kind] = list(session.scalars(select(model).where(model.episode_id.in_(episodes),
+                                                             model.voided_at.is_(None))))
+    out["time_entry"] = list(session.scalars(select(TimeEntry).where(TimeEntry.patient_id == patient_id,
+                                                                     TimeEntry.deleted_at.is_(None))))
+    return out
+
+
+def void_patient(
+    session: Session, actor: Actor, patient_id: int, *, reason: str, duplicate_of: int | None = None,
+    now: datetime | None = None,
+) -> PatientVoided:
+    """Void a patient record entered twice. Nothing is deleted: the record and everything on it
+    stay (struck through, with the reason) and count nowhere — the registry, worklists, billing,
+    quality and packets leave it at once, and no new care can be recorded on it. The entries on
+    it are voided with it (record anything that belongs to the patient on the kept record).
+    Refused while a risk event on it is open (safety follow-up first) or a timer runs on it."""
+    from cocm_desktop.store.models import AgendaItem, CaseReviewSession, RunningTimer
+
+    check(actor, Permission.EDIT_PATIENT)
+    patient = get_live_patient(session, patient_id)
+    check_corrector(actor, "patient", made_by=patient.created_by_id,
+                    clinicians=clinicians_of_patient(session, patient.id))
+    why = reason_of(reason, CorrectionAction.VOID)
+    now = now or local_now()
+    if duplicate_of is not None:
+        if duplicate_of == patient.id:
+            raise ValidationError("A record cannot be a duplicate of itself; choose the patient's other record.")
+        get_live_patient(session, duplicate_of)
+    entries = _live_entries(session, patient.id)
+    if any(r.outcome is None for r in entries["risk_event"]):  # type: ignore[attr-defined]
+        raise ValidationError("A risk event on this record is open: finish the safety follow-up and record its "
+                              "outcome (on the patient's kept record if that is where care goes on) first.")
+    if session.scalar(select(RunningTimer.id).where(RunningTimer.patient_id == patient.id)) is not None:
+        raise ValidationError("A timer is running on this record; stop or discard it first.")
+    note = f"Patient record voided (entered twice): {why}"[:300]
+    for kind, rows in entries.items():
+        for row in rows:
+            if kind == "time_entry":
+                row.deleted_at, row.deleted_by_id, row.delete_reason = now, actor.user_id, note  # type: ignore[attr-defined]
+            else:
+                row.voided_at, row.voided_by_id, row.void_reason = now, actor.user_id, note  # type: ignore[attr-defined]
+    # off the agendas of case reviews not yet held (held ones keep their record of what was discussed)
+    for item in session.scalars(select(AgendaItem).join(CaseReviewSession, CaseReviewSession.id == AgendaItem.session_id)
+                                .join(Episode, Episode.id == AgendaItem.episode_id)
+                                .where(Episode.patient_id == patient.id, CaseReviewSession.held.is_(False),
+                                       AgendaItem.removed.is_(False))):
+        item.removed = True
+    patient.voided_at, patient.voided_by_id, patient.void_reason = now, actor.user_id, why
+    session.flush()
+    counts = {k: len(v) for k, v in entries.items() if v}
+    changes: dict[str, tuple[object, object]] = {"voided_entries": ({}, counts)}
+    if duplicate_of is not None:
+        changes["duplicate_of"] = (None, duplicate_of)
+    log_correction(session, actor, patient_id=patient.id, object_type="patient", object_id=patient.id,
+                   action=CorrectionAction.VOID, reason=why, changes=changes, now=now,
+                   summary="Patient record voided (entered twice); " + (
+                       ", ".join(f"{n} {k.replace('_', ' ')}{'s' if n != 1 else ''}" for k, n in counts.items())
+                       or "no entries") + " voided with it")
+    return PatientVoided(patient.id, counts)

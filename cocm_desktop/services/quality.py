@@ -30,7 +30,7 @@ from cocm_desktop.domain.actor import Actor
 from cocm_desktop.domain.outcomes import is_remission, is_response, weeks_in_treatment
 from cocm_desktop.domain.policy import Policy
 from cocm_desktop.domain.roles import Permission
-from cocm_desktop.store.models import AgendaItem, CaseReviewSession, Contact, Episode, Measure, User
+from cocm_desktop.store.models import AgendaItem, CaseReviewSession, Contact, Episode, Measure, Patient, User
 from cocm_desktop.store.sql_portable import day_diff
 
 from .common import check, load_policy, local_today, record
@@ -74,6 +74,10 @@ class QualityReport:
     closures_by_reason: tuple[tuple[str, int], ...]
 
 
+# patients entered twice and voided count nowhere
+_voided_patients = select(Patient.id).where(Patient.voided_at.is_not(None))
+
+
 def _month_end(first: date) -> date:
     return (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
 
@@ -104,7 +108,8 @@ def _month_figures(session: Session, month_start: date, *, today: date, policy: 
         select(Episode.id, Episode.program, Episode.enrolled_on, Episode.primary_scale, Episode.next_action_on,
                User.display_name)
         .join(User, User.id == Episode.care_manager_id)
-        .where(Episode.enrolled_on <= as_of, or_(Episode.closed_on.is_(None), Episode.closed_on > as_of))
+        .where(Episode.enrolled_on <= as_of, or_(Episode.closed_on.is_(None), Episode.closed_on > as_of),
+               Episode.patient_id.not_in(_voided_patients))
     ).all()
     ids = [e.id for e in eps]
     in_ids = Episode.id.in_(ids)
@@ -163,7 +168,8 @@ def _month_figures(session: Session, month_start: date, *, today: date, policy: 
     ]
     closures = Counter(dict(session.execute(
         select(Episode.close_reason, func.count()).where(
-            Episode.closed_on >= first, Episode.closed_on <= as_of, Episode.status == "closed")
+            Episode.closed_on >= first, Episode.closed_on <= as_of, Episode.status == "closed",
+            Episode.patient_id.not_in(_voided_patients))
         .group_by(Episode.close_reason)).all()))
     return QualityReport(
         month_start=first, month_end=last, as_of=as_of, caseload=len(eps),

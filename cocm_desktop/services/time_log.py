@@ -39,6 +39,7 @@ from cocm_desktop.domain.roles import Permission, Role
 from cocm_desktop.domain.timelog import split_at_midnight
 from cocm_desktop.store.models import Contact, Episode, Patient, TimeEntry, User
 
+from ._clinical import VOIDED_PATIENT
 from .common import NotFound, ValidationError, check, local_now, not_in_future, record
 from .corrections import check_corrector, log_correction, reason_of
 
@@ -128,8 +129,11 @@ def check_activity(activity: str) -> str:
 def resolve_episode(session: Session, patient_id: int, episode_id: int | None, day: date) -> int | None:
     """Check the patient (and episode) exist and belong together; without an episode, use the
     patient's episode open on `day` (the latest enrollment), else None."""
-    if session.get(Patient, patient_id) is None:
+    patient = session.get(Patient, patient_id)
+    if patient is None:
         raise NotFound("That patient does not exist.")
+    if patient.voided_at is not None:
+        raise ValidationError(VOIDED_PATIENT)
     if episode_id is not None:
         owner = session.scalar(select(Episode.patient_id).where(Episode.id == episode_id))
         if owner is None:

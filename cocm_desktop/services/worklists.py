@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from cocm_desktop.domain.actor import Actor
@@ -194,8 +194,9 @@ def worklist(
 
 
 def _open_episodes_of(column, user_id: int):  # type: ignore[no-untyped-def]
-    """Conditions: the episode is open and `column` (clinician or care manager) is the user."""
-    return (column == user_id, Episode.status != "closed")
+    """Conditions: the episode is open and `column` (clinician or care manager) is the user, on a
+    patient record not voided as a duplicate (every query joins Patient)."""
+    return (column == user_id, Episode.status != "closed", Patient.voided_at.is_(None))
 
 
 def _name(family: str, given: str) -> str:
@@ -218,7 +219,7 @@ def _to_approve(session: Session, clinician_id: int, today: date) -> list[WorkIt
         .join(Episode, Episode.id == Recommendation.episode_id)
         .join(Patient, Patient.id == Episode.patient_id)
         .join(consultant, consultant.id == Recommendation.recommended_by_id)
-        .where(Recommendation.state == LoopState.RECOMMENDED.value,
+        .where(Recommendation.state == LoopState.RECOMMENDED.value, Recommendation.voided_at.is_(None),
                *_open_episodes_of(Episode.treating_clinician_id, clinician_id))
     )
     out = []
@@ -231,30 +232,44 @@ def _to_approve(session: Session, clinician_id: int, today: date) -> list[WorkIt
 
 
 def _to_attest(session: Session, clinician_id: int) -> list[WorkItem]:
-    """Consent a care manager recorded on the clinician's behalf, with the urgent-risk rule-out
-    entered at the same enrollment (attesting consent attests the enrollment record)."""
-    recorder, ruled_by = aliased(User), aliased(User)
+    """Consent a care manager recorded on the treating clinician's behalf, and urgent-risk
+    rule-outs naming this clinician that they have not confirmed yet."""
+    from .enrollment import risk_rule_out_attester
+
+    recorder = aliased(User)
     rows = session.execute(
-        select(Consent.id, Consent.consent_on, recorder.display_name, Episode.id, Episode.urgent_risk_ruled_out,
-               ruled_by.display_name, Patient.id, Patient.family_name, Patient.given_name, Patient.mrn)
+        select(Consent.id, Consent.consent_on, recorder.display_name, Episode.id, Patient.id,
+               Patient.family_name, Patient.given_name, Patient.mrn)
         .join(Episode, Episode.id == Consent.episode_id)
         .join(Patient, Patient.id == Episode.patient_id)
         .join(recorder, recorder.id == Consent.recorded_by_id)
-        .outerjoin(ruled_by, ruled_by.id == Episode.urgent_risk_ruled_out_by_id)
         .where(Consent.attested_by_id.is_(None), *_open_episodes_of(Episode.treating_clinician_id, clinician_id))
     )
-    out = []
-    for cid, on, rec_by, eid, ruled_out, ruled_name, pid, fam, giv, mrn in rows:
-        what = f"Attest consent of {on:%Y-%m-%d} recorded by {rec_by}"
-        if ruled_out:
-            what += f" and the urgent-risk rule-out ({ruled_name or 'not named'})"
-        out.append(WorkItem(WorkKind.ATTEST, Target.CHART, what, pid, _name(fam, giv), mrn, eid, on, False, cid))
+    out = [WorkItem(WorkKind.ATTEST, Target.CHART, f"Attest consent of {on:%Y-%m-%d} recorded by {rec_by}", pid,
+                    _name(fam, giv), mrn, eid, on, False, cid, "consent")
+           for cid, on, rec_by, eid, pid, fam, giv, mrn in rows]
+    creator = aliased(User)
+    pending = session.execute(
+        select(Episode, creator.display_name, Patient.id, Patient.family_name, Patient.given_name, Patient.mrn)
+        .join(Patient, Patient.id == Episode.patient_id)
+        .outerjoin(creator, creator.id == Episode.created_by_id)
+        .where(Episode.urgent_risk_ruled_out.is_(True), Episode.risk_rule_out_attested_by_id.is_(None),
+               or_(Episode.urgent_risk_ruled_out_by_id == clinician_id, Episode.treating_clinician_id == clinician_id),
+               Episode.status != "closed", Patient.voided_at.is_(None))
+    )
+    for episode, by, pid, fam, giv, mrn in pending:
+        if risk_rule_out_attester(session, episode) != clinician_id:
+            continue
+        what = (f"Confirm you ruled out urgent risk at the enrollment of {episode.enrolled_on:%Y-%m-%d}"
+                f" (recorded by {by or 'someone else'})")
+        out.append(WorkItem(WorkKind.ATTEST, Target.CHART, what, pid, _name(fam, giv), mrn, episode.id,
+                            episode.enrolled_on, False, episode.id, "risk_rule_out"))
     return out
 
 
 def _plans_to_sign(session: Session, clinician_id: int) -> list[WorkItem]:
     newest = (select(CarePlanVersion.episode_id, func.max(CarePlanVersion.version).label("v"))
-              .group_by(CarePlanVersion.episode_id).subquery())
+              .where(CarePlanVersion.voided_at.is_(None)).group_by(CarePlanVersion.episode_id).subquery())
     author = aliased(User)
     rows = session.execute(
         select(CarePlanVersion.id, CarePlanVersion.version, CarePlanVersion.created_at, author.display_name,
@@ -274,20 +289,35 @@ def _plans_to_sign(session: Session, clinician_id: int) -> list[WorkItem]:
 
 
 def _risk_events(session: Session, clinician_id: int) -> list[WorkItem]:
+    """Open risk events of the clinician's patients, and those they were notified of (covering for
+    a colleague), with the protocol steps still to do."""
+    notified = aliased(User)
     rows = session.execute(
         select(RiskEvent.id, RiskEvent.trigger, RiskEvent.opened_at, RiskEvent.safety_assessment_done,
-               RiskEvent.safety_plan_done, Episode.id, Patient.id, Patient.family_name, Patient.given_name,
-               Patient.mrn)
+               RiskEvent.safety_plan_done, RiskEvent.clinician_notified, RiskEvent.notified_clinician_id,
+               RiskEvent.notified_at, notified.display_name, Episode.treating_clinician_id, Episode.id, Patient.id,
+               Patient.family_name, Patient.given_name, Patient.mrn)
         .join(Episode, Episode.id == RiskEvent.episode_id)
         .join(Patient, Patient.id == Episode.patient_id)
-        .where(RiskEvent.outcome.is_(None), *_open_episodes_of(Episode.treating_clinician_id, clinician_id))
+        .outerjoin(notified, notified.id == RiskEvent.notified_clinician_id)
+        .where(RiskEvent.outcome.is_(None), RiskEvent.voided_at.is_(None), Episode.status != "closed",
+               Patient.voided_at.is_(None),
+               or_(Episode.treating_clinician_id == clinician_id, RiskEvent.notified_clinician_id == clinician_id))
     )
     triggers = {"item9": "PHQ-9 item 9 above 0", "statement": "a statement",
                 "clinician_concern": "clinician concern"}
     out = []
-    for rid, trigger, opened, assessed, plan, eid, pid, fam, giv, mrn in rows:
-        missing = [w for ok, w in ((assessed, "safety assessment"), (plan, "safety plan")) if not ok]
+    for (rid, trigger, opened, assessed, plan, told, told_id, told_at, told_name, treating, eid, pid, fam, giv,
+         mrn) in rows:
+        missing = [w for ok, w in ((assessed, "safety assessment"), (told, "clinician notified"),
+                                   (plan, "safety plan")) if not ok]
         what = f"Risk event ({triggers.get(trigger, trigger)}) opened {opened:%Y-%m-%d %H:%M}, no outcome yet"
+        if told_id == clinician_id and told_at is not None:
+            what += f"; you were notified {told_at:%Y-%m-%d %H:%M}"
+            if treating != clinician_id:
+                what += " (not your patient: covering)"
+        elif told_name and told_at is not None:
+            what += f"; {told_name} notified {told_at:%Y-%m-%d %H:%M}"
         if missing:
             what += "; not done: " + ", ".join(missing)
         out.append(WorkItem(WorkKind.RISK_EVENT, Target.CHART, what, pid, _name(fam, giv), mrn, eid,
@@ -332,6 +362,7 @@ def _to_tell(session: Session, manager_id: int, today: date) -> list[WorkItem]:
         .join(Episode, Episode.id == Recommendation.episode_id)
         .join(Patient, Patient.id == Episode.patient_id)
         .where(Recommendation.state.in_((LoopState.APPROVED.value, LoopState.MODIFIED.value)),
+               Recommendation.voided_at.is_(None),
                *_open_episodes_of(Episode.care_manager_id, manager_id))
     )
     out = []
@@ -365,7 +396,7 @@ def _referrals(session: Session, manager_id: int, today: date) -> list[WorkItem]
                Patient.family_name, Patient.given_name, Patient.mrn)
         .join(Episode, Episode.id == Referral.episode_id)
         .join(Patient, Patient.id == Episode.patient_id)
-        .where(Referral.status.in_(("sent", "scheduled")), Referral.seen_confirmed_on.is_(None),
+        .where(Referral.status.in_(("sent", "scheduled")), Referral.seen_confirmed_on.is_(None), Referral.voided_at.is_(None),
                Referral.referred_on < cutoff, *_open_episodes_of(Episode.care_manager_id, manager_id))
     )
     return [

@@ -132,7 +132,8 @@ CASES: list[tuple[str, tuple[str, ...], Any]] = [
         b._s, a, w["episode"], "clinician_concern", now=_now())),
     ("record_risk_steps", (CM, CL), lambda b, a, w: risk.record_risk_steps(b._s, a, w["risk"], safety_plan_done=True)),
     ("record_risk_outcome", (CM, CL), lambda b, a, w: risk.record_risk_outcome(
-        b._s, a, w["risk"], "Safe, plan in place", now=_now())),
+        b._s, a, w["risk"], "Safe, plan in place", now=_now(),
+        step_reasons={"after_hours_routing_used": "Office hours", "safety_plan_done": "Plan in the care plan"})),
     ("change_status", (CM, CL), lambda b, a, w: episodes.change_status(
         b._s, a, w["episode"], "relapse_prevention", now=_now())),
     ("request_transfer", (CM, CL), lambda b, a, w: episodes.request_transfer(b._s, a, w["episode"], "Other clinic")),

@@ -91,7 +91,9 @@ def _risk(outcome: bool):  # type: ignore[no-untyped-def]
                    now=NOW)
         if outcome:
             b.call(risk.record_risk_steps, "cm1", r.id, safety_assessment_done=True, clinician_notified=True)
-            b.call(risk.record_risk_outcome, "doc1", r.id, "No current risk; safety plan reviewed", now=NOW)
+            b.call(risk.record_risk_outcome, "doc1", r.id, "No current risk; safety plan reviewed",
+                   step_reasons={"after_hours_routing_used": "Office hours", "safety_plan_done": "No risk found"},
+                   now=NOW)
     return go
 
 
@@ -118,7 +120,9 @@ CASES = [
      dict(measures=((20, 14, 2), (10, 12, 0)),
           extra=lambda b, e: [(b.call(risk.record_risk_steps, "cm1", r.id, safety_assessment_done=True,
                                       clinician_notified=True),
-                               b.call(risk.record_risk_outcome, "doc1", r.id, "Safe", now=NOW))
+                               b.call(risk.record_risk_outcome, "doc1", r.id, "Safe", now=NOW,
+                                      step_reasons={"after_hours_routing_used": "Office hours",
+                                                    "safety_plan_done": "No risk found"}))
                               for r in b.call(lambda s, a: __import__("cocm_desktop.services.chart", fromlist=["x"])
                                               .open_chart(s, a, episode_id=e, today=TODAY).open_risk, "cm1")]),
      Flag.SAFETY, False),

@@ -154,7 +154,8 @@ def test_item9_opens_risk_event_in_the_same_transaction(build) -> None:  # type:
         build.call(risk.record_risk_outcome, "cm1", m.risk_event_id, "Safe", now=NOW)
     build.call(risk.record_risk_steps, "cm1", m.risk_event_id, safety_assessment_done=True, clinician_notified=True,
                after_hours_routing_used=False, safety_plan_done=True)
-    v = build.call(risk.record_risk_outcome, "doc1", m.risk_event_id, "Passive thoughts, plan in place", now=NOW)
+    v = build.call(risk.record_risk_outcome, "doc1", m.risk_event_id, "Passive thoughts, plan in place",
+                   step_reasons={"after_hours_routing_used": "During office hours"}, now=NOW)
     assert v.outcome_by == "Dr. Daniel Okafor" and not v.is_open
 
 

@@ -66,13 +66,16 @@ def test_a_new_recommendation_is_in_the_clinicians_list_at_once(demo: Builder) -
 
 
 def test_consent_recorded_by_the_care_manager_waits_for_the_clinicians_attestation(demo: Builder) -> None:
-    from cocm_desktop.services.enrollment import attest_consent
+    from cocm_desktop.services.enrollment import attest_consent, attest_risk_rule_out
 
     ep = demo.episode(TODAY - timedelta(days=3), by="cm1", doc="doc1", family="Attwood")
-    row = [i for i in items(demo, "doc1", WorkKind.ATTEST) if i.episode_id == ep]
-    assert len(row) == 1 and "urgent-risk rule-out" in row[0].what and "Jordan" not in row[0].patient_name
+    row = sorted((i for i in items(demo, "doc1", WorkKind.ATTEST) if i.episode_id == ep), key=lambda i: i.ref_text)
+    assert [i.ref_text for i in row] == ["consent", "risk_rule_out"] and "Jordan" not in row[0].patient_name
+    assert "Attest consent" in row[0].what and "Confirm you ruled out urgent risk" in row[1].what
     assert ep not in {i.episode_id for i in items(demo, "doc2", WorkKind.ATTEST)}
     demo.call(attest_consent, "doc1", ep, now=NOW)
+    assert [i.ref_text for i in items(demo, "doc1", WorkKind.ATTEST) if i.episode_id == ep] == ["risk_rule_out"]
+    demo.call(attest_risk_rule_out, "doc1", ep, now=NOW)
     assert ep not in {i.episode_id for i in items(demo, "doc1", WorkKind.ATTEST)}
     # a clinician's own enrollment is attested as it is recorded
     own = demo.episode(TODAY - timedelta(days=3), by="doc1", doc="doc1", family="Selfridge")
@@ -106,7 +109,8 @@ def test_open_risk_events_of_the_clinicians_patients(demo: Builder) -> None:
     assert first.kind is WorkKind.RISK_EVENT
     demo.call(record_risk_steps, "cm1", ev.id, safety_assessment_done=True, clinician_notified=True,
               safety_plan_done=True)
-    demo.call(record_risk_outcome, "cm1", ev.id, "Safety plan made; seen by Dr. Kim today", now=NOW)
+    demo.call(record_risk_outcome, "cm1", ev.id, "Safety plan made; seen by Dr. Kim today",
+              step_reasons={"after_hours_routing_used": "During office hours"}, now=NOW)
     assert ev.id not in {i.ref_id for i in items(demo, "doc1", WorkKind.RISK_EVENT)}
 
 

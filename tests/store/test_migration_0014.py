@@ -23,7 +23,7 @@ def test_an_older_clinic_keeps_its_medications_and_learns_who_stopped_them(demo_
     stopped_at = datetime(2026, 11, 20, 15, 30)  # UTC, as the audit keeps it
     with Database.open(demo_path, "lead", "demo") as db:
         with db.engine.begin() as conn:
-            command.downgrade(migrate.alembic_config(conn), "0012_audit_signatures")
+            command.downgrade(migrate.alembic_config(conn), "0013_safety_and_duplicates")
             tables = inspect(conn)
             assert "medication_proposal" not in tables.get_table_names()
             assert "schedule" not in {c["name"] for c in tables.get_columns("medication")}

@@ -74,6 +74,8 @@ class Recommendation(Voidable, Base):
     recommended_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
     decided_at: Mapped[datetime | None] = mapped_column(DateTime)
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    # approved | modified | declined, kept once the loop moves on (None: decided before 0013, unknown)
+    decision: Mapped[str | None] = mapped_column(String(16))
     decision_note: Mapped[str | None] = mapped_column(Text)
     modified_text: Mapped[str | None] = mapped_column(Text)
     told_at: Mapped[datetime | None] = mapped_column(DateTime)

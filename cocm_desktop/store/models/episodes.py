@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, Voidable, utcnow
@@ -34,6 +34,10 @@ class Episode(Base):
     care_manager_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
     urgent_risk_ruled_out: Mapped[bool] = mapped_column(Boolean, default=False)
     urgent_risk_ruled_out_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    # The person named above confirms the rule-out (pending while empty). No foreign keys on the
+    # columns 0013 added in place (users are never deleted).
+    risk_rule_out_attested_by_id: Mapped[int | None] = mapped_column(Integer)
+    risk_rule_out_attested_at: Mapped[datetime | None] = mapped_column(DateTime)
     initiating_visit_required: Mapped[bool] = mapped_column(Boolean, default=False)
     initiating_visit_on: Mapped[date | None] = mapped_column(Date)
     history: Mapped[str | None] = mapped_column(Text)
@@ -140,8 +144,12 @@ class RiskEvent(Voidable, Base):
     detail: Mapped[str | None] = mapped_column(Text)
     safety_assessment_done: Mapped[bool] = mapped_column(Boolean, default=False)
     clinician_notified: Mapped[bool] = mapped_column(Boolean, default=False)
+    notified_clinician_id: Mapped[int | None] = mapped_column(Integer)  # which clinician (no FK: 0013)
+    notified_at: Mapped[datetime | None] = mapped_column(DateTime)  # local clinic time
     after_hours_routing_used: Mapped[bool] = mapped_column(Boolean, default=False)
     safety_plan_done: Mapped[bool] = mapped_column(Boolean, default=False)
+    # {step: reason} for each protocol step not done when the event was closed
+    step_reasons: Mapped[dict | None] = mapped_column(JSON)  # type: ignore[type-arg]
     outcome: Mapped[str | None] = mapped_column(Text)
     outcome_at: Mapped[datetime | None] = mapped_column(DateTime)
     opened_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))

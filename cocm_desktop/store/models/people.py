@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, utcnow
+from .base import Base, Voidable, utcnow
 
 
 class User(Base):
@@ -29,7 +29,9 @@ class User(Base):
     password_must_change: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
-class Patient(Base):
+class Patient(Voidable, Base):
+    """A patient entered twice is voided (the duplicate stays, and counts nowhere)."""
+
     __tablename__ = "patient"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

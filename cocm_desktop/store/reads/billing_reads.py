@@ -88,13 +88,14 @@ def billing_episodes(conn: Connection) -> list[EpisodeRow]:
 
 
 def billing_patients(conn: Connection) -> list[PatientRow]:
-    """Every patient with the columns the packet shows."""
+    """Every patient with the columns the packet shows (a record entered twice and voided is on
+    no packet: its time was voided with it)."""
     p = Patient
     day = day_cache()
     return [
         _new(PatientRow, (r[0], r[1], r[2], r[3], day(r[4]), r[5], r[6]))
         for r in fetch_plain(conn, select(p.id, p.family_name, p.given_name, p.mrn, raw(p.date_of_birth),
-                                          p.payer_name, p.payer_rule_set_id))
+                                          p.payer_name, p.payer_rule_set_id).where(p.voided_at.is_(None)))
     ]
 
 
@@ -112,7 +113,9 @@ def first_consent_by_episode(conn: Connection) -> dict[int, date]:
 
 
 def episodes_with_care_plan(conn: Connection) -> set[int]:
-    return {eid for (eid,) in fetch_plain(conn, select(CarePlanVersion.episode_id).distinct())}
+    """Episodes with a live care-plan version (a version voided in error is no plan)."""
+    return {eid for (eid,) in fetch_plain(
+        conn, select(CarePlanVersion.episode_id).where(CarePlanVersion.voided_at.is_(None)).distinct())}
 
 
 def contacts_per_episode(conn: Connection, start: datetime, end: datetime) -> dict[int, int]:

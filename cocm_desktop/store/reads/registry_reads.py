@@ -195,7 +195,9 @@ class RegistryQuery:
 
 def _base(query: RegistryQuery, *columns: Any):  # type: ignore[no-untyped-def]
     cm, cl = aliased(User), aliased(User)
-    conds = [Episode.status != "closed", Episode.enrolled_on <= query.today]
+    conds = [Episode.status != "closed", Episode.enrolled_on <= query.today,
+             # a patient entered twice and voided leaves the registry (a few rows at most: no join)
+             Episode.patient_id.not_in(select(Patient.id).where(Patient.voided_at.is_not(None)))]
     if query.care_manager_id is not None:
         conds.append(Episode.care_manager_id == query.care_manager_id)
     if query.statuses:
@@ -333,7 +335,8 @@ def first_open_referral(conn: Connection, scope: Any) -> dict[int, date]:
     """{episode: day of its oldest referral still sent or scheduled}."""
     return {eid: to_day(on) for eid, on in fetch_plain(conn,  # type: ignore[misc]
         select(Referral.episode_id, raw(func.min(Referral.referred_on)))
-        .where(Referral.episode_id.in_(scope), Referral.status.in_(("sent", "scheduled")))
+        .where(Referral.episode_id.in_(scope), Referral.status.in_(("sent", "scheduled")),
+               Referral.voided_at.is_(None))
         .group_by(Referral.episode_id))}
 
 
@@ -341,7 +344,7 @@ def first_open_risk(conn: Connection, scope: Any) -> dict[int, date]:
     """{episode: day its oldest risk event without an outcome was opened}."""
     return {eid: to_day(at) for eid, at in fetch_plain(conn,  # type: ignore[misc]
         select(RiskEvent.episode_id, raw(func.min(RiskEvent.opened_at)))
-        .where(RiskEvent.episode_id.in_(scope), RiskEvent.outcome.is_(None))
+        .where(RiskEvent.episode_id.in_(scope), RiskEvent.outcome.is_(None), RiskEvent.voided_at.is_(None))
         .group_by(RiskEvent.episode_id))}
 
 
@@ -351,7 +354,8 @@ def episodes_with(conn: Connection, scope: Any, what: str) -> set[int]:
     if what == "consent":
         q = select(Consent.episode_id).where(Consent.episode_id.in_(scope), Consent.patient_agrees.is_(True))
     elif what == "care_plan":
-        q = select(CarePlanVersion.episode_id).where(CarePlanVersion.episode_id.in_(scope))
+        q = select(CarePlanVersion.episode_id).where(CarePlanVersion.episode_id.in_(scope),
+                                                     CarePlanVersion.voided_at.is_(None))
     else:
         raise ValueError(f"unknown fact {what!r}")
     return set(conn.execute(q.distinct()).scalars())
@@ -444,7 +448,7 @@ def recommendation_facts(conn: Connection, scope: Any) -> dict[int, Recommendati
             raw(func.min(case((Recommendation.state.in_(("approved", "modified")), Recommendation.decided_at)))),
             func.count(case((Recommendation.state != "closed", 1))),
         )
-        .where(Recommendation.episode_id.in_(scope))
+        .where(Recommendation.episode_id.in_(scope), Recommendation.voided_at.is_(None))
         .group_by(Recommendation.episode_id)
     )
     return {eid: RecommendationFacts(to_day(a), to_day(b), n or 0) for eid, a, b, n in conn.execute(q).all()}

@@ -9,7 +9,7 @@ them and when from their "medication.stop" audit record, so the history names a 
 applied to the list.
 
 Revision ID: 0014_medications
-Revises: 0012_audit_signatures
+Revises: 0013_safety_and_duplicates
 Create Date: 2026-12-10 09:00:00
 """
 
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014_medications"
-down_revision = "0012_audit_signatures"
+down_revision = "0013_safety_and_duplicates"
 branch_labels = None
 depends_on = None
 
