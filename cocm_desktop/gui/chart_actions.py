@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
 from cocm_desktop.domain.activities import ACTIVITIES, REFERRAL_STATUSES
 from cocm_desktop.domain.case_review import TOLD_MODES
 from cocm_desktop.domain.episode import CloseReason
-from cocm_desktop.gui.chart_widgets import TOLD_LABELS, _selected
+from cocm_desktop.gui.chart_widgets import TOLD_LABELS, selected_item
 from cocm_desktop.gui.errors import is_expected, show_error
 from cocm_desktop.gui.form_dialog import Field, FormDialog
 
@@ -131,7 +131,7 @@ class ChartActions:
 
     # ---- recommendations
     def _selected_rec(self) -> Any:
-        r = _selected(self.recs_view)
+        r = selected_item(self.recs_view)
         if r is None:
             QMessageBox.information(self, "Recommendations", "Select a recommendation first.")
         return r
@@ -205,7 +205,7 @@ class ChartActions:
     def update_referral(self) -> None:
         from cocm_desktop.services.referrals import update_referral
 
-        r = _selected(self.refs_view)
+        r = selected_item(self.refs_view)
         if r is None:
             QMessageBox.information(self, "Referrals", "Select a referral first.")
             return

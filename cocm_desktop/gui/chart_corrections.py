@@ -23,7 +23,7 @@ from PySide6.QtWidgets import QMenu, QMessageBox, QTableView
 from cocm_desktop.domain import instruments as inst
 from cocm_desktop.domain.activities import ACTIVITIES, CONTACT_KINDS, CONTACT_MODES
 from cocm_desktop.domain.corrections import KIND_LABELS, may_correct, refusal
-from cocm_desktop.gui.chart_widgets import _dt, _selected
+from cocm_desktop.gui.chart_widgets import selected_item, short_datetime
 from cocm_desktop.gui.form_dialog import Field, FormDialog
 from cocm_desktop.gui.registry_model import RowRole, fmt_date
 
@@ -85,7 +85,7 @@ def _change_text(field: str, before: Any, after: Any) -> str:
     return f"{field.replace('_', ' ')} {shown(before)} \u2192 {shown(after)}"
 
 
-class _DeleteKey(QObject):
+class DeleteKey(QObject):
     """Delete (or Backspace) on a list: void the selected entry, asking for the reason."""
 
     def __init__(self, view: QTableView, action: Callable[[], None]) -> None:
@@ -111,7 +111,7 @@ class ChartCorrections:
             view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
             view.customContextMenuRequested.connect(lambda pos, v=view, k=kind: self._correction_menu(v, k, pos))
             view.doubleClicked.connect(lambda index, k=kind: self.amend_entry(k, index.data(RowRole)))
-            view.installEventFilter(_DeleteKey(view, lambda v=view, k=kind: self.void_entry(k, _selected(v))))
+            view.installEventFilter(DeleteKey(view, lambda v=view, k=kind: self.void_entry(k, selected_item(v))))
 
     def showing_corrections(self) -> bool:
         return self.show_corrections.isChecked()
@@ -250,9 +250,9 @@ class ChartCorrections:
 
     def _describe(self, kind: str, row: Any) -> str:
         if kind == "measure":
-            return f"{row.instrument} {row.total} taken {_dt(row.taken_at)}, entered by {row.entered_by}"
+            return f"{row.instrument} {row.total} taken {short_datetime(row.taken_at)}, entered by {row.entered_by}"
         if kind == "contact":
-            return f"{CONTACT_KINDS.get(row.kind, row.kind)} contact {_dt(row.contact_at)} by {row.staff}"
+            return f"{CONTACT_KINDS.get(row.kind, row.kind)} contact {short_datetime(row.contact_at)} by {row.staff}"
         return f"{row.minutes} min of {row.activity_label.lower()} on {fmt_date(row.local_date)} by {row.staff_name}"
 
     def _amend_measure(self, m: Any) -> None:
@@ -360,7 +360,7 @@ class ChartCorrections:
         for h in self.corrections_of(kind, row.id if kind != "patient" else self.patient_id):
             if kind == "patient" and row.id not in h.changes:
                 continue
-            who = f"{h.corrected_by}, {_dt(h.corrected_at)}"
+            who = f"{h.corrected_by}, {short_datetime(h.corrected_at)}"
             if h.action == "void":
                 lines.append(f"Voided (entered in error) \u2014 {who}: {h.reason}")
             else:
@@ -390,5 +390,5 @@ class ChartCorrections:
                 head = f"<b>Amended</b> {E(what)}"
                 body = "; ".join(E(_change_text(k, a, b)) for k, (a, b) in h.changes.items())
                 body = f"<br><span style='color:#486581'>{body}</span>"
-            items.append(f"<li>{_dt(h.corrected_at)} \u2014 {head} by {E(h.corrected_by)}. Why: {E(h.reason)}{body}</li>")
+            items.append(f"<li>{short_datetime(h.corrected_at)} \u2014 {head} by {E(h.corrected_by)}. Why: {E(h.reason)}{body}</li>")
         return "<h4>Corrections</h4><ul>" + ("".join(items) or "<li>None</li>") + "</ul>"

@@ -19,7 +19,7 @@ from cocm_desktop.domain.activities import REFERRAL_STATUSES
 from cocm_desktop.domain.case_review import LoopState
 from cocm_desktop.domain.corrections import may_correct, refusal
 from cocm_desktop.domain.episode import CloseReason, EpisodeStatus
-from cocm_desktop.gui.chart_widgets import _dt
+from cocm_desktop.gui.chart_widgets import short_datetime
 from cocm_desktop.gui.form_dialog import Field
 from cocm_desktop.gui.registry_model import fmt_date
 
@@ -74,12 +74,12 @@ class ChartEntryCorrections:
         if kind == "referral":
             return f"Referral to {row.to_whom} of {fmt_date(row.referred_on)} ({REFERRAL_STATUSES.get(row.status, row.status)})"
         if kind == "risk_event":
-            return f"Risk event ({_TRIGGERS.get(row.trigger, row.trigger)}) opened {_dt(row.opened_at)} by {row.opened_by}"
+            return f"Risk event ({_TRIGGERS.get(row.trigger, row.trigger)}) opened {short_datetime(row.opened_at)} by {row.opened_by}"
         if kind == "care_plan_version":
-            return f"Care plan version {row.version} written by {row.created_by} on {_dt(row.created_at)}"
+            return f"Care plan version {row.version} written by {row.created_by} on {short_datetime(row.created_at)}"
         if kind == "episode_status_change":
             return f"Status change on {fmt_date(row.changed_on)}: {self._status_text(row)}, by {row.changed_by}"
-        return f"{row.kind_label} recommendation of {_dt(row.recommended_at)} ({row.state_label.lower()})"
+        return f"{row.kind_label} recommendation of {short_datetime(row.recommended_at)} ({row.state_label.lower()})"
 
     # ---- void
     def void_other_entry(self, kind: str, row: Any) -> None:

@@ -13,7 +13,7 @@ from cocm_desktop.domain import instruments as inst
 from cocm_desktop.domain.activities import CONTACT_KINDS, CONTACT_MODES
 from cocm_desktop.domain.case_review import LoopState
 from cocm_desktop.domain.episode import CloseReason, EpisodeStatus
-from cocm_desktop.gui.chart_widgets import TOLD_LABELS, E, _age, _dt, _pill, _selected
+from cocm_desktop.gui.chart_widgets import TOLD_LABELS, E, age_text, pill_label, selected_item, short_datetime
 from cocm_desktop.gui.registry_model import CHIP_TEXT, fmt_date, fmt_long
 from cocm_desktop.gui.trend_chart import Point
 
@@ -39,7 +39,7 @@ class ChartFill:
         self.body.show()
         self.name_label.setText(p.display_name)
         bits = [f"MRN {p.mrn}", f"born {p.date_of_birth:%b} {p.date_of_birth.day}, {p.date_of_birth.year} "
-                f"({_age(p.date_of_birth, today)})"]
+                f"({age_text(p.date_of_birth, today)})"]
         if p.sex:
             bits.append(p.sex)
         if p.phone:
@@ -64,7 +64,7 @@ class ChartFill:
         self._fill_trend()
         self._fill_lists()
         if p.voided:
-            self.voided_label.setText(f"This record was voided on {_dt(p.voided_at)} (entered twice): "
+            self.voided_label.setText(f"This record was voided on {short_datetime(p.voided_at)} (entered twice): "
                                       f"{E(p.void_reason or '')}. It counts nowhere; record care on the kept record.")
         self.voided_label.setVisible(bool(p.voided))
         self._fill_overview()
@@ -98,43 +98,43 @@ class ChartFill:
         self._clear_layout(self.pills)
         c, ep = self.chart, self.chart.episode
         if ep is None:
-            self.pills.addWidget(_pill("Not enrolled", "warn"))
+            self.pills.addWidget(pill_label("Not enrolled", "warn"))
             self.pills.addStretch(1)
             self.team_label.setText("")
             self.next_label.setText("")
             return
-        self.pills.addWidget(_pill("CoCM" if ep.program == "cocm" else "General BHI"))
+        self.pills.addWidget(pill_label("CoCM" if ep.program == "cocm" else "General BHI"))
         status_kind = "bad" if ep.status == "closed" else "true"
         status = ep.status_label + (f" — {ep.close_reason_label}" if ep.close_reason_label else "")
-        self.pills.addWidget(_pill(status, status_kind))
+        self.pills.addWidget(pill_label(status, status_kind))
         if ep.transfer_to and ep.transfer_confirmed_on is None and ep.status != "closed":
-            self.pills.addWidget(_pill(f"Transfer to {ep.transfer_to} pending", "warn"))
-        self.pills.addWidget(_pill(f"Week {ep.weeks}", tip=f"Enrolled {fmt_long(ep.enrolled_on)}"))
+            self.pills.addWidget(pill_label(f"Transfer to {ep.transfer_to} pending", "warn"))
+        self.pills.addWidget(pill_label(f"Week {ep.weeks}", tip=f"Enrolled {fmt_long(ep.enrolled_on)}"))
         o = ep.outcome
         result = ep.primary_scale
         if ep.baseline is not None:
             result += f" {ep.baseline} \u2192 {ep.latest if ep.latest is not None else '—'} ({ep.change_text})"
         kind = "ok" if (o.response and o.response.value == "response") or o.remission else ("bad" if o.not_improving else "true")
         label = "remission" if o.remission else (o.response.label.lower() if o.response else "no follow-up yet")
-        self.pills.addWidget(_pill(f"{result} · {label}", kind, "Change from the baseline on the primary scale"))
+        self.pills.addWidget(pill_label(f"{result} · {label}", kind, "Change from the baseline on the primary scale"))
         consent = c.consent
         if consent is None:
-            self.pills.addWidget(_pill("No consent", "bad", "Consent has not been documented"))
+            self.pills.addWidget(pill_label("No consent", "bad", "Consent has not been documented"))
         elif consent.attested_by:
-            self.pills.addWidget(_pill(f"Consent {fmt_date(consent.consent_on)}", "ok",
+            self.pills.addWidget(pill_label(f"Consent {fmt_date(consent.consent_on)}", "ok",
                                        f"Documented by {consent.recorded_by}; attested by {consent.attested_by}"))
         else:
-            self.pills.addWidget(_pill("Consent awaiting attestation", "warn",
+            self.pills.addWidget(pill_label("Consent awaiting attestation", "warn",
                                        f"Recorded by {consent.recorded_by} on {fmt_long(consent.consent_on)}; "
                                        "the treating clinician attests it"))
         if ep.initiating_visit_required:
             if ep.initiating_visit_on is None:
-                self.pills.addWidget(_pill("Initiating visit missing", "bad",
+                self.pills.addWidget(pill_label("Initiating visit missing", "bad",
                                            "New patient or not seen in the prior 12 months: an initiating visit is required"))
             else:
-                self.pills.addWidget(_pill(f"Initiating visit {fmt_date(ep.initiating_visit_on)}", "ok"))
+                self.pills.addWidget(pill_label(f"Initiating visit {fmt_date(ep.initiating_visit_on)}", "ok"))
         else:
-            self.pills.addWidget(_pill("Initiating visit not required", "true"))
+            self.pills.addWidget(pill_label("Initiating visit not required", "true"))
         self.pills.addStretch(1)
         self.team_label.setText(f"Care manager {ep.care_manager}  ·  Treating clinician {ep.clinician}  ·  "
                                 + "; ".join(f"{code} {text}" for code, text in ep.target_conditions))
@@ -158,9 +158,9 @@ class ChartFill:
         steps = [("safety assessment", r.safety_assessment_done), ("clinician notified", r.clinician_notified),
                  ("safety plan", r.safety_plan_done)]
         todo = [name for name, done in steps if not done]
-        text = f"Safety: open risk event since {_dt(r.opened_at)} ({trigger})."
+        text = f"Safety: open risk event since {short_datetime(r.opened_at)} ({trigger})."
         if r.notified_clinician:
-            text += f" {r.notified_clinician} notified {_dt(r.notified_at)}."
+            text += f" {r.notified_clinician} notified {short_datetime(r.notified_at)}."
         text += (" Still to do: " + ", ".join(todo) + ".") if todo else " Protocol steps done; record the outcome."
         if len(risks) > 1:
             text += f" ({len(risks)} open risk events.)"
@@ -235,14 +235,14 @@ class ChartFill:
             items = "<br>".join(
                 f"<span style='color:{'#1B5E20' if ok else '#B71C1C'}'>{'✓' if ok else '✗'}</span>&nbsp;{what}"
                 for what, ok in checks)
-            att = (f"attested by {E(consent.attested_by)} {_dt(consent.attested_at)}" if consent.attested_by
+            att = (f"attested by {E(consent.attested_by)} {short_datetime(consent.attested_at)}" if consent.attested_by
                    else "<span style='color:#8A4B00'>awaiting the treating clinician's attestation</span>")
             parts.append(f"<h4>Consent</h4><p>{fmt_long(consent.consent_on)} — obtained by {E(consent.obtained_by)}, "
                          f"recorded by {E(consent.recorded_by)}; {att}</p><p style='margin-left:12px'>{items}</p>")
         else:
             parts.append("<h4>Consent</h4><p style='color:#B71C1C'>Not documented.</p>")
         if ep.urgent_risk_ruled_out_by:
-            confirmed = (f"confirmed by {E(ep.risk_rule_out_attested_by)} {_dt(ep.risk_rule_out_attested_at)}"
+            confirmed = (f"confirmed by {E(ep.risk_rule_out_attested_by)} {short_datetime(ep.risk_rule_out_attested_at)}"
                          if ep.risk_rule_out_attested_by
                          else "<span style='color:#8A4B00'>awaiting the clinician's confirmation</span>")
             parts.append(f"<p style='color:#627D98'>Urgent risk ruled out by {E(ep.urgent_risk_ruled_out_by)} at "
@@ -274,7 +274,7 @@ class ChartFill:
                 ("Safety steps", p.safety_steps), ("Contact preferences", p.contact_preferences),
                 ("Relapse-prevention plan", p.relapse_prevention_plan)]
         body = "".join(f"<h4>{E(title)}</h4><p>{E(value).replace(chr(10), '<br>')}</p>" for title, value in rows if value)
-        body += (f"<p style='color:#627D98'>Version {p.version} written by {E(p.created_by)} on {_dt(p.created_at)}; "
+        body += (f"<p style='color:#627D98'>Version {p.version} written by {E(p.created_by)} on {short_datetime(p.created_at)}; "
                  f"{len(plans)} version(s) on file.</p>")
         self.plan_label.setText(body)
 
@@ -288,9 +288,9 @@ class ChartFill:
                          f" — {E(s.changed_by)}{(': ' + E(s.note)) if s.note else ''}</li>")
         parts.append("</ul><h4>Risk events</h4><ul>")
         for r in c.risk_events:
-            outcome = (f"outcome: {E(r.outcome)} ({_dt(r.outcome_at)}, {E(r.outcome_by or '')})" if r.outcome
+            outcome = (f"outcome: {E(r.outcome)} ({short_datetime(r.outcome_at)}, {E(r.outcome_by or '')})" if r.outcome
                        else "<b style='color:#C62828'>open</b>")
-            parts.append(f"<li>{_dt(r.opened_at)} — {E(r.trigger)} — {outcome}</li>")
+            parts.append(f"<li>{short_datetime(r.opened_at)} — {E(r.trigger)} — {outcome}</li>")
         if not c.risk_events:
             parts.append("<li>None</li>")
         parts.append("</ul>")
@@ -312,7 +312,7 @@ class ChartFill:
         return text
 
     def _contact_selected(self, *_args: object) -> None:
-        c = _selected(self.contacts_view)
+        c = selected_item(self.contacts_view)
         if c is None:
             self.contact_detail.setText("<p style='color:#627D98'>Select a contact to read the note.</p>")
             return
@@ -320,26 +320,26 @@ class ChartFill:
                 ("Summary", c.summary), ("Question for the consultant", c.question_for_consultant)]
         body = "".join(f"<p><b>{t}:</b> {E(v).replace(chr(10), '<br>')}</p>" for t, v in rows if v)
         self.contact_detail.setText(
-            f"<p><b>{_dt(c.contact_at)}</b> · {E(CONTACT_KINDS.get(c.kind, c.kind))} by {E(CONTACT_MODES.get(c.mode, c.mode))}"
+            f"<p><b>{short_datetime(c.contact_at)}</b> · {E(CONTACT_KINDS.get(c.kind, c.kind))} by {E(CONTACT_MODES.get(c.mode, c.mode))}"
             f" · {E(c.staff)}{'' if c.reached else ' · <b>not reached</b>'}</p>{body}"
             f"<p><b>Next step:</b> {fmt_long(c.next_step_on)} — {E(c.next_step)}</p>")
 
     def _rec_selected(self, *_args: object) -> None:
-        r = _selected(self.recs_view)
+        r = selected_item(self.recs_view)
         if r is None:
             self.rec_detail.setText("<p style='color:#627D98'>Select a recommendation.</p>" if self.recs_model.rows
                                     else "<p style='color:#627D98'>No recommendations from case review yet.</p>")
         else:
-            trail = [f"Recommended {_dt(r.recommended_at)} by {E(r.recommended_by)}"]
+            trail = [f"Recommended {short_datetime(r.recommended_at)} by {E(r.recommended_by)}"]
             if r.decided_at:
                 trail.append(f"{E(r.state_label if r.state in ('approved', 'modified', 'declined') else 'Decided')} "
-                             f"{_dt(r.decided_at)} by {E(r.decided_by or '')}"
+                             f"{short_datetime(r.decided_at)} by {E(r.decided_by or '')}"
                              + (f" — {E(r.decision_note)}" if r.decision_note else ""))
             if r.told_at:
-                trail.append(f"Patient told {_dt(r.told_at)} ({E(TOLD_LABELS.get(r.told_how or '', r.told_how or ''))}) "
+                trail.append(f"Patient told {short_datetime(r.told_at)} ({E(TOLD_LABELS.get(r.told_how or '', r.told_how or ''))}) "
                              f"by {E(r.told_by or '')}")
             if r.closed_at:
-                trail.append(f"Closed {_dt(r.closed_at)}")
+                trail.append(f"Closed {short_datetime(r.closed_at)}")
             self.rec_detail.setText(f"<p><b>{E(r.kind_label)}</b> — {E(self._rec_text(r))}</p><p style='color:#486581'>"
                                     + "<br>".join(trail) + "</p>")
         self._apply_rec_buttons()

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 
 from cocm_desktop.domain import instruments as inst
 from cocm_desktop.domain.activities import CONTACT_KINDS, CONTACT_MODES, REFERRAL_STATUSES
-from cocm_desktop.gui.chart_widgets import _dt, _rich, _scroll, _table
+from cocm_desktop.gui.chart_widgets import rich_label, scrolled, short_datetime, table_view
 from cocm_desktop.gui.registry_model import fmt_date
 from cocm_desktop.gui.resources import ACCENT, icon
 from cocm_desktop.gui.table_model import Col, RecordTableModel
@@ -59,7 +59,7 @@ class ChartLayout:
             if getattr(r, step):
                 label = short[step]
                 if step == "clinician_notified" and r.notified_clinician:  # type: ignore[attr-defined]
-                    label = f"{r.notified_clinician} notified {_dt(r.notified_at)}"  # type: ignore[attr-defined]
+                    label = f"{r.notified_clinician} notified {short_datetime(r.notified_at)}"  # type: ignore[attr-defined]
                 parts.append("✓ " + label)
             else:
                 why = r.step_reasons.get(step)  # type: ignore[attr-defined]
@@ -212,7 +212,7 @@ class ChartLayout:
         self.trend = TrendChart(left)
         ll.addWidget(self.trend, 3)
         self.measures_model = RecordTableModel([
-            Col("Date", lambda m: _dt(m.taken_at), lambda m: m.taken_at.isoformat(), width=138),
+            Col("Date", lambda m: short_datetime(m.taken_at), lambda m: m.taken_at.isoformat(), width=138),
             Col("Scale", lambda m: m.instrument, width=62),
             Col("Total", lambda m: str(m.total), lambda m: m.total, width=50,
                 align=Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter),
@@ -223,7 +223,7 @@ class ChartLayout:
                 color=lambda m: "#8A4B00" if self._marker("measure", m) else None),
             Col("Entered by", lambda m: m.entered_by),
         ], self, struck=lambda m: m.voided, row_tip=lambda m: self.correction_tip("measure", m))
-        self.measures_view = _table(left, self.measures_model, "measuresTable")
+        self.measures_view = table_view(left, self.measures_model, "measuresTable")
         self.measures_view.sortByColumn(0, Qt.SortOrder.DescendingOrder)
         ll.addWidget(self.measures_view, 2)
         self.tabs = QTabWidget(self.body)
@@ -252,7 +252,7 @@ class ChartLayout:
         # Overview
         overview = QWidget()
         ol = QVBoxLayout(overview)
-        self.overview_label = _rich(overview)
+        self.overview_label = rich_label(overview)
         self.overview_label.setObjectName("overviewText")
         ol.addWidget(self.overview_label)
         row = QHBoxLayout()
@@ -270,13 +270,13 @@ class ChartLayout:
         row.addStretch(1)
         ol.addLayout(row)
         ol.addStretch(1)
-        self.tabs.addTab(_scroll(overview), "Overview")
+        self.tabs.addTab(scrolled(overview), "Overview")
 
         # Contacts
         contacts = QWidget()
         cl = QVBoxLayout(contacts)
         self.contacts_model = RecordTableModel([
-            Col("When", lambda c: _dt(c.contact_at), lambda c: c.contact_at.isoformat(), width=140),
+            Col("When", lambda c: short_datetime(c.contact_at), lambda c: c.contact_at.isoformat(), width=140),
             Col("Kind", lambda c: CONTACT_KINDS.get(c.kind, c.kind) + ("" if c.reached else " · not reached"), width=150,
                 color=lambda c: None if c.reached else "#B26A00"),
             Col("Mode", lambda c: CONTACT_MODES.get(c.mode, c.mode), width=80),
@@ -285,12 +285,12 @@ class ChartLayout:
             Col("Next step", lambda c: f"{fmt_date(c.next_step_on)} · {c.next_step}{self._marker('contact', c)}",
                 lambda c: c.next_step_on.toordinal()),
         ], self, struck=lambda c: c.voided, row_tip=lambda c: self.correction_tip("contact", c))
-        self.contacts_view = _table(contacts, self.contacts_model, "contactsTable")
+        self.contacts_view = table_view(contacts, self.contacts_model, "contactsTable")
         self.contacts_view.sortByColumn(0, Qt.SortOrder.DescendingOrder)
         self.contacts_view.selectionModel().currentRowChanged.connect(self._contact_selected)
         cl.addWidget(self.contacts_view, 3)
-        self.contact_detail = _rich(contacts)
-        cl.addWidget(_scroll(self.contact_detail), 2)
+        self.contact_detail = rich_label(contacts)
+        cl.addWidget(scrolled(self.contact_detail), 2)
         self.tabs.addTab(contacts, "Contacts")
 
         # Care plan
@@ -311,35 +311,35 @@ class ChartLayout:
         pl.addLayout(prow)
         self.plans_model = RecordTableModel([
             Col("Version", lambda p: str(p.version), lambda p: p.version, width=60),
-            Col("Written", lambda p: _dt(p.created_at), lambda p: p.created_at.isoformat(), width=140),
+            Col("Written", lambda p: short_datetime(p.created_at), lambda p: p.created_at.isoformat(), width=140),
             Col("By", lambda p: p.created_by, width=150),
             Col("Sign-off", lambda p: (f"{fmt_date(p.signed_off_on)} {p.signed_off_by or ''}" if p.signed_off_on
                                        else "awaiting") + self._marker("care_plan_version", p)),
         ], self, struck=lambda p: p.voided, row_tip=lambda p: self.correction_tip("care_plan_version", p))
-        self.plans_view = _table(plan, self.plans_model, "carePlanVersionsTable")
+        self.plans_view = table_view(plan, self.plans_model, "carePlanVersionsTable")
         self.plans_view.sortByColumn(0, Qt.SortOrder.DescendingOrder)
         self.plans_view.setMaximumHeight(130)
         pl.addWidget(self.plans_view)
-        self.plan_label = _rich(plan)
-        pl.addWidget(_scroll(self.plan_label), 1)
+        self.plan_label = rich_label(plan)
+        pl.addWidget(scrolled(self.plan_label), 1)
         self.tabs.addTab(plan, "Care plan")
 
         # Recommendations
         recs = QWidget()
         rl = QVBoxLayout(recs)
         self.recs_model = RecordTableModel([
-            Col("Recommended", lambda r: _dt(r.recommended_at), lambda r: r.recommended_at.isoformat(), width=140),
+            Col("Recommended", lambda r: short_datetime(r.recommended_at), lambda r: r.recommended_at.isoformat(), width=140),
             Col("Kind", lambda r: r.kind_label, width=130),
             Col("State", lambda r: r.state_label, width=130,
                 color=lambda r: "#B26A00" if r.state in ("recommended", "approved", "modified") else None),
             Col("Recommendation", lambda r: self._rec_text(r) + self._marker("recommendation", r),
                 tip=lambda r: self._rec_text(r)),
         ], self, struck=lambda r: r.voided, row_tip=lambda r: self.correction_tip("recommendation", r))
-        self.recs_view = _table(recs, self.recs_model, "recommendationsTable")
+        self.recs_view = table_view(recs, self.recs_model, "recommendationsTable")
         self.recs_view.sortByColumn(0, Qt.SortOrder.DescendingOrder)
         self.recs_view.selectionModel().currentRowChanged.connect(self._rec_selected)
         rl.addWidget(self.recs_view, 2)
-        self.rec_detail = _rich(recs)
+        self.rec_detail = rich_label(recs)
         rl.addWidget(self.rec_detail, 1)
         brow = QHBoxLayout()
         self.approve_button = QPushButton("Approve", recs)
@@ -380,7 +380,7 @@ class ChartLayout:
                 + (f" ({fmt_date(r.seen_confirmed_on)})" if r.seen_confirmed_on else ""), width=120),
             Col("Reason", lambda r: r.reason + self._marker("referral", r), tip=lambda r: r.reason),
         ], self, struck=lambda r: r.voided, row_tip=lambda r: self.correction_tip("referral", r))
-        self.refs_view = _table(refs, self.refs_model, "referralsTable")
+        self.refs_view = table_view(refs, self.refs_model, "referralsTable")
         fl.addWidget(self.refs_view, 1)
         frow = QHBoxLayout()
         add_ref = QPushButton("Add referral…", refs)
@@ -410,7 +410,7 @@ class ChartLayout:
             Col("Note", lambda t: ((t.billed_elsewhere and f"billed as {t.billed_elsewhere}") or (t.note or ""))
                 + self._marker("time_entry", t), tip=lambda t: t.note),
         ], self, struck=lambda t: t.deleted, row_tip=lambda t: self.correction_tip("time_entry", t))
-        self.time_view = _table(time_tab, self.time_model, "timeTable")
+        self.time_view = table_view(time_tab, self.time_model, "timeTable")
         self.time_view.sortByColumn(0, Qt.SortOrder.DescendingOrder)
         tl.addWidget(self.time_view, 1)
         trow = QHBoxLayout()
@@ -433,12 +433,12 @@ class ChartLayout:
             Col("By", lambda s: s.changed_by, width=150),
             Col("Note", lambda s: (s.note or "") + self._marker("episode_status_change", s), tip=lambda s: s.note),
         ], self, struck=lambda s: s.voided, row_tip=lambda s: self.correction_tip("episode_status_change", s))
-        self.status_view = _table(hist, self.status_model, "statusChangesTable")
+        self.status_view = table_view(hist, self.status_model, "statusChangesTable")
         self.status_view.sortByColumn(0, Qt.SortOrder.AscendingOrder)
         self.status_view.setMaximumHeight(150)
         hl.addWidget(self.status_view)
-        self.history_label = _rich(hist)
-        hl.addWidget(_scroll(self.history_label))
+        self.history_label = rich_label(hist)
+        hl.addWidget(scrolled(self.history_label))
         self.tabs.addTab(hist, "History")
 
         # Patient details (amended with a reason; double-click or right-click a row)
@@ -451,7 +451,7 @@ class ChartLayout:
             Col("Detail", lambda d: d.label, width=200),
             Col("Value", lambda d: d.text + self._marker("patient", d)),
         ], self, row_tip=lambda d: self.correction_tip("patient", d))
-        self.details_view = _table(details, self.details_model, "detailsTable")
+        self.details_view = table_view(details, self.details_model, "detailsTable")
         self.details_view.setSortingEnabled(False)
         dl.addWidget(self.details_view, 1)
         drow = QHBoxLayout()
@@ -467,13 +467,13 @@ class ChartLayout:
         safety = QWidget()
         sl = QVBoxLayout(safety)
         self.risks_model = RecordTableModel([
-            Col("Opened", lambda r: _dt(r.opened_at), lambda r: r.opened_at.isoformat(), width=138),
+            Col("Opened", lambda r: short_datetime(r.opened_at), lambda r: r.opened_at.isoformat(), width=138),
             Col("Trigger", lambda r: RISK_TRIGGERS.get(r.trigger, r.trigger), width=150),
             Col("Steps", lambda r: self._risk_steps_text(r), width=230, tip=lambda r: self._risk_steps_text(r)),
             Col("Outcome", lambda r: (r.outcome or "open") + self._marker("risk_event", r),
                 color=lambda r: "#C62828" if r.is_open else None, tip=lambda r: r.outcome),
         ], self, struck=lambda r: r.voided, row_tip=lambda r: self.correction_tip("risk_event", r))
-        self.risks_view = _table(safety, self.risks_model, "riskEventsTable")
+        self.risks_view = table_view(safety, self.risks_model, "riskEventsTable")
         self.risks_view.sortByColumn(0, Qt.SortOrder.DescendingOrder)
         sl.addWidget(self.risks_view, 1)
         self.tabs.addTab(safety, "Safety")

@@ -18,8 +18,8 @@ from PySide6.QtWidgets import QHBoxLayout, QInputDialog, QLabel, QMenu, QPushBut
 
 from cocm_desktop.domain.corrections import may_correct, refusal
 from cocm_desktop.domain.roles import Permission, denial_message
-from cocm_desktop.gui.chart_corrections import REASON_HINT, _DeleteKey
-from cocm_desktop.gui.chart_widgets import E, _rich, _scroll, _selected, _table
+from cocm_desktop.gui.chart_corrections import REASON_HINT, DeleteKey
+from cocm_desktop.gui.chart_widgets import E, rich_label, scrolled, selected_item, table_view
 from cocm_desktop.gui.form_dialog import Field, FormDialog
 from cocm_desktop.gui.registry_model import RowRole, fmt_date
 from cocm_desktop.gui.table_model import Col, RecordTableModel
@@ -63,7 +63,7 @@ class ChartMedications:
                 color=lambda m: STOPPED_GREY if m.stopped_on else "#1B5E20"),
             Col("Why", lambda m: _why(m) + self._marker("medication", m), tip=_why),
         ], self, struck=lambda m: m.voided, row_tip=lambda m: self.correction_tip("medication", m))
-        self.meds_view = _table(tab, self.meds_model, "medicationsTable")
+        self.meds_view = table_view(tab, self.meds_model, "medicationsTable")
         self.meds_view.sortByColumn(4, Qt.SortOrder.AscendingOrder)
         self.meds_view.selectionModel().currentRowChanged.connect(lambda *_: self._apply_medication_buttons())
         lay.addWidget(self.meds_view, 3)
@@ -73,10 +73,10 @@ class ChartMedications:
         self.add_med_button.clicked.connect(self.add_medication)
         self.change_dose_button = QPushButton("Change dose\u2026", tab)
         self.change_dose_button.setObjectName("changeDoseButton")
-        self.change_dose_button.clicked.connect(lambda: self.change_dose(_selected(self.meds_view)))
+        self.change_dose_button.clicked.connect(lambda: self.change_dose(selected_item(self.meds_view)))
         self.stop_med_button = QPushButton("Stop\u2026", tab)
         self.stop_med_button.setObjectName("stopMedicationButton")
-        self.stop_med_button.clicked.connect(lambda: self.stop_medication(_selected(self.meds_view)))
+        self.stop_med_button.clicked.connect(lambda: self.stop_medication(selected_item(self.meds_view)))
         self.apply_proposal_button = QPushButton("Apply approved change\u2026", tab)
         self.apply_proposal_button.setObjectName("applyProposalButton")
         self.apply_proposal_button.clicked.connect(self.apply_proposal)
@@ -85,9 +85,9 @@ class ChartMedications:
         row.addStretch(1)
         row.addWidget(self.apply_proposal_button)
         lay.addLayout(row)
-        self.meds_history = _rich(tab)
+        self.meds_history = rich_label(tab)
         self.meds_history.setObjectName("medicationHistory")
-        lay.addWidget(_scroll(self.meds_history), 2)
+        lay.addWidget(scrolled(self.meds_history), 2)
         return tab
 
     def _install_medications(self) -> None:
@@ -95,7 +95,7 @@ class ChartMedications:
         view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         view.customContextMenuRequested.connect(self._medication_menu_at)
         view.doubleClicked.connect(lambda index: self.amend_medication(index.data(RowRole)))
-        view.installEventFilter(_DeleteKey(view, lambda: self.void_medication(_selected(view))))
+        view.installEventFilter(DeleteKey(view, lambda: self.void_medication(selected_item(view))))
 
     # ---- filling
     def _fill_medications(self) -> None:
@@ -129,7 +129,7 @@ class ChartMedications:
     def _apply_medication_buttons(self) -> None:
         ep = self.chart.episode if self.chart else None
         open_ep = ep is not None and ep.status != "closed"
-        row = _selected(self.meds_view)
+        row = selected_item(self.meds_view)
         for button, perm, needs_line in ((self.add_med_button, Permission.RECORD_MEDICATION, False),
                                          (self.change_dose_button, Permission.CHANGE_MEDICATION, True),
                                          (self.stop_med_button, Permission.CHANGE_MEDICATION, True)):

@@ -23,7 +23,7 @@ from cocm_desktop.gui.chart_corrections_entries import ChartEntryCorrections
 from cocm_desktop.gui.chart_fill import ChartFill
 from cocm_desktop.gui.chart_layout import ChartLayout
 from cocm_desktop.gui.chart_medications import ChartMedications
-from cocm_desktop.gui.chart_widgets import _selected
+from cocm_desktop.gui.chart_widgets import selected_item
 from cocm_desktop.gui.context import AppContext
 from cocm_desktop.gui.errors import describe
 from cocm_desktop.gui.worker import PaneLoad, run_in_background
@@ -186,7 +186,7 @@ class ChartPane(ChartLayout, ChartFill, ChartActions, ChartCorrections, ChartEnt
         self._apply_rec_buttons()
 
     def _apply_rec_buttons(self) -> None:
-        r = _selected(self.recs_view)
+        r = selected_item(self.recs_view)
         decide = self.ctx.can(Permission.DECIDE_RECOMMENDATION)
         loop = self.ctx.can(Permission.CLOSE_LOOP)
         state = r.state if r is not None else None

@@ -23,15 +23,15 @@ TOLD_LABELS = {"phone": "Phone", "video": "Video", "portal": "Patient portal", "
 E = html.escape
 
 
-def _dt(d: datetime | None) -> str:
+def short_datetime(d: datetime | None) -> str:
     return "\u2014" if d is None else f"{d:%b} {d.day}, {d.year} {d:%H:%M}"
 
 
-def _age(born: date, today: date) -> int:
+def age_text(born: date, today: date) -> int:
     return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
 
-def _pill(text: str, kind: str = "true", tip: str = "") -> QLabel:
+def pill_label(text: str, kind: str = "true", tip: str = "") -> QLabel:
     label = QLabel(text)
     label.setProperty("pill", kind)
     if tip:
@@ -39,7 +39,7 @@ def _pill(text: str, kind: str = "true", tip: str = "") -> QLabel:
     return label
 
 
-def _table(parent: QWidget, model: RecordTableModel, name: str) -> QTableView:
+def table_view(parent: QWidget, model: RecordTableModel, name: str) -> QTableView:
     view = QTableView(parent)
     view.setObjectName(name)
     view.setModel(sorted_proxy(model, view))
@@ -62,12 +62,12 @@ def _table(parent: QWidget, model: RecordTableModel, name: str) -> QTableView:
     return view
 
 
-def _selected(view: QTableView) -> Any:
+def selected_item(view: QTableView) -> Any:
     index = view.currentIndex()
     return index.data(RowRole) if index.isValid() else None
 
 
-def _rich(parent: QWidget) -> QLabel:
+def rich_label(parent: QWidget) -> QLabel:
     label = QLabel(parent)
     label.setWordWrap(True)
     label.setTextFormat(Qt.TextFormat.RichText)
@@ -76,7 +76,7 @@ def _rich(parent: QWidget) -> QLabel:
     return label
 
 
-def _scroll(widget: QWidget) -> QScrollArea:
+def scrolled(widget: QWidget) -> QScrollArea:
     area = QScrollArea()
     area.setWidgetResizable(True)
     area.setWidget(widget)

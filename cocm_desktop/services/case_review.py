@@ -358,7 +358,7 @@ def list_review_sessions(
 # Recommendations
 
 
-def _rec_view(session: Session, r: Recommendation, names: dict[int, str] | None = None) -> RecommendationView:
+def recommendation_view(session: Session, r: Recommendation, names: dict[int, str] | None = None) -> RecommendationView:
     names = names if names is not None else user_names(
         session, {r.recommended_by_id, r.decided_by_id, r.told_by_id})
     state = cr.LoopState(r.state)
@@ -380,7 +380,7 @@ def recommendations_for(session: Session, episode_id: int) -> list[Recommendatio
     for r in rows:
         ids |= {r.recommended_by_id, r.decided_by_id, r.told_by_id}
     names = user_names(session, ids)
-    return [_rec_view(session, r, names) for r in rows]
+    return [recommendation_view(session, r, names) for r in rows]
 
 
 def record_recommendation(
@@ -412,7 +412,7 @@ def record_recommendation(
         _discussed(session, item, None)
     record(session, actor, "recommendation.create", patient_id=episode.patient_id, object_type="recommendation",
            object_id=row.id, summary=f"Recommendation: {cr.RecommendationKind(kind).label}")
-    return _rec_view(session, row)
+    return recommendation_view(session, row)
 
 
 def _step(session: Session, actor: Actor, rec_id: int, to: cr.LoopState, **kw: str | None) -> Recommendation:
@@ -456,7 +456,7 @@ def decide_recommendation(
     from .medications import propose_from_recommendation
 
     propose_from_recommendation(session, actor, row, now, drug=drug, dose=dose, schedule=schedule)
-    return _rec_view(session, row)
+    return recommendation_view(session, row)
 
 
 def tell_patient(
@@ -479,7 +479,7 @@ def tell_patient(
     from .medications import apply_on_told
 
     apply_on_told(session, actor, row, now)
-    return _rec_view(session, row)
+    return recommendation_view(session, row)
 
 
 def close_recommendation(session: Session, actor: Actor, rec_id: int, *, now: datetime | None = None) -> RecommendationView:
@@ -491,4 +491,4 @@ def close_recommendation(session: Session, actor: Actor, rec_id: int, *, now: da
     episode = get_episode(session, row.episode_id)
     record(session, actor, "recommendation.close", patient_id=episode.patient_id, object_type="recommendation",
            object_id=row.id, summary="Recommendation loop closed")
-    return _rec_view(session, row)
+    return recommendation_view(session, row)

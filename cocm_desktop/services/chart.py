@@ -33,7 +33,7 @@ from .corrections import CorrectionView, clinicians_of_patient, correction_histo
 from .enrollment import risk_rule_out_attester
 from .episodes import StatusChangeView, status_history
 from .medications import MedicationList, MedicationView, episode_medications
-from .patients import PatientSummary, _summary
+from .patients import PatientSummary, patient_summary
 from .referrals import ReferralView
 from .risk import RiskEventView
 
@@ -215,7 +215,7 @@ def open_chart(
     briefs = tuple(EpisodeBrief(e.id, e.program, e.status, e.enrolled_on, e.closed_on, e.close_reason)
                    for e in all_eps)
     if ep is None:
-        return Chart(_summary(session, patient), briefs, None, None, (), (), (), (), (), (), (), (), (), (),
+        return Chart(patient_summary(session, patient), briefs, None, None, (), (), (), (), (), (), (), (), (), (),
                      corrections=tuple(correction_history(session, patient.id)))
     return _episode_chart(session, patient, ep, briefs, today)
 
@@ -300,7 +300,7 @@ def _episode_chart(session, patient, ep: Episode, briefs, today: date) -> Chart:
     ref_views = tuple(referrals_svc.view(r) for r in refs)
     rec_views = tuple(recommendations_for(session, ep.id))
     return Chart(
-        patient=_summary(session, patient), episodes=briefs, episode=header, consent=consent_view, flags=flags,
+        patient=patient_summary(session, patient), episodes=briefs, episode=header, consent=consent_view, flags=flags,
         open_risk=tuple(r for r in live_risks if r.is_open), risk_events=live_risks,
         measures=tuple(_measure_view(m, names, base_m) for m in measures),
         contacts=tuple(_contact_view(c, names) for c in contacts),

@@ -52,7 +52,7 @@ _EDITABLE = (
 )
 
 
-def _summary(session: Session, p: Patient) -> PatientSummary:
+def patient_summary(session: Session, p: Patient) -> PatientSummary:
     open_id = session.scalar(
         select(Episode.id).where(Episode.patient_id == p.id, Episode.status.in_(OPEN_STATUS_VALUES))
     )
@@ -136,7 +136,7 @@ def add_patient(
     session.flush()
     record(session, actor, "patient.create", patient_id=patient.id, object_type="patient",
            object_id=patient.id, summary="Patient added")
-    return _summary(session, patient)
+    return patient_summary(session, patient)
 
 
 def update_patient(
@@ -162,7 +162,7 @@ def update_patient(
     log_correction(session, actor, patient_id=patient.id, object_type="patient", object_id=patient.id,
                    action=CorrectionAction.AMEND, reason=why, changes=diff, now=now or local_now(),
                    summary="Patient details amended: " + ", ".join(k.replace("_", " ") for k in changed))
-    return _summary(session, patient)
+    return patient_summary(session, patient)
 
 
 def find_patients(session: Session, actor: Actor, query: str = "", *, limit: int = 50) -> list[PatientSummary]:
@@ -179,7 +179,7 @@ def find_patients(session: Session, actor: Actor, query: str = "", *, limit: int
             func.lower(Patient.mrn).like(like),
             func.lower(Patient.family_name + ", " + Patient.given_name).like(like),
         ))
-    return [_summary(session, p) for p in session.scalars(stmt)]
+    return [patient_summary(session, p) for p in session.scalars(stmt)]
 
 
 # ---- a patient entered twice ---------------------------------------------------------------------

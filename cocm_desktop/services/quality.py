@@ -85,13 +85,13 @@ def _month_end(first: date) -> date:
 def quality_report(session: Session, actor: Actor, month_start: date, *, today: date | None = None) -> QualityReport:
     """The month's figures (clinic lead); one "report.quality" audit record per call."""
     check(actor, Permission.RUN_QUALITY_REPORT)
-    report = _month_figures(session, month_start, today=today or local_today(), policy=load_policy(session))
+    report = month_figures(session, month_start, today=today or local_today(), policy=load_policy(session))
     record(session, actor, "report.quality", object_type="report",
            summary=f"Quality check for {report.month_start:%Y-%m} run")
     return report
 
 
-def _month_figures(session: Session, month_start: date, *, today: date, policy: Policy) -> QualityReport:
+def month_figures(session: Session, month_start: date, *, today: date, policy: Policy) -> QualityReport:
     """The figures alone: no permission check, no audit record.
 
     For callers in services that have checked Permission.RUN_QUALITY_REPORT themselves and write

@@ -24,7 +24,7 @@ from cocm_desktop.domain.actor import Actor
 from cocm_desktop.domain.roles import Permission
 
 from .common import ValidationError, check, clinic_name, load_policy, local_now, local_today, record
-from .quality import QualityReport, _month_figures
+from .quality import QualityReport, month_figures
 
 HISTORY_MONTHS = 6
 
@@ -64,7 +64,7 @@ def quality_report_data(
     if first > today.replace(day=1):
         raise ValidationError(f"Month: {first:%Y-%m} has not started yet.")
     policy = load_policy(session)
-    history = tuple(_month_figures(session, month_back(first, n), today=today, policy=policy)
+    history = tuple(month_figures(session, month_back(first, n), today=today, policy=policy)
                     for n in range(months - 1, -1, -1))
     covered = [f"{h.month_start:%Y-%m}" for h in history]
     record(session, actor, "report.quality_pdf", object_type="report",

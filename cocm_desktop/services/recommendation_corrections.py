@@ -27,7 +27,7 @@ from cocm_desktop.domain.roles import Permission, can
 from cocm_desktop.store.models import Episode, Recommendation
 
 from ._clinical import text as clean
-from .case_review import RecommendationView, _rec_view
+from .case_review import RecommendationView, recommendation_view
 from .common import ValidationError, local_now
 from .corrections import check_corrector, correctable_entry, log_correction, reason_of
 
@@ -56,7 +56,7 @@ def void_recommendation(
     log_correction(session, actor, patient_id=episode.patient_id, object_type="recommendation", object_id=row.id,
                    action=CorrectionAction.VOID, reason=why, changes=None, now=now,
                    summary=f"Recommendation of {row.recommended_at:%Y-%m-%d} voided (entered in error)")
-    return _rec_view(session, row)
+    return recommendation_view(session, row)
 
 
 def correctable_states(state: str, decision: str | None) -> tuple[S, ...]:
@@ -117,7 +117,7 @@ def amend_recommendation_state(
     log_correction(session, actor, patient_id=episode.patient_id, object_type="recommendation", object_id=row.id,
                    action=CorrectionAction.AMEND, reason=why, changes=changes, now=now,
                    summary=f"Recommendation corrected: {current.label} \u2192 {to.label}")
-    return _rec_view(session, row)
+    return recommendation_view(session, row)
 
 
 def amend_recommendation_text(
@@ -147,7 +147,7 @@ def amend_recommendation_text(
     log_correction(session, actor, patient_id=episode.patient_id, object_type="recommendation", object_id=row.id,
                    action=CorrectionAction.AMEND, reason=why, changes=diff, now=now,
                    summary="Recommendation amended: " + ", ".join(diff))
-    return _rec_view(session, row)
+    return recommendation_view(session, row)
 
 
 __all__ = ["amend_recommendation_state", "amend_recommendation_text", "correctable_states",

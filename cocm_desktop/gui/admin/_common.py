@@ -9,13 +9,13 @@ from PySide6.QtWidgets import (
 )
 
 
-def _heading(text: str, parent: QWidget, role: str = "title") -> QLabel:
+def heading(text: str, parent: QWidget, role: str = "title") -> QLabel:
     label = QLabel(text, parent)
     label.setProperty("role", role)
     return label
 
 
-class _PasswordsMatch:
+class PasswordsMatch:
     """Checks two password fields agree before the service is asked (the service checks the rest)."""
 
     @staticmethod

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cocm_desktop.gui.admin._common import _heading
+from cocm_desktop.gui.admin._common import heading
 from cocm_desktop.gui.context import AppContext
 from cocm_desktop.gui.errors import show_error
 from cocm_desktop.gui.form_dialog import qdate
@@ -70,7 +70,7 @@ class AuditReportDialog(QDialog):
         self.resize(1180, 720)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(22, 18, 22, 16)
-        layout.addWidget(_heading("Audit report", self))
+        layout.addWidget(heading("Audit report", self))
         filters = QHBoxLayout()
         today = date.today()
         self.start = DateEdit(qdate(today - timedelta(days=7)), self)

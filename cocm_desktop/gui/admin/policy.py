@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from cocm_desktop.gui.admin._common import _heading
+from cocm_desktop.gui.admin._common import heading
 from cocm_desktop.gui.context import AppContext
 from cocm_desktop.gui.errors import describe, is_expected
 from cocm_desktop.gui.inputs import InputProblem, NumberEdit
@@ -44,7 +44,7 @@ class PolicyDialog(QDialog):
         self.saved: Any = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(22, 18, 22, 16)
-        layout.addWidget(_heading("Clinic policy", self))
+        layout.addWidget(heading("Clinic policy", self))
         intro = QLabel("The numbers behind locking, cadence, outcomes and registry flags. Changes apply to "
                        "everyone at once and are kept in the audit log with their old values. Hover a "
                        "setting for what it does.", self)

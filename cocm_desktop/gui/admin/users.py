@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from cocm_desktop.domain.roles import Role
-from cocm_desktop.gui.admin._common import _heading, _PasswordsMatch
+from cocm_desktop.gui.admin._common import PasswordsMatch, heading
 from cocm_desktop.gui.context import AppContext
 from cocm_desktop.gui.errors import describe, is_expected, show_error
 from cocm_desktop.gui.form_dialog import Field, FormDialog
@@ -78,7 +78,7 @@ class UsersDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(22, 18, 22, 16)
         top = QHBoxLayout()
-        top.addWidget(_heading("Users", self))
+        top.addWidget(heading("Users", self))
         top.addStretch(1)
         self.show_removed = QCheckBox("Show removed users", self)
         self.show_removed.toggled.connect(lambda _on: self.reload())
@@ -184,7 +184,7 @@ class UsersDialog(QDialog):
         from cocm_desktop.services.users import add_staff_user
 
         def submit(v: dict[str, Any]) -> Any:
-            password = _PasswordsMatch.check(v)
+            password = PasswordsMatch.check(v)
             return add_staff_user(self.ctx.db, self.ctx.actor, username=v["username"] or "",
                                   display_name=v["display_name"] or "", role=v["role"], password=password or "",
                                   credentials=v["credentials"], npi=v["npi"])
@@ -228,7 +228,7 @@ class UsersDialog(QDialog):
             return
 
         def submit(v: dict[str, Any]) -> None:
-            reset_password(self.ctx.db, self.ctx.actor, u.username, new_password=_PasswordsMatch.check(v) or "")
+            reset_password(self.ctx.db, self.ctx.actor, u.username, new_password=PasswordsMatch.check(v) or "")
 
         form = self._form(f"Reset the password of {u.display_name}", [
             Field("password", "New password", "password", True, hint=PASSWORD_HINT),
@@ -247,7 +247,7 @@ class UsersDialog(QDialog):
         form = self._form(f"Reactivate {u.display_name}", [
             Field("password", "New password", "password", True, hint=PASSWORD_HINT),
             Field("password_again", "New password again", "password", True),
-        ], lambda v: reactivate_user(self.ctx.db, self.ctx.actor, u.username, password=_PasswordsMatch.check(v) or ""),
+        ], lambda v: reactivate_user(self.ctx.db, self.ctx.actor, u.username, password=PasswordsMatch.check(v) or ""),
             intro="They sign in once with this password and then choose their own. " + PASSWORD_HINT,
             ok="Reactivate")
         if form.exec() == QDialog.DialogCode.Accepted:
@@ -309,7 +309,7 @@ class ChangePasswordDialog(FormDialog):
     def _submit(self, v: dict[str, Any]) -> None:
         from cocm_desktop.services.users import change_own_password
 
-        new = _PasswordsMatch.check(v)
+        new = PasswordsMatch.check(v)
         change_own_password(self.ctx.db, self.ctx.actor, current_password=v["current"] or "", new_password=new or "")
 
 
@@ -350,7 +350,7 @@ class NewPasswordDialog(FormDialog):
         from cocm_desktop.services.users import change_own_password
 
         assert self.db.actor is not None
-        new = _PasswordsMatch.check(v)
+        new = PasswordsMatch.check(v)
         change_own_password(self.db, self.db.actor, current_password=self._current, new_password=new or "")
         self._current = ""
 
