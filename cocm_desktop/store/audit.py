@@ -13,6 +13,9 @@ to its person by a `key.bind` record under the same rule (or, once, by the perso
 key made at their first sign-in after the upgrade). `verify_chain` folds the grants and compares
 them with the user table: a role raised by editing the table is named.
 
+Every record also carries, signed, the digests of the clinical rows its transaction wrote
+(store.row_seals); `verify_chain` compares every clinical row with the newest record naming it.
+
 Records written before signatures (revision 0012) keep their HMAC under the old chain key; the
 first signed record chains to the last of them, so they can no longer be re-signed unseen.
 """
@@ -32,8 +35,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
+from . import row_seals
 from .models import AuditRecord, ClinicSetting, User, utcnow
 
 GENESIS = "0" * 64
@@ -68,7 +72,9 @@ def _signed(chain: str) -> bytes:
 
 def _chain_value(prev: str, rec: AuditRecord) -> str:
     signer = (rec.signer or "").encode()
-    return hashlib.sha256(prev.encode("ascii") + b"|" + _canonical(rec) + b"|" + signer).hexdigest()
+    # The row digests are covered when present (records from before them hash as they did).
+    rows = b"" if rec.rows is None else b"|rows:" + rec.rows.encode()
+    return hashlib.sha256(prev.encode("ascii") + b"|" + _canonical(rec) + b"|" + signer + rows).hexdigest()
 
 
 def signature_holds(pub_b64: str, chain: str, sig_b64: str | None) -> bool:
@@ -119,10 +125,18 @@ def append(
     summary: str | None = None,
     detail: dict[str, Any] | None = None,
     at_utc: datetime | None = None,
+    rows: str | None = None,
 ) -> AuditRecord:
-    """Add one record in the caller's transaction (it commits or rolls back with the change)."""
+    """Add one record in the caller's transaction (it commits or rolls back with the change).
+
+    A signed record carries the digests of the clinical rows the transaction wrote since its
+    previous record (`rows` given: these digests instead, e.g. a baseline)."""
     key: bytes | None = session.info.get("audit_key")
     session.flush()  # ids of new objects are known before they are named in the log
+    signer: Signer | None = session.info.get(SIGNER_INFO)
+    if signer is not None:
+        pending = row_seals.take_pending(session)
+        rows = rows if rows is not None else pending
     last = session.execute(
         select(AuditRecord.seq, AuditRecord.hmac).order_by(AuditRecord.seq.desc()).limit(1)
     ).first()
@@ -142,8 +156,8 @@ def append(
         object_id=object_id,
         summary=summary,
         detail=detail,
+        rows=rows,
     )
-    signer: Signer | None = session.info.get(SIGNER_INFO)
     if signer is not None:
         rec.signer = signer.name
         rec.hmac = _chain_value(prev, rec)
@@ -166,11 +180,24 @@ class ChainReport:
     records: int
     first_bad_seq: int | None = None
     problem: str | None = None
+    # Clinical rows that differ from the newest signed record naming them (the chain itself may
+    # be intact): one sentence per table and kind, rows named by id.
+    row_problems: tuple[str, ...] = ()
+
+    def findings(self) -> tuple[str, ...]:
+        """Each thing found, one sentence each (empty when intact)."""
+        if self.ok:
+            return ()
+        return ((self.describe(),) if self.problem is not None else ()) + self.row_problems
 
     def describe(self) -> str:
         if self.ok:
             return f"Audit log intact: {self.records} records, every link verified."
-        return f"Audit log BROKEN at record {self.first_bad_seq}: {self.problem}"
+        if self.problem is None:
+            return (f"Audit log intact ({self.records} records), but {len(self.row_problems)} "
+                    "finding(s) about clinical rows changed outside CoCM Desktop.")
+        where = f" at record {self.first_bad_seq}" if self.first_bad_seq is not None else ""
+        return f"Audit log BROKEN{where}: {self.problem}"
 
 
 @dataclass
@@ -255,9 +282,10 @@ class AccessFold:
         return problems
 
 
-def verify_chain(session: Session, batch: int = 5000) -> ChainReport:
+def verify_chain(session: Session, batch: int = 5000, *, rows: bool = True) -> ChainReport:
     """Walk the whole log: every record's chain value and signature, no gap in seq, the last one
-    the anchored head, every grant signed by a clinic lead and the user table as granted.
+    the anchored head, every grant signed by a clinic lead and the user table as granted; then
+    (`rows`) every clinical row against the newest signed digest of it.
 
     Reports the first broken link. Read-only (objects are expunged batch by batch).
     """
@@ -265,23 +293,28 @@ def verify_chain(session: Session, batch: int = 5000) -> ChainReport:
     prev, expected_seq, count = GENESIS, 1, 0
     last_seq = 0
     fold = AccessFold()
+    seals = row_seals.SealFold()
     while True:
-        rows = (
+        rows_ = (
             session.execute(
-                select(AuditRecord).where(AuditRecord.seq > last_seq).order_by(AuditRecord.seq).limit(batch)
+                select(AuditRecord).options(undefer(AuditRecord.rows))
+                .where(AuditRecord.seq > last_seq).order_by(AuditRecord.seq).limit(batch)
             )
             .scalars()
             .all()
         )
-        if not rows:
+        if not rows_:
             report = _check_head(session, count, prev)
             if not report.ok:
                 return report
             problems = fold.user_table_problems(session)
             if problems:
                 return ChainReport(False, count, None, "; ".join(problems))
+            found = tuple(seals.problems(session)) if rows else ()
+            if found:
+                return ChainReport(False, count, row_problems=found)
             return report
-        for rec in rows:
+        for rec in rows_:
             if rec.seq != expected_seq:
                 return ChainReport(
                     False, count, expected_seq, f"record {expected_seq} is missing (next is {rec.seq})"
@@ -295,6 +328,8 @@ def verify_chain(session: Session, batch: int = 5000) -> ChainReport:
                     False, count, rec.seq, "its content or position was changed after it was written"
                 )
             problem = fold.take(rec)
+            if problem is None and rec.sig is not None:
+                problem = seals.take(rec.action, rec.rows)
             if problem is not None:
                 return ChainReport(False, count, rec.seq, problem)
             prev, expected_seq, last_seq = rec.hmac, expected_seq + 1, rec.seq
@@ -308,6 +343,7 @@ def access_fold(session: Session) -> tuple[AccessFold, list[str]]:
     prev_row = AuditRecord.__table__.alias("prev")
     rows = session.execute(
         select(AuditRecord, prev_row.c.hmac)
+        .options(undefer(AuditRecord.rows))
         .outerjoin(prev_row, prev_row.c.seq == AuditRecord.seq - 1)
         .where(AuditRecord.action.in_((KEY_BIND, GRANT, BASELINE)), AuditRecord.sig.is_not(None))
         .order_by(AuditRecord.seq)

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cocm_desktop import __version__
 from cocm_desktop.domain.actor import Actor
 
-from . import access_grants, audit, invalidation, migrate, overlap_days
+from . import access_grants, audit, invalidation, migrate, overlap_days, row_seals
 from .engine import make_engine, raw_connect, translate
 from .errors import (
     DatabaseDamaged,
@@ -613,6 +613,7 @@ class Database:
                     db.actor = Actor(user.id, user.username, user.display_name, user.role)
                     if enrolled:
                         db._enroll(s)
+                    _seal_baseline(s)
                     flush_failures(s, keyfile)
                     rec = audit.append(s, user_id=user.id, username=user.username, action=action,
                                        summary=summary, detail=detail)
@@ -625,6 +626,15 @@ class Database:
                 db.close()
                 raise
         return db
+
+    def full_check(self) -> audit.ChainReport:
+        """`audit verify`'s whole walk: every record's signature, the grants, and every clinical
+        row against its newest signed digest. Read-only; seconds on a large clinic, so the GUI
+        runs it in the background after a clinic lead signs in."""
+        with self._session() as s:
+            report = audit.verify_chain(s)
+            s.rollback()
+        return report
 
     def _check_integrity(self, claims: dict[str, tuple[int, str]]) -> list[str]:
         """What the signed log says is wrong now: grants or key bindings not signed by a clinic
@@ -768,6 +778,17 @@ def _try_slot(path: Path, keyfile: KeyFile, slot: str, secret: str) -> tuple[lis
         raise WrongCredentials() from None
 
 
+def _seal_baseline(session: Session) -> None:
+    """A clinic from before row seals (revision 0016): the first sign-in after the upgrade seals
+    every clinical row as found, signed by whoever signs in (one query on a partial index
+    otherwise)."""
+    if session.scalar(select(AuditRecord.seq).where(AuditRecord.rows.is_not(None)).limit(1)) is not None:
+        return
+    audit.append(session, user_id=None, username=session.info[audit.SIGNER_INFO].name,
+                 action=row_seals.BASELINE, summary="Clinical rows as found when row seals began",
+                 rows=row_seals.baseline(session))
+
+
 def _seed_payer_rules(session: Session) -> None:
     from cocm_desktop.domain.billing import MEDICARE_2026
 
@@ -781,5 +802,6 @@ def _session_factory(engine: Engine) -> sessionmaker[Session]:
     factory = sessionmaker(engine, expire_on_commit=False)
     invalidation.install(factory)  # derived registry facts follow every write
     access_grants.install(factory)  # and every change to the user table is a signed grant
+    row_seals.install(factory)  # and every clinical row written is sealed in the signed log
     overlap_days.install(factory)  # and so do the staff days with overlapping time
     return factory
