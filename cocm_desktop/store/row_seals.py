@@ -24,15 +24,15 @@ with a non-null default on existing rows must list it in `ADDED_WITH_DEFAULT`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Table, event, func, select
+from sqlalchemy import Select, Table, bindparam, event, func, select
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from .models import Base
@@ -84,24 +84,24 @@ def _seal_leftovers(session: Session) -> None:
 
 # ---- digests --------------------------------------------------------------------------------
 def _plain(value: Any) -> Any:
+    """What JSON cannot hold natively (json calls this only for those)."""
     if isinstance(value, datetime | date | time):
         return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
     if isinstance(value, bytes):
         return value.hex()
-    if isinstance(value, float):
-        return repr(value)
-    return value
+    return str(value)  # Decimal and anything else: its exact text
 
 
-def digest(table: str, row: dict[str, Any]) -> str:
-    """The row's content: its non-null columns by name (JSON-ish values canonical)."""
-    skip = ADDED_WITH_DEFAULT.get(table, {})
-    content = {k: _plain(v) for k, v in row.items()
-               if v is not None and not (k in skip and v == skip[k])}
-    text = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+_dumps = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_plain).encode
+
+
+def digest(table: str, names: Sequence[str], values: Sequence[Any]) -> str:
+    """The row's content: its non-null columns by name, as canonical JSON, SHA-256 (128 bits)."""
+    content = {k: v for k, v in zip(names, values, strict=True) if v is not None}
+    skip = ADDED_WITH_DEFAULT.get(table)
+    if skip:
+        content = {k: v for k, v in content.items() if not (k in skip and v == skip[k])}
+    return hashlib.sha256(_dumps(content).encode()).hexdigest()[:32]
 
 
 def _table(name: str) -> Table:
@@ -112,16 +112,26 @@ def _pk(table: Table) -> Any:
     return next(iter(table.primary_key.columns))
 
 
-def _digests(session: Session, name: str, keys: Iterable[Any]) -> dict[str, str | None]:
-    """Each key's digest as stored now (None: the row is not there — deleted)."""
+@functools.cache
+def _by_keys(name: str) -> tuple[Select[Any], str]:
+    """One statement per table, built once (a contact's save runs it on every write)."""
     table = _table(name)
     pk = _pk(table)
+    return select(table).where(pk.in_(bindparam("keys", expanding=True))), pk.name
+
+
+def _digests(session: Session, name: str, keys: Iterable[Any]) -> dict[str, str | None]:
+    """Each key's digest as stored now (None: the row is not there — deleted)."""
+    statement, pk_name = _by_keys(name)
     keys = sorted(set(keys))
     out: dict[str, str | None] = {str(k): None for k in keys}
     conn = session.connection()
     for i in range(0, len(keys), _CHUNK):
-        for row in conn.execute(select(table).where(pk.in_(keys[i:i + _CHUNK]))).mappings():
-            out[str(row[pk.name])] = digest(name, dict(row))
+        result = conn.execute(statement, {"keys": keys[i:i + _CHUNK]})
+        names = list(result.keys())
+        at = names.index(pk_name)
+        for row in result:
+            out[str(row[at])] = digest(name, names, row)
     return out
 
 
@@ -217,8 +227,10 @@ def baseline(session: Session) -> str:
 def _scan(session: Session, table: Table) -> Iterator[tuple[str, str]]:
     pk = _pk(table)
     result = session.connection().execution_options(yield_per=5000).execute(select(table).order_by(pk))
-    for row in result.mappings():
-        yield str(row[pk.name]), digest(table.name, dict(row))
+    names = list(result.keys())
+    at = names.index(pk.name)
+    for row in result:
+        yield str(row[at]), digest(table.name, names, row)
 
 
 # ---- checking --------------------------------------------------------------------------------
