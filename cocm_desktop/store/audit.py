@@ -50,6 +50,8 @@ GRANT = "access.grant"  # detail {"users": {username: [role, active]}}
 BASELINE = "access.baseline"  # the user table as found when signatures began (older clinics)
 KEY_BIND = "key.bind"  # detail {"slot": name, "pub": base64 Ed25519 public key}
 LEAD_ROLE = "clinic_lead"
+RESTORE = "backup.restore"  # a clinic lead put a backup back on purpose
+ALARM = "integrity.alarm"  # what someone's sign-in found, kept for the clinic lead
 
 
 @dataclass(frozen=True)
@@ -391,3 +393,56 @@ def _check_head(session: Session, count: int, last_hmac: str) -> ChainReport:
     if head_seq != count or not hmac.compare_digest(str(head.get("hmac", "")), last_hmac):
         return ChainReport(False, count, count, "the last record does not match the log's anchored end")
     return ChainReport(True, count)
+
+
+def _checked_records(session: Session, fold: AccessFold, action: str, after: int = 0) -> list[AuditRecord]:
+    """Records of `action` (through the action index) whose chain value fits the record before
+    them and whose signature holds under the key the log binds to their signer."""
+    prev_row = AuditRecord.__table__.alias("prev")
+    rows = session.execute(
+        select(AuditRecord, prev_row.c.hmac)
+        .options(undefer(AuditRecord.rows))
+        .outerjoin(prev_row, prev_row.c.seq == AuditRecord.seq - 1)
+        .where(AuditRecord.action == action, AuditRecord.sig.is_not(None), AuditRecord.seq > after)
+        .order_by(AuditRecord.seq)
+    ).all()
+    out = []
+    for rec, prev in rows:
+        if prev is None and rec.seq > 1:
+            continue
+        if not hmac.compare_digest(rec.hmac, _chain_value(prev or GENESIS, rec)):
+            continue
+        pub = fold.keys.get(rec.signer or "")
+        if pub is not None and signature_holds(pub, rec.hmac, rec.sig):
+            out.append(rec)
+    return out
+
+
+def memory_problems(session: Session, fold: AccessFold, seen: list[Any]) -> tuple[list[str], bool]:
+    """This computer account's memory of the log (store.account_memory) against the log: the
+    problems, and whether some entry was explained by a clinic lead's restore since (it may then
+    be replaced)."""
+    problems, explained = [], False
+    restores: list[datetime] | None = None
+    for entry in seen:
+        stored = session.scalar(select(AuditRecord.hmac).where(AuditRecord.seq == entry.seq))
+        if stored is not None and hmac.compare_digest(stored, entry.chain):
+            continue
+        if restores is None:
+            restores = [r.at_utc for r in _checked_records(session, fold, RESTORE) if fold.is_lead(r.signer)]
+        if any(at > entry.at for at in restores):
+            explained = True
+            continue
+        who = "the recovery code" if entry.slot == RECOVERY_SIGNER else entry.slot
+        problems.append(
+            f"this computer account remembers that {who} saw audit record {entry.seq}, which is "
+            f"{'gone' if stored is None else 'different now'}: the database and its key file were put "
+            "back to an older copy, or records were deleted"
+        )
+    return problems, explained
+
+
+def reported_alarms(session: Session, fold: AccessFold, after: int) -> list[str]:
+    """What other people's sign-ins found (e.g. a rollback their account remembered) since
+    record `after`: shown to the clinic lead."""
+    return [f"{r.signer}'s sign-in found: {r.summary}" for r in _checked_records(session, fold, ALARM, after)]

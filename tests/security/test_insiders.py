@@ -296,3 +296,75 @@ def test_a_row_added_or_deleted_in_sql_is_named(demo_path: Path) -> None:
     found = "\n".join(_lead_full_check(demo_path))
     assert f"diagnosis row {cid} deleted outside CoCM Desktop" in found
     assert "risk_event row" in found and "added outside CoCM Desktop" in found
+
+
+# ---- the database and its key file put back together (store.account_memory) -------------------
+def _put_back(path: Path, old: Path) -> None:
+    """cm1 replaces the database AND its key file with an older pair (their own password opens
+    both: no key needed at all)."""
+    for suffix in ("-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    shutil.copy2(old, path)
+    shutil.copy2(keyfile_path(old), keyfile_path(path))
+
+
+def _copy_pair(path: Path, dest: Path) -> Path:
+    with Database.open(path, "cm1", CM_PW):
+        pass  # a clean checkpoint: the copy is whole without its -wal
+    shutil.copy2(path, dest)
+    shutil.copy2(keyfile_path(path), keyfile_path(dest))
+    return dest
+
+
+def test_the_database_and_its_key_file_rolled_back_together_are_caught(clinic: Path, tmp_path: Path) -> None:
+    """Found: replacing the database and its key file with an older copy was not noticed (every
+    key slot's memory went back with them). The lead's computer account remembers more."""
+    old = _copy_pair(clinic, tmp_path / "older.db")
+    with Database.open(clinic, "lead", LEAD_PW) as db:  # history goes on after the copy
+        add_staff_user(db, db.actor, username="cm2", display_name="Another", role="care_manager",
+                       password="insider-cm2-password")
+    _put_back(clinic, old)
+    alarms = _lead_alarms(clinic)
+    assert any("this computer account remembers that lead saw audit record" in a and "older copy" in a
+               for a in alarms), alarms
+    code, out = _verify(clinic)
+    assert code == 1 and "ALARM: this computer account remembers" in out
+
+
+def test_a_rollback_found_by_a_care_manager_reaches_the_lead(
+    clinic: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each person has their own computer account: doc1's remembers the newer log, the lead's
+    does not (the lead last signed in before the copy). doc1's sign-in writes what it found into
+    the signed log, and the lead is told at their next sign-in."""
+    lead_account, doc_account = tmp_path / "lead-account", tmp_path / "doc1-account"
+    monkeypatch.setenv("COCM_DESKTOP_ACCOUNT_DIR", str(lead_account))
+    Database.open(clinic, "lead", LEAD_PW).close()
+    old = _copy_pair(clinic, tmp_path / "older.db")
+    monkeypatch.setenv("COCM_DESKTOP_ACCOUNT_DIR", str(doc_account))
+    Database.open(clinic, "doc1", "insider-doc1-password").close()  # doc1 works on after the copy
+    _put_back(clinic, old)
+    with Database.open(clinic, "doc1", "insider-doc1-password") as db:
+        assert any("doc1 saw audit record" in a for a in db.integrity_alarms)
+    monkeypatch.setenv("COCM_DESKTOP_ACCOUNT_DIR", str(lead_account))
+    alarms = _lead_alarms(clinic)
+    assert any(a.startswith("doc1's sign-in found: this computer account remembers") for a in alarms), alarms
+
+
+def test_a_restore_by_the_lead_is_not_an_alarm(clinic: Path, tmp_path: Path) -> None:
+    """Putting a backup back on purpose (restore) is signed by the clinic lead: what everyone's
+    computer account remembers of the replaced log is explained by it, not an alarm."""
+    from cocm_desktop.store.backup import make_backup, restore
+
+    with Database.open(clinic, "lead", LEAD_PW) as db:
+        make_backup(db, tmp_path / "backup.db")
+    Database.open(clinic, "cm1", CM_PW).close()
+    with Database.open(clinic, "lead", LEAD_PW) as db:
+        add_staff_user(db, db.actor, username="cm2", display_name="Another", role="care_manager",
+                       password="insider-cm2-password")
+    restore(clinic, tmp_path / "backup.db", "lead", LEAD_PW)
+    assert _lead_alarms(clinic) == []
+    with Database.open(clinic, "cm1", CM_PW) as db:
+        assert db.integrity_alarms == []
+    code, out = _verify(clinic)
+    assert code == 0, out
