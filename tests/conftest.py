@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +18,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# What this computer account remembers of each clinic's audit log (store.account_memory) goes to
+# a temp folder, never the tester's own user data folder; child processes inherit it.
+os.environ.setdefault("COCM_DESKTOP_ACCOUNT_DIR", tempfile.mkdtemp(prefix="cocm-account-memory-"))
 
 from cocm_desktop.domain.actor import Actor  # noqa: E402
 from cocm_desktop.store.database import Database  # noqa: E402

@@ -28,8 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
     verify = sub.add_parser(
         "verify",
-        help="check every link of the HMAC-chained audit log",
-        description="Exit code 0: intact; 1: a record was edited, deleted or reordered.",
+        help="check every link of the signed audit log and every clinical row against it",
+        description="Exit code 0: intact; 1: a record was edited, deleted or reordered, or clinical rows "
+        "were changed, added or deleted without an audit record (each named by table and row id).",
     )
     add_db_args(verify)
     verify.set_defaults(func=run_verify)
@@ -62,7 +63,7 @@ def run_verify(args: argparse.Namespace) -> int:
     finally:
         db.close()
     print(result.describe())
-    for alarm in alarms:
+    for alarm in (*result.row_problems, *alarms):
         print(f"ALARM: {alarm}")
     return 0 if result.ok and not alarms else EXIT_BROKEN
 

@@ -109,6 +109,7 @@ def verify_audit_log(session: Session, actor: Actor) -> ChainReport:
         actor,
         "audit.verify",
         summary=result.describe(),
-        detail={"ok": result.ok, "records": result.records, "first_bad_seq": result.first_bad_seq},
+        detail={"ok": result.ok, "records": result.records, "first_bad_seq": result.first_bad_seq,
+                "row_findings": len(result.row_problems)},
     )
     return result

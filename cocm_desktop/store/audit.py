@@ -13,6 +13,9 @@ to its person by a `key.bind` record under the same rule (or, once, by the perso
 key made at their first sign-in after the upgrade). `verify_chain` folds the grants and compares
 them with the user table: a role raised by editing the table is named.
 
+Every record also carries, signed, the digests of the clinical rows its transaction wrote
+(store.row_seals); `verify_chain` compares every clinical row with the newest record naming it.
+
 Records written before signatures (revision 0012) keep their HMAC under the old chain key; the
 first signed record chains to the last of them, so they can no longer be re-signed unseen.
 """
@@ -32,8 +35,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
+from . import row_seals
 from .models import AuditRecord, ClinicSetting, User, utcnow
 
 GENESIS = "0" * 64
@@ -46,6 +50,8 @@ GRANT = "access.grant"  # detail {"users": {username: [role, active]}}
 BASELINE = "access.baseline"  # the user table as found when signatures began (older clinics)
 KEY_BIND = "key.bind"  # detail {"slot": name, "pub": base64 Ed25519 public key}
 LEAD_ROLE = "clinic_lead"
+RESTORE = "backup.restore"  # a clinic lead put a backup back on purpose
+ALARM = "integrity.alarm"  # what someone's sign-in found, kept for the clinic lead
 
 
 @dataclass(frozen=True)
@@ -68,7 +74,9 @@ def _signed(chain: str) -> bytes:
 
 def _chain_value(prev: str, rec: AuditRecord) -> str:
     signer = (rec.signer or "").encode()
-    return hashlib.sha256(prev.encode("ascii") + b"|" + _canonical(rec) + b"|" + signer).hexdigest()
+    # The row digests are covered when present (records from before them hash as they did).
+    rows = b"" if rec.rows is None else b"|rows:" + rec.rows.encode()
+    return hashlib.sha256(prev.encode("ascii") + b"|" + _canonical(rec) + b"|" + signer + rows).hexdigest()
 
 
 def signature_holds(pub_b64: str, chain: str, sig_b64: str | None) -> bool:
@@ -119,8 +127,12 @@ def append(
     summary: str | None = None,
     detail: dict[str, Any] | None = None,
     at_utc: datetime | None = None,
+    rows: str | None = None,
 ) -> AuditRecord:
-    """Add one record in the caller's transaction (it commits or rolls back with the change)."""
+    """Add one record in the caller's transaction (it commits or rolls back with the change).
+
+    A signed record carries the digests of the clinical rows the transaction wrote since its
+    previous record (`rows` given: these digests instead, e.g. a baseline)."""
     key: bytes | None = session.info.get("audit_key")
     session.flush()  # ids of new objects are known before they are named in the log
     if session.info.get("engine") == "server":
@@ -128,6 +140,10 @@ def append(
             seq=0, at_utc=at_utc or utcnow(), user_id=user_id, username=username, action=action,
             patient_id=patient_id, object_type=object_type, object_id=object_id, summary=summary,
             detail=detail, hmac=""))
+    signer: Signer | None = session.info.get(SIGNER_INFO)
+    if signer is not None:
+        pending = row_seals.take_pending(session)
+        rows = rows if rows is not None else pending
     last = session.execute(
         select(AuditRecord.seq, AuditRecord.hmac).order_by(AuditRecord.seq.desc()).limit(1)
     ).first()
@@ -147,8 +163,8 @@ def append(
         object_id=object_id,
         summary=summary,
         detail=detail,
+        rows=rows,
     )
-    signer: Signer | None = session.info.get(SIGNER_INFO)
     if signer is not None:
         rec.signer = signer.name
         rec.hmac = _chain_value(prev, rec)
@@ -195,11 +211,24 @@ class ChainReport:
     records: int
     first_bad_seq: int | None = None
     problem: str | None = None
+    # Clinical rows that differ from the newest signed record naming them (the chain itself may
+    # be intact): one sentence per table and kind, rows named by id.
+    row_problems: tuple[str, ...] = ()
+
+    def findings(self) -> tuple[str, ...]:
+        """Each thing found, one sentence each (empty when intact)."""
+        if self.ok:
+            return ()
+        return ((self.describe(),) if self.problem is not None else ()) + self.row_problems
 
     def describe(self) -> str:
         if self.ok:
             return f"Audit log intact: {self.records} records, every link verified."
-        return f"Audit log BROKEN at record {self.first_bad_seq}: {self.problem}"
+        if self.problem is None:
+            return (f"Audit log intact ({self.records} records), but {len(self.row_problems)} "
+                    "finding(s) about clinical rows changed outside CoCM Desktop.")
+        where = f" at record {self.first_bad_seq}" if self.first_bad_seq is not None else ""
+        return f"Audit log BROKEN{where}: {self.problem}"
 
 
 @dataclass
@@ -284,9 +313,10 @@ class AccessFold:
         return problems
 
 
-def verify_chain(session: Session, batch: int = 5000) -> ChainReport:
+def verify_chain(session: Session, batch: int = 5000, *, rows: bool = True) -> ChainReport:
     """Walk the whole log: every record's chain value and signature, no gap in seq, the last one
-    the anchored head, every grant signed by a clinic lead and the user table as granted.
+    the anchored head, every grant signed by a clinic lead and the user table as granted; then
+    (`rows`) every clinical row against the newest signed digest of it.
 
     Reports the first broken link. Read-only (objects are expunged batch by batch). On the clinic
     server the server walks the chain itself (only it holds the key).
@@ -297,23 +327,28 @@ def verify_chain(session: Session, batch: int = 5000) -> ChainReport:
     prev, expected_seq, count = GENESIS, 1, 0
     last_seq = 0
     fold = AccessFold()
+    seals = row_seals.SealFold()
     while True:
-        rows = (
+        rows_ = (
             session.execute(
-                select(AuditRecord).where(AuditRecord.seq > last_seq).order_by(AuditRecord.seq).limit(batch)
+                select(AuditRecord).options(undefer(AuditRecord.rows))
+                .where(AuditRecord.seq > last_seq).order_by(AuditRecord.seq).limit(batch)
             )
             .scalars()
             .all()
         )
-        if not rows:
+        if not rows_:
             report = _check_head(session, count, prev)
             if not report.ok:
                 return report
             problems = fold.user_table_problems(session)
             if problems:
                 return ChainReport(False, count, None, "; ".join(problems))
+            found = tuple(seals.problems(session)) if rows else ()
+            if found:
+                return ChainReport(False, count, row_problems=found)
             return report
-        for rec in rows:
+        for rec in rows_:
             if rec.seq != expected_seq:
                 return ChainReport(
                     False, count, expected_seq, f"record {expected_seq} is missing (next is {rec.seq})"
@@ -327,6 +362,8 @@ def verify_chain(session: Session, batch: int = 5000) -> ChainReport:
                     False, count, rec.seq, "its content or position was changed after it was written"
                 )
             problem = fold.take(rec)
+            if problem is None and rec.sig is not None:
+                problem = seals.take(rec.action, rec.rows)
             if problem is not None:
                 return ChainReport(False, count, rec.seq, problem)
             prev, expected_seq, last_seq = rec.hmac, expected_seq + 1, rec.seq
@@ -340,6 +377,7 @@ def access_fold(session: Session) -> tuple[AccessFold, list[str]]:
     prev_row = AuditRecord.__table__.alias("prev")
     rows = session.execute(
         select(AuditRecord, prev_row.c.hmac)
+        .options(undefer(AuditRecord.rows))
         .outerjoin(prev_row, prev_row.c.seq == AuditRecord.seq - 1)
         .where(AuditRecord.action.in_((KEY_BIND, GRANT, BASELINE)), AuditRecord.sig.is_not(None))
         .order_by(AuditRecord.seq)
@@ -387,3 +425,56 @@ def _check_head(session: Session, count: int, last_hmac: str) -> ChainReport:
     if head_seq != count or not hmac.compare_digest(str(head.get("hmac", "")), last_hmac):
         return ChainReport(False, count, count, "the last record does not match the log's anchored end")
     return ChainReport(True, count)
+
+
+def _checked_records(session: Session, fold: AccessFold, action: str, after: int = 0) -> list[AuditRecord]:
+    """Records of `action` (through the action index) whose chain value fits the record before
+    them and whose signature holds under the key the log binds to their signer."""
+    prev_row = AuditRecord.__table__.alias("prev")
+    rows = session.execute(
+        select(AuditRecord, prev_row.c.hmac)
+        .options(undefer(AuditRecord.rows))
+        .outerjoin(prev_row, prev_row.c.seq == AuditRecord.seq - 1)
+        .where(AuditRecord.action == action, AuditRecord.sig.is_not(None), AuditRecord.seq > after)
+        .order_by(AuditRecord.seq)
+    ).all()
+    out = []
+    for rec, prev in rows:
+        if prev is None and rec.seq > 1:
+            continue
+        if not hmac.compare_digest(rec.hmac, _chain_value(prev or GENESIS, rec)):
+            continue
+        pub = fold.keys.get(rec.signer or "")
+        if pub is not None and signature_holds(pub, rec.hmac, rec.sig):
+            out.append(rec)
+    return out
+
+
+def memory_problems(session: Session, fold: AccessFold, seen: list[Any]) -> tuple[list[str], bool]:
+    """This computer account's memory of the log (store.account_memory) against the log: the
+    problems, and whether some entry was explained by a clinic lead's restore since (it may then
+    be replaced)."""
+    problems, explained = [], False
+    restores: list[datetime] | None = None
+    for entry in seen:
+        stored = session.scalar(select(AuditRecord.hmac).where(AuditRecord.seq == entry.seq))
+        if stored is not None and hmac.compare_digest(stored, entry.chain):
+            continue
+        if restores is None:
+            restores = [r.at_utc for r in _checked_records(session, fold, RESTORE) if fold.is_lead(r.signer)]
+        if any(at > entry.at for at in restores):
+            explained = True
+            continue
+        who = "the recovery code" if entry.slot == RECOVERY_SIGNER else entry.slot
+        problems.append(
+            f"this computer account remembers that {who} saw audit record {entry.seq}, which is "
+            f"{'gone' if stored is None else 'different now'}: the database and its key file were put "
+            "back to an older copy, or records were deleted"
+        )
+    return problems, explained
+
+
+def reported_alarms(session: Session, fold: AccessFold, after: int) -> list[str]:
+    """What other people's sign-ins found (e.g. a rollback their account remembered) since
+    record `after`: shown to the clinic lead."""
+    return [f"{r.signer}'s sign-in found: {r.summary}" for r in _checked_records(session, fold, ALARM, after)]

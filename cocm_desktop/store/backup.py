@@ -655,12 +655,21 @@ def _refuse_removed_restorer(access: AccessChanges, username: str) -> None:
         )
 
 
-def _revoke_removed(tmp: Path, username: str, password: str, access: AccessChanges) -> bytes:
-    """In the copy about to be restored: deactivate everyone removed since the backup (audited)
-    and re-key, so their old passwords no longer open it. Returns the copy's (new) key."""
+def _revoke_removed(tmp: Path, username: str, password: str, access: AccessChanges,
+                    restore_detail: dict[str, object], source: Path) -> bytes:
+    """In the copy about to be restored: the signed `backup.restore` record (written before the
+    copy moves in, so the first sign-in after the restore already finds it: what people's
+    computer accounts remember of the replaced log is explained by it, not an alarm); then
+    deactivate everyone removed since the backup (audited) and re-key, so their old passwords no
+    longer open it. Returns the copy's (new) key."""
     from .database import Database
 
     with Database.open(tmp, username, password) as db:
+        with db.session() as s:
+            actor = db.actor
+            assert actor is not None
+            audit.append(s, user_id=actor.user_id, username=actor.username, action=audit.RESTORE,
+                         summary=f"Database restored from {source.name}", detail=restore_detail)
         if access.removed:
             with db.session() as s:
                 actor = db.actor
@@ -714,10 +723,21 @@ def _swap_in(
         remove_leftovers(db_path.parent, startswith=f".{db_path.name}.restoring-")
         tmp = db_path.with_name(f".{db_path.name}.restoring-{secrets.token_hex(4)}")
         temp_files = (tmp, keyfile_path(tmp), tmp.with_name(tmp.name + ".lock"), key_file_lock_path(tmp))
+        stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
+        replaced: Path | None = None
+        if db_path.exists() or keyfile_path(db_path).exists():
+            replaced = db_path.with_name(f"{db_path.name}.replaced-{stamp}")
+            if replaced.exists():
+                replaced = db_path.with_name(f"{db_path.name}.replaced-{stamp}-{secrets.token_hex(2)}")
+        detail: dict[str, object] = {"from": source.name, "replaced": replaced.name if replaced else None}
+        if access.known:
+            detail.update(removed_since=list(access.removed), added_since=list(access.added))
+        else:
+            detail["access_compared"] = False
         try:
             _copy_private(source, tmp)
             _sidecar_for_copy(keyfile, tmp).save(keyfile_path(tmp))
-            final_key = _revoke_removed(tmp, username, password, access)
+            final_key = _revoke_removed(tmp, username, password, access, detail, source)
             copied = verify_file(tmp, final_key)  # check what will actually be moved in
             if not copied.usable:
                 raise RestoreRefused(f"The copy of the backup failed its checks: {copied.describe()}")
@@ -725,12 +745,7 @@ def _swap_in(
             _remove_quietly(*temp_files)
             raise
         _remove_quietly(*temp_files[2:])
-        replaced = None
-        stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
-        if db_path.exists() or keyfile_path(db_path).exists():
-            replaced = db_path.with_name(f"{db_path.name}.replaced-{stamp}")
-            if replaced.exists():
-                replaced = db_path.with_name(f"{db_path.name}.replaced-{stamp}-{secrets.token_hex(2)}")
+        if replaced is not None:
             for suffix in ("", *_SIDE_FILES):
                 with contextlib.suppress(FileNotFoundError):
                     os.replace(f"{db_path}{suffix}", f"{replaced}{suffix}")
@@ -750,22 +765,9 @@ def _after_restore(
 ) -> RestoreResult:
     from .database import Database
 
-    detail: dict[str, object] = {"from": source.name, "replaced": replaced.name if replaced else None}
-    if access.known:
-        detail.update(removed_since=list(access.removed), added_since=list(access.added))
-    else:
-        detail["access_compared"] = False
-    with Database.open(db_path, username, password) as restored, restored.session() as s:
-        actor = restored.actor
-        assert actor is not None
-        audit.append(
-            s,
-            user_id=actor.user_id,
-            username=actor.username,
-            action="backup.restore",
-            summary=f"Database restored from {source.name}",
-            detail=detail,
-        )
+    # The restorer signs in once: their account's memory of the replaced log is replaced (the
+    # signed restore record in the copy explains it).
+    Database.open(db_path, username, password).close()
     return RestoreResult(db_path, replaced, verification, access)
 
 

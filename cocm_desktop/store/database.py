@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cocm_desktop import __version__
 from cocm_desktop.domain.actor import Actor
 
-from . import access_grants, audit, invalidation, migrate, overlap_days
+from . import access_grants, account_memory, audit, invalidation, migrate, overlap_days, row_seals
 from .engine import make_engine, raw_connect, translate
 from .errors import (
     DatabaseDamaged,
@@ -90,6 +90,8 @@ class Database:
         self._signed_in = False  # a sign-in completed (only then is what was seen remembered)
         # What the signed log says is wrong, found at sign-in (the clinic lead is shown these).
         self.integrity_alarms: list[str] = []
+        self._own_alarms = False  # found by this sign-in itself (not only reported by others)
+        self._memory_explained = False  # this account's memory predates a lead's restore
         self._audit_key = audit.derive_audit_key(key)
         self.actor = actor
         self._sessions = _session_factory(engine)
@@ -441,7 +443,7 @@ class Database:
         """At the end of a session: this user has seen the log up to its newest record (best
         effort: a locked, read-only or re-keyed clinic keeps the claim made at sign-in)."""
         signer = self._signer
-        if signer is None or self._locked or self.integrity_alarms or not self._signed_in:
+        if signer is None or self._locked or self._own_alarms or not self._signed_in:
             return
         with contextlib.suppress(StoreError, OSError, DBAPIError):
             with self._session() as s:
@@ -451,6 +453,8 @@ class Database:
             if head is not None and (claim is None or claim["seq"] != head[0]):  # nothing new: no write
                 with self._changing_keyfile() as kf:
                     kf.note_seen(signer.name, head[0], head[1], signer.seed)
+                account_memory.note(self.path, self.database_id, signer.name, head[0], head[1], signer.seed,
+                                    utcnow())
 
     def __enter__(self) -> Database:
         return self
@@ -613,12 +617,13 @@ class Database:
                     db.actor = Actor(user.id, user.username, user.display_name, user.role)
                     if enrolled:
                         db._enroll(s)
+                    _seal_baseline(s)
                     flush_failures(s, keyfile)
                     rec = audit.append(s, user_id=user.id, username=user.username, action=action,
                                        summary=summary, detail=detail)
                     seen = (rec.seq, rec.hmac)
                     policy_changed = sync_login_policy(s, keyfile) if slot != RECOVERY_SLOT else False
-                db.integrity_alarms = db._check_integrity(claims)
+                db.integrity_alarms = db._check_integrity(claims, slot)
                 db._after_unlock(slot, secret, opened_with_next, policy_changed, seen)
                 db._signed_in = True
             except BaseException:
@@ -626,14 +631,37 @@ class Database:
                 raise
         return db
 
-    def _check_integrity(self, claims: dict[str, tuple[int, str]]) -> list[str]:
+    def full_check(self) -> audit.ChainReport:
+        """`audit verify`'s whole walk: every record's signature, the grants, and every clinical
+        row against its newest signed digest. Read-only; seconds on a large clinic, so the GUI
+        runs it in the background after a clinic lead signs in."""
+        with self._session() as s:
+            report = audit.verify_chain(s)
+            s.rollback()
+        return report
+
+    def _check_integrity(self, claims: dict[str, tuple[int, str]], slot: str) -> list[str]:
         """What the signed log says is wrong now: grants or key bindings not signed by a clinic
-        lead, a user table that differs from the grants, a log shorter than someone has seen it.
-        Cheap enough for every sign-in (the grants and bindings are few); `audit verify` walks all."""
+        lead, a user table that differs from the grants, a log shorter than someone has seen it
+        (a key slot or this computer account remembers more), and what other people's sign-ins
+        found since this person's last one. Cheap enough for every sign-in (the grants, bindings,
+        restores and alarms are few); `audit verify` walks all.
+
+        What this account's memory shows is also written down as a signed `integrity.alarm`, so a
+        clinic lead learns of it at their next sign-in whoever found it."""
         with self._session() as s:
             fold, problems = audit.access_fold(s)
             problems += fold.user_table_problems(s)
             problems += audit.seen_problems(s, fold, claims)
+            seen = account_memory.load(self.path, self.database_id, fold.keys)
+            remembered, self._memory_explained = audit.memory_problems(s, fold, seen)
+            for problem in remembered:
+                audit.append(s, user_id=self.actor.user_id if self.actor else None, username=slot,
+                             action=audit.ALARM, summary=problem[:500])
+            problems += remembered
+            self._own_alarms = bool(problems)
+            since = claims.get(slot, (0, ""))[0]
+            problems += [a for a in audit.reported_alarms(s, fold, since) if not any(p in a for p in remembered)]
         return problems
 
     def _after_unlock(
@@ -670,8 +698,10 @@ class Database:
         if kf.needs_upgrade(slot):
             kf.add_slot(slot, secret, self._key, signing_seed=self._signer.seed)
             changed = True
-        if not self.integrity_alarms:
+        if not self._own_alarms:
             kf.note_seen(slot, seen[0], seen[1], self._signer.seed)
+            account_memory.note(self.path, self.database_id, slot, seen[0], seen[1], self._signer.seed,
+                                utcnow(), replace=self._memory_explained)
             changed = True
         return changed
 
@@ -768,6 +798,17 @@ def _try_slot(path: Path, keyfile: KeyFile, slot: str, secret: str) -> tuple[lis
         raise WrongCredentials() from None
 
 
+def _seal_baseline(session: Session) -> None:
+    """A clinic from before row seals (revision 0015): the first sign-in after the upgrade seals
+    every clinical row as found, signed by whoever signs in (one query on a partial index
+    otherwise)."""
+    if session.scalar(select(AuditRecord.seq).where(AuditRecord.rows.is_not(None)).limit(1)) is not None:
+        return
+    audit.append(session, user_id=None, username=session.info[audit.SIGNER_INFO].name,
+                 action=row_seals.BASELINE, summary="Clinical rows as found when row seals began",
+                 rows=row_seals.baseline(session))
+
+
 def _seed_payer_rules(session: Session) -> None:
     from cocm_desktop.domain.billing import MEDICARE_2026
 
@@ -781,5 +822,6 @@ def _session_factory(engine: Engine) -> sessionmaker[Session]:
     factory = sessionmaker(engine, expire_on_commit=False)
     invalidation.install(factory)  # derived registry facts follow every write
     access_grants.install(factory)  # and every change to the user table is a signed grant
+    row_seals.install(factory)  # and every clinical row written is sealed in the signed log
     overlap_days.install(factory)  # and so do the staff days with overlapping time
     return factory

@@ -139,6 +139,13 @@ class ServerDatabase:
             "lead's password (cocm-desktop server init --reset-lead)."
         )
 
+    def full_check(self) -> audit.ChainReport:
+        """The server walks its whole audit chain (only it holds the key). Read-only."""
+        with self._session() as s:
+            report = audit.verify_chain(s)
+            s.rollback()
+        return report
+
     # ---- lock / unlock / close -------------------------------------------------------------
     @property
     def locked(self) -> bool:

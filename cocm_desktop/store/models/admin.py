@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.orm import Mapped, deferred, mapped_column
 
 from .base import Base, utcnow
 
@@ -29,6 +29,8 @@ class AuditRecord(Base):
         Index("ix_audit_log_at", "at_utc"),
         Index("ix_audit_log_patient", "patient_id"),
         Index("ix_audit_log_action", "action"),
+        Index("ix_audit_log_rows", "seq", sqlite_where=text("rows IS NOT NULL"),
+              postgresql_where=text("rows IS NOT NULL")),
     )
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
@@ -44,3 +46,6 @@ class AuditRecord(Base):
     hmac: Mapped[str] = mapped_column(String(64))  # the chain value: an HMAC (before 0012) or SHA-256
     signer: Mapped[str | None] = mapped_column(String(64))  # key slot that signed it (None: HMAC era)
     sig: Mapped[str | None] = mapped_column(String(88))  # Ed25519 signature, base64
+    # Digests of the clinical rows this record's transaction wrote (store.row_seals), signed with
+    # it; loaded only when asked for (a baseline of a bulk-loaded clinic is large).
+    rows: Mapped[str | None] = deferred(mapped_column(Text))
