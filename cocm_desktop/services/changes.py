@@ -64,7 +64,7 @@ class ChangeEvent:
             "p": [] if many else ids,
             "m": many,
             "b": self.by,
-            "t": self.at.isoformat(timespec="milliseconds"),
+            "t": self.at.isoformat(timespec="microseconds"),
             "o": self.origin,
         }, separators=(",", ":"))
 
