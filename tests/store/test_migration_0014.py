@@ -22,18 +22,20 @@ _OLD = "SELECT id, episode_id, name, dose, started_on, stopped_on, note, recorde
 def test_an_older_clinic_keeps_its_medications_and_learns_who_stopped_them(demo_path: Path) -> None:
     stopped_at = datetime(2026, 11, 20, 15, 30)  # UTC, as the audit keeps it
     with Database.open(demo_path, "lead", "demo") as db:
-        with db.engine.begin() as conn:
-            command.downgrade(migrate.alembic_config(conn), "0013_safety_and_duplicates")
-            tables = inspect(conn)
-            assert "medication_proposal" not in tables.get_table_names()
-            assert "schedule" not in {c["name"] for c in tables.get_columns("medication")}
-        with db.session() as s:  # a stop made by the old service: the row's date, the audit's who
+        # A stop made by the old service (the row's date, the audit's who), written while the
+        # audit log still has every later column; then the schema goes back to before 0014.
+        with db.session() as s:
             line_id = s.execute(text("SELECT min(id) FROM medication WHERE stopped_on IS NULL")).scalar()
             s.execute(text("UPDATE medication SET stopped_on = :d, note = 'Side effects' WHERE id = :i"),
                       {"d": date(2026, 11, 20), "i": line_id})
             doc = s.scalar(select(User).where(User.username == "doc1"))
             audit.append(s, user_id=doc.id, username="doc1", action="medication.stop", object_type="medication",
                          object_id=line_id, summary="Medication stopped", at_utc=stopped_at)
+        with db.engine.begin() as conn:
+            command.downgrade(migrate.alembic_config(conn), "0013_safety_and_duplicates")
+            tables = inspect(conn)
+            assert "medication_proposal" not in tables.get_table_names()
+            assert "schedule" not in {c["name"] for c in tables.get_columns("medication")}
         with db.engine.connect() as conn:
             before = [tuple(r) for r in conn.execute(text(_OLD))]
     assert len(before) > 60
