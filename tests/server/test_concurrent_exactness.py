@@ -103,3 +103,58 @@ def test_six_workstations_at_once_leave_derived_tables_and_audit_chain_exact(
         "audit chain": list(report.findings()) + ([] if report.records == audited else ["records uncounted"]),
     }
     assert found == {k: [] for k in found}
+
+
+def test_a_save_committing_while_a_registry_read_computes_never_leaves_a_stale_row(server_profile: ServerProfile) -> None:
+    """The race itself, step by step: a read computes a patient's facts, a contact for that patient
+    is saved on another workstation, then the read stores what it computed. The save waits for the
+    read's commit and then deletes the row, so the cache never holds facts from before the contact;
+    and a read that starts while a save is committing stores nothing for that patient."""
+    import threading
+    from datetime import datetime, timedelta
+
+    from cocm_desktop.services.contacts import record_contact
+    from cocm_desktop.store import write_locks
+    from cocm_desktop.store.models import Episode
+
+    _enrol(server_profile, 1)
+    month, day = date(2026, 11, 1), date(2026, 11, 24)
+    with ServerDatabase.open(server_profile, "lead", "demo") as reader, \
+            ServerDatabase.open(server_profile, "cm1", "demo") as writer:
+        cm1 = writer.actor
+        assert cm1 is not None
+
+        def save_contact() -> None:
+            with writer.session() as ws:
+                record_contact(ws, cm1, eid, contact_at=datetime(2026, 11, 24, 9), mode="phone", kind="follow_up",
+                               next_step="Call again", next_step_on=day + timedelta(days=7), minutes=20,
+                               now=datetime(2026, 11, 24, 12))
+
+        with reader.session() as rs:
+            eid, pid = rs.execute(select(Episode.id, Episode.patient_id)).one()
+            assert registry_facts.cacheable(rs, {pid}) == {pid}
+            before = registry_facts.compute(rs, [eid], load_policy(rs), month)
+            assert before[eid].has_contacts is False
+            saving = threading.Thread(target=save_contact)
+            saving.start()
+            saving.join(1.5)
+            assert saving.is_alive()  # the save waits for the read that locked the patient first
+            assert registry_facts.store(rs, before)
+        saving.join(30)
+        assert not saving.is_alive()
+        with reader.session() as rs:
+            assert registry_facts.cache_differences(rs, load_policy(rs)) == []
+            assert s_count(rs) == 0  # the save deleted what the read stored
+
+        # A save at its commit (holding the patient's lock): a read now computes but stores nothing.
+        with writer.session() as ws:
+            write_locks.lock_patients_for_writing(ws.connection(), {pid})
+            with reader.session() as rs:
+                assert registry_facts.cacheable(rs, {pid}) == set()
+                assert registry_facts.cacheable(rs, {pid + 1000}) == {pid + 1000}
+
+
+def s_count(session: object) -> int:
+    from cocm_desktop.store.models import RegistryFacts
+
+    return int(session.scalar(select(func.count()).select_from(RegistryFacts)))  # type: ignore[attr-defined]
