@@ -184,16 +184,22 @@ def collect(
                 facts[e.episode_id] = f
                 if with_billing and f.billing_month != month:
                     new_month.append(e.episode_id)
-        # Locked (on the server) before anything is computed: no write to these patients can
-        # commit between the computation and this read's commit (store.write_locks).
         renew = set(new_month)
-        keep = registry_facts.cacheable(session, {
-            e.patient_id for e, _ in base_rows if e.episode_id not in facts or e.episode_id in renew})
-        unkept = {e.episode_id for e, _ in base_rows if e.patient_id not in keep}
-        new_month = [eid for eid in new_month if eid not in unkept]
-        for eid in unkept & set(facts):
-            if facts[eid].billing_month != month and with_billing:
-                del facts[eid]  # its billing is computed afresh below, not stored
+        stale = [e for e, _ in base_rows if e.episode_id not in facts or e.episode_id in renew]
+        candidates = registry_facts.cache_candidates(session, {e.patient_id for e in stale})
+        later = [e.episode_id for e in stale if e.patient_id not in candidates]
+        if later:  # computed (not stored) before any lock is taken, so locks are held briefly
+            for eid in later:
+                facts.pop(eid, None)
+            facts.update(registry_facts.compute(
+                session, registry_reads.scope_of(query, later, in_limit=_IN_LIMIT), policy, month, set(later)))
+        # Locked (on the server) before their facts are computed: no write to these patients can
+        # commit between the computation and this read's commit (store.write_locks).
+        keep = registry_facts.cacheable(session, candidates)
+        for e in stale:
+            if e.patient_id in candidates and e.patient_id not in keep and e.episode_id in renew:
+                del facts[e.episode_id]  # its billing is computed afresh below, not stored
+        new_month = [e.episode_id for e in stale if e.episode_id in renew and e.patient_id in keep]
         if new_month:  # a new month (or one never computed): only the billing columns are stale
             registry_facts.refresh_billing(session, facts, new_month, month)
     missing = [e.episode_id for e, _ in base_rows if e.episode_id not in facts]

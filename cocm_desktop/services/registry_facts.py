@@ -33,7 +33,7 @@ from cocm_desktop.store.reads.registry_reads import (
     RegistryFactsRow,
 )
 
-__all__ = ["FACT_COLUMNS", "RegistryFactsRow", "cache_differences", "cacheable", "compute", "lag_facts", "refresh_billing", "store"]
+__all__ = ["FACT_COLUMNS", "RegistryFactsRow", "cache_candidates", "cache_differences", "cacheable", "compute", "lag_facts", "refresh_billing", "store"]
 
 _NO_RECOMMENDATIONS = RecommendationFacts(None, None, 0)
 
@@ -74,6 +74,15 @@ def compute(
             *((bp.minutes, bp.next_code, bp.minutes_needed, bp.label) if bp else (None, None, None, None)),
         )
     return out
+
+
+def cache_candidates(session: Session, patients: set[int]) -> set[int]:
+    """The patients one registry read tries to cache: all of them on the file engine; on the
+    server at most `write_locks.READ_PATIENT_LOCKS` (lowest ids first), so a read holds few locks
+    for a short computation and a cold cache fills over a few reads."""
+    if not write_locks.on_server(session):
+        return set(patients)
+    return set(sorted(patients)[:write_locks.READ_PATIENT_LOCKS])
 
 
 def cacheable(session: Session, patients: set[int]) -> set[int]:

@@ -24,9 +24,9 @@ The fix is per-patient and per-staff transaction-scoped advisory locks
   stores facts only for the patients it got. A writer that committed earlier is seen by every
   later statement (READ COMMITTED); one that comes later waits for the read's commit and then
   deletes what it stored. The patients it did not get are computed and shown, just not cached.
-- A read of many patients tries a few bucket locks (patient id modulo `BUCKETS`) exclusively
-  instead, which writers take in shared mode (intention locks), so one read holds at most
-  `BUCKETS` + 1 locks whatever the clinic's size (the server's lock table is bounded).
+- A read tries at most `READ_PATIENT_LOCKS` patients (the lock table is bounded) and computes
+  the rest first, unlocked and not stored, so the locks it holds cover a short computation; a
+  cold cache fills over a few reads.
 - A write whose effect is everyone (a role, the payer rules, a bulk import) takes one "all"
   lock exclusively; every read tries it in shared mode.
 
@@ -46,14 +46,12 @@ from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
 # The lock keys' first half: a namespace of our own (the second half is a patient, a staff
-# member or a bucket). int4 values, as pg_advisory_xact_lock(int, int) takes.
+# member). int4 values, as pg_advisory_xact_lock(int, int) takes.
 FACTS_PATIENT = 0x434F0001
-FACTS_BUCKET = 0x434F0002
 FACTS_ALL = 0x434F0003
 OVERLAP_STAFF = 0x434F0004
 OVERLAP_ALL = 0x434F0005
-BUCKETS = 64
-# A read of more patients than this locks buckets instead of patients.
+# The most patients one registry read locks (and so caches).
 READ_PATIENT_LOCKS = 64
 
 
@@ -85,10 +83,7 @@ def lock_patients_for_writing(conn: Connection, patients: Collection[int], *, ev
     if everyone:
         _take(conn, [func.pg_advisory_xact_lock(FACTS_ALL, 0)])
         return
-    ids = sorted(set(patients))
-    buckets = sorted({p % BUCKETS for p in ids})
-    _take(conn, [func.pg_advisory_xact_lock_shared(FACTS_BUCKET, b) for b in buckets]
-          + [func.pg_advisory_xact_lock(FACTS_PATIENT, p) for p in ids])
+    _take(conn, [func.pg_advisory_xact_lock(FACTS_PATIENT, p) for p in sorted(set(patients))])
 
 
 def cacheable(conn: Connection, patients: Collection[int]) -> set[int]:
@@ -99,10 +94,7 @@ def cacheable(conn: Connection, patients: Collection[int]) -> set[int]:
         return set()
     if not _take(conn, [func.pg_try_advisory_xact_lock_shared(FACTS_ALL, 0)])[0]:
         return set()
-    if len(ids) <= READ_PATIENT_LOCKS:
-        got = _take(conn, [func.pg_try_advisory_xact_lock_shared(FACTS_PATIENT, p) for p in ids])
-        return {p for p, ok in zip(ids, got, strict=True) if ok}
-    buckets = sorted({p % BUCKETS for p in ids})
-    got = _take(conn, [func.pg_try_advisory_xact_lock(FACTS_BUCKET, b) for b in buckets])
-    held = {b for b, ok in zip(buckets, got, strict=True) if ok}
-    return {p for p in ids if p % BUCKETS in held}
+    if len(ids) > READ_PATIENT_LOCKS:
+        raise ValueError("A registry read locks at most READ_PATIENT_LOCKS patients.")
+    got = _take(conn, [func.pg_try_advisory_xact_lock_shared(FACTS_PATIENT, p) for p in ids])
+    return {p for p, ok in zip(ids, got, strict=True) if ok}

@@ -46,7 +46,7 @@ def _enrol(profile: ServerProfile, n: int) -> None:
             cms = list(s.scalars(select(User.id).where(User.username.in_(("cm1", "cm2"))).order_by(User.username)))
             for i in range(n):
                 pid = add_patient(s, doc.actor, mrn=f"C{i:03d}", family_name=f"Family{i}", given_name="Pat",
-                                  date_of_birth=date(1975, 1, 1 + i), last_seen_on=date(2026, 10, 1),
+                                  date_of_birth=date(1975, 1 + i % 12, 1 + i % 28), last_seen_on=date(2026, 10, 1),
                                   today=date(2026, 11, 24)).id
                 enroll(s, doc.actor, patient_id=pid, enrolled_on=date(2026, 10, 1), program="cocm",
                        primary_scale="PHQ-9", target_conditions=[TargetCondition("F32.1", "Major depressive disorder")],
@@ -158,3 +158,23 @@ def s_count(session: object) -> int:
     from cocm_desktop.store.models import RegistryFacts
 
     return int(session.scalar(select(func.count()).select_from(RegistryFacts)))  # type: ignore[attr-defined]
+
+
+def test_a_cold_registry_on_the_server_fills_the_cache_a_few_patients_per_read(server_profile: ServerProfile) -> None:
+    """One read locks (and caches) at most READ_PATIENT_LOCKS patients, computing the rest
+    without storing them; every read shows the same rows as a computation from scratch."""
+    from cocm_desktop.services import registry
+    from cocm_desktop.store import write_locks
+
+    n = write_locks.READ_PATIENT_LOCKS + 6
+    _enrol(server_profile, n)
+    today = date(2026, 11, 24)
+    with ServerDatabase.open(server_profile, "lead", "demo") as lead:
+        counts = []
+        for _ in range(2):
+            with lead.session() as s:
+                rows = registry.collect(s, today=today)
+                assert rows == registry.collect(s, today=today, cached=False)
+            with lead.session() as s:
+                counts.append(s_count(s))
+        assert counts == [write_locks.READ_PATIENT_LOCKS, n]
