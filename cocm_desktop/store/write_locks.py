@@ -32,9 +32,9 @@ The fix is per-patient and per-staff transaction-scoped advisory locks
 
 Chosen over a generation counter per patient (a new table and a write per patient per commit)
 and over SERIALIZABLE (every write could fail with a serialization error and every unit of work
-would need a retry loop): the locks need no schema, and measured with
-tests/benchmarks/team_load.py they cost one short statement per write commit and per registry read
-that fills the cache.
+would need a retry loop): the locks need no schema and cost a few short statements per write
+commit and one per registry read that fills the cache. What a writer may wait for is a read's
+computation of at most READ_PATIENT_LOCKS patients (tests/benchmarks/team_load.py measures it).
 """
 
 from __future__ import annotations
