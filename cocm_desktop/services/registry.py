@@ -31,6 +31,7 @@ from cocm_desktop.domain.flags import EpisodeFacts, Flag, FlagHit, compute_flags
 from cocm_desktop.domain.outcomes import change_from_baseline
 from cocm_desktop.domain.policy import Policy
 from cocm_desktop.domain.roles import Permission
+from cocm_desktop.store import invalidation
 from cocm_desktop.store.models import User
 from cocm_desktop.store.reads import registry_reads
 from cocm_desktop.store.reads.registry_reads import RegistryEpisode, RegistryFactsRow, RegistryQuery
@@ -162,6 +163,8 @@ def collect(
     `cached=False` computes every row afresh and stores nothing (the reference the cache is
     tested against)."""
     session.flush()  # the cache is invalidated at flush time; reads below bypass autoflush
+    if cached and invalidation.pending(session):
+        cached = False  # this unit of work wrote on the server: its stale rows go only at commit
     policy = policy or load_policy(session)
     month = today.replace(day=1)
     statuses = None if not status else ((status,) if isinstance(status, str) else tuple(status))
@@ -173,6 +176,7 @@ def collect(
         return []
     facts: dict[int, RegistryFactsRow] = {}
     remission = policy.remission_below
+    keep: set[int] = set()  # patients whose facts this read may store
     if cached:
         new_month: list[int] = []
         for e, f in base_rows:
@@ -180,6 +184,22 @@ def collect(
                 facts[e.episode_id] = f
                 if with_billing and f.billing_month != month:
                     new_month.append(e.episode_id)
+        renew = set(new_month)
+        stale = [e for e, _ in base_rows if e.episode_id not in facts or e.episode_id in renew]
+        candidates = registry_facts.cache_candidates(session, {e.patient_id for e in stale})
+        later = [e.episode_id for e in stale if e.patient_id not in candidates]
+        if later:  # computed (not stored) before any lock is taken, so locks are held briefly
+            for eid in later:
+                facts.pop(eid, None)
+            facts.update(registry_facts.compute(
+                session, registry_reads.scope_of(query, later, in_limit=_IN_LIMIT), policy, month, set(later)))
+        # Locked (on the server) before their facts are computed: no write to these patients can
+        # commit between the computation and this read's commit (store.write_locks).
+        keep = registry_facts.cacheable(session, candidates)
+        for e in stale:
+            if e.patient_id in candidates and e.patient_id not in keep and e.episode_id in renew:
+                del facts[e.episode_id]  # its billing is computed afresh below, not stored
+        new_month = [e.episode_id for e in stale if e.episode_id in renew and e.patient_id in keep]
         if new_month:  # a new month (or one never computed): only the billing columns are stale
             registry_facts.refresh_billing(session, facts, new_month, month)
     missing = [e.episode_id for e, _ in base_rows if e.episode_id not in facts]
@@ -187,7 +207,7 @@ def collect(
         scope = registry_reads.scope_of(query, missing, in_limit=_IN_LIMIT)
         fresh = registry_facts.compute(session, scope, policy, month, set(missing))
         if cached:
-            registry_facts.store(session, fresh)
+            registry_facts.store(session, {eid: f for eid, f in fresh.items() if f.patient_id in keep})
         facts.update(fresh)
     return [_assemble(e, facts[e.episode_id], today, policy) for e, _ in base_rows]
 

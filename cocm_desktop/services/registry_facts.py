@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from cocm_desktop.domain.policy import Policy
+from cocm_desktop.store import write_locks
 from cocm_desktop.store.reads import registry_reads
 from cocm_desktop.store.reads.registry_reads import (
     FACT_COLUMNS,
@@ -32,7 +33,7 @@ from cocm_desktop.store.reads.registry_reads import (
     RegistryFactsRow,
 )
 
-__all__ = ["FACT_COLUMNS", "RegistryFactsRow", "compute", "lag_facts", "refresh_billing", "store"]
+__all__ = ["FACT_COLUMNS", "RegistryFactsRow", "cache_candidates", "cache_differences", "cacheable", "compute", "lag_facts", "refresh_billing", "store"]
 
 _NO_RECOMMENDATIONS = RecommendationFacts(None, None, 0)
 
@@ -75,6 +76,23 @@ def compute(
     return out
 
 
+def cache_candidates(session: Session, patients: set[int]) -> set[int]:
+    """The patients one registry read tries to cache: all of them on the file engine; on the
+    server at most `write_locks.READ_PATIENT_LOCKS` (lowest ids first), so a read holds few locks
+    for a short computation and a cold cache fills over a few reads."""
+    if not write_locks.on_server(session):
+        return set(patients)
+    return set(sorted(patients)[:write_locks.READ_PATIENT_LOCKS])
+
+
+def cacheable(session: Session, patients: set[int]) -> set[int]:
+    """The patients whose facts a registry read may store: all of them on the file engine (its
+    writers are serialised); on the server those no write is under way for, locked until the
+    read commits (store.write_locks). Call before computing."""
+    conn = session.connection()
+    return write_locks.cacheable(conn, patients) if write_locks.on_server(conn) else set(patients)
+
+
 def store(session: Session, facts: dict[int, RegistryFactsRow]) -> bool:
     """Write facts to the cache (replacing rows of the same episodes). False when the database
     cannot be written (opened read-only): the registry is then simply computed every time."""
@@ -93,6 +111,22 @@ def store(session: Session, facts: dict[int, RegistryFactsRow]) -> bool:
     return True
 
 
+def cache_differences(session: Session, policy: Policy) -> list[int]:
+    """Episodes whose cached facts differ from facts computed afresh now (empty: the cache is
+    exact). Rows cached under another remission threshold are never used, so not compared; each
+    row is compared for the billing month it describes."""
+    cached = registry_reads.cached_facts(session.connection())
+    by_month: dict[date | None, list[int]] = {}
+    for eid, row in cached.items():
+        if row.remission_below == policy.remission_below:
+            by_month.setdefault(row.billing_month, []).append(eid)
+    stale: list[int] = []
+    for month, ids in by_month.items():
+        fresh = compute(session, sorted(ids), policy, month or date.min)
+        stale += [eid for eid in ids if fresh.get(eid) != cached[eid]]
+    return sorted(stale)
+
+
 def refresh_billing(
     session: Session, facts: dict[int, RegistryFactsRow], episode_ids: list[int], month: date
 ) -> None:
@@ -101,6 +135,7 @@ def refresh_billing(
     fact query."""
     from .billing_progress import billing_progress
 
+    episode_ids = sorted(episode_ids)  # id order: two reads updating the same rows cannot deadlock
     progress = billing_progress(session, month, episode_ids)
     for eid in episode_ids:
         bp = progress.get(eid)

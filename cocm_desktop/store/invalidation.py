@@ -10,6 +10,11 @@ Installed on the store's sessionmaker, so no service can forget it:
 - a staff member's role, payer rule sets and unknown clinic settings may change the counting
   for everyone: all rows go (sign-ins, other staff edits and the audit chain's head do not).
 
+On the clinic server, where writers are not serialised, the keys are gathered over the unit of
+work and applied at commit under advisory locks (store.write_locks explains the races and the
+locks); a registry read in the same unit of work as a write computes every row afresh
+(`pending`). The file engine applies them at each flush, as its writers are serialised.
+
 Invalidation works at patient level (billing months and consent span a patient's episodes).
 Audit records, running timers and the cache itself do not invalidate anything. Writes that
 bypass the ORM session (raw connection SQL) must call `invalidate_all` themselves.
@@ -20,9 +25,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import delete, event, inspect, select
+from sqlalchemy import Connection, delete, event, inspect, select
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
+from . import overlap_days, write_locks
 from .models import (
     AgendaItem,
     AuditRecord,
@@ -49,13 +55,54 @@ _MAX_KEYS = 500
 _ALL = "all"
 
 
+_PENDING = "cocm_pending_invalidation"  # session.info key: the server's keys gathered until commit
+
+
 def install(factory: sessionmaker[Session]) -> None:
     event.listen(factory, "after_flush", _after_flush)
     event.listen(factory, "do_orm_execute", _before_bulk_statement)
+    event.listen(factory, "before_commit", _before_commit)
+    event.listen(factory, "after_commit", _forget)
+    event.listen(factory, "after_rollback", _forget)
 
 
 def invalidate_all(session: Session) -> None:
-    session.connection().execute(delete(RegistryFacts))
+    conn = session.connection()
+    if write_locks.on_server(conn):
+        write_locks.lock_patients_for_writing(conn, (), everyone=True)
+    conn.execute(delete(RegistryFacts))
+
+
+def pending(session: Session) -> bool:
+    """True when this unit of work wrote something whose cached facts go only at commit (the
+    server): a registry read inside it must not trust the cache."""
+    return _PENDING in session.info
+
+
+def _defer(session: Session, keys: _Keys) -> bool:
+    """On the server, keep the keys for commit; False on the file engine (apply them now)."""
+    if not write_locks.on_server(session):
+        return False
+    held = session.info.get(_PENDING)
+    if held is None:
+        session.info[_PENDING] = keys
+    else:
+        held.merge(keys)
+    return True
+
+
+def _before_commit(session: Session) -> None:
+    if not write_locks.on_server(session):
+        return
+    session.flush()  # the last changes' keys (the commit flushes after this event)
+    overlap_days.settle(session)  # staff locks before patient locks, in every writer
+    keys = session.info.pop(_PENDING, None)
+    if keys is not None:
+        keys.apply_locked(session)
+
+
+def _forget(session: Session) -> None:
+    session.info.pop(_PENDING, None)
 
 
 class _Keys:
@@ -90,16 +137,49 @@ class _Keys:
             elif not ({"patient_id", "episode_id"} & values.keys()):
                 self.all = True  # a table we cannot place: be safe
 
+    def merge(self, other: _Keys) -> None:
+        self.all |= other.all
+        self.patients |= other.patients
+        self.episodes |= other.episodes
+        self.staff_days |= other.staff_days
+        self.review_sessions |= other.review_sessions
+
+    def any(self) -> bool:
+        return bool(self.all or self.patients or self.episodes or self.staff_days or self.review_sessions)
+
     @staticmethod
     def _put(target: set[int], value: Any) -> None:
         if value is not None:
             target.add(value)
 
     def apply(self, session: Session) -> None:
-        conn = session.connection()
-        if self.all or _too_many(self.patients, self.episodes, self.staff_days, self.review_sessions):
-            conn.execute(delete(RegistryFacts))
+        if _defer(session, self):
             return
+        conn = session.connection()
+        patients = self._patients(conn)
+        if patients is None:
+            conn.execute(delete(RegistryFacts))
+        elif patients:
+            conn.execute(delete(RegistryFacts).where(RegistryFacts.patient_id.in_(patients)))
+
+    def apply_locked(self, session: Session) -> None:
+        """The server's commit: staff days, then patients, each locked in id order (writers
+        reach here one at a time behind the audit chain's head; readers never wait)."""
+        conn = session.connection()
+        staff = {s for s, d in self.staff_days if s is not None and d is not None}
+        if staff:  # the day's other patients, with every entry of the day committed before
+            write_locks.lock_staff(conn, staff)
+        patients = self._patients(conn)
+        write_locks.lock_patients_for_writing(conn, patients or (), everyone=patients is None)
+        if patients is None:
+            conn.execute(delete(RegistryFacts))
+        elif patients:
+            conn.execute(delete(RegistryFacts).where(RegistryFacts.patient_id.in_(patients)))
+
+    def _patients(self, conn: Connection) -> set[int] | None:
+        """The patients whose cached facts go (None: everyone's)."""
+        if self.all or _too_many(self.patients, self.episodes, self.staff_days, self.review_sessions):
+            return None
         patients = set(self.patients)
         if self.review_sessions:
             self.episodes |= set(conn.execute(select(AgendaItem.episode_id).where(
@@ -110,10 +190,7 @@ class _Keys:
         for staff_id, day in self.staff_days:
             patients |= set(conn.execute(select(TimeEntry.patient_id).where(
                 TimeEntry.staff_id == staff_id, TimeEntry.local_date == day).distinct()).scalars())
-        if len(patients) > _MAX_KEYS:
-            conn.execute(delete(RegistryFacts))
-        elif patients:
-            conn.execute(delete(RegistryFacts).where(RegistryFacts.patient_id.in_(patients)))
+        return None if len(patients) > _MAX_KEYS else patients
 
 
 def _too_many(*sets: Iterable[object]) -> bool:
@@ -149,7 +226,7 @@ def _after_flush(session: Session, _flush_context: Any) -> None:
             continue
         for values in _owner_values(obj, _OWNER_KEYS):
             keys.add(type(obj), values)
-    if keys.all or keys.patients or keys.episodes or keys.staff_days or keys.review_sessions:
+    if keys.any():
         keys.apply(session)
 
 

@@ -50,6 +50,7 @@ __all__ = [
     "FACT_COLUMNS",
     "ContactFacts",
     "FactsDecoder",
+    "cached_facts",
     "MeasureFacts",
     "RecommendationFacts",
     "RegistryEpisode",
@@ -466,10 +467,16 @@ def _stored(values: RegistryFactsRow) -> dict[str, Any]:
 
 def write_facts(conn: Connection, facts: dict[int, RegistryFactsRow]) -> None:
     """Replace the cache rows of these episodes (in the caller's transaction)."""
-    ids = list(facts)
+    ids = sorted(facts)  # in id order: two reads caching the same rows at once cannot deadlock
     for i in range(0, len(ids), 500):
         conn.execute(delete(RegistryFacts).where(RegistryFacts.episode_id.in_(ids[i:i + 500])))
-    conn.execute(insert(RegistryFacts), [{"episode_id": eid, **_stored(values)} for eid, values in facts.items()])
+    conn.execute(insert(RegistryFacts), [{"episode_id": eid, **_stored(facts[eid])} for eid in ids])
+
+
+def cached_facts(conn: Connection) -> dict[int, RegistryFactsRow]:
+    """Every row of the cache, by episode (the exactness check compares them with fresh facts)."""
+    decode = FactsDecoder()
+    return {r[0]: decode(r[1:]) for r in fetch_plain(conn, select(RegistryFacts.episode_id, *_FACT_SELECT))}
 
 
 def update_billing_facts(conn: Connection, month: date, facts: Iterable[tuple[int, RegistryFactsRow]]) -> None:
