@@ -260,7 +260,8 @@ class ChartEntryCorrections:
                             n(sum(1 for t in self.time_entries if not t.deleted), "time entry", "time entries")))
 
         def work(v: dict[str, Any]) -> Any:
-            return ctx.write(void_patient, reason=v["reason"], duplicate_of=v["duplicate_of"], patient_id=p.id)
+            return ctx.write(void_patient, reason=v["reason"], duplicate_of=v["duplicate_of"],
+                             expected_version=p.row_version, patient_id=p.id)
 
         self._correction_form(
             "Void patient record (entered twice)", fields, work, ok="Void this record",

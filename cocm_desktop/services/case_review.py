@@ -265,7 +265,8 @@ def _discussed(session: Session, item: AgendaItem, discussion: str | None) -> No
         sess.held = True
     session.execute(update(Contact).where(
         Contact.episode_id == item.episode_id, Contact.question_for_consultant.is_not(None),
-        Contact.question_answered.is_(False)).values(question_answered=True))
+        Contact.question_answered.is_(False)).values(
+        question_answered=True, row_version=Contact.row_version + 1))  # a bulk UPDATE: versions by hand
 
 
 def _sync_agenda(session: Session, review: CaseReviewSession, today: date) -> None:
