@@ -52,6 +52,7 @@ class CarePlanView:
     voided: bool = False
     void_reason: str | None = None
     voided_at: datetime | None = None
+    row_version: int = 1  # passed back as `expected_version` by an edit form (services.versions)
 
 
 def plan_view(session: Session, p: CarePlanVersion, names: dict[int, str] | None = None) -> CarePlanView:
@@ -61,7 +62,7 @@ def plan_view(session: Session, p: CarePlanVersion, names: dict[int, str] | None
         p.next_checkin_on, p.safety_steps, p.contact_preferences, p.relapse_prevention_plan, p.created_at,
         names.get(p.created_by_id, "?"), p.signed_off_on,
         names.get(p.signed_off_by_id) if p.signed_off_by_id else None, p.created_by_id,
-        p.voided_at is not None, p.void_reason, p.voided_at,
+        p.voided_at is not None, p.void_reason, p.voided_at, p.row_version,
     )
 
 

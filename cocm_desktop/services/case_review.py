@@ -127,6 +127,7 @@ class RecommendationView:
     voided: bool = False
     void_reason: str | None = None
     voided_at: datetime | None = None
+    row_version: int = 1  # passed back as `expected_version` by an edit form (services.versions)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -369,7 +370,7 @@ def recommendation_view(session: Session, r: Recommendation, names: dict[int, st
         names.get(r.decided_by_id) if r.decided_by_id else None, r.decision_note, r.modified_text, r.told_at,
         names.get(r.told_by_id) if r.told_by_id else None, r.told_how, r.closed_at,
         r.recommended_by_id, r.decided_by_id, r.told_by_id, r.decision, r.voided_at is not None, r.void_reason,
-        r.voided_at,
+        r.voided_at, r.row_version,
     )
 
 

@@ -46,6 +46,7 @@ class StatusChangeView:
     voided: bool = False
     void_reason: str | None = None
     voided_at: datetime | None = None
+    row_version: int = 1  # passed back as `expected_version` by an edit form (services.versions)
 
 
 @dataclass(frozen=True)
@@ -161,7 +162,7 @@ def status_history(session: Session, episode_id: int) -> list[StatusChangeView]:
     names = user_names(session, {r.changed_by_id for r in rows})
     return [StatusChangeView(r.id, r.from_status, r.to_status, r.reason, r.note, r.changed_on,
                              names.get(r.changed_by_id, "?"), r.changed_by_id, r.voided_at is not None,
-                             r.void_reason, r.voided_at) for r in rows]
+                             r.void_reason, r.voided_at, r.row_version) for r in rows]
 
 
 # ---- corrections -------------------------------------------------------------------------------

@@ -62,6 +62,7 @@ class MedicationView:
     stop_reason: str | None = None
     voided: bool = False
     void_reason: str | None = None
+    row_version: int = 1  # passed back as `expected_version` by an edit form (services.versions)
 
     @property
     def current(self) -> bool:
@@ -122,7 +123,7 @@ def line_view(m: Medication, names: dict[int, str]) -> MedicationView:
         m.id, m.episode_id, m.name, m.dose, m.schedule, m.started_on, m.stopped_on, m.note, m.start_reason,
         m.recorded_by_id, names.get(m.recorded_by_id, "?"), m.recorded_at, m.supersedes_id, m.recommendation_id,
         names.get(m.stopped_by_id) if m.stopped_by_id else None, m.stop_reason, m.voided_at is not None,
-        m.void_reason)
+        m.void_reason, m.row_version)
 
 
 def _names_of(session: Session, rows: Iterable[Medication]) -> dict[int, str]:

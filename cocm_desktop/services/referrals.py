@@ -40,6 +40,7 @@ class ReferralView:
     voided: bool = False
     void_reason: str | None = None
     voided_at: datetime | None = None
+    row_version: int = 1  # passed back as `expected_version` by an edit form (services.versions)
 
     @property
     def open(self) -> bool:
@@ -49,7 +50,7 @@ class ReferralView:
 def view(r: Referral) -> ReferralView:
     return ReferralView(r.id, r.episode_id, r.to_whom, r.reason, r.referred_on, r.status,
                         r.seen_confirmed_on, r.note, r.created_by_id, r.voided_at is not None, r.void_reason,
-                        r.voided_at)
+                        r.voided_at, r.row_version)
 
 
 def add_referral(

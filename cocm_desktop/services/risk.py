@@ -71,6 +71,7 @@ class RiskEventView:
     voided: bool = False
     void_reason: str | None = None
     voided_at: datetime | None = None
+    row_version: int = 1  # passed back as `expected_version` by an edit form (services.versions)
 
     @property
     def is_open(self) -> bool:
@@ -88,7 +89,7 @@ def view(session: Session, r: RiskEvent) -> RiskEventView:
         r.outcome_at, names.get(r.opened_by_id, "?"), names.get(r.outcome_by_id) if r.outcome_by_id else None,
         r.notified_clinician_id, names.get(r.notified_clinician_id) if r.notified_clinician_id else None,
         r.notified_at, dict(r.step_reasons or {}), r.opened_by_id, r.outcome_by_id, r.measure_id,
-        r.voided_at is not None, r.void_reason, r.voided_at,
+        r.voided_at is not None, r.void_reason, r.voided_at, r.row_version,
     )
 
 

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from cocm_desktop.services import chart, contacts, measures, patients, time_log
+from cocm_desktop.services import chart, contacts, measures, medications, patients, referrals, time_log
 from cocm_desktop.services.common import EditConflict
-from cocm_desktop.store.models import Contact, Correction, Measure, Patient, TimeEntry
+from cocm_desktop.store.models import Contact, Correction, Measure, Medication, Patient, Referral, TimeEntry
 
 from .conftest import TODAY, Builder, items_for
 
@@ -70,6 +70,19 @@ def _make_patient(b: Builder) -> tuple[int, int]:
     return pid, pid
 
 
+def _make_referral(b: Builder) -> tuple[int, int]:
+    ep, pid = _episode(b)
+    ref = b.call(referrals.add_referral, "cm1", ep, to_whom="Sleep clinic", reason="Insomnia", referred_on=DAY,
+                 now=b.now)
+    return ref.id, pid
+
+
+def _make_medication(b: Builder) -> tuple[int, int]:
+    ep, pid = _episode(b)
+    med = b.call(medications.add_medication, "cm1", ep, name="Sertraline", dose="50 mg", started_on=DAY, now=b.now)
+    return med.id, pid
+
+
 KINDS = {
     "contact": Kind(
         make=_make_contact,
@@ -116,6 +129,28 @@ KINDS = {
         a_kept=lambda s, pid: s.get(Patient, pid).portal is True,
         # who and which detail, never the value (a phone number identifies the patient)
         said=("changed this patient's details", "phone edited"),
+    ),
+    "referral": Kind(
+        make=_make_referral,
+        read=lambda b, who, rid, pid: next(r for r in _chart(b, who, pid).referrals if r.id == rid).row_version,
+        edit_a=lambda b, who, rid, v: b.call(referrals.amend_referral, who, rid, reason="Scheduled already",
+                                             status="scheduled", expected_version=v, now=b.now),
+        edit_b=lambda b, who, rid, v: b.call(referrals.amend_referral, who, rid, reason="Other clinic",
+                                             to_whom="Sleep centre", expected_version=v, now=b.now),
+        b_kept=lambda s, rid: s.get(Referral, rid).status == "scheduled",
+        a_kept=lambda s, rid: s.get(Referral, rid).to_whom == "Sleep centre",
+        said=("changed this referral", "status sent → scheduled"),
+    ),
+    "medication": Kind(
+        make=_make_medication,
+        read=lambda b, who, mid, pid: next(m for m in _chart(b, who, pid).medications if m.id == mid).row_version,
+        edit_a=lambda b, who, mid, v: b.call(medications.amend_medication, who, mid, reason="Typo in the dose",
+                                             dose="100 mg", expected_version=v, now=b.now),
+        edit_b=lambda b, who, mid, v: b.call(medications.amend_medication, who, mid, reason="At night",
+                                             schedule="at night", expected_version=v, now=b.now),
+        b_kept=lambda s, mid: s.get(Medication, mid).dose == "100 mg",
+        a_kept=lambda s, mid: s.get(Medication, mid).schedule == "at night",
+        said=("changed this medication", "dose 50 mg → 100 mg"),
     ),
 }
 
@@ -203,3 +238,92 @@ def test_versions_count_saves_and_start_at_one(build) -> None:  # type: ignore[n
                    now=build.now)
         assert KINDS["contact"].read(build, "cm1", cid, pid) == n
 
+
+
+# ---- two workstations on the clinic server: each person on their own connection ------------------
+
+
+def test_two_workstations_on_the_server_never_overwrite_each_other(server_profile) -> None:  # type: ignore[no-untyped-def]
+    """cm1 and doc1 each signed in on their own connection: the form-read check, the save that
+    races another one already in flight (the row is held from the check to the commit, so the
+    second save waits and is then refused), and a session that read the row before the other
+    commit and writes after it (the UPDATE's version guard)."""
+    import threading
+
+    from cocm_desktop.store.server_database import ServerDatabase
+
+    dbs = {u: ServerDatabase.open(server_profile, u, "demo") for u in ("cm1", "doc1")}
+    try:
+        actors = {u: db.actor for u, db in dbs.items()}
+
+        class _Team:
+            who = "cm1"
+
+            def session(self):  # type: ignore[no-untyped-def]
+                return dbs[self.who].session()
+
+        team = _Team()
+        b = Builder(team, actors)  # type: ignore[arg-type]
+        team.who = "doc1"
+        pid = b.patient(by="doc1")
+        ep = b.episode(TODAY - timedelta(weeks=6), by="doc1", baseline=16, patient_id=pid)
+        team.who = "cm1"
+        cid = b.contact(ep, DAY, minutes=20).id
+
+        # 1. both read version 1; cm1 saves; doc1's save of what doc1 saw is refused
+        team.who = "cm1"
+        b.call(contacts.amend_contact, "cm1", cid, reason="Longer", minutes=25, expected_version=1, now=b.now)
+        team.who = "doc1"
+        with pytest.raises(EditConflict, match=r"changed this contact at .* \(minutes 20 → 25\)"):
+            b.call(contacts.amend_contact, "doc1", cid, reason="Video", mode="video", expected_version=1, now=b.now)
+
+        # 2. cm1's save is in flight (checked, not yet committed) when doc1 saves the same version
+        checked = threading.Event()
+        outcome: dict[str, BaseException | None] = {}
+
+        def doc1_saves() -> None:
+            checked.wait(10)
+            try:
+                with dbs["doc1"].session() as s:
+                    contacts.amend_contact(s, actors["doc1"], cid, reason="Video", mode="video",
+                                           expected_version=2, now=b.now)
+                outcome["doc1"] = None
+            except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+                outcome["doc1"] = exc
+
+        other = threading.Thread(target=doc1_saves)
+        other.start()
+        with dbs["cm1"].session() as s:
+            from cocm_desktop.services.versions import expect_version
+
+            row = s.get(Contact, cid)
+            expect_version(s, actors["cm1"], row, 2)  # the row is held from here to the commit
+            checked.set()
+            other.join(0.5)
+            assert other.is_alive()  # doc1's save waits for this one
+            contacts.amend_contact(s, actors["cm1"], cid, reason="Longer still", minutes=30, expected_version=2,
+                                   now=b.now)
+        other.join(10)
+        assert isinstance(outcome["doc1"], EditConflict) and "minutes 25 → 30" in str(outcome["doc1"])
+
+        # 3. no form version at all: a session that read the row before another commit cannot write over it
+        stale = pytest.raises(EditConflict, match="Someone else changed this record while you were saving it")
+        with stale, dbs["doc1"].session() as s:
+            row = s.get(Contact, cid)
+            assert row.row_version == 3
+            with dbs["cm1"].session() as s2:
+                contacts.amend_contact(s2, actors["cm1"], cid, reason="Back to 20", minutes=20, now=b.now)
+            row.summary = "Written over a newer save"
+        with dbs["cm1"].session() as s:
+            row = s.get(Contact, cid)
+            assert (row.minutes, row.mode, row.summary, row.row_version) == (20, "phone", None, 4)
+
+        # doc1 re-reads and saves: it goes through on top of every earlier change
+        with dbs["doc1"].session() as s:
+            contacts.amend_contact(s, actors["doc1"], cid, reason="Video", mode="video", expected_version=4, now=b.now)
+        with dbs["cm1"].session() as s:
+            row = s.get(Contact, cid)
+            assert (row.minutes, row.mode, row.row_version) == (20, "video", 5)
+    finally:
+        for db in dbs.values():
+            db.close()
