@@ -29,6 +29,7 @@ from cocm_desktop.domain.corrections import CorrectionAction
 from cocm_desktop.domain.episode import EpisodeStatus
 from cocm_desktop.domain.roles import Permission
 from cocm_desktop.store.models import Contact, Episode, EpisodeStatusChange, TimeEntry
+from cocm_desktop.store.versions import locked_version
 
 from ._clinical import (
     CONTACT_KINDS,
@@ -93,6 +94,10 @@ def record_contact(
         raise ValidationError("The next step cannot be dated before the contact.")
     if type(minutes) is not int or not 0 <= minutes <= MAX_CONTACT_MINUTES:
         raise ValidationError(f"Minutes must be a whole number 0–{MAX_CONTACT_MINUTES}.")
+    # The episode's next action (and status) follow this contact: hold its row, so a contact saved
+    # for the same patient at the same moment on another workstation waits for this one instead of
+    # failing on the episode's version, and the newest contact below includes it.
+    locked_version(session, episode)
     newest = session.scalar(select(func.max(Contact.contact_at)).where(Contact.episode_id == episode.id,
                                                                     Contact.voided_at.is_(None)))
     row = Contact(

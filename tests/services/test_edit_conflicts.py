@@ -327,3 +327,54 @@ def test_two_workstations_on_the_server_never_overwrite_each_other(server_profil
     finally:
         for db in dbs.values():
             db.close()
+
+
+def test_two_contacts_for_one_patient_saved_at_once_on_the_server_both_stand(server_profile) -> None:  # type: ignore[no-untyped-def]
+    """A new contact moves the episode's next action: the second of two saved at the same moment
+    waits for the first (the episode row is held) instead of failing on the episode's version."""
+    import threading
+
+    from cocm_desktop.store.models import Episode
+    from cocm_desktop.store.server_database import ServerDatabase
+
+    dbs = {u: ServerDatabase.open(server_profile, u, "demo") for u in ("cm1", "doc1")}
+    try:
+        actors = {u: db.actor for u, db in dbs.items()}
+
+        class _Doc:
+            def session(self):  # type: ignore[no-untyped-def]
+                return dbs["doc1"].session()
+
+        b = Builder(_Doc(), actors)  # type: ignore[arg-type]
+        ep = b.episode(TODAY - timedelta(weeks=6), by="doc1", baseline=16, patient_id=b.patient(by="doc1"))
+
+        def save(who: str, day_back: int, step: str):  # type: ignore[no-untyped-def]
+            return lambda s: contacts.record_contact(
+                s, actors[who], ep, contact_at=b.at(TODAY - timedelta(days=day_back)), mode="phone",
+                kind="follow_up", next_step=step, next_step_on=TODAY + timedelta(days=7), minutes=10, now=b.now)
+
+        outcome: dict[str, BaseException | None] = {}
+
+        def doc1_saves() -> None:
+            try:
+                with dbs["doc1"].session() as s:
+                    save("doc1", 1, "Doctor's step")(s)
+                outcome["doc1"] = None
+            except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+                outcome["doc1"] = exc
+
+        other = threading.Thread(target=doc1_saves)
+        with dbs["cm1"].session() as s:
+            save("cm1", 2, "Care manager's step")(s)
+            other.start()
+            other.join(0.5)
+            assert other.is_alive()  # waits for the care manager's commit
+        other.join(10)
+        assert outcome["doc1"] is None
+        with dbs["cm1"].session() as s:
+            steps = sorted(s.scalars(select(Contact.next_step).where(Contact.episode_id == ep)))
+            assert steps == ["Care manager's step", "Doctor's step"]
+            assert s.get(Episode, ep).next_action == "Doctor's step"  # the newer contact's
+    finally:
+        for db in dbs.values():
+            db.close()
