@@ -42,6 +42,7 @@ class DetailRow:
     value: Any
     kind: str  # FormDialog field kind
     required: bool = False
+    row_version: int = 1  # the patient record's version this row showed (services.versions)
 
 
 # (field, label, form kind, required)
@@ -70,7 +71,7 @@ def detail_rows(patient: Any) -> list[DetailRow]:
             text = fmt_date(value)
         else:
             text = value or "—"
-        rows.append(DetailRow(name, label, text, value, kind, required))
+        rows.append(DetailRow(name, label, text, value, kind, required, getattr(patient, "row_version", 1)))
     return rows
 
 
@@ -211,13 +212,16 @@ class ChartCorrections:
         ctx, pid = self.ctx, self.patient_id
         if kind == "measure":
             def work(v):  # type: ignore[no-untyped-def]
-                return ctx.write(void_measure, row.id, reason=v["reason"], patient_id=pid)
+                return ctx.write(void_measure, row.id, reason=v["reason"], expected_version=row.row_version,
+                                 patient_id=pid)
         elif kind == "contact":
             def work(v):  # type: ignore[no-untyped-def]
-                return ctx.write(void_contact, row.id, reason=v["reason"], patient_id=pid)
+                return ctx.write(void_contact, row.id, reason=v["reason"], expected_version=row.row_version,
+                                 patient_id=pid)
         else:
             def work(v):  # type: ignore[no-untyped-def]
-                return ctx.write(delete_time_entry, row.id, v["reason"], what="timer", patient_id=pid)
+                return ctx.write(delete_time_entry, row.id, v["reason"], expected_version=row.row_version,
+                                 what="timer", patient_id=pid)
         extra = " Its minutes are voided with it." if kind == "contact" and row.minutes else ""
         dialog = self._correction_form(
             "Void \u2014 entered in error", [self._reason_field("Why is it in error?")], work,
@@ -269,7 +273,8 @@ class ChartCorrections:
         def work(v: dict[str, Any]) -> Any:
             items = [v[f"item{i}"] for i in range(len(labels))]
             taken = v["taken_at"] if v["taken_at"] != m.taken_at.replace(second=0, microsecond=0) else None
-            return ctx.write(amend_measure, m.id, reason=v["reason"], items=items, taken_at=taken, patient_id=pid)
+            return ctx.write(amend_measure, m.id, reason=v["reason"], items=items, taken_at=taken,
+                             expected_version=m.row_version, patient_id=pid)
 
         dialog = self._correction_form(
             f"Amend {m.instrument}", fields, work, ok="Save amendment",
@@ -305,7 +310,8 @@ class ChartCorrections:
 
         def work(v: dict[str, Any]) -> Any:
             changes = {k: val for k, val in v.items() if k != "reason" and val != original.get(k)}
-            return ctx.write(amend_contact, c.id, reason=v["reason"], patient_id=pid, **changes)
+            return ctx.write(amend_contact, c.id, reason=v["reason"], expected_version=c.row_version, patient_id=pid,
+                             **changes)
 
         self._correction_form(
             "Amend contact", fields, work, ok="Save amendment", intro=(
@@ -325,7 +331,8 @@ class ChartCorrections:
 
         def work(v: dict[str, Any]) -> Any:
             changes = {k: v[k] for k in ("local_date", "minutes", "activity") if v[k] != getattr(t, k)}
-            return ctx.write(update_time_entry, t.id, reason=v["reason"], what="timer", patient_id=pid, **changes)
+            return ctx.write(update_time_entry, t.id, reason=v["reason"], expected_version=t.row_version, what="timer",
+                             patient_id=pid, **changes)
 
         timed = " A timed entry keeps its start; its end follows the minutes." if t.started_at else ""
         self._correction_form(
@@ -341,7 +348,8 @@ class ChartCorrections:
         ctx, pid = self.ctx, self.patient_id
 
         def work(v: dict[str, Any]) -> Any:
-            return ctx.write(update_patient, pid, reason=v["reason"], **{d.id: v["value"]})
+            return ctx.write(update_patient, pid, reason=v["reason"], expected_version=d.row_version,
+                             **{d.id: v["value"]})
 
         verb = "Clear" if clear else "Amend"
         self._correction_form(

@@ -99,7 +99,7 @@ class ChartEntryCorrections:
         }.get(kind, "")
         self._correction_form(
             "Void \u2014 entered in error", [self._reason_field("Why is it in error?")],
-            lambda v: ctx.write(service, row.id, reason=v["reason"], patient_id=pid),
+            lambda v: ctx.write(service, row.id, reason=v["reason"], expected_version=row.row_version, patient_id=pid),
             intro=f"{self._describe_entry(kind, row)}. A voided entry stays in the chart's history, struck through, "
                   f"and counts nowhere: registry, flags, worklists, billing and packets.{effect}",
             ok="Void entry")
@@ -118,7 +118,8 @@ class ChartEntryCorrections:
         def work(v: dict[str, Any]) -> Any:
             values = convert(v) if convert else v
             changes = {k: val for k, val in values.items() if k != "reason" and val != original.get(k)}
-            return ctx.write(service, row.id, reason=v["reason"], patient_id=pid, **changes)
+            return ctx.write(service, row.id, reason=v["reason"], expected_version=row.row_version, patient_id=pid,
+                             **changes)
 
         self._correction_form(title, [*fields, self._reason_field()], work, ok="Save amendment", intro=(
             f"{self._describe_entry(kind, row)}. The corrected values count from now on; the old ones stay in the "
@@ -218,7 +219,8 @@ class ChartEntryCorrections:
 
         def work(v: dict[str, Any]) -> Any:
             return ctx.write(rc.amend_recommendation_state, r.id, reason=v["reason"], state=v["state"],
-                             modified_text=v["modified_text"], note=v["note"], patient_id=pid)
+                             modified_text=v["modified_text"], note=v["note"], expected_version=r.row_version,
+                             patient_id=pid)
 
         self._correction_form("Correct recommendation state", fields, work, ok="Save correction", intro=(
             f"{self._describe_entry('recommendation', r)}. A step taken in error is put back; the steps after it are "
@@ -260,7 +262,8 @@ class ChartEntryCorrections:
                             n(sum(1 for t in self.time_entries if not t.deleted), "time entry", "time entries")))
 
         def work(v: dict[str, Any]) -> Any:
-            return ctx.write(void_patient, reason=v["reason"], duplicate_of=v["duplicate_of"], patient_id=p.id)
+            return ctx.write(void_patient, reason=v["reason"], duplicate_of=v["duplicate_of"],
+                             expected_version=p.row_version, patient_id=p.id)
 
         self._correction_form(
             "Void patient record (entered twice)", fields, work, ok="Void this record",

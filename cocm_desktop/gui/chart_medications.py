@@ -310,7 +310,8 @@ class ChartMedications:
         def work(v: dict[str, Any]) -> Any:
             changes = {k: norm(k, val) for k, val in v.items()
                        if k != "reason" and norm(k, val) != norm(k, original.get(k))}
-            return ctx.write(amend_medication, row.id, reason=v["reason"], patient_id=pid, **changes)
+            return ctx.write(amend_medication, row.id, reason=v["reason"], expected_version=row.row_version,
+                             patient_id=pid, **changes)
 
         self._medication_form(f"Amend {row.name}", fields, work, ok="Save amendment", intro=(
             "Correct a value entered wrongly (a typo, a wrong date); the old value stays in the history. "
@@ -328,7 +329,8 @@ class ChartMedications:
         ctx, pid = self.ctx, self.patient_id
 
         def work(v: dict[str, Any]) -> Any:
-            return ctx.write(void_medication, row.id, reason=v["reason"], patient_id=pid)
+            return ctx.write(void_medication, row.id, reason=v["reason"], expected_version=row.row_version,
+                             patient_id=pid)
 
         back = " The line it replaced is current again." if row.supersedes_id else ""
         self._medication_form("Void \u2014 entered in error", [Field("reason", "Why is it in error?", "text", True,

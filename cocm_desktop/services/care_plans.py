@@ -52,6 +52,7 @@ class CarePlanView:
     voided: bool = False
     void_reason: str | None = None
     voided_at: datetime | None = None
+    row_version: int = 1  # passed back as `expected_version` by an edit form (services.versions)
 
 
 def plan_view(session: Session, p: CarePlanVersion, names: dict[int, str] | None = None) -> CarePlanView:
@@ -61,7 +62,7 @@ def plan_view(session: Session, p: CarePlanVersion, names: dict[int, str] | None
         p.next_checkin_on, p.safety_steps, p.contact_preferences, p.relapse_prevention_plan, p.created_at,
         names.get(p.created_by_id, "?"), p.signed_off_on,
         names.get(p.signed_off_by_id) if p.signed_off_by_id else None, p.created_by_id,
-        p.voided_at is not None, p.void_reason, p.voided_at,
+        p.voided_at is not None, p.void_reason, p.voided_at, p.row_version,
     )
 
 
@@ -179,17 +180,17 @@ _LIMITS = {"goals": ("Goals", 8000), "medication_plan": ("Medication plan", 8000
            "relapse_prevention_plan": ("Relapse-prevention plan", 8000)}
 
 
-def _correctable(session: Session, actor: Actor, version_id: int) -> tuple[CarePlanVersion, Episode]:
+def _correctable(session: Session, actor: Actor, version_id: int, expected_version: int | None = None) -> tuple[CarePlanVersion, Episode]:
     return correctable_entry(session, actor, CarePlanVersion, version_id, "care_plan_version",
-                             made_by="created_by_id", permission=Permission.DRAFT_CARE_PLAN)
+                             made_by="created_by_id", permission=Permission.DRAFT_CARE_PLAN, expected_version=expected_version)
 
 
 def void_care_plan_version(
-    session: Session, actor: Actor, version_id: int, *, reason: str, now: datetime | None = None,
+    session: Session, actor: Actor, version_id: int, *, reason: str, expected_version: int | None = None, now: datetime | None = None,
 ) -> CarePlanView:
     """Void a care-plan version entered in error; the newest live version before it is the plan
     again (with its own sign-off state)."""
-    row, episode = _correctable(session, actor, version_id)
+    row, episode = _correctable(session, actor, version_id, expected_version)
     why = reason_of(reason, CorrectionAction.VOID)
     now = now or local_now()
     row.voided_at, row.voided_by_id, row.void_reason = now, actor.user_id, why
@@ -201,13 +202,13 @@ def void_care_plan_version(
 
 
 def amend_care_plan_version(
-    session: Session, actor: Actor, version_id: int, *, reason: str, now: datetime | None = None,
+    session: Session, actor: Actor, version_id: int, *, reason: str, expected_version: int | None = None, now: datetime | None = None,
     **changes: object,
 ) -> CarePlanView:
     """Correct a wrong value in the plan in force (the newest live version). Older versions are
     history: a change of plan is a new version (`save_care_plan`). A signed-off version loses its
     sign-off (kept in the history) and goes back to the clinician's list."""
-    row, episode = _correctable(session, actor, version_id)
+    row, episode = _correctable(session, actor, version_id, expected_version)
     why = reason_of(reason, CorrectionAction.AMEND)
     now = now or local_now()
     newest = latest_plan(session, episode.id)

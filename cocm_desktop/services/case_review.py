@@ -127,6 +127,7 @@ class RecommendationView:
     voided: bool = False
     void_reason: str | None = None
     voided_at: datetime | None = None
+    row_version: int = 1  # passed back as `expected_version` by an edit form (services.versions)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -265,7 +266,8 @@ def _discussed(session: Session, item: AgendaItem, discussion: str | None) -> No
         sess.held = True
     session.execute(update(Contact).where(
         Contact.episode_id == item.episode_id, Contact.question_for_consultant.is_not(None),
-        Contact.question_answered.is_(False)).values(question_answered=True))
+        Contact.question_answered.is_(False)).values(
+        question_answered=True, row_version=Contact.row_version + 1))  # a bulk UPDATE: versions by hand
 
 
 def _sync_agenda(session: Session, review: CaseReviewSession, today: date) -> None:
@@ -368,7 +370,7 @@ def recommendation_view(session: Session, r: Recommendation, names: dict[int, st
         names.get(r.decided_by_id) if r.decided_by_id else None, r.decision_note, r.modified_text, r.told_at,
         names.get(r.told_by_id) if r.told_by_id else None, r.told_how, r.closed_at,
         r.recommended_by_id, r.decided_by_id, r.told_by_id, r.decision, r.voided_at is not None, r.void_reason,
-        r.voided_at,
+        r.voided_at, r.row_version,
     )
 
 

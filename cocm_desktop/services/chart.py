@@ -84,6 +84,7 @@ class MeasureView:
     void_reason: str | None = None
     voided_by: str | None = None
     voided_at: datetime | None = None
+    row_version: int = 1  # passed back as `expected_version` by an edit form (services.versions)
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,7 @@ class ContactView:
     void_reason: str | None = None
     voided_by: str | None = None
     voided_at: datetime | None = None
+    row_version: int = 1  # passed back as `expected_version` by an edit form (services.versions)
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,7 @@ class EpisodeHeader:
     risk_rule_out_attester_id: int | None = None  # who confirms the rule-out (the clinician named)
     risk_rule_out_attested_by: str | None = None
     risk_rule_out_attested_at: datetime | None = None
+    row_version: int = 1  # passed back as `expected_version` by an edit form (services.versions)
 
     @property
     def initiating_visit_missing(self) -> bool:
@@ -279,7 +282,7 @@ def _episode_chart(session, patient, ep: Episode, briefs, today: date) -> Chart:
         risk_rule_out_attester_id=risk_rule_out_attester(session, ep),
         risk_rule_out_attested_by=names.get(ep.risk_rule_out_attested_by_id) if ep.risk_rule_out_attested_by_id
         else None,
-        risk_rule_out_attested_at=ep.risk_rule_out_attested_at,
+        risk_rule_out_attested_at=ep.risk_rule_out_attested_at, row_version=ep.row_version,
     )
     consent_view = None
     if consent is not None:
@@ -325,7 +328,8 @@ def _measure_view(m: Measure, names: dict[int, str], base_m: Measure | None) -> 
     return MeasureView(
         m.id, m.instrument, m.taken_at, tuple(m.items), m.total, m.band, m.item9, m.difficulty,
         names.get(m.entered_by_id, "?"), base_m is not None and m.id == base_m.id, m.entered_by_id,
-        m.voided_at is not None, m.void_reason, names.get(m.voided_by_id) if m.voided_by_id else None, m.voided_at)
+        m.voided_at is not None, m.void_reason, names.get(m.voided_by_id) if m.voided_by_id else None, m.voided_at,
+        m.row_version)
 
 
 def _contact_view(c: Contact, names: dict[int, str]) -> ContactView:
@@ -333,4 +337,5 @@ def _contact_view(c: Contact, names: dict[int, str]) -> ContactView:
         c.id, c.contact_at, c.mode, c.kind, bool(c.reached), c.adherence, c.side_effects, c.skill_practised,
         c.summary, c.next_step, c.next_step_on, c.question_for_consultant, bool(c.question_answered), c.minutes,
         names.get(c.staff_id, "?"), c.entered_at, c.staff_id,
-        c.voided_at is not None, c.void_reason, names.get(c.voided_by_id) if c.voided_by_id else None, c.voided_at)
+        c.voided_at is not None, c.void_reason, names.get(c.voided_by_id) if c.voided_by_id else None, c.voided_at,
+        c.row_version)

@@ -20,6 +20,7 @@ from cocm_desktop.domain.actor import Actor
 from cocm_desktop.domain.policy import Policy
 from cocm_desktop.domain.roles import Permission, require
 from cocm_desktop.store import audit
+from cocm_desktop.store.errors import EditConflict as EditConflict  # caught from here (services.versions)
 from cocm_desktop.store.models import ClinicSetting
 
 POLICY_KEY = "policy"

@@ -29,6 +29,7 @@ from cocm_desktop.domain.corrections import CorrectionAction
 from cocm_desktop.domain.episode import EpisodeStatus
 from cocm_desktop.domain.roles import Permission
 from cocm_desktop.store.models import Contact, Episode, EpisodeStatusChange, TimeEntry
+from cocm_desktop.store.versions import locked_version
 
 from ._clinical import (
     CONTACT_KINDS,
@@ -93,6 +94,10 @@ def record_contact(
         raise ValidationError("The next step cannot be dated before the contact.")
     if type(minutes) is not int or not 0 <= minutes <= MAX_CONTACT_MINUTES:
         raise ValidationError(f"Minutes must be a whole number 0–{MAX_CONTACT_MINUTES}.")
+    # The episode's next action (and status) follow this contact: hold its row, so a contact saved
+    # for the same patient at the same moment on another workstation waits for this one instead of
+    # failing on the episode's version, and the newest contact below includes it.
+    locked_version(session, episode)
     newest = session.scalar(select(func.max(Contact.contact_at)).where(Contact.episode_id == episode.id,
                                                                     Contact.voided_at.is_(None)))
     row = Contact(
@@ -145,9 +150,9 @@ _TEXT = {"adherence": ("Adherence", 200), "side_effects": ("Side effects", 300),
 _AMENDABLE = (*_TEXT, "contact_at", "mode", "kind", "reached", "next_step_on", "minutes")
 
 
-def _correctable(session: Session, actor: Actor, contact_id: int) -> tuple[Contact, Episode]:
+def _correctable(session: Session, actor: Actor, contact_id: int, expected_version: int | None = None) -> tuple[Contact, Episode]:
     return correctable_entry(session, actor, Contact, contact_id, "contact", made_by="staff_id",
-                             permission=Permission.RECORD_CONTACT)
+                             permission=Permission.RECORD_CONTACT, expected_version=expected_version)
 
 
 def _live_entries(session: Session, contact_id: int) -> list[TimeEntry]:
@@ -173,12 +178,12 @@ def _follow_newest(session: Session, episode: Episode, was: tuple[str | None, da
 
 
 def void_contact(
-    session: Session, actor: Actor, contact_id: int, *, reason: str, now: datetime | None = None
+    session: Session, actor: Actor, contact_id: int, *, reason: str, expected_version: int | None = None, now: datetime | None = None
 ) -> list[int]:
     """Void a contact entered in error (wrong patient, duplicate), with a reason, by the person who
     recorded it or the treating clinician. It stays, struck through in the chart's history, and
     counts nowhere; the minutes it logged are voided with it. Returns the voided time entries."""
-    row, episode = _correctable(session, actor, contact_id)
+    row, episode = _correctable(session, actor, contact_id, expected_version)
     why = reason_of(reason, CorrectionAction.VOID)
     now = now or local_now()
     row.voided_at, row.voided_by_id, row.void_reason = now, actor.user_id, why
@@ -236,13 +241,13 @@ def _cleaned(session: Session, row: Contact, episode: Episode, changes: dict[str
 
 
 def amend_contact(
-    session: Session, actor: Actor, contact_id: int, *, reason: str, now: datetime | None = None,
+    session: Session, actor: Actor, contact_id: int, *, reason: str, expected_version: int | None = None, now: datetime | None = None,
     **changes: object,
 ) -> ContactResult:
     """Correct a contact (any field it was recorded with), with a reason, by the person who recorded
     it or the treating clinician; the old values stay in the history. Its time entry follows the
     minutes, the day and the kind; the episode's next action follows when this is the newest contact."""
-    row, episode = _correctable(session, actor, contact_id)
+    row, episode = _correctable(session, actor, contact_id, expected_version)
     why = reason_of(reason, CorrectionAction.AMEND)
     now = now or local_now()
     new = _cleaned(session, row, episode, changes, now)

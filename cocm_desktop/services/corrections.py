@@ -28,6 +28,7 @@ from cocm_desktop.store.models import Correction, Episode
 
 from ._clinical import get_episode, user_names
 from .common import NotFound, ValidationError, check, record
+from .versions import expect_version
 
 __all__ = [
     "CorrectionView",
@@ -77,10 +78,11 @@ def check_corrector(
 
 def correctable_entry(
     session: Session, actor: Actor, model: type, row_id: int, kind: str, *, made_by: str | tuple[str, ...],
-    permission: Permission = Permission.READ_CHART,
+    permission: Permission = Permission.READ_CHART, expected_version: int | None = None,
 ) -> tuple[Any, Episode]:
     """An episode's live entry this person may correct (made by them, or they treat the patient),
-    with its episode; refused when it does not exist, may not be corrected by them, or is voided."""
+    with its episode; refused when it does not exist, may not be corrected by them, is voided, or
+    was saved by someone else after the form read `expected_version` (services.versions)."""
     label = rules.KIND_LABELS.get(kind, "entry")
     row = session.get(model, row_id)
     if row is None:
@@ -89,6 +91,7 @@ def correctable_entry(
     names = (made_by,) if isinstance(made_by, str) else made_by
     check_corrector(actor, kind, made_by=[getattr(row, n) for n in names],
                     clinicians=(episode.treating_clinician_id,), permission=permission)
+    expect_version(session, actor, row, expected_version, object_type=kind)
     if row.voided_at is not None:
         raise ValidationError(f"This {label} was already voided (entered in error); it counts nowhere.")
     return row, episode

@@ -46,6 +46,7 @@ class StatusChangeView:
     voided: bool = False
     void_reason: str | None = None
     voided_at: datetime | None = None
+    row_version: int = 1  # passed back as `expected_version` by an edit form (services.versions)
 
 
 @dataclass(frozen=True)
@@ -161,7 +162,7 @@ def status_history(session: Session, episode_id: int) -> list[StatusChangeView]:
     names = user_names(session, {r.changed_by_id for r in rows})
     return [StatusChangeView(r.id, r.from_status, r.to_status, r.reason, r.note, r.changed_on,
                              names.get(r.changed_by_id, "?"), r.changed_by_id, r.voided_at is not None,
-                             r.void_reason, r.voided_at) for r in rows]
+                             r.void_reason, r.voided_at, r.row_version) for r in rows]
 
 
 # ---- corrections -------------------------------------------------------------------------------
@@ -173,9 +174,9 @@ def _live_changes(session: Session, episode_id: int) -> list[EpisodeStatusChange
         .order_by(EpisodeStatusChange.changed_on, EpisodeStatusChange.id)))
 
 
-def _correctable(session: Session, actor: Actor, change_id: int) -> tuple[EpisodeStatusChange, Episode]:
+def _correctable(session: Session, actor: Actor, change_id: int, expected_version: int | None = None) -> tuple[EpisodeStatusChange, Episode]:
     row, episode = correctable_entry(session, actor, EpisodeStatusChange, change_id, "episode_status_change",
-                                     made_by="changed_by_id", permission=Permission.CHANGE_EPISODE_STATUS)
+                                     made_by="changed_by_id", permission=Permission.CHANGE_EPISODE_STATUS, expected_version=expected_version)
     get_live_patient(session, episode.patient_id)
     return row, episode
 
@@ -186,11 +187,11 @@ def _close_fields(episode: Episode) -> dict[str, object]:
 
 
 def void_status_change(
-    session: Session, actor: Actor, change_id: int, *, reason: str, now: datetime | None = None,
+    session: Session, actor: Actor, change_id: int, *, reason: str, expected_version: int | None = None, now: datetime | None = None,
 ) -> EpisodeStatusResult:
     """Void the episode's newest status change, made in error: the episode is back in the status
     before it. A close voided reopens the episode (its transfer handoff, if any, unconfirmed)."""
-    row, episode = _correctable(session, actor, change_id)
+    row, episode = _correctable(session, actor, change_id, expected_version)
     why = reason_of(reason, CorrectionAction.VOID)
     now = now or local_now()
     if row.from_status is None:
@@ -224,12 +225,12 @@ def void_status_change(
 
 
 def amend_status_change(
-    session: Session, actor: Actor, change_id: int, *, reason: str, close_reason: str | None = None,
+    session: Session, actor: Actor, change_id: int, *, reason: str, expected_version: int | None = None, close_reason: str | None = None,
     changed_on: date | None = None, note: str | None = None, now: datetime | None = None,
 ) -> EpisodeStatusResult:
     """Correct a status change's date, note or (for a close) its reason. The episode's close
     fields follow when it is the change in force; the close rules are checked again."""
-    row, episode = _correctable(session, actor, change_id)
+    row, episode = _correctable(session, actor, change_id, expected_version)
     why = reason_of(reason, CorrectionAction.AMEND)
     now = now or local_now()
     closing = row.to_status == ep.EpisodeStatus.CLOSED

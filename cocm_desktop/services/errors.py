@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from cocm_desktop.store.errors import (
     DatabaseLocked,
+    EditConflict,
     RestoreRefused,
     SessionLocked,
     StoreError,
     WrongCredentials,
 )
 
-__all__ = ["DatabaseLocked", "RestoreRefused", "SessionLocked", "StoreError", "WrongCredentials"]
+__all__ = ["DatabaseLocked", "EditConflict", "RestoreRefused", "SessionLocked", "StoreError", "WrongCredentials"]

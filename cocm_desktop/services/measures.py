@@ -99,9 +99,9 @@ class MeasureVoided:
     open_risk_event_id: int | None
 
 
-def _correctable(session: Session, actor: Actor, measure_id: int) -> tuple[Measure, Episode]:
+def _correctable(session: Session, actor: Actor, measure_id: int, expected_version: int | None = None) -> tuple[Measure, Episode]:
     return correctable_entry(session, actor, Measure, measure_id, "measure", made_by="entered_by_id",
-                             permission=Permission.RECORD_MEASURE)
+                             permission=Permission.RECORD_MEASURE, expected_version=expected_version)
 
 
 def _open_risk_of(session: Session, measure_id: int) -> int | None:
@@ -110,11 +110,11 @@ def _open_risk_of(session: Session, measure_id: int) -> int | None:
 
 
 def void_measure(
-    session: Session, actor: Actor, measure_id: int, *, reason: str, now: datetime | None = None
+    session: Session, actor: Actor, measure_id: int, *, reason: str, expected_version: int | None = None, now: datetime | None = None
 ) -> MeasureVoided:
     """Void a PHQ-9/GAD-7 entered in error (wrong patient, duplicate). It stays, struck through in
     the chart's history, and counts nowhere from this transaction on."""
-    row, episode = _correctable(session, actor, measure_id)
+    row, episode = _correctable(session, actor, measure_id, expected_version)
     why = reason_of(reason, CorrectionAction.VOID)
     now = now or local_now()
     row.voided_at, row.voided_by_id, row.void_reason = now, actor.user_id, why
@@ -130,7 +130,7 @@ def amend_measure(
     actor: Actor,
     measure_id: int,
     *,
-    reason: str,
+    reason: str, expected_version: int | None = None,
     items: Sequence[int] | None = None,
     taken_at: datetime | None = None,
     difficulty: int | None = None,
@@ -138,7 +138,7 @@ def amend_measure(
 ) -> MeasureResult:
     """Correct a score's answers (scored again from the items) and/or the time it was taken. The
     old values stay in the history. Raising item 9 above 0 opens the risk workflow."""
-    row, episode = _correctable(session, actor, measure_id)
+    row, episode = _correctable(session, actor, measure_id, expected_version)
     why = reason_of(reason, CorrectionAction.AMEND)
     now = now or local_now()
     new_items = list(row.items) if items is None else list(items)

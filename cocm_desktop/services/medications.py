@@ -36,6 +36,7 @@ from cocm_desktop.store.models import Episode, Medication, MedicationProposal, R
 from ._clinical import get_episode, get_open_episode, get_row, text, user_names
 from .common import NotFound, ValidationError, check, load_policy, local_now, not_in_future, record
 from .corrections import check_corrector, log_correction, reason_of
+from .versions import expect_version
 
 MAX_REASON = 2000
 RECENT_CHANGE_DAYS = 120  # the packet's "recent changes"
@@ -61,6 +62,7 @@ class MedicationView:
     stop_reason: str | None = None
     voided: bool = False
     void_reason: str | None = None
+    row_version: int = 1  # passed back as `expected_version` by an edit form (services.versions)
 
     @property
     def current(self) -> bool:
@@ -121,7 +123,7 @@ def line_view(m: Medication, names: dict[int, str]) -> MedicationView:
         m.id, m.episode_id, m.name, m.dose, m.schedule, m.started_on, m.stopped_on, m.note, m.start_reason,
         m.recorded_by_id, names.get(m.recorded_by_id, "?"), m.recorded_at, m.supersedes_id, m.recommendation_id,
         names.get(m.stopped_by_id) if m.stopped_by_id else None, m.stop_reason, m.voided_at is not None,
-        m.void_reason)
+        m.void_reason, m.row_version)
 
 
 def _names_of(session: Session, rows: Iterable[Medication]) -> dict[int, str]:
@@ -326,24 +328,27 @@ def stop_medication(
 # Corrections
 
 
-def _correctable(session: Session, actor: Actor, medication_id: int) -> tuple[Medication, Episode]:
+def _correctable(session: Session, actor: Actor, medication_id: int,
+                 expected_version: int | None = None) -> tuple[Medication, Episode]:
     row = session.get(Medication, medication_id)
     if row is None:
         raise NotFound("That medication does not exist.")
     episode = get_episode(session, row.episode_id)
     check_corrector(actor, "medication", made_by=row.recorded_by_id, clinicians=(episode.treating_clinician_id,),
                     permission=Permission.RECORD_MEDICATION)
+    expect_version(session, actor, row, expected_version)
     if row.voided_at is not None:
         raise ValidationError("This medication was already voided (entered in error); it counts nowhere.")
     return row, episode
 
 
 def void_medication(
-    session: Session, actor: Actor, medication_id: int, *, reason: str, now: datetime | None = None,
+    session: Session, actor: Actor, medication_id: int, *, reason: str, expected_version: int | None = None,
+    now: datetime | None = None,
 ) -> MedicationView:
     """A line entered in error is voided with a reason (it stays in the history, struck through).
     Voiding a dose change reopens the line it replaced, when that line was stopped by it."""
-    row, episode = _correctable(session, actor, medication_id)
+    row, episode = _correctable(session, actor, medication_id, expected_version)
     why = reason_of(reason, CorrectionAction.VOID)
     now = now or local_now()
     later = session.scalar(select(Medication.id).where(Medication.supersedes_id == row.id,
@@ -373,13 +378,14 @@ _AMENDABLE = {"name": 200, "dose": 120, "schedule": 120, "started_on": None, "st
 
 
 def amend_medication(
-    session: Session, actor: Actor, medication_id: int, *, reason: str, now: datetime | None = None,
+    session: Session, actor: Actor, medication_id: int, *, reason: str, expected_version: int | None = None,
+    now: datetime | None = None,
     **changes: object,
 ) -> MedicationView:
     """Correct a wrong value of a line (a typo in the dose, a wrong start date…), with a reason; the
     old value stays in the history. A real change of dose is `change_dose`, not an amendment.
     `stopped_on=None` on a stopped line undoes a stop entered in error."""
-    row, episode = _correctable(session, actor, medication_id)
+    row, episode = _correctable(session, actor, medication_id, expected_version)
     why = reason_of(reason, CorrectionAction.AMEND)
     now = now or local_now()
     unknown = sorted(set(changes) - set(_AMENDABLE))

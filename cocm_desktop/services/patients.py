@@ -17,6 +17,7 @@ from ._clinical import OPEN_STATUS_VALUES, get_live_patient, text
 from ._text import refuse_hidden_characters
 from .common import ValidationError, check, local_now, local_today, record
 from .corrections import check_corrector, clinicians_of_patient, log_correction, reason_of
+from .versions import expect_version
 
 EARLIEST_BIRTH = date(1900, 1, 1)
 
@@ -43,6 +44,7 @@ class PatientSummary:
     voided: bool = False  # entered twice and voided: counts nowhere
     void_reason: str | None = None
     voided_at: datetime | None = None
+    row_version: int = 1  # what an edit form passes back as `expected_version` (services.versions)
 
 
 # Fields a caller may set with add_patient / update_patient.
@@ -63,6 +65,7 @@ def patient_summary(session: Session, p: Patient) -> PatientSummary:
         payer_rule_set_id=p.payer_rule_set_id, member_id=p.member_id, last_seen_on=p.last_seen_on,
         open_episode_id=open_id, created_by_id=p.created_by_id, notes=p.notes,
         voided=p.voided_at is not None, void_reason=p.void_reason, voided_at=p.voided_at,
+        row_version=p.row_version,
     )
 
 
@@ -140,8 +143,8 @@ def add_patient(
 
 
 def update_patient(
-    session: Session, actor: Actor, patient_id: int, *, reason: str, today: date | None = None,
-    now: datetime | None = None, **changes: object,
+    session: Session, actor: Actor, patient_id: int, *, reason: str, expected_version: int | None = None,
+    today: date | None = None, now: datetime | None = None, **changes: object,
 ) -> PatientSummary:
     """Amend patient details, with a reason, by the person who added the patient or a treating
     clinician of theirs. The old values stay in the chart's history (the correction table, in the
@@ -150,6 +153,7 @@ def update_patient(
     patient = get_live_patient(session, patient_id)
     check_corrector(actor, "patient", made_by=patient.created_by_id,
                     clinicians=clinicians_of_patient(session, patient.id))
+    expect_version(session, actor, patient, expected_version)
     why = reason_of(reason, CorrectionAction.AMEND)
     values = _clean(session, changes, today or local_today(), patient_id)
     changed = sorted(k for k, v in values.items() if getattr(patient, k) != v)
@@ -222,7 +226,7 @@ def _live_entries(session: Session, patient_id: int) -> dict[str, list[object]]:
 
 def void_patient(
     session: Session, actor: Actor, patient_id: int, *, reason: str, duplicate_of: int | None = None,
-    now: datetime | None = None,
+    expected_version: int | None = None, now: datetime | None = None,
 ) -> PatientVoided:
     """Void a patient record entered twice. Nothing is deleted: the record and everything on it
     stay (struck through, with the reason) and count nowhere — the registry, worklists, billing,
@@ -235,6 +239,7 @@ def void_patient(
     patient = get_live_patient(session, patient_id)
     check_corrector(actor, "patient", made_by=patient.created_by_id,
                     clinicians=clinicians_of_patient(session, patient.id))
+    expect_version(session, actor, patient, expected_version)
     why = reason_of(reason, CorrectionAction.VOID)
     now = now or local_now()
     if duplicate_of is not None:

@@ -38,15 +38,17 @@ _FIELDS = ("state", "decision", "decided_at", "decided_by_id", "decision_note", 
            "told_by_id", "told_how", "closed_at")
 
 
-def _entry(session: Session, actor: Actor, rec_id: int) -> tuple[Recommendation, Episode]:
+def _entry(session: Session, actor: Actor, rec_id: int,
+           expected_version: int | None = None) -> tuple[Recommendation, Episode]:
     return correctable_entry(session, actor, Recommendation, rec_id, "recommendation",
-                             made_by=("recommended_by_id", "decided_by_id", "told_by_id"))
+                             made_by=("recommended_by_id", "decided_by_id", "told_by_id"),
+                             expected_version=expected_version)
 
 
 def void_recommendation(
-    session: Session, actor: Actor, rec_id: int, *, reason: str, now: datetime | None = None,
+    session: Session, actor: Actor, rec_id: int, *, reason: str, expected_version: int | None = None, now: datetime | None = None,
 ) -> RecommendationView:
-    row, episode = _entry(session, actor, rec_id)
+    row, episode = _entry(session, actor, rec_id, expected_version)
     check_corrector(actor, "recommendation", made_by=row.recommended_by_id,
                     clinicians=(episode.treating_clinician_id,))
     why = reason_of(reason, CorrectionAction.VOID)
@@ -72,10 +74,10 @@ def correctable_states(state: str, decision: str | None) -> tuple[S, ...]:
 
 
 def amend_recommendation_state(
-    session: Session, actor: Actor, rec_id: int, *, reason: str, state: str, modified_text: str | None = None,
+    session: Session, actor: Actor, rec_id: int, *, reason: str, expected_version: int | None = None, state: str, modified_text: str | None = None,
     note: str | None = None, now: datetime | None = None,
 ) -> RecommendationView:
-    row, episode = _entry(session, actor, rec_id)
+    row, episode = _entry(session, actor, rec_id, expected_version)
     why = reason_of(reason, CorrectionAction.AMEND)
     now = now or local_now()
     try:
@@ -121,10 +123,10 @@ def amend_recommendation_state(
 
 
 def amend_recommendation_text(
-    session: Session, actor: Actor, rec_id: int, *, reason: str, text: str | None = None, drug: str | None = None,
+    session: Session, actor: Actor, rec_id: int, *, reason: str, expected_version: int | None = None, text: str | None = None, drug: str | None = None,
     dose: str | None = None, now: datetime | None = None,
 ) -> RecommendationView:
-    row, episode = _entry(session, actor, rec_id)
+    row, episode = _entry(session, actor, rec_id, expected_version)
     check_corrector(actor, "recommendation", made_by=row.recommended_by_id, clinicians=(episode.treating_clinician_id,))
     why = reason_of(reason, CorrectionAction.AMEND)
     now = now or local_now()

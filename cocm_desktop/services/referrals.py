@@ -40,6 +40,7 @@ class ReferralView:
     voided: bool = False
     void_reason: str | None = None
     voided_at: datetime | None = None
+    row_version: int = 1  # passed back as `expected_version` by an edit form (services.versions)
 
     @property
     def open(self) -> bool:
@@ -49,7 +50,7 @@ class ReferralView:
 def view(r: Referral) -> ReferralView:
     return ReferralView(r.id, r.episode_id, r.to_whom, r.reason, r.referred_on, r.status,
                         r.seen_confirmed_on, r.note, r.created_by_id, r.voided_at is not None, r.void_reason,
-                        r.voided_at)
+                        r.voided_at, r.row_version)
 
 
 def add_referral(
@@ -108,16 +109,16 @@ def update_referral(
 _AMENDABLE = ("to_whom", "reason", "referred_on", "status", "seen_confirmed_on", "note")
 
 
-def _correctable(session: Session, actor: Actor, referral_id: int) -> tuple[Referral, Episode]:
+def _correctable(session: Session, actor: Actor, referral_id: int, expected_version: int | None = None) -> tuple[Referral, Episode]:
     return correctable_entry(session, actor, Referral, referral_id, "referral", made_by="created_by_id",
-                             permission=Permission.MANAGE_REFERRALS)
+                             permission=Permission.MANAGE_REFERRALS, expected_version=expected_version)
 
 
 def void_referral(
-    session: Session, actor: Actor, referral_id: int, *, reason: str, now: datetime | None = None,
+    session: Session, actor: Actor, referral_id: int, *, reason: str, expected_version: int | None = None, now: datetime | None = None,
 ) -> ReferralView:
     """Void a referral entered in error. It stays in the chart's history and counts nowhere."""
-    row, episode = _correctable(session, actor, referral_id)
+    row, episode = _correctable(session, actor, referral_id, expected_version)
     why = reason_of(reason, CorrectionAction.VOID)
     now = now or local_now()
     row.voided_at, row.voided_by_id, row.void_reason = now, actor.user_id, why
@@ -129,14 +130,14 @@ def void_referral(
 
 
 def amend_referral(
-    session: Session, actor: Actor, referral_id: int, *, reason: str, now: datetime | None = None,
+    session: Session, actor: Actor, referral_id: int, *, reason: str, expected_version: int | None = None, now: datetime | None = None,
     **changes: Any,
 ) -> ReferralView:
     """Correct a referral's recipient, reason (`referral_reason`: `reason` is the correction's),
     date, status, date seen or note (keywords as the fields). Unlike `update_referral` (the
     referral moving along), a correction may put back a status set by mistake; the result must
     still be a consistent referral."""
-    row, episode = _correctable(session, actor, referral_id)
+    row, episode = _correctable(session, actor, referral_id, expected_version)
     why = reason_of(reason, CorrectionAction.AMEND)
     now = now or local_now()
     if "referral_reason" in changes:

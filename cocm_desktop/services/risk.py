@@ -71,6 +71,7 @@ class RiskEventView:
     voided: bool = False
     void_reason: str | None = None
     voided_at: datetime | None = None
+    row_version: int = 1  # passed back as `expected_version` by an edit form (services.versions)
 
     @property
     def is_open(self) -> bool:
@@ -88,7 +89,7 @@ def view(session: Session, r: RiskEvent) -> RiskEventView:
         r.outcome_at, names.get(r.opened_by_id, "?"), names.get(r.outcome_by_id) if r.outcome_by_id else None,
         r.notified_clinician_id, names.get(r.notified_clinician_id) if r.notified_clinician_id else None,
         r.notified_at, dict(r.step_reasons or {}), r.opened_by_id, r.outcome_by_id, r.measure_id,
-        r.voided_at is not None, r.void_reason, r.voided_at,
+        r.voided_at is not None, r.void_reason, r.voided_at, r.row_version,
     )
 
 
@@ -260,17 +261,17 @@ def record_risk_outcome(
 # ---- corrections -------------------------------------------------------------------------------
 
 
-def _correctable(session: Session, actor: Actor, risk_event_id: int) -> tuple[RiskEvent, Episode]:
+def _correctable(session: Session, actor: Actor, risk_event_id: int, expected_version: int | None = None) -> tuple[RiskEvent, Episode]:
     return correctable_entry(session, actor, RiskEvent, risk_event_id, "risk_event",
-                             made_by=("opened_by_id", "outcome_by_id"), permission=Permission.RECORD_RISK_EVENT)
+                             made_by=("opened_by_id", "outcome_by_id"), permission=Permission.RECORD_RISK_EVENT, expected_version=expected_version)
 
 
 def void_risk_event(
-    session: Session, actor: Actor, risk_event_id: int, *, reason: str, now: datetime | None = None,
+    session: Session, actor: Actor, risk_event_id: int, *, reason: str, expected_version: int | None = None, now: datetime | None = None,
 ) -> RiskEventView:
     """Void a risk event entered in error (wrong patient, duplicate): the safety flag and the
     clinician's worklist item go at once; the event stays in the chart's history."""
-    row, episode = _correctable(session, actor, risk_event_id)
+    row, episode = _correctable(session, actor, risk_event_id, expected_version)
     if row.measure_id is not None:
         score = session.get(Measure, row.measure_id)
         if score is not None and score.voided_at is None and (score.item9 or 0) > 0:
@@ -290,13 +291,13 @@ _AMENDABLE = (*STEPS, "notified_clinician_id", "notified_at", "step_reasons", "d
 
 
 def amend_risk_event(
-    session: Session, actor: Actor, risk_event_id: int, *, reason: str, now: datetime | None = None,
+    session: Session, actor: Actor, risk_event_id: int, *, reason: str, expected_version: int | None = None, now: datetime | None = None,
     **changes: Any,
 ) -> RiskEventView:
     """Correct a step ticked (or not) by mistake, who was notified and when, the detail, or the
     outcome and its time. A closed event must still meet the closing rule afterwards (each step
     not done has its reason); an open one stays open."""
-    row, episode = _correctable(session, actor, risk_event_id)
+    row, episode = _correctable(session, actor, risk_event_id, expected_version)
     why = reason_of(reason, CorrectionAction.AMEND)
     now = now or local_now()
     unknown = sorted(set(changes) - set(_AMENDABLE))

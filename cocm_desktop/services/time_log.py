@@ -42,6 +42,7 @@ from cocm_desktop.store.models import Contact, Episode, Patient, TimeEntry, User
 from ._clinical import VOIDED_PATIENT
 from .common import NotFound, ValidationError, check, local_now, not_in_future, record
 from .corrections import check_corrector, log_correction, reason_of
+from .versions import expect_version
 
 __all__ = [
     "ACTIVITIES",
@@ -88,6 +89,7 @@ class TimeEntryView:
     delete_reason: str | None
     deleted_by_id: int | None = None
     deleted_at: datetime | None = None
+    row_version: int = 1  # what an edit form passes back as `expected_version` (services.versions)
 
 
 def _view(t: TimeEntry, staff: User) -> TimeEntryView:
@@ -113,6 +115,7 @@ def _view(t: TimeEntry, staff: User) -> TimeEntryView:
         t.delete_reason,
         t.deleted_by_id,
         t.deleted_at,
+        t.row_version,
     )
 
 
@@ -433,21 +436,23 @@ def list_time(
     return [_view(t, u) for t, u in session.execute(q)]
 
 
-def _own_entry(session: Session, actor: Actor, entry_id: int) -> TimeEntry:
+def _own_entry(session: Session, actor: Actor, entry_id: int, expected_version: int | None = None) -> TimeEntry:
     check(actor, Permission.LOG_TIME)
     row = session.get(TimeEntry, entry_id)
     if row is None or row.deleted_at is not None:
         raise NotFound("That time entry does not exist (or was deleted).")
     if row.staff_id != actor.user_id:
         raise ValidationError("Only the person who logged this time can change or delete it.")
+    expect_version(session, actor, row, expected_version)
     return row
 
 
-def _correctable_entry(session: Session, actor: Actor, entry_id: int) -> TimeEntry:
+def _correctable_entry(session: Session, actor: Actor, entry_id: int, expected_version: int | None = None) -> TimeEntry:
     row = session.get(TimeEntry, entry_id)
     if row is None:
         raise NotFound("That time entry does not exist.")
     check_corrector(actor, "time_entry", made_by=row.staff_id)
+    expect_version(session, actor, row, expected_version)
     if row.deleted_at is not None:
         raise ValidationError("This time entry was already voided (logged in error); it counts nowhere.")
     return row
@@ -460,12 +465,13 @@ def delete_time_entry(
     reason: str,
     *,
     whole_run: bool = False,
+    expected_version: int | None = None,
     now: datetime | None = None,
 ) -> list[int]:
     """Void a time entry logged in error, with a reason (by the person whose time it is or the
     clinic lead). The row stays, kept for the history, and is no longer counted anywhere.
     `whole_run`: also the other day-pieces of the same timer run. Returns the voided ids."""
-    row = _correctable_entry(session, actor, entry_id)
+    row = _correctable_entry(session, actor, entry_id, expected_version)
     why = reason_of(reason, CorrectionAction.VOID)
     rows = [row]
     if whole_run and row.split_group:
@@ -500,6 +506,7 @@ def update_time_entry(
     minutes: int | None = None,
     local_date: date | None = None,
     activity: str | None = None,
+    expected_version: int | None = None,
     now: datetime | None = None,
 ) -> TimeEntryView:
     """Amend a time entry's minutes, day or activity, with a reason (by the person whose time it
@@ -510,7 +517,7 @@ def update_time_entry(
     its span keeps its span. Moving the day moves the clock times with it, and the entry to the
     patient's episode open that day when its own episode does not cover it. A contact's minutes
     follow the amended minutes of the time entry it made."""
-    row = _correctable_entry(session, actor, entry_id)
+    row = _correctable_entry(session, actor, entry_id, expected_version)
     why = reason_of(reason, CorrectionAction.AMEND)
     now = now or local_now()
     before = {"minutes": row.minutes, "local_date": row.local_date, "activity": row.activity,
@@ -578,11 +585,11 @@ def _shown(value: object) -> str:
 
 
 def mark_billed_elsewhere(
-    session: Session, actor: Actor, entry_id: int, service: str | None
+    session: Session, actor: Actor, entry_id: int, service: str | None, *, expected_version: int | None = None,
 ) -> TimeEntryView:
     """Mark your entry as billed under another service (e.g. "psychotherapy 90834"), or clear it
     with None. Marked time is kept but never counted toward CoCM minutes."""
-    row = _own_entry(session, actor, entry_id)
+    row = _own_entry(session, actor, entry_id, expected_version)
     row.billed_elsewhere = _billed(service)
     session.flush()
     record(

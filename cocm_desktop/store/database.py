@@ -19,6 +19,7 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 from cocm_desktop import __version__
 from cocm_desktop.domain.actor import Actor
@@ -28,6 +29,7 @@ from .engine import make_engine, raw_connect, translate
 from .errors import (
     DatabaseDamaged,
     DatabaseLocked,
+    EditConflict,
     ReadOnlyLocation,
     SessionLocked,
     StoreError,
@@ -139,6 +141,9 @@ class Database:
             if store_error is not None:
                 raise store_error from None
             raise
+        except StaleDataError:  # the row moved on between this session's read and its UPDATE
+            session.rollback()
+            raise EditConflict() from None
         except BaseException:
             session.rollback()
             raise

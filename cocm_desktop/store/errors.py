@@ -92,3 +92,18 @@ class BackupFailed(StoreError):
 
 class RestoreRefused(StoreError):
     title = "Restore refused"
+
+
+class EditConflict(StoreError):
+    """Someone else saved this record after this person's form read it: nothing was saved.
+
+    Services say who changed it, when and what (services.versions); the store's own check at
+    flush time (a row that moved on between the read and the UPDATE) says it plainly."""
+
+    title = "Changed by someone else"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or (
+            "Someone else changed this record while you were saving it. Your change was not saved; "
+            "review theirs and save again."
+        ))

@@ -47,7 +47,15 @@ _NOT_SEALED = frozenset({
 })
 # {table: {column: default}}: columns a later migration added with a non-null default on existing
 # rows. The value equal to the default is left out of the digest (seals made before still hold).
-ADDED_WITH_DEFAULT: dict[str, dict[str, Any]] = {}
+ADDED_WITH_DEFAULT: dict[str, dict[str, Any]] = {
+    # migration 0016: every record edited in place starts at version 1 (models.Versioned)
+    **{name: {"row_version": 1} for name in (
+        "agenda_item", "billing_submission", "care_plan_version", "case_review_session", "consent",
+        "contact", "diagnosis", "episode", "episode_status_change", "measure", "medication",
+        "medication_proposal", "patient", "payer_rule_set", "recommendation", "referral", "risk_event",
+        "time_entry",
+    )},
+}
 _CHUNK = 500
 _SHOWN_PER_TABLE = 5  # the alarm names this many rows per table and counts the rest
 

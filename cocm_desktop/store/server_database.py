@@ -19,12 +19,13 @@ import psycopg
 from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 from cocm_desktop import __version__
 from cocm_desktop.domain.actor import Actor
 
 from . import audit, invalidation, migrate, overlap_days, scram, server_schema
-from .errors import NewerSchema, SessionLocked, StoreError, WrongCredentials
+from .errors import EditConflict, NewerSchema, SessionLocked, StoreError, WrongCredentials
 from .keyslots import normalize_username
 from .models import ClinicSetting, PayerRuleSet, User
 from .server_engine import ServerUnreachable, connect, connect_error, make_server_engine, translate
@@ -82,6 +83,10 @@ class ServerDatabase:
             if store_error is not None:
                 raise store_error from None
             raise
+        except StaleDataError:  # another workstation saved the row between this read and this UPDATE
+            with contextlib.suppress(DBAPIError):
+                session.rollback()
+            raise EditConflict() from None
         except BaseException:
             with contextlib.suppress(DBAPIError):
                 session.rollback()

@@ -28,8 +28,8 @@ def test_an_older_clinic_keeps_its_medications_and_learns_who_stopped_them(demo_
             line_id = s.execute(text("SELECT min(id) FROM medication WHERE stopped_on IS NULL")).scalar()
             s.execute(text("UPDATE medication SET stopped_on = :d, note = 'Side effects' WHERE id = :i"),
                       {"d": date(2026, 11, 20), "i": line_id})
-            doc = s.scalar(select(User).where(User.username == "doc1"))
-            audit.append(s, user_id=doc.id, username="doc1", action="medication.stop", object_type="medication",
+            doc_id = s.scalar(select(User.id).where(User.username == "doc1"))  # the 0013 schema: columns only
+            audit.append(s, user_id=doc_id, username="doc1", action="medication.stop", object_type="medication",
                          object_id=line_id, summary="Medication stopped", at_utc=stopped_at)
         with db.engine.begin() as conn:
             command.downgrade(migrate.alembic_config(conn), "0013_safety_and_duplicates")
@@ -49,7 +49,7 @@ def test_an_older_clinic_keeps_its_medications_and_learns_who_stopped_them(demo_
             assert conn.execute(text("PRAGMA foreign_key_check")).all() == []
         with db.session() as s:
             line = s.get(Medication, line_id)
-            assert (line.stopped_by_id, line.note) == (doc.id, "Side effects")
+            assert (line.stopped_by_id, line.note) == (doc_id, "Side effects")
             assert line.stop_recorded_at == stopped_at.replace(tzinfo=UTC).astimezone().replace(tzinfo=None)
             # other lines stopped in the demo without an audit record: stopped, nobody named
             others = s.scalars(select(Medication).where(Medication.stopped_on.is_not(None),

@@ -1,7 +1,7 @@
 """Typed SQLAlchemy models: the whole schema of workflow-and-rules.md and billing.md."""
 
 from .admin import AuditRecord, ClinicSetting
-from .base import Base, Voidable, utcnow
+from .base import Base, Versioned, Voidable, utcnow
 from .billing import BillingAdjustmentAck, BillingSubmission, BillingSubmissionLine
 from .case_review import AgendaItem, CaseReviewSession, Recommendation
 from .contacts import Contact, Measure
@@ -49,6 +49,7 @@ __all__ = [
     "TimeEntry",
     "TimeOverlapDay",
     "User",
+    "Versioned",
     "Voidable",
     "utcnow",
 ]

@@ -7,10 +7,10 @@ from datetime import datetime
 from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, deferred, mapped_column
 
-from .base import Base, utcnow
+from .base import Base, Versioned, utcnow
 
 
-class ClinicSetting(Base):
+class ClinicSetting(Versioned, Base):
     """Key/value: clinic name, policy numbers (domain.policy.Policy), database id."""
 
     __tablename__ = "clinic_setting"

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import DateTime, Integer, MetaData, String
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import DateTime, Integer, MetaData, String, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 # Stable constraint names so Alembic migrations are reproducible (and PostgreSQL-ready).
 NAMING = {
@@ -35,3 +36,16 @@ class Voidable:
     # added in place to tables other rows refer to (migration 0009)
     voided_by_id: Mapped[int | None] = mapped_column(Integer)
     void_reason: Mapped[str | None] = mapped_column(String(300))
+
+
+class Versioned:
+    """A record edited in place: `row_version` counts its saves (migration 0016). SQLAlchemy raises
+    it on every UPDATE and adds `WHERE row_version = <read>`, so two sessions can never both save
+    over the same version (the second gets StaleDataError → store.errors.EditConflict); services
+    also compare it with the version the form showed (services.versions)."""
+
+    row_version: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default=text("1"))
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:  # noqa: N805 - declarative directive
+        return {"version_id_col": cls.__table__.c.row_version}  # type: ignore[attr-defined]

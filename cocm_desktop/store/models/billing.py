@@ -13,10 +13,10 @@ from datetime import datetime
 from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, utcnow
+from .base import Base, Versioned, utcnow
 
 
-class BillingSubmission(Base):
+class BillingSubmission(Versioned, Base):
     """The clinic lead marked `month` submitted (the packet went to the billing office)."""
 
     __tablename__ = "billing_submission"

@@ -7,10 +7,10 @@ from datetime import date, datetime
 from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, Voidable, utcnow
+from .base import Base, Versioned, Voidable, utcnow
 
 
-class CaseReviewSession(Base):
+class CaseReviewSession(Versioned, Base):
     """One consultant's review of one care manager's caseload (a network has one a week per care
     manager). Sessions made before migration 0010 have no care manager: they cover the clinic.
     Its length and minutes per patient are kept as set up, so a later policy change does not
@@ -35,7 +35,7 @@ class CaseReviewSession(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
-class AgendaItem(Base):
+class AgendaItem(Versioned, Base):
     __tablename__ = "agenda_item"
     __table_args__ = (Index("ix_agenda_item_episode", "episode_id"),)
 
@@ -55,7 +55,7 @@ class AgendaItem(Base):
     carried_from_id: Mapped[int | None] = mapped_column(Integer)  # no foreign key: see CaseReviewSession
 
 
-class Recommendation(Voidable, Base):
+class Recommendation(Voidable, Versioned, Base):
     """recommended → approved | modified | declined (clinician) → told_patient (care manager) → closed."""
 
     __tablename__ = "recommendation"

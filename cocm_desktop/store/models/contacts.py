@@ -7,10 +7,10 @@ from datetime import date, datetime
 from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, Voidable, utcnow
+from .base import Base, Versioned, Voidable, utcnow
 
 
-class Measure(Voidable, Base):
+class Measure(Voidable, Versioned, Base):
     """A PHQ-9 or GAD-7. `items` is what was answered; total and band are computed by the service
     from domain.instruments.score and kept so the registry can query them set-based."""
 
@@ -37,7 +37,7 @@ class Measure(Voidable, Base):
     entered_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
-class Contact(Voidable, Base):
+class Contact(Voidable, Versioned, Base):
     __tablename__ = "contact"
     __table_args__ = (
         Index("ix_contact_episode_at", "episode_id", "contact_at"),

@@ -8,10 +8,10 @@ from datetime import date, datetime
 from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, Voidable, utcnow
+from .base import Base, Versioned, Voidable, utcnow
 
 
-class Episode(Base):
+class Episode(Versioned, Base):
     """One enrollment. Status and program values are domain.episode enums."""
 
     __tablename__ = "episode"
@@ -48,7 +48,7 @@ class Episode(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
 
 
-class EpisodeStatusChange(Voidable, Base):
+class EpisodeStatusChange(Voidable, Versioned, Base):
     __tablename__ = "episode_status_change"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -62,7 +62,7 @@ class EpisodeStatusChange(Voidable, Base):
     changed_by_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
 
 
-class Diagnosis(Base):
+class Diagnosis(Versioned, Base):
     """A target condition of the episode."""
 
     __tablename__ = "diagnosis"
@@ -74,7 +74,7 @@ class Diagnosis(Base):
     is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-class Consent(Base):
+class Consent(Versioned, Base):
     """Patient agreement. A care manager may record it on the clinician's behalf; the clinician attests."""
 
     __tablename__ = "consent"
@@ -94,7 +94,7 @@ class Consent(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
 
-class CarePlanVersion(Voidable, Base):
+class CarePlanVersion(Voidable, Versioned, Base):
     """Care plans are versioned: a change adds a version, nothing is overwritten."""
 
     __tablename__ = "care_plan_version"
@@ -116,7 +116,7 @@ class CarePlanVersion(Voidable, Base):
     signed_off_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
 
 
-class Referral(Voidable, Base):
+class Referral(Voidable, Versioned, Base):
     __tablename__ = "referral"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -131,7 +131,7 @@ class Referral(Voidable, Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
 
-class RiskEvent(Voidable, Base):
+class RiskEvent(Voidable, Versioned, Base):
     """Opened by PHQ-9 item 9 > 0, a statement or clinician concern; stays open until an outcome."""
 
     __tablename__ = "risk_event"

@@ -15,10 +15,10 @@ from datetime import date, datetime
 from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, Voidable, utcnow
+from .base import Base, Versioned, Voidable, utcnow
 
 
-class Medication(Voidable, Base):
+class Medication(Voidable, Versioned, Base):
     __tablename__ = "medication"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -44,7 +44,7 @@ class Medication(Voidable, Base):
     stop_recommendation_id: Mapped[int | None] = mapped_column(Integer)  # the approved change that ended it
 
 
-class MedicationProposal(Base):
+class MedicationProposal(Versioned, Base):
     """The change an approved (or modified) medication recommendation proposes: applied to the
     list when the clinician approves, or when the patient is told (clinic policy)."""
 

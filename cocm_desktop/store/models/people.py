@@ -7,10 +7,10 @@ from datetime import date, datetime
 from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, Voidable, utcnow
+from .base import Base, Versioned, Voidable, utcnow
 
 
-class User(Base):
+class User(Versioned, Base):
     """A person who signs in. Their key slot lives in the sidecar under the same username."""
 
     __tablename__ = "user"
@@ -29,7 +29,7 @@ class User(Base):
     password_must_change: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
-class Patient(Voidable, Base):
+class Patient(Voidable, Versioned, Base):
     """A patient entered twice is voided (the duplicate stays, and counts nowhere)."""
 
     __tablename__ = "patient"

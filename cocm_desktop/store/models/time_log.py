@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, utcnow
+from .base import Base, Versioned, utcnow
 
 # Entries the month-end billing history looks at one by one (deleted, without an episode, without
 # minutes, billed under another service). They are few, so a partial index lists them without a
@@ -16,7 +16,7 @@ from .base import Base, utcnow
 UNUSUAL_ENTRY_SQL = "deleted_at IS NOT NULL OR episode_id IS NULL OR minutes <= 0 OR billed_elsewhere != ''"
 
 
-class TimeEntry(Base):
+class TimeEntry(Versioned, Base):
     """Minutes of one person's work for one patient on one local calendar day."""
 
     __tablename__ = "time_entry"
@@ -122,7 +122,7 @@ class RunningTimer(Base):
         self.segments = [[s.isoformat(), e.isoformat() if e else None] for s, e in segs]  # type: ignore[misc]
 
 
-class PayerRuleSet(Base):
+class PayerRuleSet(Versioned, Base):
     """Billing rules are data (domain.billing.RuleSet.to_dict()); the Medicare set ships as default."""
 
     __tablename__ = "payer_rule_set"
