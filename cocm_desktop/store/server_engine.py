@@ -20,7 +20,24 @@ logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
 
 
 class ServerUnreachable(StoreError):
+    """The clinic server did not answer, or the connection to it was lost.
+
+    `maybe_saved` is True only when the connection dropped while the server was committing: the
+    change may have landed. A form that sends its submission id again ("Save again",
+    services.submissions) is then not saved twice."""
+
     title = "Clinic server not reachable"
+
+    def __init__(self, message: str, *, maybe_saved: bool = False) -> None:
+        super().__init__(message)
+        self.maybe_saved = maybe_saved
+
+
+NOT_ANSWERING = ("The clinic server does not answer, so nothing was saved or read. What you typed stays in "
+                 "its form; try again when the server is back (the status bar says when).")
+LOST_WHILE_SAVING = ("The connection to the clinic server was lost while it was saving, so the change may or "
+                     "may not have been saved. What you typed stays in its form; when the server is back, "
+                     "Save again saves it once.")
 
 
 class ServerRefused(StoreError):
@@ -84,8 +101,10 @@ def make_server_engine(profile: ServerProfile, user: str, password: str, pool_si
     )
 
 
-def translate(exc: BaseException) -> StoreError | None:
-    """Map a psycopg error to the store's plain errors (None: not a storage fault)."""
+def translate(exc: BaseException, *, committing: bool = False) -> StoreError | None:
+    """Map a psycopg error to the store's plain errors (None: not a storage fault).
+
+    `committing`: the error came from COMMIT, so a lost connection may have saved the change."""
     orig = getattr(exc, "orig", exc)
     if not isinstance(orig, psycopg.Error):
         return None
@@ -97,9 +116,29 @@ def translate(exc: BaseException) -> StoreError | None:
         )
     if isinstance(orig, pg_errors.DiskFull):
         return StoreError("The clinic server's disk is full, so the last change was not saved. Call IT.")
-    if isinstance(orig, psycopg.OperationalError | pg_errors.AdminShutdown | pg_errors.CannotConnectNow):
-        return ServerUnreachable(
-            "The clinic server went away before the change was saved; nothing was half-saved. "
-            "Check the network, then try again."
-        )
+    if isinstance(orig, pg_errors.AdminShutdown | pg_errors.CannotConnectNow | pg_errors.ConnectionException):
+        return ServerUnreachable(NOT_ANSWERING)
+    if isinstance(orig, psycopg.OperationalError) and _connection_lost(exc, orig):
+        if committing:
+            return ServerUnreachable(LOST_WHILE_SAVING, maybe_saved=True)
+        return ServerUnreachable(NOT_ANSWERING)
+    if isinstance(orig, psycopg.OperationalError):  # e.g. a lock wait or serialization failure
+        return ServerBusy()
     return None
+
+
+class ServerBusy(StoreError):
+    title = "Not saved"
+
+    def __init__(self) -> None:
+        super().__init__("The clinic server could not finish this just now (it was busy); nothing was saved. "
+                         "Try again.")
+
+
+def _connection_lost(exc: BaseException, orig: psycopg.Error) -> bool:
+    """A dropped or refused connection (not e.g. a lock timeout, also an OperationalError)."""
+    if getattr(exc, "connection_invalidated", False):
+        return True
+    if orig.sqlstate is None:  # raised by the client library: no server reply at all
+        return True
+    return orig.sqlstate.startswith(("08", "57P"))  # connection exception, operator intervention
