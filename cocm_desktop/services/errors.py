@@ -9,9 +9,10 @@ from __future__ import annotations
 from cocm_desktop.store.errors import (
     DatabaseLocked,
     RestoreRefused,
+    ServerUnreachable,
     SessionLocked,
     StoreError,
     WrongCredentials,
 )
 
-__all__ = ["DatabaseLocked", "RestoreRefused", "SessionLocked", "StoreError", "WrongCredentials"]
+__all__ = ["DatabaseLocked", "RestoreRefused", "ServerUnreachable", "SessionLocked", "StoreError", "WrongCredentials"]

@@ -13,24 +13,10 @@ from psycopg import errors as pg_errors
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.pool import QueuePool
 
-from .errors import StoreError, WrongCredentials
+from .errors import ServerUnreachable, StoreError, WrongCredentials
 from .server_profile import ServerProfile
 
 logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
-
-
-class ServerUnreachable(StoreError):
-    """The clinic server did not answer, or the connection to it was lost.
-
-    `maybe_saved` is True only when the connection dropped while the server was committing: the
-    change may have landed. A form that sends its submission id again ("Save again",
-    services.submissions) is then not saved twice."""
-
-    title = "Clinic server not reachable"
-
-    def __init__(self, message: str, *, maybe_saved: bool = False) -> None:
-        super().__init__(message)
-        self.maybe_saved = maybe_saved
 
 
 NOT_ANSWERING = ("The clinic server does not answer, so nothing was saved or read. What you typed stays in "
