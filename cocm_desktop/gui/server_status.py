@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import shiboken6
 from PySide6.QtCore import QObject, QTimer, Signal
-from PySide6.QtWidgets import QLabel, QMainWindow
+from PySide6.QtWidgets import QLabel, QMainWindow, QWidget
 
 from cocm_desktop.gui.worker import run_in_background
 from cocm_desktop.services.errors import ServerUnreachable
@@ -48,6 +49,10 @@ class ServerStatus(QObject):
         """One ping off the GUI thread (never two at once); its answer updates the state."""
         if self._checking:
             return
+        window = self.parent()
+        if isinstance(window, QWidget) and not window.isVisible():  # signed out or closed: stop
+            self._timer.stop()
+            return
         self._checking = True
         run_in_background(self._ping, self._answered, self._unanswered)
 
@@ -72,21 +77,26 @@ _current: ServerStatus | None = None
 
 
 def current() -> ServerStatus | None:
-    """The open clinic's status (None on the encrypted file, or before a window installed it)."""
+    """The open clinic's status (None on the encrypted file, before a window installed it, or
+    once that window is gone, e.g. after signing out)."""
+    global _current
+    if _current is not None and not shiboken6.isValid(_current):
+        _current = None
     return _current
 
 
 def notice(exc: BaseException) -> None:
     """Report a failure: a ServerUnreachable marks the server away (anything else is ignored)."""
-    if isinstance(exc, ServerUnreachable) and _current is not None:
-        _current.went_away()
+    status = current()
+    if isinstance(exc, ServerUnreachable) and status is not None:
+        status.went_away()
 
 
 def install(window: QMainWindow, ping: Callable[[], None]) -> ServerStatus:
     """The status for the window's clinic server: a status-bar label shown while it is away."""
     global _current
-    if _current is not None:
-        _current.stop()
+    if current() is not None:
+        _current.stop()  # type: ignore[union-attr]
     status = ServerStatus(ping, parent=window)
     label = QLabel(AWAY_TEXT, window)
     label.setObjectName("ServerAway")
@@ -118,8 +128,8 @@ def for_window(window: QMainWindow, ctx: object) -> ServerStatus | None:
 
     db = ctx.db  # type: ignore[attr-defined]
     if not is_server(db):
-        if _current is not None:
-            _current.stop()
+        if current() is not None:
+            _current.stop()  # type: ignore[union-attr]
         _current = None
         return None
     status = install(window, lambda: ping(db))
