@@ -257,3 +257,25 @@ def test_a_timer_running_on_another_computer_is_named_and_can_be_taken_over(
     assert not bar.is_running
     assert "taken over on the computer “FRONT-DESK-2”" in w.statusBar().currentMessage()
     w.ctx.write(timer_service.discard_timer, what="timer")
+
+
+def test_signing_in_while_the_server_is_down_says_so_in_one_sentence(
+        server: Server, qtbot, wait_idle) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtCore import Qt
+
+    from cocm_desktop.gui.login import LoginDialog
+
+    dialog = LoginDialog(server.profile_path)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    with server.down():
+        dialog.ui.usernameEdit.setText("cm1")
+        dialog.ui.passwordEdit.setText("demo")
+        qtbot.mouseClick(dialog.ui.signInButton, Qt.MouseButton.LeftButton)
+        wait_idle()
+        qtbot.waitUntil(lambda: dialog.ui.errorLabel.isVisible(), timeout=30_000)
+    text = dialog.ui.errorLabel.text()
+    assert dialog.database is None and dialog.isVisible()
+    assert text.startswith("Clinic server not reachable: The clinic server at 127.0.0.1:")
+    assert "does not answer" in text and "demo" not in text and "Traceback" not in text
+    assert dialog.ui.usernameEdit.text() == "cm1"
