@@ -31,7 +31,7 @@ from cocm_desktop.gui.context import AppContext
 from cocm_desktop.gui.errors import is_expected, note_failure, show_error
 from cocm_desktop.gui.resources import ACCENT, MUTED, SAFETY, icon
 from cocm_desktop.gui.worker import run_in_background
-from cocm_desktop.services.errors import ServerUnreachable, SessionLocked
+from cocm_desktop.services.errors import ServerUnreachable
 
 HEARTBEAT_MS = 30_000
 
@@ -74,6 +74,8 @@ class TimerWidget(QWidget):
         self.today_minutes = 0
         self.month_minutes = 0
         self.offline = False  # the last heartbeat met a clinic server gone away
+        self._beating = False  # a heartbeat is on its way
+        self._generation = 0  # counts changes made here, so a late heartbeat cannot undo one
         #: a stop pressed while the server was away: (its once-wrapped call, the exact time)
         self.queued_stop: tuple[Any, datetime] | None = None
         self._build()
@@ -179,6 +181,7 @@ class TimerWidget(QWidget):
     def _set_state(self, state: Any) -> None:
         self.state = state
         self._state_at = datetime.now()
+        self._generation += 1
         self.queued_stop = None
         if state is not None:
             self.set_default_patient(state.patient_id, self._name(state.patient_id))
@@ -260,9 +263,21 @@ class TimerWidget(QWidget):
     def pause(self) -> None:
         from cocm_desktop.services.timer import pause_timer
 
-        ok, state = self._call(pause_timer)
-        if ok:
-            self._set_state(state)
+        try:
+            state = self.ctx.read(pause_timer)
+        except ServerUnreachable as exc:  # refused plainly: a pause needs the server now
+            note_failure(exc)
+            QMessageBox.information(
+                self, "Timer not paused",
+                "The clinic server is not reachable, so the timer cannot be paused now; it keeps running. "
+                "Stop still works: it is kept with its exact time and logged when the server is back.")
+            return
+        except Exception as exc:
+            if not is_expected(exc):
+                raise
+            show_error(self, exc)
+            return
+        self._set_state(state)
 
     def stop(self) -> bool:
         """Stop at this moment and write the time entries (services.timer). True when nothing is
@@ -337,19 +352,31 @@ class TimerWidget(QWidget):
         if self.queued_stop is not None:  # the stop waits for the server: try it instead
             self.write_queued_stop()
             return
-        try:
-            state = self.ctx.read(heartbeat)
-        except SessionLocked:
+        if self._beating:
             return
-        except ServerUnreachable as exc:  # keep counting here; the heartbeat resumes when it is back
+        # Off the GUI thread: a server that went silent must not freeze the window while the
+        # connection gives up (server_engine.LIVENESS).
+        self._beating = True
+        ctx, generation = self.ctx, self._generation
+        run_in_background(lambda: (ctx.read(heartbeat), generation), self._beat, self._beat_failed)
+
+    def _beat_failed(self, exc: BaseException) -> None:
+        self._beating = False
+        if isinstance(exc, ServerUnreachable):  # keep counting here; the heartbeat resumes when it is back
             note_failure(exc)
             self.offline = True
-            self.totals.setText("Clinic server away: the timer keeps counting on this computer.")
+            if self.queued_stop is None:
+                self.totals.setText("Clinic server away: the timer keeps counting on this computer.")
             return
-        except Exception as exc:
-            if not is_expected(exc):
-                raise
-            return  # a missed heartbeat only costs recovery precision
+        if not is_expected(exc):  # a bug: the hook shows and logs it
+            raise exc
+        # locked meanwhile, or another refusal: a missed heartbeat only costs recovery precision
+
+    def _beat(self, result: tuple[Any, int]) -> None:
+        state, generation = result
+        self._beating = False
+        if generation != self._generation or self.state is None or self.queued_stop is not None:
+            return  # the timer changed here while the heartbeat was on its way: this one is stale
         if self.offline:
             self.offline = False
             self.refresh_totals()

@@ -194,7 +194,7 @@ def test_a_care_plan_form_keeps_what_was_typed_and_saves_once_when_back(
 
 
 def test_the_timer_keeps_counting_and_a_stop_made_while_away_is_logged_exactly(
-        open_window, server: Server, qtbot, wait_idle) -> None:  # type: ignore[no-untyped-def]
+        open_window, server: Server, qtbot, wait_idle, auto_dialogs) -> None:  # type: ignore[no-untyped-def]
     w = _window(open_window, server, "cm2")
     row = _active(w)
     bar = w.timer
@@ -206,9 +206,13 @@ def test_the_timer_keeps_counting_and_a_stop_made_while_away_is_logged_exactly(
     assert bar.is_running
     with server.down():
         bar.send_heartbeat()
+        wait_idle()
         assert bar.offline and bar.is_running and "keeps counting" in bar.totals.text()
         assert not w.server_status.reachable and _away_label(w).isVisible()
         assert bar.seconds() >= 20 * 60
+        bar.pause()  # refused plainly: it keeps running
+        assert auto_dialogs[-1].startswith("Timer not paused: The clinic server is not reachable")
+        assert bar.is_running and not bar.is_paused
         assert not bar.stop()  # kept with its exact time, not refused
         assert bar.stop_pending and bar.is_running
         stopped_at = bar.queued_stop[1]
@@ -254,6 +258,7 @@ def test_a_timer_running_on_another_computer_is_named_and_can_be_taken_over(
     # FRONT-DESK-2 takes it back: this window's next heartbeat stops showing it
     w.ctx.read(timer_service.adopt_timer, workstation="FRONT-DESK-2")
     bar.send_heartbeat()
+    wait_idle()
     assert not bar.is_running
     assert "taken over on the computer “FRONT-DESK-2”" in w.statusBar().currentMessage()
     w.ctx.write(timer_service.discard_timer, what="timer")
