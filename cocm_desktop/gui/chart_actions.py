@@ -73,6 +73,7 @@ class ChartActions:
 
     def edit_care_plan(self) -> None:
         from cocm_desktop.services.care_plans import save_care_plan
+        from cocm_desktop.services.submissions import once
 
         ep = self._need_episode()
         if ep is None:
@@ -97,7 +98,8 @@ class ChartActions:
         ]
         intro = ("Saving adds a new version (nothing is overwritten); the treating clinician signs it off."
                  if cur else "The first version of the care plan; the treating clinician signs it off.")
-        self._form("Care plan", fields, lambda vals: self.ctx.write(save_care_plan, ep.id, patient_id=self.patient_id, **vals),
+        save = once(save_care_plan)  # one submission id for this form: Save again never saves twice
+        self._form("Care plan", fields, lambda vals: self.ctx.write(save, ep.id, patient_id=self.patient_id, **vals),
                    intro=intro, ok="Save new version")
 
     def sign_off(self) -> None:

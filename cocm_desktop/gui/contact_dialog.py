@@ -1,7 +1,9 @@
 """Contact note: when, how, what happened, and — mandatory — the next step and its date.
 
 Minutes entered here become a time entry (the service does it). An outreach attempt that did
-not reach the patient is recorded with "Patient reached" unticked.
+not reach the patient is recorded with "Patient reached" unticked. If the clinic server goes away
+while saving, the form stays open with everything typed and saves once when it is back
+(gui.save_again).
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ from PySide6.QtWidgets import QDialog, QWidget
 
 from cocm_desktop.domain.activities import CONTACT_KINDS, CONTACT_MODES
 from cocm_desktop.gui.context import AppContext
-from cocm_desktop.gui.errors import describe, is_expected
+from cocm_desktop.gui.errors import is_expected
 from cocm_desktop.gui.form_dialog import pydate, pydatetime, qdate, qdatetime
 from cocm_desktop.gui.forms.ui_contact_dialog import Ui_ContactDialog
 from cocm_desktop.gui.inputs import InputProblem
+from cocm_desktop.gui.save_again import SaveOnce
 
 
 class ContactDialog(QDialog):
@@ -44,6 +47,9 @@ class ContactDialog(QDialog):
         ui.nextDateEdit.setDate(qdate(now.date() + timedelta(days=14)))
         ui.errorLabel.hide()
         ui.summaryEdit.setMinimumHeight(90)
+        from cocm_desktop.services.contacts import record_contact
+
+        self.saving_once = SaveOnce(self, ui.saveButton, self.show_error, record_contact)
         ui.saveButton.clicked.connect(self.save)
         ui.cancelButton.clicked.connect(self.reject)
         ui.kindCombo.currentIndexChanged.connect(self._kind_changed)
@@ -93,8 +99,6 @@ class ContactDialog(QDialog):
             widget.setFocus()
 
     def save(self) -> None:
-        from cocm_desktop.services.contacts import record_contact
-
         try:
             values = self.values()
         except InputProblem as exc:
@@ -109,11 +113,12 @@ class ContactDialog(QDialog):
         nxt = values["next_step_on"]
         assert isinstance(nxt, date)
         try:
-            self.result_value = self.ctx.write(record_contact, self.episode_id, patient_id=self.patient_id,
-                                               **values)
+            result = self.ctx.write(self.saving_once.call, self.episode_id, patient_id=self.patient_id, **values)
         except Exception as exc:
             if not is_expected(exc):
                 raise
-            self.show_error(describe(exc)[1])
+            self.saving_once.failed(exc, values)  # the form stays open with what was typed
             return
+        self.result_value = result
+        self.saving_once.saved(result, values)
         self.accept()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import sys
 import traceback
+from collections.abc import Callable
 from types import TracebackType
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
@@ -28,6 +29,9 @@ GENERIC_MESSAGE = (
     "check it and try again. If it keeps happening, tell your clinic lead (the error was noted "
     "in the app log without any patient details)."
 )
+
+#: Called with every error shown (gui.server_status notes a clinic server gone away).
+FAILURE_LISTENERS: list[Callable[[BaseException], None]] = []
 
 #: Errors a user can cause (or meet) in normal work; shown as they are.
 EXPECTED: tuple[type[BaseException], ...] = (StoreError, ValidationError, PermissionDenied, NotFound)
@@ -79,6 +83,7 @@ def show_error(parent: QWidget | None, exc: BaseException, *, log_it: bool = Tru
     """Show one error dialog; unexpected errors are logged without PHI first."""
     if log_it and not is_expected(exc):
         log_without_phi(exc)
+    note_failure(exc)
     title, message = describe(exc)
     box = QMessageBox(parent)
     box.setIcon(QMessageBox.Icon.Warning if is_expected(exc) else QMessageBox.Icon.Critical)
@@ -87,6 +92,12 @@ def show_error(parent: QWidget | None, exc: BaseException, *, log_it: bool = Tru
     box.setTextFormat(Qt.TextFormat.PlainText)
     box.setObjectName("ErrorDialog")
     box.exec()
+
+
+def note_failure(exc: BaseException) -> None:
+    """Tell the listeners (the server status) about an error, also one shown inside a form."""
+    for listener in FAILURE_LISTENERS:
+        listener(exc)
 
 
 class _Relay(QObject):

@@ -4,7 +4,9 @@
 checked for presence only; every real rule is the service's, and its refusal is shown in the
 dialog (the dialog stays open so nothing typed is lost) with the fields it names outlined in red:
 a refusal carrying `.problems` (each with a `.field`) maps through `problem_fields`; otherwise a
-field whose label the message names is marked.
+field whose label the message names is marked. If the clinic server goes away while saving, the
+form keeps everything typed and its button becomes "Save again" (gui.save_again); a caller whose
+submit is wrapped in services.submissions.once gets it saved once.
 
 Kinds: line, text, date, datetime, check, choice, int, section (a heading), password, datetext (typed
 YYYY-MM-DD or MM/DD/YYYY; empty = None), table (rows of text cells; `choices` = column titles).
@@ -219,6 +221,10 @@ class FormDialog(QDialog):
         self.ok_button.setText(ok_text)
         self.ok_button.setMinimumWidth(self.ok_button.fontMetrics().horizontalAdvance(ok_text) + 44)
         self.ok_button.setObjectName("okButton")
+        from cocm_desktop.gui.save_again import SaveOnce
+
+        self.saving_once = SaveOnce(self, self.ok_button, self.show_error)
+        self._sent: dict[str, Any] | None = None
         buttons.accepted.connect(self._accept)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
@@ -364,7 +370,11 @@ class FormDialog(QDialog):
 
     def refuse(self, exc: BaseException) -> None:
         from cocm_desktop.gui.errors import describe
+        from cocm_desktop.services.errors import ServerUnreachable
 
+        if isinstance(exc, ServerUnreachable):  # nothing wrong with the form: keep it as it is
+            self.saving_once.failed(exc, self._sent)
+            return
         self.mark_invalid(self.fields_named_in(exc))
         self.show_error(str(exc) if isinstance(exc, FieldError) else describe(exc)[1])
 
@@ -385,6 +395,7 @@ class FormDialog(QDialog):
         if self.submit is not None:
             from cocm_desktop.gui.errors import is_expected
 
+            self._sent = values
             try:
                 self.result_value = self.submit(values)
             except Exception as exc:  # refusals stay in the dialog; bugs go to the hook
@@ -392,6 +403,7 @@ class FormDialog(QDialog):
                     raise
                 self.refuse(exc)
                 return
+            self.saving_once.saved(self.result_value, values)
         self.mark_invalid([])
         self.accept()
 
@@ -401,6 +413,7 @@ class FormDialog(QDialog):
 
         submit = self.submit
         assert submit is not None
+        self._sent = values
         self.saving = True
         self.ok_button.setEnabled(False)
         self.show_error("")
@@ -409,6 +422,7 @@ class FormDialog(QDialog):
             self.saving = False
             self.ok_button.setEnabled(True)
             self.result_value = result
+            self.saving_once.saved(result, values)
             self.mark_invalid([])
             self.accept()
 

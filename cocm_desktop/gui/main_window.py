@@ -133,6 +133,12 @@ class MainWindow(QMainWindow):
 
         self._apply_role()
         self._build_status_bar()
+        # ---- faults (issue 17 item 5): "Clinic server not reachable" in the status bar, a light
+        # ping while it is away, the timer bar resuming when it is back (gui/server_status.py).
+        from cocm_desktop.gui import server_status
+
+        self.server_status = server_status.for_window(self, context)
+        # ---- end faults
         # Automatic backups: a check a few seconds after sign-in, then hourly (one is made when the
         # newest is 24 h old), off the GUI thread; the status bar shows the last good one.
         from cocm_desktop.gui.auto_backup import AutoBackups

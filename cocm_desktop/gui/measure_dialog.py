@@ -5,6 +5,8 @@ PHQ-9 item 9 is above 0. Keys 0–3 answer the next item, for fast entry from a 
 The dialog opens with the focus on the answers, never on "Taken": digits typed for the answers
 must not re-date the measure (they did when the date field had the first focus). Tab leaves the
 date field (gui.inputs.DateTimeEdit), and a date other than today is said in words beside it.
+If the clinic server goes away while saving, the answers stay and Save again saves the measure
+once (gui.save_again).
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from PySide6.QtWidgets import QButtonGroup, QDialog, QLabel, QRadioButton, QWidg
 
 from cocm_desktop.domain import instruments as inst
 from cocm_desktop.gui.context import AppContext
-from cocm_desktop.gui.errors import describe, is_expected
+from cocm_desktop.gui.errors import is_expected
 from cocm_desktop.gui.form_dialog import pydatetime, qdatetime
 from cocm_desktop.gui.forms.ui_measure_dialog import Ui_MeasureDialog
+from cocm_desktop.gui.save_again import SaveOnce
 
 
 class MeasureDialog(QDialog):
@@ -52,6 +55,9 @@ class MeasureDialog(QDialog):
         for n, text in enumerate(inst.DIFFICULTY_OPTIONS):
             ui.difficultyCombo.addItem(text, n)
         self._build_items()
+        from cocm_desktop.services.measures import record_measure
+
+        self.saving_once = SaveOnce(self, ui.saveButton, self._show_error, record_measure)
         ui.saveButton.clicked.connect(self.save)
         ui.cancelButton.clicked.connect(self.reject)
         self._update()
@@ -139,22 +145,33 @@ class MeasureDialog(QDialog):
             ui.saveButton.setEnabled(False)
 
     # ---- save ---------------------------------------------------------------------------------
+    def _show_error(self, message: str) -> None:
+        self.ui.errorLabel.setText(message)
+        self.ui.errorLabel.setVisible(bool(message))
+
     def save(self) -> None:
-        from cocm_desktop.services.measures import record_measure
+        from cocm_desktop.services.measures import saved_measure
+        from cocm_desktop.services.submissions import AlreadySaved
 
         values = self.answers()
         if any(v is None for v in values):
             return
+        taken_at = pydatetime(self.ui.takenAtEdit.dateTime())
+        difficulty = self.ui.difficultyCombo.currentData() if self.instrument == inst.PHQ9 else None
+        sent = (tuple(values), taken_at, difficulty)
         try:
-            self.result_value = self.ctx.write(
-                record_measure, self.episode_id, self.instrument, [int(v) for v in values],  # type: ignore[arg-type]
-                taken_at=pydatetime(self.ui.takenAtEdit.dateTime()),
-                difficulty=self.ui.difficultyCombo.currentData() if self.instrument == inst.PHQ9 else None,
-                patient_id=self.patient_id)
+            outcome = self.ctx.write(self.saving_once.call, self.episode_id, self.instrument,
+                                     [int(v) for v in values],  # type: ignore[misc]
+                                     taken_at=taken_at, difficulty=difficulty, patient_id=self.patient_id)
+            result = outcome
+            if isinstance(outcome, AlreadySaved) and outcome.object_id is not None:
+                # saved before the connection dropped: read it back, so item 9's warning still shows
+                result = self.ctx.read(saved_measure, outcome.object_id)
         except Exception as exc:
             if not is_expected(exc):
                 raise
-            self.ui.errorLabel.setText(describe(exc)[1])
-            self.ui.errorLabel.show()
+            self.saving_once.failed(exc, sent)  # the answers stay; Save again saves once
             return
+        self.result_value = result
+        self.saving_once.saved(outcome, sent)
         self.accept()

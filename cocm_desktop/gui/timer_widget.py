@@ -5,6 +5,15 @@ The running timer is a database row from its first second (`services.timer`); th
 it, sends a heartbeat every 30 s, and after a crash offers recovery: stop at the last heartbeat,
 stop now, or discard. Locking hides the bar; the timer keeps running and is shown again after
 unlock.
+
+The clinic server away (issue 17): the bar keeps counting on this computer's clock and the
+heartbeat resumes when the server is back (the row's segment is open, so no time is lost).
+Stop pressed while it is away is kept with its exact time and written when it is back (once:
+services.submissions) — rather than refused, because refusing would keep a timer running that
+the person has stopped working on, and log minutes not worked. Until then the bar shows
+"stopped at …" and starts nothing new (one timer per person). A timer running on another of
+this person's computers is named ("running on FRONT-DESK-2 since 10:05") and can be taken over
+or stopped; the computer it moved away from stops showing it at its next heartbeat.
 """
 
 from __future__ import annotations
@@ -19,10 +28,10 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QMessageBox, QPush
 from cocm_desktop.domain.activities import ACTIVITIES
 from cocm_desktop.domain.roles import Permission
 from cocm_desktop.gui.context import AppContext
-from cocm_desktop.gui.errors import is_expected, show_error
+from cocm_desktop.gui.errors import is_expected, note_failure, show_error
 from cocm_desktop.gui.resources import ACCENT, MUTED, SAFETY, icon
 from cocm_desktop.gui.worker import run_in_background
-from cocm_desktop.services.errors import SessionLocked
+from cocm_desktop.services.errors import ServerUnreachable
 
 HEARTBEAT_MS = 30_000
 
@@ -64,6 +73,11 @@ class TimerWidget(QWidget):
         self._names: dict[int, str] = {}
         self.today_minutes = 0
         self.month_minutes = 0
+        self.offline = False  # the last heartbeat met a clinic server gone away
+        self._beating = False  # a heartbeat is on its way
+        self._generation = 0  # counts changes made here, so a late heartbeat cannot undo one
+        #: a stop pressed while the server was away: (its once-wrapped call, the exact time)
+        self.queued_stop: tuple[Any, datetime] | None = None
         self._build()
         self._tick = QTimer(self)
         self._tick.setInterval(1000)
@@ -152,15 +166,23 @@ class TimerWidget(QWidget):
     def is_paused(self) -> bool:
         return bool(self.state is not None and self.state.paused)
 
+    @property
+    def stop_pending(self) -> bool:
+        return self.queued_stop is not None
+
     def seconds(self) -> int:
         if self.state is None:
             return 0
+        if self.queued_stop is not None and not self.state.paused:  # counted up to the moment of Stop
+            return int(self.state.running_seconds) + max(0, int((self.queued_stop[1] - self._state_at).total_seconds()))
         extra = 0 if self.state.paused else int((datetime.now() - self._state_at).total_seconds())
         return int(self.state.running_seconds) + max(0, extra)
 
     def _set_state(self, state: Any) -> None:
         self.state = state
         self._state_at = datetime.now()
+        self._generation += 1
+        self.queued_stop = None
         if state is not None:
             self.set_default_patient(state.patient_id, self._name(state.patient_id))
             self.patient.setCurrentIndex(max(0, self.patient.findData(state.patient_id)))
@@ -176,10 +198,11 @@ class TimerWidget(QWidget):
     def _sync_buttons(self) -> None:
         running = self.state is not None
         paused = self.is_paused
+        pending = self.queued_stop is not None
         self.start_button.setText("Resume" if paused else "Start")
-        self.start_button.setEnabled(not running or paused)
-        self.pause_button.setEnabled(running and not paused)
-        self.stop_button.setEnabled(running)
+        self.start_button.setEnabled((not running or paused) and not pending)
+        self.pause_button.setEnabled(running and not paused and not pending)
+        self.stop_button.setEnabled(running and not pending)
         self.patient.setEnabled(not running)
         self.activity.setEnabled(not running)
         self.elapsed.setProperty("running", running and not paused)
@@ -221,11 +244,15 @@ class TimerWidget(QWidget):
             return
         try:
             state = self.ctx.read(start_timer, patient_id=pid, activity=self.activity.currentData())
-        except TimerAlreadyRunning as exc:  # e.g. started in an earlier session: adopt it
+        except TimerAlreadyRunning as exc:
             state = getattr(exc, "timer", None)
             if state is None:
                 show_error(self, exc)
                 return
+            if state.runs_elsewhere():  # another of this person's computers: say where, offer
+                self.offer_elsewhere(state)
+                return
+            # this computer's own (e.g. an earlier session): show it
         except Exception as exc:
             if not is_expected(exc):
                 raise
@@ -236,29 +263,80 @@ class TimerWidget(QWidget):
     def pause(self) -> None:
         from cocm_desktop.services.timer import pause_timer
 
-        ok, state = self._call(pause_timer)
-        if ok:
-            self._set_state(state)
-
-    def stop(self) -> bool:
-        """Stop and write the time entry (services.timer). True when nothing is left running."""
-        from cocm_desktop.services.timer import stop_timer
-
-        if self.state is None:
-            return True
-        pid = self.state.patient_id
         try:
-            result = self.ctx.write(stop_timer, what="timer", patient_id=pid)
+            state = self.ctx.read(pause_timer)
+        except ServerUnreachable as exc:  # refused plainly: a pause needs the server now
+            note_failure(exc)
+            QMessageBox.information(
+                self, "Timer not paused",
+                "The clinic server is not reachable, so the timer cannot be paused now; it keeps running. "
+                "Stop still works: it is kept with its exact time and logged when the server is back.")
+            return
         except Exception as exc:
             if not is_expected(exc):
                 raise
             show_error(self, exc)
+            return
+        self._set_state(state)
+
+    def stop(self) -> bool:
+        """Stop at this moment and write the time entries (services.timer). True when nothing is
+        left running. With the clinic server away the stop is kept with its exact time and
+        written when it is back (False until then)."""
+        from cocm_desktop.services.submissions import once
+        from cocm_desktop.services.timer import stop_timer
+
+        if self.state is None:
+            return True
+        if self.queued_stop is None:
+            self.queued_stop = (once(stop_timer), datetime.now().replace(microsecond=0))
+        return self.write_queued_stop()
+
+    def write_queued_stop(self) -> bool:
+        """Write the stop pressed at its time; on a lost server keep it queued (said in the bar)."""
+        from cocm_desktop.services.common import NotFound
+        from cocm_desktop.services.submissions import AlreadySaved
+
+        if self.state is None or self.queued_stop is None:
+            return self.state is None
+        call, stopped_at = self.queued_stop
+        pid = self.state.patient_id
+        try:
+            result = self.ctx.write(call, what="timer", patient_id=pid, now=stopped_at)
+        except ServerUnreachable as exc:
+            note_failure(exc)
+            self._tick.stop()
+            self._sync_buttons()
+            self._refresh_elapsed()
+            self.totals.setText(f"Stopped at {stopped_at:%H:%M:%S}; the time is logged when the clinic "
+                                "server is back.")
+            return False
+        except NotFound:  # stopped on another computer meanwhile: nothing left to write
+            self._set_state(None)
+            self._say("The timer was already stopped on another computer.")
+            self.refresh_totals()
+            return True
+        except Exception as exc:
+            if not is_expected(exc):
+                raise
+            self.queued_stop = None  # refused (not a fault): the timer runs on as before
+            self._set_state(self.state)
+            show_error(self, exc)
             return False
         self._set_state(None)
-        self.stopped.emit(result)
-        self._announce(result)
+        if isinstance(result, AlreadySaved):
+            self._say("The time was logged before the connection was lost (not logged twice).")
+        else:
+            self.stopped.emit(result)
+            self._announce(result)
         self.refresh_totals()
         return True
+
+    def _say(self, message: str) -> None:
+        window = self.window()
+        bar = window.statusBar() if hasattr(window, "statusBar") else None
+        if bar is not None:
+            bar.showMessage(message, 10000)
 
     def _announce(self, result: Any) -> None:
         window = self.window()
@@ -271,19 +349,94 @@ class TimerWidget(QWidget):
 
         if self.state is None or self._locked:
             return
-        try:
-            state = self.ctx.read(heartbeat)
-        except SessionLocked:
+        if self.queued_stop is not None:  # the stop waits for the server: try it instead
+            self.write_queued_stop()
             return
-        except Exception as exc:
-            if not is_expected(exc):
-                raise
-            return  # a missed heartbeat only costs recovery precision
+        if self._beating:
+            return
+        # Off the GUI thread: a server that went silent must not freeze the window while the
+        # connection gives up (server_engine.LIVENESS).
+        self._beating = True
+        ctx, generation = self.ctx, self._generation
+        run_in_background(lambda: (ctx.read(heartbeat), generation), self._beat, self._beat_failed)
+
+    def _beat_failed(self, exc: BaseException) -> None:
+        self._beating = False
+        if isinstance(exc, ServerUnreachable):  # keep counting here; the heartbeat resumes when it is back
+            note_failure(exc)
+            self.offline = True
+            if self.queued_stop is None:
+                self.totals.setText("Clinic server away: the timer keeps counting on this computer.")
+            return
+        if not is_expected(exc):  # a bug: the hook shows and logs it
+            raise exc
+        # locked meanwhile, or another refusal: a missed heartbeat only costs recovery precision
+
+    def _beat(self, result: tuple[Any, int]) -> None:
+        state, generation = result
+        self._beating = False
+        if generation != self._generation or self.state is None or self.queued_stop is not None:
+            return  # the timer changed here while the heartbeat was on its way: this one is stale
+        if self.offline:
+            self.offline = False
+            self.refresh_totals()
         if state is None:  # stopped elsewhere (another session of this user)
             self._set_state(None)
+        elif state.runs_elsewhere():
+            self._set_state(None)
+            self._say(f"Your timer was taken over on the computer “{state.workstation}”.")
         else:
             self.state = state
             self._state_at = datetime.now()
+
+    def watch(self, status: Any) -> None:
+        """Follow the clinic server's status (gui.server_status): when it is back, the heartbeat
+        and a stop pressed meanwhile go through at once."""
+        status.changed.connect(self._server_changed)
+
+    def _server_changed(self, reachable: bool) -> None:
+        if reachable and self.state is not None:
+            self.send_heartbeat()
+
+    # ---- the same person's timer on another computer -------------------------------------
+    def elsewhere_box(self, state: Any) -> QMessageBox:
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("Timer running on another computer")
+        since = (f"{state.started_at:%H:%M}" if state.started_at.date() == date.today()
+                 else f"{state.started_at:%b} {state.started_at.day} {state.started_at:%H:%M}")
+        box.setText(f"Your timer for {self._name(state.patient_id)} ({state.activity_label}) is running on the "
+                    f"computer “{state.workstation}” since {since}.")
+        box.setInformativeText("Take it over here: it keeps its time and runs on this computer. Stop it: its time "
+                               "is logged, then this timer starts. One timer per person.")
+        box.addButton("Take it over here", QMessageBox.ButtonRole.AcceptRole).setObjectName("adopt")
+        box.addButton("Stop it, start this one", QMessageBox.ButtonRole.AcceptRole).setObjectName("stop_and_start")
+        box.addButton(QMessageBox.StandardButton.Cancel).setObjectName("cancel")
+        return box
+
+    def offer_elsewhere(self, state: Any) -> None:
+        box = self.elsewhere_box(state)
+        box.exec()
+        clicked = box.clickedButton()
+        self.resolve_elsewhere(clicked.objectName() if clicked is not None else "cancel", state)
+
+    def resolve_elsewhere(self, choice: str, state: Any) -> None:
+        from cocm_desktop.services.timer import adopt_timer, stop_timer
+
+        if choice == "adopt":
+            ok, adopted = self._call(adopt_timer)
+            if ok:
+                self._set_state(adopted)
+        elif choice == "stop_and_start":
+            try:
+                result = self.ctx.write(stop_timer, what="timer", patient_id=state.patient_id)
+            except Exception as exc:
+                if not is_expected(exc):
+                    raise
+                show_error(self, exc)
+                return
+            self._announce(result)
+            self.start_or_resume()
 
     # ---- recovery -----------------------------------------------------------------------------------
     def check_recovery(self, state: Any = _UNREAD) -> None:
@@ -294,6 +447,9 @@ class TimerWidget(QWidget):
         if state is _UNREAD:
             state = read_timer_state(self.ctx)
         if state is None:
+            return
+        if not state.stale and state.runs_elsewhere():  # in use on another computer: say so only
+            self._say(f"Your timer is running on the computer “{state.workstation}”; Start offers to take it over.")
             return
         if not state.stale:
             self._set_state(state)

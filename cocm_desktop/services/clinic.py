@@ -43,6 +43,7 @@ __all__ = [
     "open_clinic_with_recovery",
     "open_server_clinic",
     "patient_id_by_mrn",
+    "ping",
     "verify_audit_log",
 ]
 
@@ -69,6 +70,13 @@ def load_profile(path: Path | str) -> ServerProfile:
 
 def is_server(db: Clinic) -> bool:
     return isinstance(db, ServerDatabase)
+
+
+def ping(db: Clinic) -> None:
+    """Is the clinic server there? A light round trip, nothing audited; ServerUnreachable (a
+    StoreError) when it is not. The encrypted file on this computer is always there."""
+    if isinstance(db, ServerDatabase):
+        db.ping()
 
 
 def open_clinic_with_recovery(path: Path | str, recovery_code: str, reason: str, *, exclusive: bool = False) -> Clinic:

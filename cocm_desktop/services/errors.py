@@ -10,9 +10,13 @@ from cocm_desktop.store.errors import (
     DatabaseLocked,
     EditConflict,
     RestoreRefused,
+    ServerUnreachable,
     SessionLocked,
     StoreError,
     WrongCredentials,
 )
 
-__all__ = ["DatabaseLocked", "EditConflict", "RestoreRefused", "SessionLocked", "StoreError", "WrongCredentials"]
+__all__ = [
+    "DatabaseLocked", "EditConflict", "RestoreRefused", "ServerUnreachable", "SessionLocked", "StoreError",
+    "WrongCredentials",
+]

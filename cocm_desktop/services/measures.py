@@ -175,3 +175,11 @@ def amend_measure(
         risk_id = open_item9_risk(session, actor, episode, row)
     return MeasureResult(row.id, episode.id, row.instrument, new_taken, scored.items, scored.total, scored.band,
                          new_item9, new_difficulty, risk_id)
+
+
+def saved_measure(session: Session, actor: Actor, measure_id: int) -> MeasureResult:
+    """A measure as `record_measure` returned it, read back (a form whose save landed although
+    its connection dropped learns what was saved, item 9's risk event included)."""
+    row = get_row(session, Measure, measure_id, "measure")
+    return MeasureResult(row.id, row.episode_id, row.instrument, row.taken_at, tuple(row.items), row.total,
+                         row.band, row.item9, row.difficulty, _open_risk_of(session, row.id))

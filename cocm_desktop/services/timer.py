@@ -8,16 +8,24 @@ someone else does not overlap that work. Stopping writes time entries through
 services.time_log.write_span: one per running segment per local day (split at midnight and so
 at month end), sharing a split_group.
 
+One timer per person across workstations: the row names the computer it runs on (its host name,
+never PHI) and `running_timer.staff_id` is unique, so two computers starting one at the same
+moment cannot both succeed: the loser gets TimerAlreadyRunning saying where and since when, and
+the person may stop it or take it over here (`adopt_timer`). A workstation whose timer was
+taken over sees it in `heartbeat` (`TimerState.workstation` is another computer's).
+
 Times are the clinic's local wall-clock (naive) datetimes; every function takes `now` for tests.
 """
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cocm_desktop.domain.actor import Actor
@@ -34,6 +42,7 @@ __all__ = [
     "StopResult",
     "TimerAlreadyRunning",
     "TimerState",
+    "adopt_timer",
     "current_timer",
     "discard_timer",
     "heartbeat",
@@ -42,6 +51,7 @@ __all__ = [
     "resume_timer",
     "start_timer",
     "stop_timer",
+    "this_workstation",
 ]
 
 HEARTBEAT_SECONDS = 30
@@ -72,6 +82,16 @@ class TimerState:
     as_of: datetime
     stale: bool  # heartbeat older than STALE_AFTER at `as_of`: offer recovery
     seconds_at_heartbeat: int  # what "stop at the last heartbeat" would log
+    workstation: str | None = None  # the computer it runs on (None: started before 0017)
+
+    def runs_elsewhere(self, workstation: str | None = None) -> bool:
+        """Started or taken over on another computer than `workstation` (default: this one)."""
+        return self.workstation is not None and self.workstation != (workstation or this_workstation())
+
+
+def this_workstation() -> str:
+    """This computer's name as the timer row keeps it (a host name: never PHI)."""
+    return (socket.gethostname() or "this computer").strip()[:64] or "this computer"
 
 
 @dataclass(frozen=True)
@@ -83,14 +103,20 @@ class StopResult:
 
 
 class TimerAlreadyRunning(ValidationError):
-    """start_timer refused: this person already has a timer (maybe left by a crash)."""
+    """start_timer refused: this person already has a timer (maybe left by a crash, maybe on
+    another computer). `.timer` is it; the message says where and since when (no patient: the
+    GUI adds the name for the person it belongs to)."""
 
-    def __init__(self, timer: TimerState) -> None:
+    def __init__(self, timer: TimerState, workstation: str | None = None) -> None:
         self.timer = timer
-        what = "left running when the app closed" if timer.stale else "running"
+        here = workstation or this_workstation()
+        where = ""
+        if timer.workstation and timer.workstation != here:
+            where = f" on the computer “{timer.workstation}”"
+        what = "left running" if timer.stale else "running"
         super().__init__(
-            f"You already have a timer {what} (started {timer.started_at:%Y-%m-%d %H:%M}); "
-            "stop, recover or discard it first."
+            f"You already have a timer {what}{where} since {timer.started_at:%Y-%m-%d %H:%M}; "
+            "stop it or take it over here first."
         )
 
 
@@ -135,6 +161,7 @@ def _state(row: RunningTimer, now: datetime) -> TimerState:
         as_of=now,
         stale=now - row.heartbeat_at > STALE_AFTER,
         seconds_at_heartbeat=_seconds(_closed_at(segs, row.heartbeat_at)),
+        workstation=row.workstation,
     )
 
 
@@ -165,13 +192,18 @@ def start_timer(
     episode_id: int | None = None,
     note: str | None = None,
     now: datetime | None = None,
+    workstation: str | None = None,
 ) -> TimerState:
-    """Start timing work on a patient. Raises TimerAlreadyRunning (with `.timer`) if you have one."""
+    """Start timing work on a patient on this computer (`workstation`: its name, default the
+    host name). Raises TimerAlreadyRunning (with `.timer`, saying where) if you have one —
+    also when another computer starts one at the same moment (the database's unique staff_id
+    decides who wins, on both engines)."""
     check(actor, Permission.LOG_TIME)
     now = now or local_now()
+    workstation = (workstation or this_workstation())[:64]
     existing = _mine(session, actor)
     if existing is not None:
-        raise TimerAlreadyRunning(_state(existing, now))
+        raise TimerAlreadyRunning(_state(existing, now), workstation)
     check_activity(activity)
     resolve_episode(session, patient_id, episode_id, now.date())
     row = RunningTimer(
@@ -184,10 +216,20 @@ def start_timer(
         heartbeat_at=now,
         paused_at=None,
         paused_seconds=0,
+        workstation=workstation,
     )
     _store_segments(row, [(now, None)])
-    session.add(row)
-    session.flush()
+    try:
+        # A savepoint: when another computer's insert wins the unique staff_id (the server waits
+        # for its commit, then refuses ours), this transaction lives on to read the winner.
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        winner = _mine(session, actor)
+        if winner is None:  # the refusal was about something else
+            raise
+        raise TimerAlreadyRunning(_state(winner, now), workstation) from None
     record(
         session,
         actor,
@@ -200,15 +242,40 @@ def start_timer(
     return _state(row, now)
 
 
-def heartbeat(session: Session, actor: Actor, *, now: datetime | None = None) -> TimerState | None:
-    """Proof of life every ~30 s. Returns the timer (None if there is none). Not audited."""
+def heartbeat(session: Session, actor: Actor, *, now: datetime | None = None,
+              workstation: str | None = None) -> TimerState | None:
+    """Proof of life every ~30 s from `workstation` (default this computer). Returns the timer
+    (None if there is none). A timer taken over by another computer is returned unchanged: its
+    `workstation` tells this one to stop showing it. Not audited."""
     row = _mine(session, actor)
     if row is None:
         return None
     now = now or local_now()
+    workstation = (workstation or this_workstation())[:64]
+    if row.workstation is not None and row.workstation != workstation:
+        return _state(row, now)
     if now > row.heartbeat_at:
         row.heartbeat_at = now
     session.flush()
+    return _state(row, now)
+
+
+def adopt_timer(session: Session, actor: Actor, *, now: datetime | None = None,
+                workstation: str | None = None) -> TimerState:
+    """Take over your timer running on another computer: it keeps its start and its time, and
+    from now on runs here (the other computer's heartbeat sees it moved). Audited."""
+    check(actor, Permission.LOG_TIME)
+    row = _require_mine(session, actor)
+    now = max(now or local_now(), row.heartbeat_at)
+    workstation = (workstation or this_workstation())[:64]
+    previous = row.workstation
+    row.workstation = workstation
+    row.heartbeat_at = now
+    session.flush()
+    if previous != workstation:
+        record(session, actor, "timer.adopt", patient_id=row.patient_id, object_type="running_timer",
+               object_id=row.id, summary="Timer taken over on another computer",
+               detail={"from": previous, "to": workstation})
     return _state(row, now)
 
 

@@ -107,3 +107,17 @@ class EditConflict(StoreError):
             "Someone else changed this record while you were saving it. Your change was not saved; "
             "review theirs and save again."
         ))
+
+
+class ServerUnreachable(StoreError):
+    """The clinic server did not answer, or the connection to it was lost.
+
+    `maybe_saved` is True only when the connection dropped while the server was committing: the
+    change may have landed. A form that sends its submission id again ("Save again",
+    services.submissions) is then not saved twice."""
+
+    title = "Clinic server not reachable"
+
+    def __init__(self, message: str, *, maybe_saved: bool = False) -> None:
+        super().__init__(message)
+        self.maybe_saved = maybe_saved

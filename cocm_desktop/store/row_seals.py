@@ -43,7 +43,7 @@ _TOUCHED = "row_seals_touched"  # session.info: {table name: {pk, ...}}
 _ABOVE = "row_seals_above"  # session.info: {table name: highest pk before a bulk insert without ids}
 _NOT_SEALED = frozenset({
     "alembic_version", "audit_log", "clinic_setting", "user", "registry_facts", "time_overlap_day",
-    "running_timer",
+    "running_timer", "submission",
 })
 # {table: {column: default}}: columns a later migration added with a non-null default on existing
 # rows. The value equal to the default is left out of the digest (seals made before still hold).

@@ -28,7 +28,14 @@ from . import audit, invalidation, migrate, overlap_days, scram, server_schema
 from .errors import EditConflict, NewerSchema, SessionLocked, StoreError, WrongCredentials
 from .keyslots import normalize_username
 from .models import ClinicSetting, PayerRuleSet, User
-from .server_engine import ServerUnreachable, connect, connect_error, make_server_engine, translate
+from .server_engine import (
+    NOT_ANSWERING,
+    ServerUnreachable,
+    connect,
+    connect_error,
+    make_server_engine,
+    translate,
+)
 from .server_profile import ServerProfile
 
 ENGINE_INFO = "engine"  # session.info key: "server" on the clinic server
@@ -73,13 +80,16 @@ class ServerDatabase:
     def _session(self) -> Iterator[Session]:
         session = self._sessions()
         session.info[ENGINE_INFO] = "server"
+        committing = False
         try:
             yield session
+            session.flush()  # a drop while flushing leaves nothing saved
+            committing = True  # from here a lost connection may have saved the change
             session.commit()
         except DBAPIError as exc:
             with contextlib.suppress(DBAPIError):
                 session.rollback()
-            store_error = translate(exc)
+            store_error = translate(exc, committing=committing)
             if store_error is not None:
                 raise store_error from None
             raise
@@ -93,6 +103,19 @@ class ServerDatabase:
             raise
         finally:
             session.close()
+
+    def ping(self) -> None:
+        """A light round trip (SELECT 1, nothing audited); ServerUnreachable when it fails.
+
+        The pool checks each connection before use (pre-ping), so after a server restart a dead
+        connection is replaced here rather than failing the next save."""
+        if self._locked:
+            raise SessionLocked()
+        try:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("SELECT 1")
+        except DBAPIError as exc:
+            raise (translate(exc) or ServerUnreachable(NOT_ANSWERING)) from None
 
     # ---- what services call for users ("key slots" are login roles here) ----------------
     def key_file_lock(self) -> contextlib.AbstractContextManager[None]:

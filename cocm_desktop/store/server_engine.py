@@ -13,14 +13,17 @@ from psycopg import errors as pg_errors
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.pool import QueuePool
 
-from .errors import StoreError, WrongCredentials
+from .errors import ServerUnreachable, StoreError, WrongCredentials
 from .server_profile import ServerProfile
 
 logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
 
 
-class ServerUnreachable(StoreError):
-    title = "Clinic server not reachable"
+NOT_ANSWERING = ("The clinic server does not answer, so nothing was saved or read. What you typed stays in "
+                 "its form; try again when the server is back (the status bar says when).")
+LOST_WHILE_SAVING = ("The connection to the clinic server was lost while it was saving, so the change may or "
+                     "may not have been saved. What you typed stays in its form; when the server is back, "
+                     "Save again saves it once.")
 
 
 class ServerRefused(StoreError):
@@ -29,10 +32,22 @@ class ServerRefused(StoreError):
     title = "Not allowed"
 
 
+# A pulled cable or a switched-off server sends nothing back: without these a waiting save would
+# hang for many minutes (the kernel's defaults). Keepalives every 10 s, given up after 3 missed,
+# and unacknowledged data given up after 20 s, turn that into ServerUnreachable in under 30 s;
+# a busy but living server answers keepalives, so a long query is never cut.
+LIVENESS = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3,
+            "tcp_user_timeout": 20_000}
+
+
+def _connect_args(profile: ServerProfile, user: str, password: str) -> dict[str, object]:
+    return {**profile.connect_args(user, password), **LIVENESS}
+
+
 def connect(profile: ServerProfile, user: str, password: str) -> psycopg.Connection:
     """One verified-TLS connection as `user`; failures become plain StoreErrors."""
     try:
-        return psycopg.connect(**profile.connect_args(user, password))  # type: ignore[arg-type]
+        return psycopg.connect(**_connect_args(profile, user, password))  # type: ignore[arg-type]
     except psycopg.Error as exc:
         raise connect_error(exc, profile) from None
 
@@ -71,7 +86,7 @@ def connect_error(exc: BaseException, profile: ServerProfile) -> StoreError:
 
 def make_server_engine(profile: ServerProfile, user: str, password: str, pool_size: int = 3) -> Engine:
     def creator() -> psycopg.Connection:
-        return psycopg.connect(**profile.connect_args(user, password))  # type: ignore[arg-type]
+        return psycopg.connect(**_connect_args(profile, user, password))  # type: ignore[arg-type]
 
     return create_engine(
         "postgresql+psycopg://",
@@ -84,8 +99,10 @@ def make_server_engine(profile: ServerProfile, user: str, password: str, pool_si
     )
 
 
-def translate(exc: BaseException) -> StoreError | None:
-    """Map a psycopg error to the store's plain errors (None: not a storage fault)."""
+def translate(exc: BaseException, *, committing: bool = False) -> StoreError | None:
+    """Map a psycopg error to the store's plain errors (None: not a storage fault).
+
+    `committing`: the error came from COMMIT, so a lost connection may have saved the change."""
     orig = getattr(exc, "orig", exc)
     if not isinstance(orig, psycopg.Error):
         return None
@@ -97,9 +114,29 @@ def translate(exc: BaseException) -> StoreError | None:
         )
     if isinstance(orig, pg_errors.DiskFull):
         return StoreError("The clinic server's disk is full, so the last change was not saved. Call IT.")
-    if isinstance(orig, psycopg.OperationalError | pg_errors.AdminShutdown | pg_errors.CannotConnectNow):
-        return ServerUnreachable(
-            "The clinic server went away before the change was saved; nothing was half-saved. "
-            "Check the network, then try again."
-        )
+    if isinstance(orig, pg_errors.AdminShutdown | pg_errors.CannotConnectNow | pg_errors.ConnectionException):
+        return ServerUnreachable(NOT_ANSWERING)
+    if isinstance(orig, psycopg.OperationalError) and _connection_lost(exc, orig):
+        if committing:
+            return ServerUnreachable(LOST_WHILE_SAVING, maybe_saved=True)
+        return ServerUnreachable(NOT_ANSWERING)
+    if isinstance(orig, psycopg.OperationalError):  # e.g. a lock wait or serialization failure
+        return ServerBusy()
     return None
+
+
+class ServerBusy(StoreError):
+    title = "Not saved"
+
+    def __init__(self) -> None:
+        super().__init__("The clinic server could not finish this just now (it was busy); nothing was saved. "
+                         "Try again.")
+
+
+def _connection_lost(exc: BaseException, orig: psycopg.Error) -> bool:
+    """A dropped or refused connection (not e.g. a lock timeout, also an OperationalError)."""
+    if getattr(exc, "connection_invalidated", False):
+        return True
+    if orig.sqlstate is None:  # raised by the client library: no server reply at all
+        return True
+    return orig.sqlstate.startswith(("08", "57P"))  # connection exception, operator intervention

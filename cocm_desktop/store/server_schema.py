@@ -57,6 +57,8 @@ TABLE_GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
     # lead corrects entries.
     "time_entry": {"INSERT": _LOGGERS, "UPDATE": (*_LOGGERS, _LEAD)},
     "running_timer": {"INSERT": _LOGGERS, "UPDATE": _LOGGERS, "DELETE": _LOGGERS},
+    # Idempotency keys of saved forms: written with the save, never changed.
+    "submission": {"INSERT": _EVERYONE},
     "case_review_session": {"INSERT": (_CM, _PSY), "UPDATE": (_CM, _PSY)},
     "agenda_item": {"INSERT": (_CM, _PSY), "UPDATE": (_CM, _PSY), "DELETE": (_CM, _PSY)},
     # Recorded by the consultant, decided by the clinician, told to the patient by either carer.

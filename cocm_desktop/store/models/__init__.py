@@ -1,6 +1,6 @@
 """Typed SQLAlchemy models: the whole schema of workflow-and-rules.md and billing.md."""
 
-from .admin import AuditRecord, ClinicSetting
+from .admin import AuditRecord, ClinicSetting, Submission
 from .base import Base, Versioned, Voidable, utcnow
 from .billing import BillingAdjustmentAck, BillingSubmission, BillingSubmissionLine
 from .case_review import AgendaItem, CaseReviewSession, Recommendation
@@ -46,6 +46,7 @@ __all__ = [
     "RegistryFacts",
     "RiskEvent",
     "RunningTimer",
+    "Submission",
     "TimeEntry",
     "TimeOverlapDay",
     "User",

@@ -49,3 +49,19 @@ class AuditRecord(Base):
     # Digests of the clinical rows this record's transaction wrote (store.row_seals), signed with
     # it; loaded only when asked for (a baseline of a bulk-loaded clinic is large).
     rows: Mapped[str | None] = deferred(mapped_column(Text))
+
+
+class Submission(Base):
+    """One saved form submission, by the id the form made when it opened (idempotency key).
+
+    A save whose connection dropped during COMMIT may or may not have landed; "Save again"
+    sends the same id, and a row here means it landed: the write is not applied twice. Holds
+    ids only, never what was typed."""
+
+    __tablename__ = "submission"
+
+    request_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    action: Mapped[str] = mapped_column(String(64))
+    object_id: Mapped[int | None] = mapped_column(Integer)
+    saved_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

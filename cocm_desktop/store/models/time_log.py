@@ -108,6 +108,8 @@ class RunningTimer(Base):
     paused_seconds: Mapped[int] = mapped_column(Integer, default=0)
     # (start, end) pairs of running segments so a paused timer splits honestly
     segments: Mapped[list[list[str]]] = mapped_column(JSON, default=list)
+    # Which computer runs it (its host name, never PHI): "running on FRONT-DESK-2 since 10:05".
+    workstation: Mapped[str | None] = mapped_column(String(64))
 
     @property
     def segment_times(self) -> list[tuple[datetime, datetime | None]]:
