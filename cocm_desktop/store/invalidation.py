@@ -97,9 +97,17 @@ class _Keys:
 
     def apply(self, session: Session) -> None:
         conn = session.connection()
-        if self.all or _too_many(self.patients, self.episodes, self.staff_days, self.review_sessions):
+        patients = self.resolve(session)
+        if patients is None or len(patients) > _MAX_KEYS:
             conn.execute(delete(RegistryFacts))
-            return
+        elif patients:
+            conn.execute(delete(RegistryFacts).where(RegistryFacts.patient_id.in_(patients)))
+
+    def resolve(self, session: Session) -> set[int] | None:
+        """The patients these keys reach (None: everyone, or too many to list)."""
+        conn = session.connection()
+        if self.all or _too_many(self.patients, self.episodes, self.staff_days, self.review_sessions):
+            return None
         patients = set(self.patients)
         if self.review_sessions:
             self.episodes |= set(conn.execute(select(AgendaItem.episode_id).where(
@@ -110,10 +118,10 @@ class _Keys:
         for staff_id, day in self.staff_days:
             patients |= set(conn.execute(select(TimeEntry.patient_id).where(
                 TimeEntry.staff_id == staff_id, TimeEntry.local_date == day).distinct()).scalars())
-        if len(patients) > _MAX_KEYS:
-            conn.execute(delete(RegistryFacts))
-        elif patients:
-            conn.execute(delete(RegistryFacts).where(RegistryFacts.patient_id.in_(patients)))
+        return patients
+
+    def __bool__(self) -> bool:
+        return bool(self.all or self.patients or self.episodes or self.staff_days or self.review_sessions)
 
 
 def _too_many(*sets: Iterable[object]) -> bool:
@@ -140,7 +148,7 @@ def _owner_values(obj: object, keys: tuple[str, ...]) -> list[dict[str, Any]]:
 _OWNER_KEYS = ("id", "patient_id", "episode_id", "staff_id", "local_date")
 
 
-def _after_flush(session: Session, _flush_context: Any) -> None:
+def _flushed_keys(session: Session) -> _Keys:
     keys = _Keys()
     for obj in (*session.new, *session.dirty, *session.deleted):
         if isinstance(obj, User) and obj in session.dirty and not inspect(obj).attrs.role.history.has_changes():
@@ -149,8 +157,21 @@ def _after_flush(session: Session, _flush_context: Any) -> None:
             continue
         for values in _owner_values(obj, _OWNER_KEYS):
             keys.add(type(obj), values)
-    if keys.all or keys.patients or keys.episodes or keys.staff_days or keys.review_sessions:
+    return keys
+
+
+def _after_flush(session: Session, _flush_context: Any) -> None:
+    keys = _flushed_keys(session)
+    if keys:
         keys.apply(session)
+
+
+def flushed_patients(session: Session) -> set[int] | None:
+    """The patients whose registry facts the objects of the flush under way touch (old and new
+    owners, a time entry's other patients that staff day); None when they may touch everyone's.
+    Call it from an `after_flush` hook (live refresh names these patients to other workstations)."""
+    keys = _flushed_keys(session)
+    return keys.resolve(session) if keys else set()
 
 
 def _before_bulk_statement(state: ORMExecuteState) -> None:
