@@ -20,6 +20,7 @@ from cocm_desktop.gui.forms.ui_main_window import Ui_MainWindow
 from cocm_desktop.gui.lock import DialogVeil, IdleWatcher, LockScreen
 from cocm_desktop.gui.resources import ON_DARK, app_icon, icon
 from cocm_desktop.gui.worker import run_in_background
+from cocm_desktop.services.changes import Change, ChangeEvent
 from cocm_desktop.services.errors import SessionLocked, StoreError, WrongCredentials
 
 if TYPE_CHECKING:
@@ -156,6 +157,10 @@ class MainWindow(QMainWindow):
                                 **({"clock": idle_clock} if idle_clock is not None else {}))
         self.idle.idle.connect(self.lock)
         self.idle.start()
+        # Live refresh (clinic server): what other workstations save reaches the panes in a second.
+        from cocm_desktop.gui.live_bridge import LiveRefresh
+
+        self.live = LiveRefresh(self, context.db, self._live_change) if context.on_server else None
         self._restore_geometry()
         # Adopting a live timer or offering recovery (a dialog) waits for the window to show.
         QTimer.singleShot(0, lambda: self.timer.check_recovery(timer_state))
@@ -357,6 +362,23 @@ class MainWindow(QMainWindow):
                 self.case_review.mark_stale()
         if patient_id is not None:
             self.timer.refresh_totals()
+
+    def _live_change(self, change: ChangeEvent) -> None:
+        """Another workstation's committed change (gui.live_bridge; open forms got their notice).
+
+        MERGE POINT (issue 17): once AppContext.publish (typed change events) lands, this whole
+        body becomes `self.ctx.publish(change)`; until then the existing refresh path runs.
+        """
+        publish = getattr(self.ctx, "publish", None)
+        if callable(publish):
+            publish(change)
+            return
+        what = "case_review" if change.has(Change.CASE_REVIEW, Change.RECOMMENDATION) else "patient"
+        shown = self._chart_patient()
+        if change.many or not change.patient_ids:
+            self._data_changed(what, None)
+        else:
+            self._data_changed(what, shown if shown in change.patient_ids else min(change.patient_ids))
 
     # ---- lock --------------------------------------------------------------------------------
     @property
@@ -588,6 +610,8 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop timers and background refreshes; the controller closes the database."""
         self.idle.dispose()
+        if self.live is not None:
+            self.live.close()
         self.backups.stop()
         self.timer.shutdown()
         self.hide()

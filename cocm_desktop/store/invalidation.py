@@ -176,6 +176,10 @@ class _Keys:
         elif patients:
             conn.execute(delete(RegistryFacts).where(RegistryFacts.patient_id.in_(patients)))
 
+    def resolve(self, session: Session) -> set[int] | None:
+        """The patients these keys reach (None: everyone, or too many to list)."""
+        return self._patients(session.connection())
+
     def _patients(self, conn: Connection) -> set[int] | None:
         """The patients whose cached facts go (None: everyone's)."""
         if self.all or _too_many(self.patients, self.episodes, self.staff_days, self.review_sessions):
@@ -217,7 +221,7 @@ def _owner_values(obj: object, keys: tuple[str, ...]) -> list[dict[str, Any]]:
 _OWNER_KEYS = ("id", "patient_id", "episode_id", "staff_id", "local_date")
 
 
-def _after_flush(session: Session, _flush_context: Any) -> None:
+def _flushed_keys(session: Session) -> _Keys:
     keys = _Keys()
     for obj in (*session.new, *session.dirty, *session.deleted):
         if isinstance(obj, User) and obj in session.dirty and not inspect(obj).attrs.role.history.has_changes():
@@ -226,8 +230,21 @@ def _after_flush(session: Session, _flush_context: Any) -> None:
             continue
         for values in _owner_values(obj, _OWNER_KEYS):
             keys.add(type(obj), values)
+    return keys
+
+
+def _after_flush(session: Session, _flush_context: Any) -> None:
+    keys = _flushed_keys(session)
     if keys.any():
         keys.apply(session)
+
+
+def flushed_patients(session: Session) -> set[int] | None:
+    """The patients whose registry facts the objects of the flush under way touch (old and new
+    owners, a time entry's other patients that staff day); None when they may touch everyone's.
+    Call it from an `after_flush` hook (live refresh names these patients to other workstations)."""
+    keys = _flushed_keys(session)
+    return keys.resolve(session) if keys.any() else set()
 
 
 def _before_bulk_statement(state: ORMExecuteState) -> None:

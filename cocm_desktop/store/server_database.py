@@ -24,7 +24,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from cocm_desktop import __version__
 from cocm_desktop.domain.actor import Actor
 
-from . import audit, invalidation, migrate, overlap_days, scram, server_schema
+from . import audit, invalidation, migrate, overlap_days, scram, server_notify, server_schema
 from .errors import EditConflict, NewerSchema, SessionLocked, StoreError, WrongCredentials
 from .keyslots import normalize_username
 from .models import ClinicSetting, PayerRuleSet, User
@@ -55,6 +55,8 @@ class ServerDatabase:
         self._locked = False
         self.integrity_alarms: list[str] = []
         self.database_id = ""
+        # this open clinic's own NOTIFYs carry it, so its windows can tell their own echo
+        self.origin = uuid.uuid4().hex[:12]
 
     def __repr__(self) -> str:  # never show the password
         return f"<ServerDatabase {self.profile.label}>"
@@ -80,6 +82,8 @@ class ServerDatabase:
     def _session(self) -> Iterator[Session]:
         session = self._sessions()
         session.info[ENGINE_INFO] = "server"
+        session.info[server_notify.ORIGIN_INFO] = self.origin
+        session.info[server_notify.BY_INFO] = self.actor.username if self.actor else None
         committing = False
         try:
             yield session
@@ -215,6 +219,17 @@ class ServerDatabase:
         self._password = password
         old.dispose()
 
+    def listen_connection(self) -> psycopg.Connection:
+        """A connection of its own as the signed-in person, for LISTEN (live refresh): autocommit,
+        with TCP keepalives so a server that vanished without a word is noticed in seconds."""
+        if self.actor is None:
+            raise StoreError("Nobody is signed in to the clinic server.")
+        args = {**self.profile.connect_args(self.actor.username, self._password), **_LISTEN_ARGS}
+        try:
+            return psycopg.connect(**args)  # type: ignore[arg-type]
+        except psycopg.Error as exc:
+            raise connect_error(exc, self.profile) from None
+
     def close(self) -> None:
         self.engine.dispose()
 
@@ -288,10 +303,15 @@ def _check_revision(s: Session) -> None:
         )
 
 
+_LISTEN_ARGS = {"autocommit": True, "keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2,
+                "keepalives_count": 3, "application_name": "cocm-desktop-listen"}
+
+
 def _session_factory(engine: Engine) -> sessionmaker[Session]:
     factory = sessionmaker(engine, expire_on_commit=False)
     invalidation.install(factory)  # derived registry facts follow every write
     overlap_days.install(factory)  # and so do the staff days with overlapping time
+    server_notify.install_publisher(factory)  # other workstations hear of every committed write
     return factory
 
 
