@@ -261,6 +261,15 @@ def test_a_timer_running_on_another_computer_is_named_and_can_be_taken_over(
     wait_idle()
     assert not bar.is_running
     assert "taken over on the computer “FRONT-DESK-2”" in w.statusBar().currentMessage()
+    # Start here again, and this time stop that one: its time is logged, and a new one runs here
+    state = w.ctx.read(timer_service.current_timer)
+    bar.resolve_elsewhere("stop_and_start", state)
+    assert bar.is_running and bar.seconds() < 60
+    with w.ctx.db.session() as s:
+        assert s.scalar(select(RunningTimer.workstation)) == timer_service.this_workstation()
+        logged = s.scalar(select(func.sum(TimeEntry.minutes)).where(
+            TimeEntry.patient_id == row.patient_id, TimeEntry.source == "timer", TimeEntry.started_at == started))
+    assert logged is not None and logged >= 5
     w.ctx.write(timer_service.discard_timer, what="timer")
 
 
