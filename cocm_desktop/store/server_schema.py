@@ -72,13 +72,14 @@ TABLE_GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
     "time_overlap_day": {"INSERT": _EVERYONE, "UPDATE": _EVERYONE, "DELETE": _EVERYONE},
 }
 
-# Columns of "user" a person changes about themselves (a password they chose).
-USER_SELF_COLUMNS = ("password_must_change",)
+# Columns of "user" a person changes about themselves (a password they chose), with the record's
+# version (models.Versioned: every UPDATE raises it).
+USER_SELF_COLUMNS = ("password_must_change", "row_version")
 
 # Column grants where a role changes one fact of another role's record: the consultant, by
 # discussing a patient, answers the care manager's question for them.
 COLUMN_GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
-    "contact": {"question_answered": (_PSY,)},
+    "contact": {"question_answered": (_PSY,), "row_version": (_PSY,)},  # the version moves with it
 }
 
 SERVER_ONLY_TABLES = ("cocm_server_secret", "cocm_audit_head")
