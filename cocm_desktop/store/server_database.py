@@ -24,7 +24,16 @@ from sqlalchemy.orm.exc import StaleDataError
 from cocm_desktop import __version__
 from cocm_desktop.domain.actor import Actor
 
-from . import audit, invalidation, migrate, overlap_days, scram, server_notify, server_schema
+from . import (
+    audit,
+    invalidation,
+    migrate,
+    overlap_days,
+    scram,
+    server_notify,
+    server_schema,
+    server_write_order,
+)
 from .errors import EditConflict, NewerSchema, SessionLocked, StoreError, WrongCredentials
 from .keyslots import normalize_username
 from .models import ClinicSetting, PayerRuleSet, User
@@ -309,6 +318,7 @@ _LISTEN_ARGS = {"autocommit": True, "keepalives": 1, "keepalives_idle": 5, "keep
 
 def _session_factory(engine: Engine) -> sessionmaker[Session]:
     factory = sessionmaker(engine, expire_on_commit=False)
+    server_write_order.install(factory)  # every writer queues at the audit head first (no deadlocks)
     invalidation.install(factory)  # derived registry facts follow every write
     overlap_days.install(factory)  # and so do the staff days with overlapping time
     server_notify.install_publisher(factory)  # other workstations hear of every committed write

@@ -213,6 +213,25 @@ DROP TRIGGER IF EXISTS cocm_audit_append ON audit_log;
 CREATE TRIGGER cocm_audit_append BEFORE INSERT ON audit_log
     FOR EACH ROW EXECUTE FUNCTION cocm_audit_append();
 
+-- Every writer takes the audit head first (store.server_write_order): one lock order, no deadlocks.
+CREATE OR REPLACE FUNCTION cocm_write_lock() RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+    PERFORM 1 FROM cocm_audit_head WHERE id = 1 FOR UPDATE;
+END $$;
+
+-- A registry read that wants to fill the cache takes the same place in the queue, or skips
+-- caching when a writer holds it (never waits: a read holding patients' shared locks must not
+-- then queue behind a writer that waits for those locks).
+CREATE OR REPLACE FUNCTION cocm_write_try_lock() RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+    PERFORM 1 FROM cocm_audit_head WHERE id = 1 FOR UPDATE NOWAIT;
+    RETURN true;
+EXCEPTION WHEN lock_not_available THEN
+    RETURN false;
+END $$;
+
 -- The whole chain checked where the key is: the first broken record, or none.
 CREATE OR REPLACE FUNCTION cocm_audit_verify(OUT records bigint, OUT first_bad bigint, OUT problem text)
     LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
@@ -353,6 +372,10 @@ GRANT EXECUTE ON FUNCTION cocm_audit_verify() TO cocm_clinic_lead;
 GRANT EXECUTE ON FUNCTION cocm_set_password(text, text) TO cocm_staff;
 GRANT EXECUTE ON FUNCTION cocm_disable_login(text) TO cocm_clinic_lead;
 GRANT EXECUTE ON FUNCTION cocm_current_user_id() TO cocm_staff;
+REVOKE ALL ON FUNCTION cocm_write_lock() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION cocm_write_lock() TO cocm_staff;
+REVOKE ALL ON FUNCTION cocm_write_try_lock() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION cocm_write_try_lock() TO cocm_staff;
 """
 
 

@@ -92,6 +92,11 @@ def cacheable(conn: Connection, patients: Collection[int]) -> set[int]:
     ids = sorted(set(patients))
     if not ids:
         return set()
+    # First the writers' queue (store.server_write_order), without waiting: holding patients'
+    # shared locks and then queueing behind a writer that waits for them would deadlock when
+    # this unit of work writes later (a chart opened is audited).
+    if not _take(conn, [func.cocm_write_try_lock()])[0]:
+        return set()
     if not _take(conn, [func.pg_try_advisory_xact_lock_shared(FACTS_ALL, 0)])[0]:
         return set()
     if len(ids) > READ_PATIENT_LOCKS:

@@ -30,7 +30,9 @@ from cocm_desktop.store.server_profile import ServerProfile
 WORKER = Path(__file__).with_name("team_day.py")
 LOGINS = ("cm1", "cm2", "doc1", "doc2", "lead", "psych")
 # Refusals a worker may meet honestly: another workstation voided the entry it chose meanwhile.
-_ACCEPTED = ("voided", "deleted", "Nothing to amend")
+# Refusals a person would see and act on, never a corruption: a record voided or corrected by
+# someone else meanwhile (the optimistic-concurrency check says so plainly; nothing is overwritten).
+_ACCEPTED = ("voided", "deleted", "Nothing to amend", "changed this record")
 
 
 def _enrol(profile: ServerProfile, n: int) -> None:
