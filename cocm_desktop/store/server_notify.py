@@ -66,8 +66,9 @@ BY_INFO = "cocm_by"  # session.info: the writer's username
 _PENDING = "cocm_changes_pending"
 _MAX_IDS = 200  # as services.changes: beyond this many patients the payload says "many"
 
-# Model class -> services.changes.Change value. Audit records, the registry cache and overlap
-# days are bookkeeping of other writes, not news; a table missing here fails a test.
+# Model class -> services.changes.Change value. Audit records, saves' request ids (Submission),
+# the registry cache and overlap days are bookkeeping of other writes, not news; a table missing
+# here fails a test.
 KIND_OF: dict[type, str] = {
     Patient: "patient",
     Episode: "episode", EpisodeStatusChange: "episode", Diagnosis: "episode", Consent: "episode",

@@ -51,7 +51,8 @@ TABLE_GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
     "referral": {"INSERT": _CARE, "UPDATE": _CARE},
     "risk_event": {"INSERT": _CARE, "UPDATE": _CARE},
     "measure": {"INSERT": _CARE, "UPDATE": _CARE},
-    "contact": {"INSERT": _CARE, "UPDATE": _CARE},
+    # The clinic lead corrects time entries, and a contact's minutes follow its time entry.
+    "contact": {"INSERT": _CARE, "UPDATE": (*_CARE, _LEAD)},
     "correction": {"INSERT": _EVERYONE},
     # A consultant's own time is logged but never counts as CoCM time (row rule below); the clinic
     # lead corrects entries.

@@ -141,7 +141,7 @@ def test_the_payload_is_the_change_events_wire_form_and_every_table_has_a_kind()
                                                                  by=None, origin=None))
     assert many is not None and many.many and not many.patient_ids  # a bulk write stays small
     assert {Change(k) for k in server_notify.KIND_OF.values()}  # every kind is one the GUI knows
-    bookkeeping = {"AuditRecord", "RegistryFacts", "TimeOverlapDay"}
+    bookkeeping = {"AuditRecord", "RegistryFacts", "TimeOverlapDay", "Submission"}  # a save's request id
     tables = {m.class_.__name__ for m in Base.registry.mappers}
     assert tables - bookkeeping == {c.__name__ for c in server_notify.KIND_OF}, \
         "a new table needs a kind of change in store.server_notify.KIND_OF"
