@@ -7,15 +7,18 @@ not reach the patient is recorded with "Patient reached" unticked.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from PySide6.QtWidgets import QDialog, QWidget
 
 from cocm_desktop.domain.activities import CONTACT_KINDS, CONTACT_MODES
 from cocm_desktop.gui.context import AppContext
-from cocm_desktop.gui.errors import describe, is_expected
+from cocm_desktop.gui.errors import describe, is_expected, show_error
 from cocm_desktop.gui.form_dialog import pydate, pydatetime, qdate, qdatetime
 from cocm_desktop.gui.forms.ui_contact_dialog import Ui_ContactDialog
 from cocm_desktop.gui.inputs import InputProblem
+from cocm_desktop.gui.operations import hold_while_running
+from cocm_desktop.services.changes import Change
 
 
 class ContactDialog(QDialog):
@@ -29,6 +32,7 @@ class ContactDialog(QDialog):
         self.episode_id = episode_id
         self.patient_id = patient_id
         self.result_value = None
+        self.saving: Any = None  # the save operation while it runs
         ui = self.ui
         now = now or datetime.now().replace(second=0, microsecond=0)
         ui.patientLabel.setText(patient_name)
@@ -108,12 +112,23 @@ class ContactDialog(QDialog):
         self._mark(None)
         nxt = values["next_step_on"]
         assert isinstance(nxt, date)
-        try:
-            self.result_value = self.ctx.write(record_contact, self.episode_id, patient_id=self.patient_id,
-                                               **values)
-        except Exception as exc:
-            if not is_expected(exc):
-                raise
-            self.show_error(describe(exc)[1])
-            return
+        self.show_error("")
+        self.saving = hold_while_running(self.ctx.write(
+            record_contact, self.episode_id, patient_id=self.patient_id, changes=(Change.CONTACT, Change.TIME),
+            done=self._saved, failed=self._refused, **values), self.ui.saveButton, self.ui.cancelButton)
+
+    def _saved(self, result: Any) -> None:
+        self.saving = None
+        self.result_value = result
         self.accept()
+
+    def _refused(self, exc: BaseException) -> None:
+        self.saving = None
+        if not is_expected(exc):
+            show_error(self, exc)
+            return
+        self.show_error(describe(exc)[1])  # nothing was saved; what was typed stays
+
+    def reject(self) -> None:
+        if self.saving is None:  # Esc while saving: the form stays until the save has ended
+            super().reject()

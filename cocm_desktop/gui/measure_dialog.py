@@ -10,6 +10,7 @@ date field (gui.inputs.DateTimeEdit), and a date other than today is said in wor
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeyEvent, QShowEvent
@@ -17,9 +18,11 @@ from PySide6.QtWidgets import QButtonGroup, QDialog, QLabel, QRadioButton, QWidg
 
 from cocm_desktop.domain import instruments as inst
 from cocm_desktop.gui.context import AppContext
-from cocm_desktop.gui.errors import describe, is_expected
+from cocm_desktop.gui.errors import describe, is_expected, show_error
 from cocm_desktop.gui.form_dialog import pydatetime, qdatetime
 from cocm_desktop.gui.forms.ui_measure_dialog import Ui_MeasureDialog
+from cocm_desktop.gui.operations import hold_while_running
+from cocm_desktop.services.changes import Change
 
 
 class MeasureDialog(QDialog):
@@ -145,16 +148,27 @@ class MeasureDialog(QDialog):
         values = self.answers()
         if any(v is None for v in values):
             return
-        try:
-            self.result_value = self.ctx.write(
-                record_measure, self.episode_id, self.instrument, [int(v) for v in values],  # type: ignore[arg-type]
-                taken_at=pydatetime(self.ui.takenAtEdit.dateTime()),
-                difficulty=self.ui.difficultyCombo.currentData() if self.instrument == inst.PHQ9 else None,
-                patient_id=self.patient_id)
-        except Exception as exc:
-            if not is_expected(exc):
-                raise
-            self.ui.errorLabel.setText(describe(exc)[1])
-            self.ui.errorLabel.show()
-            return
+        self.ui.errorLabel.hide()
+        self.saving = hold_while_running(self.ctx.write(  # a PHQ-9 item 9 above 0 opens a risk event
+            record_measure, self.episode_id, self.instrument, [int(v) for v in values],  # type: ignore[arg-type]
+            taken_at=pydatetime(self.ui.takenAtEdit.dateTime()),
+            difficulty=self.ui.difficultyCombo.currentData() if self.instrument == inst.PHQ9 else None,
+            patient_id=self.patient_id, changes=(Change.MEASURE, Change.RISK), done=self._saved,
+            failed=self._refused), self.ui.saveButton, self.ui.cancelButton)
+
+    def _saved(self, result: Any) -> None:
+        self.saving = None
+        self.result_value = result
         self.accept()
+
+    def _refused(self, exc: BaseException) -> None:
+        self.saving = None
+        if not is_expected(exc):
+            show_error(self, exc)
+            return
+        self.ui.errorLabel.setText(describe(exc)[1])
+        self.ui.errorLabel.show()
+
+    def reject(self) -> None:
+        if self.saving is None:  # Esc while saving: the form stays until the save has ended
+            super().reject()

@@ -22,6 +22,7 @@ from cocm_desktop.gui.context import AppContext
 from cocm_desktop.gui.errors import is_expected, show_error
 from cocm_desktop.gui.resources import ACCENT, MUTED, SAFETY, icon
 from cocm_desktop.gui.worker import run_in_background
+from cocm_desktop.services.changes import Change, ChangeEvent
 from cocm_desktop.services.errors import SessionLocked
 
 HEARTBEAT_MS = 30_000
@@ -64,7 +65,9 @@ class TimerWidget(QWidget):
         self._names: dict[int, str] = {}
         self.today_minutes = 0
         self.month_minutes = 0
+        self._stopping: Any = None  # the stop operation while it saves (gui.operations.Operation)
         self._build()
+        context.changes.connect(self.on_changes)
         self._tick = QTimer(self)
         self._tick.setInterval(1000)
         self._tick.timeout.connect(self._refresh_elapsed)
@@ -105,7 +108,7 @@ class TimerWidget(QWidget):
         self.pause_button.clicked.connect(self.pause)
         self.stop_button = QPushButton(icon("stop", SAFETY, 16), "Stop", self)
         self.stop_button.setObjectName("timerStop")
-        self.stop_button.clicked.connect(self.stop)
+        self.stop_button.clicked.connect(lambda: self.stop())
         for b in (self.start_button, self.pause_button, self.stop_button):
             lay.addWidget(b)
         self.elapsed = QLabel("0:00:00", self)
@@ -240,25 +243,33 @@ class TimerWidget(QWidget):
         if ok:
             self._set_state(state)
 
-    def stop(self) -> bool:
-        """Stop and write the time entry (services.timer). True when nothing is left running."""
+    def stop(self, *, done: Callable[[], None] | None = None) -> bool:
+        """Stop and write the time entry (services.timer) off the GUI thread; Stop stays disabled
+        meanwhile. `done()` runs once nothing is left running (at once when no timer runs; never
+        when the save fails: the failure is shown and the timer keeps running). True when no timer
+        runs or its save has started."""
         from cocm_desktop.services.timer import stop_timer
 
         if self.state is None:
+            if done is not None:
+                done()
             return True
-        pid = self.state.patient_id
-        try:
-            result = self.ctx.write(stop_timer, what="timer", patient_id=pid)
-        except Exception as exc:
-            if not is_expected(exc):
-                raise
-            show_error(self, exc)
-            return False
+        if self._stopping is None or self._stopping.finished:
+            self.stop_button.setEnabled(False)
+            self._stopping = self.ctx.write(stop_timer, changes=Change.TIME, patient_id=self.state.patient_id,
+                                            done=self._stopped, failed=self._stop_failed, parent=self)
+        if done is not None:
+            self._stopping.on_done(lambda _result: done())
+        return True
+
+    def _stopped(self, result: Any) -> None:
         self._set_state(None)
         self.stopped.emit(result)
         self._announce(result)
-        self.refresh_totals()
-        return True
+
+    def _stop_failed(self, exc: BaseException) -> None:
+        self._sync_buttons()  # Stop is offered again
+        show_error(self, exc)
 
     def _announce(self, result: Any) -> None:
         window = self.window()
@@ -323,21 +334,24 @@ class TimerWidget(QWidget):
         self.recover(choice, state.patient_id)
 
     def recover(self, choice: str, patient_id: int | None = None) -> Any:
+        """The recovery choice, saved off the GUI thread (the returned operation's `result` is
+        the StopResult once it has ended)."""
         from cocm_desktop.services.timer import recover_timer
 
-        try:
-            result = self.ctx.write(recover_timer, choice, what="timer", patient_id=patient_id)
-        except Exception as exc:
-            if not is_expected(exc):
-                raise
-            show_error(self, exc)
-            return None
-        self._set_state(None)
-        self._announce(result)
-        self.refresh_totals()
-        return result
+        def recovered(result: Any) -> None:
+            self._set_state(None)
+            self._announce(result)
+
+        return self.ctx.write(recover_timer, choice, changes=Change.TIME, patient_id=patient_id,
+                              done=recovered, parent=self)
 
     # ---- totals -----------------------------------------------------------------------------------
+    def on_changes(self, event: ChangeEvent) -> None:
+        """Time logged, corrected or voided for the patient the totals are about: read them again."""
+        pid = self.patient_id()
+        if pid is not None and event.has(Change.TIME, Change.CONTACT, Change.CORRECTION) and event.touches(pid):
+            self.refresh_totals()
+
     def refresh_totals(self) -> None:
         from cocm_desktop.services.time_log import list_time
 
