@@ -60,9 +60,9 @@ def test_crash_recovery_offers_three_choices_and_stops_at_heartbeat(open_window,
     assert state.stale
     box = w.timer.recovery_box(state)
     assert {b.objectName() for b in box.buttons()} == {"stop_at_heartbeat", "stop_now", "discard"}
-    result = w.timer.recover("stop_at_heartbeat", row.patient_id)
+    op = w.timer.recover("stop_at_heartbeat", row.patient_id)
     wait_idle()
-    assert result.minutes == 15
+    assert op.result.minutes == 15
     assert w.ctx.read(current_timer) is None
     assert any(e.minutes == 15 and e.activity == "outreach" for e in _entries(w, row.patient_id))
 
