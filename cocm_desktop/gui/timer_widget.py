@@ -81,6 +81,7 @@ class TimerWidget(QWidget):
         self.queued_stop: tuple[Any, datetime] | None = None
         self._stopping: Any = None  # the stop operation while it saves (gui.operations.Operation)
         self._after_stop: list[Callable[[], None]] = []  # what waits for the running stop to be saved
+        self._changing: Any = None  # a start, resume, pause or take-over while it saves
         self._build()
         context.changes.connect(self.on_changes)
         self._tick = QTimer(self)
@@ -217,14 +218,21 @@ class TimerWidget(QWidget):
         self.elapsed.setText(fmt_elapsed(self.seconds()))
 
     # ---- actions ---------------------------------------------------------------------------------
-    def _call(self, fn, *args: Any, **kwargs: Any) -> Any:  # type: ignore[no-untyped-def]
-        try:
-            return True, self.ctx.read(fn, *args, **kwargs)
-        except Exception as exc:
-            if not is_expected(exc):
-                raise
-            show_error(self, exc)
-            return False, None
+    def _change(self, fn: Callable[..., Any], *args: Any, done: Callable[[Any], None] | None = None,
+                failed: Callable[[BaseException], None] | None = None, **kwargs: Any) -> Any:
+        """Start, resume, pause or take over: a write off the GUI thread (the buttons wait for it;
+        a second press meanwhile does nothing); its new state is shown when it has ended."""
+        if self._changing is not None and not self._changing.finished:
+            return None
+        for b in (self.start_button, self.pause_button, self.stop_button):
+            b.setEnabled(False)
+        self._changing = self.ctx.write(fn, *args, changes=Change.TIME, done=done or self._set_state,
+                                        failed=failed or self._refused, parent=self, **kwargs)
+        self._changing.ended.connect(self._sync_buttons)
+        return self._changing
+
+    def _refused(self, exc: BaseException) -> None:
+        show_error(self, exc)
 
     def start_for(self, patient_id: int, name: str) -> None:
         if self.state is not None:
@@ -235,53 +243,42 @@ class TimerWidget(QWidget):
         self.start_or_resume()
 
     def start_or_resume(self) -> None:
-        from cocm_desktop.services.timer import TimerAlreadyRunning, resume_timer, start_timer
+        from cocm_desktop.services.timer import resume_timer, start_timer
 
         if self.is_paused:
-            ok, state = self._call(resume_timer)
-            if ok:
-                self._set_state(state)
+            self._change(resume_timer)
             return
         pid = self.patient_id()
         if pid is None:
             QMessageBox.information(self, "Timer", "Open a patient's chart first: the timer is for the open patient.")
             return
-        try:
-            state = self.ctx.read(start_timer, patient_id=pid, activity=self.activity.currentData())
-        except TimerAlreadyRunning as exc:
-            state = getattr(exc, "timer", None)
-            if state is None:
-                show_error(self, exc)
-                return
-            if state.runs_elsewhere():  # another of this person's computers: say where, offer
-                self.offer_elsewhere(state)
-                return
-            # this computer's own (e.g. an earlier session): show it
-        except Exception as exc:
-            if not is_expected(exc):
-                raise
+        self._change(start_timer, patient_id=pid, activity=self.activity.currentData(), failed=self._start_refused)
+
+    def _start_refused(self, exc: BaseException) -> None:
+        from cocm_desktop.services.timer import TimerAlreadyRunning
+
+        state = getattr(exc, "timer", None) if isinstance(exc, TimerAlreadyRunning) else None
+        if state is None:
             show_error(self, exc)
-            return
-        self._set_state(state)
+        elif state.runs_elsewhere():  # another of this person's computers: say where, offer
+            self.offer_elsewhere(state)
+        else:  # this computer's own (e.g. an earlier session): show it
+            self._set_state(state)
 
     def pause(self) -> None:
         from cocm_desktop.services.timer import pause_timer
 
-        try:
-            state = self.ctx.read(pause_timer)
-        except ServerUnreachable as exc:  # refused plainly: a pause needs the server now
+        self._change(pause_timer, failed=self._pause_refused)
+
+    def _pause_refused(self, exc: BaseException) -> None:
+        if isinstance(exc, ServerUnreachable):  # refused plainly: a pause needs the server now
             note_failure(exc)
             QMessageBox.information(
                 self, "Timer not paused",
                 "The clinic server is not reachable, so the timer cannot be paused now; it keeps running. "
                 "Stop still works: it is kept with its exact time and logged when the server is back.")
             return
-        except Exception as exc:
-            if not is_expected(exc):
-                raise
-            show_error(self, exc)
-            return
-        self._set_state(state)
+        show_error(self, exc)
 
     def stop(self, *, done: Callable[[], None] | None = None) -> bool:
         """Stop at this moment and write the time entries (services.timer) off the GUI thread;
@@ -443,9 +440,7 @@ class TimerWidget(QWidget):
         from cocm_desktop.services.timer import adopt_timer, stop_timer
 
         if choice == "adopt":
-            ok, adopted = self._call(adopt_timer)
-            if ok:
-                self._set_state(adopted)
+            self._change(adopt_timer)
         elif choice == "stop_and_start":
             def stopped(result: Any) -> None:
                 self._announce(result)
