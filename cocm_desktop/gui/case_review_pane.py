@@ -34,11 +34,18 @@ from cocm_desktop.domain.roles import Permission, Role
 from cocm_desktop.gui.case_review_agenda import GroupHeader, agenda_model, agenda_table, entry_html, grouped
 from cocm_desktop.gui.case_review_recommendation import RecommendationForm
 from cocm_desktop.gui.context import AppContext
-from cocm_desktop.gui.errors import is_expected, show_error
+from cocm_desktop.gui.errors import show_error
 from cocm_desktop.gui.form_dialog import Field, FormDialog
+from cocm_desktop.gui.operations import Operation
 from cocm_desktop.gui.registry_model import RowRole, fmt_long
 from cocm_desktop.gui.resources import ACCENT, icon
 from cocm_desktop.gui.worker import BusyOverlay, PaneLoad, run_in_background
+from cocm_desktop.services.changes import Change, ChangeEvent
+
+#: what the case-review pane shows: sessions and agendas, recommendations, and what builds an agenda
+#: (safety, scores, enrollment and status, medications, corrections, names, the policy's sizes)
+SHOWN = frozenset({Change.CASE_REVIEW, Change.RECOMMENDATION, Change.RISK, Change.MEASURE, Change.EPISODE,
+                   Change.PATIENT, Change.MEDICATION, Change.CORRECTION, Change.USERS, Change.POLICY})
 
 PACKET_MODULE = "cocm_desktop.reports.case_review_packet"
 __all__ = ["CaseReviewPane", "GroupHeader", "packet_available"]
@@ -72,6 +79,7 @@ class CaseReviewPane(PaneLoad, QWidget):
         self.loading = False
         self._registry_rows = registry_rows or (lambda: [])
         self._build()
+        context.changes.connect(self.on_changes)
 
     # ---- layout --------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -214,6 +222,12 @@ class CaseReviewPane(PaneLoad, QWidget):
     def ensure_loaded(self) -> None:
         if self._stale and not self.loading:
             self.reload()
+
+    def on_changes(self, event: ChangeEvent) -> None:
+        """Reload now when showing, else on the next visit; contacts, time, referrals, care plans
+        and billing leave it alone."""
+        if event.has(*SHOWN) and not self.ctx.db.locked:
+            self.mark_stale()
 
     def mark_stale(self) -> None:
         self._stale = True
@@ -384,14 +398,12 @@ class CaseReviewPane(PaneLoad, QWidget):
             self.openChart.emit(e.patient_id)
 
     # ---- actions ---------------------------------------------------------------------------------------
-    def _write(self, fn, *args: Any, patient_id: int | None = None, **kwargs: Any) -> Any:  # type: ignore[no-untyped-def]
-        try:
-            return self.ctx.write(fn, *args, what="case_review", patient_id=patient_id, **kwargs)
-        except Exception as exc:
-            if not is_expected(exc):
-                raise
-            show_error(self, exc)
-            return None
+    def _write(self, fn, *args: Any, patient_id: int | None = None, done: Any = None,  # type: ignore[no-untyped-def]
+               **kwargs: Any) -> Operation:
+        """An agenda change off the GUI thread (a refusal is shown over the pane); the pane reloads
+        from its CASE_REVIEW event."""
+        return self.ctx.write(fn, *args, changes=Change.CASE_REVIEW, patient_id=patient_id, done=done, parent=self,
+                              **kwargs)
 
     def _filter_chosen(self) -> None:
         """Another consultant or care manager: their sessions, the next one shown."""
@@ -442,9 +454,13 @@ class CaseReviewPane(PaneLoad, QWidget):
                        "sized to the session: safety flags first, patients not reached last time, new "
                        "enrollments, not improving, medication questions, then follow-ups; the rest is listed "
                        "as not reached and comes first next time.", ok_text="Set up",
-            submit=lambda v: self.ctx.write(create_review_session, what="case_review", **v))
-        if dialog.exec() and dialog.result_value is not None:
-            self.review_id = dialog.result_value.id
+            submit=lambda v: self.ctx.write(create_review_session, changes=Change.CASE_REVIEW, done=self._created,
+                                            **v))
+        dialog.exec()
+
+    def _created(self, review: Any) -> None:
+        """The new session is the one shown (its CASE_REVIEW event, right after, reloads the pane)."""
+        self.review_id = review.id
 
     def rebuild(self) -> None:
         from cocm_desktop.services.case_review import rebuild_agenda
@@ -495,11 +511,8 @@ class CaseReviewPane(PaneLoad, QWidget):
         e = self.selected_entry()
         if e is None:
             return None
-        result = self._write(mark_discussed, e.id, discussion=self.discussion.toPlainText().strip() or None,
-                             patient_id=e.patient_id)
-        if result is not None:
-            self.discussion.clear()
-        return result
+        return self._write(mark_discussed, e.id, discussion=self.discussion.toPlainText().strip() or None,
+                           patient_id=e.patient_id, done=lambda _r: self.discussion.clear())
 
     def save_recommendation(self) -> Any:
         e = self.selected_entry()

@@ -19,7 +19,9 @@ from PySide6.QtWidgets import (
 
 from cocm_desktop.domain.case_review import RecommendationKind
 from cocm_desktop.gui.context import AppContext
-from cocm_desktop.gui.errors import describe, is_expected
+from cocm_desktop.gui.errors import describe, is_expected, show_error
+from cocm_desktop.gui.operations import Operation
+from cocm_desktop.services.changes import Change
 
 
 class RecommendationForm(QFrame):
@@ -68,22 +70,27 @@ class RecommendationForm(QFrame):
         for w in (self.text, self.drug, self.dose):
             w.clear()
 
-    def record(self, ctx: AppContext, entry: Any) -> Any:
-        """One service call for agenda `entry`; the fields clear when it is recorded. A refusal is
-        shown under the fields (they keep what was typed) and None returned."""
+    def record(self, ctx: AppContext, entry: Any) -> Operation:
+        """One service call for agenda `entry`, off the GUI thread (the button waits); the fields
+        clear when it is recorded. A refusal is shown under the fields (they keep what was typed)."""
         from cocm_desktop.services.case_review import record_recommendation
 
         self.error.hide()
-        try:
-            result = ctx.write(record_recommendation, entry.episode_id, kind=self.kind.currentData(),
-                               text=self.text.toPlainText().strip(), drug=self.drug.text().strip() or None,
-                               dose=self.dose.text().strip() or None, agenda_item_id=entry.id,
-                               what="case_review", patient_id=entry.patient_id)
-        except Exception as exc:
-            if not is_expected(exc):
-                raise
-            self.error.setText(describe(exc)[1])
-            self.error.show()
-            return None
+        self.save_button.setEnabled(False)
+        return ctx.write(record_recommendation, entry.episode_id, kind=self.kind.currentData(),
+                         text=self.text.toPlainText().strip(), drug=self.drug.text().strip() or None,
+                         dose=self.dose.text().strip() or None, agenda_item_id=entry.id,
+                         changes=(Change.RECOMMENDATION, Change.CASE_REVIEW), patient_id=entry.patient_id,
+                         done=self._recorded, failed=self._refused)
+
+    def _recorded(self, _result: Any) -> None:
+        self.save_button.setEnabled(True)
         self.clear()
-        return result
+
+    def _refused(self, exc: BaseException) -> None:
+        self.save_button.setEnabled(True)
+        if not is_expected(exc):
+            show_error(self, exc)
+            return
+        self.error.setText(describe(exc)[1])
+        self.error.show()

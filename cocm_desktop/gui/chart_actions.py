@@ -1,6 +1,7 @@
 """The chart pane's actions: every write on the episode (measures, contacts, care plan and
 sign-off, consent, recommendations loop, referrals, time, status changes, risk), each one service
-call through `AppContext.write` behind a form; the service's refusal is what counts and is shown."""
+call through `AppContext.write` (an operation off the GUI thread, saying what it changes) behind a
+form; the service's refusal is what counts and is shown."""
 
 from __future__ import annotations
 
@@ -15,22 +16,18 @@ from cocm_desktop.domain.activities import ACTIVITIES, REFERRAL_STATUSES
 from cocm_desktop.domain.case_review import TOLD_MODES
 from cocm_desktop.domain.episode import CloseReason
 from cocm_desktop.gui.chart_widgets import TOLD_LABELS, selected_item
-from cocm_desktop.gui.errors import is_expected, show_error
 from cocm_desktop.gui.form_dialog import Field, FormDialog
+from cocm_desktop.gui.operations import Changes, Operation
+from cocm_desktop.services.changes import Change
 
 
 class ChartActions:
     """Mixin of `ChartPane`: the write actions (uses the pane's `ctx`, `chart` and widgets)."""
 
-    def _write(self, fn, *args: Any, what: str = "patient", **kwargs: Any) -> Any:  # type: ignore[no-untyped-def]
-        """One service call; a refusal is shown, never raised. Returns None when refused."""
-        try:
-            return self.ctx.write(fn, *args, what=what, patient_id=self.patient_id, **kwargs)
-        except Exception as exc:
-            if not is_expected(exc):
-                raise
-            show_error(self, exc)
-            return None
+    def _write(self, fn, *args: Any, changes: Changes, **kwargs: Any) -> Operation:  # type: ignore[no-untyped-def]
+        """One service call for the open patient, off the GUI thread; a refusal is shown over the
+        chart (gui.errors). The chart reloads from the operation's change event."""
+        return self.ctx.write(fn, *args, changes=changes, patient_id=self.patient_id, parent=self, **kwargs)
 
     def _need_episode(self) -> Any:
         ep = self.chart.episode if self.chart else None
@@ -99,7 +96,8 @@ class ChartActions:
         intro = ("Saving adds a new version (nothing is overwritten); the treating clinician signs it off."
                  if cur else "The first version of the care plan; the treating clinician signs it off.")
         save = once(save_care_plan)  # one submission id for this form: Save again never saves twice
-        self._form("Care plan", fields, lambda vals: self.ctx.write(save, ep.id, patient_id=self.patient_id, **vals),
+        self._form("Care plan", fields, lambda vals: self.ctx.write(save, ep.id, patient_id=self.patient_id,
+                                                                     changes=Change.CARE_PLAN, **vals),
                    intro=intro, ok="Save new version")
 
     def sign_off(self) -> None:
@@ -113,14 +111,14 @@ class ChartActions:
                                 f"Sign off version {version} of the care plan as the treating clinician?") \
                 != QMessageBox.StandardButton.Yes:
             return
-        self._write(sign_off_care_plan, ep.id, version=version)
+        self._write(sign_off_care_plan, ep.id, version=version, changes=Change.CARE_PLAN)
 
     def attest_consent(self) -> None:
         from cocm_desktop.services.enrollment import attest_consent
 
         ep = self._need_episode()
         if ep is not None:
-            self._write(attest_consent, ep.id)
+            self._write(attest_consent, ep.id, changes=Change.EPISODE)
 
     def record_initiating_visit(self) -> None:
         from cocm_desktop.services.enrollment import record_initiating_visit
@@ -129,7 +127,8 @@ class ChartActions:
         if ep is None:
             return
         self._form("Initiating visit", [Field("visit_on", "Visit date", "date", True)],
-                   lambda vals: self.ctx.write(record_initiating_visit, ep.id, vals["visit_on"], patient_id=self.patient_id))
+                   lambda vals: self.ctx.write(record_initiating_visit, ep.id, vals["visit_on"], patient_id=self.patient_id,
+                                               changes=Change.EPISODE))
 
     # ---- recommendations
     def _selected_rec(self) -> Any:
@@ -170,7 +169,7 @@ class ChartActions:
                 return None
             note = text.strip() or None
         return self._write(decide_recommendation, rec_id, decision, note=note, modified_text=modified,
-                           what="recommendation", **medication)
+                           changes=(Change.RECOMMENDATION, Change.MEDICATION), **medication)
 
     def tell_selected(self) -> None:
         from cocm_desktop.services.case_review import tell_patient
@@ -181,14 +180,14 @@ class ChartActions:
         labels = [TOLD_LABELS.get(m, m) for m in TOLD_MODES]
         choice, ok = QInputDialog.getItem(self, "Told patient", "How was the patient told?", labels, 0, False)
         if ok:
-            self._write(tell_patient, r.id, how=TOLD_MODES[labels.index(choice)], what="recommendation")
+            self._write(tell_patient, r.id, how=TOLD_MODES[labels.index(choice)], changes=Change.RECOMMENDATION)
 
     def close_selected(self) -> None:
         from cocm_desktop.services.case_review import close_recommendation
 
         r = self._selected_rec()
         if r is not None:
-            self._write(close_recommendation, r.id, what="recommendation")
+            self._write(close_recommendation, r.id, changes=Change.RECOMMENDATION)
 
     # ---- referrals
     def add_referral(self) -> None:
@@ -202,7 +201,8 @@ class ChartActions:
             Field("reason", "Reason", "text", True),
             Field("referred_on", "Referred on", "date", True),
             Field("status", "Status", "choice", choices=[(v, k) for k, v in REFERRAL_STATUSES.items()], value="sent"),
-        ], lambda vals: self.ctx.write(add_referral, ep.id, patient_id=self.patient_id, **vals))
+        ], lambda vals: self.ctx.write(add_referral, ep.id, patient_id=self.patient_id, changes=Change.REFERRAL,
+                                      **vals))
 
     def update_referral(self) -> None:
         from cocm_desktop.services.referrals import update_referral
@@ -218,7 +218,7 @@ class ChartActions:
         ], lambda vals: self.ctx.write(
             update_referral, r.id, status=vals["status"],
             seen_confirmed_on=vals["seen_confirmed_on"] if vals["status"] == "seen" else None,
-            note=vals["note"], patient_id=self.patient_id),
+            note=vals["note"], patient_id=self.patient_id, changes=Change.REFERRAL),
             intro="The seen date is kept only when the status is Seen.")
 
     # ---- time
@@ -232,7 +232,8 @@ class ChartActions:
             Field("minutes", "Minutes", "int", True, 10, minimum=1, maximum=600),
             Field("activity", "Activity", "choice", choices=[(v, k) for k, v in ACTIVITIES.items()], value="care_coordination"),
             Field("note", "Note"),
-        ], lambda vals: self.ctx.write(add_manual_time, patient_id=self.chart.patient.id, **vals))
+        ], lambda vals: self.ctx.write(add_manual_time, patient_id=self.chart.patient.id, changes=Change.TIME,
+                                      **vals))
 
     # ---- episode status
     def _status(self, to: str, title: str, fields: list[Field], intro: str = "") -> None:
@@ -241,7 +242,8 @@ class ChartActions:
         ep = self._need_episode()
         if ep is None:
             return
-        self._form(title, fields, lambda vals: self.ctx.write(change_status, ep.id, to, patient_id=self.patient_id, **vals),
+        self._form(title, fields, lambda vals: self.ctx.write(change_status, ep.id, to, patient_id=self.patient_id,
+                                                                      changes=Change.EPISODE, **vals),
                    intro=intro)
 
     def step_down(self) -> None:
@@ -273,7 +275,7 @@ class ChartActions:
         self._form("Transfer to specialty care", [Field("to_whom", "To", required=True, value=ep.transfer_to),
                                                   Field("note", "Note", "text")],
                    lambda vals: self.ctx.write(request_transfer, ep.id, vals["to_whom"], note=vals["note"],
-                                               patient_id=self.patient_id),
+                                               patient_id=self.patient_id, changes=Change.EPISODE),
                    intro="The patient stays on the registry until the receiving service confirms the handoff.")
 
     def confirm_transfer(self) -> None:
@@ -285,7 +287,7 @@ class ChartActions:
         self._form("Confirm transfer handoff", [Field("confirmed_on", "Handoff confirmed on", "date", True),
                                                 Field("note", "Note", "text")],
                    lambda vals: self.ctx.write(confirm_transfer, ep.id, vals["confirmed_on"], note=vals["note"],
-                                               patient_id=self.patient_id),
+                                               patient_id=self.patient_id, changes=Change.EPISODE),
                    intro=f"Closes the episode as transferred to {ep.transfer_to}.", ok="Confirm and close")
 
     def re_enroll(self) -> None:
@@ -308,7 +310,8 @@ class ChartActions:
             Field("trigger", "Trigger", "choice", True, choices=[("Patient statement", "statement"),
                                                                   ("Clinician concern", "clinician_concern")]),
             Field("detail", "What happened", "text", True),
-        ], lambda vals: self.ctx.write(open_risk_event, ep.id, vals["trigger"], vals["detail"], patient_id=self.patient_id))
+        ], lambda vals: self.ctx.write(open_risk_event, ep.id, vals["trigger"], vals["detail"], patient_id=self.patient_id,
+                                      changes=Change.RISK))
 
     def _open_risk(self) -> Any:
         risks = self.chart.open_risk if self.chart else ()
@@ -332,7 +335,8 @@ class ChartActions:
             Field("notified_at", "Notified at", "datetime", True, r.notified_at),
             Field("after_hours_routing_used", "After-hours routing used", "check", value=r.after_hours_routing_used),
             Field("safety_plan_done", "Safety plan made", "check", value=r.safety_plan_done),
-        ], lambda vals: self.ctx.write(record_risk_steps, r.id, patient_id=self.patient_id, **self._steps_in(vals)),
+        ], lambda vals: self.ctx.write(record_risk_steps, r.id, patient_id=self.patient_id, changes=Change.RISK,
+                                      **self._steps_in(vals)),
             intro="Tick each step as it is done. \"Clinician notified\" records who was told and when.")
 
     @staticmethod
@@ -357,7 +361,7 @@ class ChartActions:
         def submit(vals: dict[str, Any]) -> Any:
             reasons = {s: vals[f"why_{s}"] for s in missing}
             return self.ctx.write(record_risk_outcome, r.id, vals["outcome"], step_reasons=reasons,
-                                  patient_id=self.patient_id)
+                                  patient_id=self.patient_id, changes=Change.RISK)
 
         todo = [STEP_LABELS[s].lower() for s in ("safety_assessment_done", "clinician_notified") if not getattr(r, s)]
         intro = "Documenting the outcome closes the risk event and clears the safety banner."

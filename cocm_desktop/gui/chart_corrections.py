@@ -4,8 +4,8 @@ amend, the Delete key to void — each asking for a reason.
 
 The actions are offered to the people the spec allows (domain.corrections.may_correct) and shown
 disabled to the others with a tooltip saying who may; the service checks again and its refusal is
-what counts. Each correction is one service call run off the GUI thread (FormDialog
-`in_background`); the broadcast that follows reloads the chart, the registry and the timer.
+what counts. Each correction is one operation run off the GUI thread (the form waits); its change event
+(CORRECTION and the kind corrected) reloads the chart, the registry and the timer.
 "Show corrections" adds the voided entries, struck through, and the amended ones' history.
 """
 
@@ -26,6 +26,7 @@ from cocm_desktop.domain.corrections import KIND_LABELS, may_correct, refusal
 from cocm_desktop.gui.chart_widgets import selected_item, short_datetime
 from cocm_desktop.gui.form_dialog import Field, FormDialog
 from cocm_desktop.gui.registry_model import RowRole, fmt_date
+from cocm_desktop.services.changes import Change
 
 # kinds handled by chart_corrections_entries (referrals, risk events, care plans, status, recommendations)
 ENTRY_KINDS = ("referral", "risk_event", "care_plan_version", "episode_status_change", "recommendation")
@@ -182,7 +183,7 @@ class ChartCorrections:
     # ---- dialogs
     def _correction_form(self, title: str, fields: list[Field], work: Callable[[dict[str, Any]], Any], *,
                          intro: str, ok: str) -> FormDialog:
-        dialog = FormDialog(title, fields, self, intro=intro, ok_text=ok, submit=work, in_background=True)
+        dialog = FormDialog(title, fields, self, intro=intro, ok_text=ok, submit=work)
         dialog.setObjectName("correctionDialog")
         self.correction_dialog = dialog  # the one open now (tests drive it)
         dialog.exec()
@@ -212,16 +213,16 @@ class ChartCorrections:
         ctx, pid = self.ctx, self.patient_id
         if kind == "measure":
             def work(v):  # type: ignore[no-untyped-def]
-                return ctx.write(void_measure, row.id, reason=v["reason"], expected_version=row.row_version,
-                                 patient_id=pid)
+                return ctx.write(void_measure, row.id, reason=v["reason"], expected_version=row.row_version, patient_id=pid,
+                                 changes=(Change.CORRECTION, Change.MEASURE))
         elif kind == "contact":
             def work(v):  # type: ignore[no-untyped-def]
-                return ctx.write(void_contact, row.id, reason=v["reason"], expected_version=row.row_version,
-                                 patient_id=pid)
+                return ctx.write(void_contact, row.id, reason=v["reason"], expected_version=row.row_version, patient_id=pid,
+                                 changes=(Change.CORRECTION, Change.CONTACT, Change.TIME))
         else:
             def work(v):  # type: ignore[no-untyped-def]
-                return ctx.write(delete_time_entry, row.id, v["reason"], expected_version=row.row_version,
-                                 what="timer", patient_id=pid)
+                return ctx.write(delete_time_entry, row.id, v["reason"], expected_version=row.row_version, patient_id=pid,
+                                 changes=(Change.CORRECTION, Change.TIME))
         extra = " Its minutes are voided with it." if kind == "contact" and row.minutes else ""
         dialog = self._correction_form(
             "Void \u2014 entered in error", [self._reason_field("Why is it in error?")], work,
@@ -273,8 +274,8 @@ class ChartCorrections:
         def work(v: dict[str, Any]) -> Any:
             items = [v[f"item{i}"] for i in range(len(labels))]
             taken = v["taken_at"] if v["taken_at"] != m.taken_at.replace(second=0, microsecond=0) else None
-            return ctx.write(amend_measure, m.id, reason=v["reason"], items=items, taken_at=taken,
-                             expected_version=m.row_version, patient_id=pid)
+            return ctx.write(amend_measure, m.id, reason=v["reason"], items=items, taken_at=taken, expected_version=m.row_version, patient_id=pid,
+                             changes=(Change.CORRECTION, Change.MEASURE))
 
         dialog = self._correction_form(
             f"Amend {m.instrument}", fields, work, ok="Save amendment",
@@ -311,7 +312,7 @@ class ChartCorrections:
         def work(v: dict[str, Any]) -> Any:
             changes = {k: val for k, val in v.items() if k != "reason" and val != original.get(k)}
             return ctx.write(amend_contact, c.id, reason=v["reason"], expected_version=c.row_version, patient_id=pid,
-                             **changes)
+                             changes=(Change.CORRECTION, Change.CONTACT, Change.TIME), **changes)
 
         self._correction_form(
             "Amend contact", fields, work, ok="Save amendment", intro=(
@@ -331,8 +332,8 @@ class ChartCorrections:
 
         def work(v: dict[str, Any]) -> Any:
             changes = {k: v[k] for k in ("local_date", "minutes", "activity") if v[k] != getattr(t, k)}
-            return ctx.write(update_time_entry, t.id, reason=v["reason"], expected_version=t.row_version, what="timer",
-                             patient_id=pid, **changes)
+            return ctx.write(update_time_entry, t.id, reason=v["reason"], expected_version=t.row_version, patient_id=pid,
+                             changes=(Change.CORRECTION, Change.TIME), **changes)
 
         timed = " A timed entry keeps its start; its end follows the minutes." if t.started_at else ""
         self._correction_form(
@@ -348,8 +349,8 @@ class ChartCorrections:
         ctx, pid = self.ctx, self.patient_id
 
         def work(v: dict[str, Any]) -> Any:
-            return ctx.write(update_patient, pid, reason=v["reason"], expected_version=d.row_version,
-                             **{d.id: v["value"]})
+            return ctx.write(update_patient, reason=v["reason"], expected_version=d.row_version, patient_id=pid,
+                             changes=(Change.CORRECTION, Change.PATIENT), **{d.id: v["value"]})
 
         verb = "Clear" if clear else "Amend"
         self._correction_form(

@@ -22,6 +22,11 @@ from cocm_desktop.domain.episode import CloseReason, EpisodeStatus
 from cocm_desktop.gui.chart_widgets import short_datetime
 from cocm_desktop.gui.form_dialog import Field
 from cocm_desktop.gui.registry_model import fmt_date
+from cocm_desktop.services.changes import Change, event
+
+#: what correcting each kind of entry changes (besides the correction itself)
+ENTRY_CHANGES = {"referral": Change.REFERRAL, "risk_event": Change.RISK, "care_plan_version": Change.CARE_PLAN,
+                 "episode_status_change": Change.EPISODE, "recommendation": Change.RECOMMENDATION}
 
 _TRIGGERS = {"item9": "PHQ-9 item 9 above 0", "statement": "patient statement", "clinician_concern": "clinician concern"}
 
@@ -99,7 +104,8 @@ class ChartEntryCorrections:
         }.get(kind, "")
         self._correction_form(
             "Void \u2014 entered in error", [self._reason_field("Why is it in error?")],
-            lambda v: ctx.write(service, row.id, reason=v["reason"], expected_version=row.row_version, patient_id=pid),
+            lambda v: ctx.write(service, row.id, reason=v["reason"], expected_version=row.row_version, patient_id=pid,
+                                changes=(Change.CORRECTION, ENTRY_CHANGES[kind])),
             intro=f"{self._describe_entry(kind, row)}. A voided entry stays in the chart's history, struck through, "
                   f"and counts nowhere: registry, flags, worklists, billing and packets.{effect}",
             ok="Void entry")
@@ -119,7 +125,7 @@ class ChartEntryCorrections:
             values = convert(v) if convert else v
             changes = {k: val for k, val in values.items() if k != "reason" and val != original.get(k)}
             return ctx.write(service, row.id, reason=v["reason"], expected_version=row.row_version, patient_id=pid,
-                             **changes)
+                             changes=(Change.CORRECTION, ENTRY_CHANGES[kind]), **changes)
 
         self._correction_form(title, [*fields, self._reason_field()], work, ok="Save amendment", intro=(
             f"{self._describe_entry(kind, row)}. The corrected values count from now on; the old ones stay in the "
@@ -219,8 +225,8 @@ class ChartEntryCorrections:
 
         def work(v: dict[str, Any]) -> Any:
             return ctx.write(rc.amend_recommendation_state, r.id, reason=v["reason"], state=v["state"],
-                             modified_text=v["modified_text"], note=v["note"], expected_version=r.row_version,
-                             patient_id=pid)
+                             modified_text=v["modified_text"], note=v["note"], expected_version=r.row_version, patient_id=pid,
+                             changes=(Change.CORRECTION, Change.RECOMMENDATION))
 
         self._correction_form("Correct recommendation state", fields, work, ok="Save correction", intro=(
             f"{self._describe_entry('recommendation', r)}. A step taken in error is put back; the steps after it are "
@@ -262,8 +268,10 @@ class ChartEntryCorrections:
                             n(sum(1 for t in self.time_entries if not t.deleted), "time entry", "time entries")))
 
         def work(v: dict[str, Any]) -> Any:
-            return ctx.write(void_patient, reason=v["reason"], duplicate_of=v["duplicate_of"],
-                             expected_version=p.row_version, patient_id=p.id)
+            kept = v["duplicate_of"]
+            return ctx.write(void_patient, reason=v["reason"], duplicate_of=kept, expected_version=p.row_version, patient_id=p.id,
+                             changes=event(Change.CORRECTION, Change.PATIENT,
+                                           patients={p.id, kept} if kept is not None else p.id))
 
         self._correction_form(
             "Void patient record (entered twice)", fields, work, ok="Void this record",
@@ -277,7 +285,7 @@ class ChartEntryCorrections:
 
         ep = self.chart.episode if self.chart else None
         if ep is not None:
-            self._write(attest_risk_rule_out, ep.id)
+            self._write(attest_risk_rule_out, ep.id, changes=Change.EPISODE)
 
     def decline_rule_out(self) -> None:
         from cocm_desktop.services.enrollment import decline_risk_rule_out
@@ -288,7 +296,8 @@ class ChartEntryCorrections:
         ctx, pid = self.ctx, self.patient_id
         self._correction_form(
             "Urgent risk not ruled out", [self._reason_field("What happened?")],
-            lambda v: ctx.write(decline_risk_rule_out, ep.id, reason=v["reason"], patient_id=pid),
+            lambda v: ctx.write(decline_risk_rule_out, ep.id, reason=v["reason"], patient_id=pid,
+                                changes=(Change.CORRECTION, Change.EPISODE, Change.RISK)),
             ok="Open the safety protocol", intro=(
                 "The enrollment record names you as having ruled out urgent risk. Saying you did not corrects the "
                 "record (with your reason, kept in the history) and opens a risk event at once: complete the "

@@ -23,6 +23,7 @@ from cocm_desktop.gui.chart_widgets import E, rich_label, scrolled, selected_ite
 from cocm_desktop.gui.form_dialog import Field, FormDialog
 from cocm_desktop.gui.registry_model import RowRole, fmt_date
 from cocm_desktop.gui.table_model import Col, RecordTableModel
+from cocm_desktop.services.changes import Change
 
 STOPPED_GREY = "#627D98"
 DASH = "\u2014"
@@ -202,7 +203,7 @@ class ChartMedications:
 
     # ---- actions
     def _medication_form(self, title: str, fields: list[Field], work: Any, *, intro: str, ok: str) -> FormDialog:
-        dialog = FormDialog(title, fields, self, intro=intro, ok_text=ok, submit=work, in_background=True)
+        dialog = FormDialog(title, fields, self, intro=intro, ok_text=ok, submit=work)
         dialog.setObjectName("medicationDialog")
         self.medication_dialog = dialog  # the one open now (tests drive it)
         dialog.exec()
@@ -225,7 +226,8 @@ class ChartMedications:
 
         def work(v: dict[str, Any]) -> Any:
             return ctx.write(add_medication, ep.id, name=v["name"], dose=v["dose"], schedule=v["schedule"] or None,
-                             started_on=v["started_on"], reason=v["reason"] or None, patient_id=pid)
+                             started_on=v["started_on"], reason=v["reason"] or None, patient_id=pid,
+                             changes=Change.MEDICATION)
 
         self._medication_form("Add medication", fields, work, ok="Add", intro=(
             "A medication the patient takes now: started here, or by another prescriber. A dose change of a "
@@ -248,7 +250,8 @@ class ChartMedications:
 
         def work(v: dict[str, Any]) -> Any:
             return ctx.write(change_dose, row.id, dose=v["dose"], schedule=v["schedule"] or None,
-                             changed_on=v["changed_on"], reason=v["reason"], patient_id=pid)
+                             changed_on=v["changed_on"], reason=v["reason"], patient_id=pid,
+                             changes=Change.MEDICATION)
 
         self._medication_form(f"Change dose of {row.name}", fields, work, ok="Change dose", intro=(
             f"Now {row.name} {row.regimen}, since {_since(row)}. This line stops on the day you give and a new line "
@@ -266,7 +269,8 @@ class ChartMedications:
                   Field("reason", "Why", "text", True, hint=REASON_HINT)]
 
         def work(v: dict[str, Any]) -> Any:
-            return ctx.write(stop_medication, row.id, stopped_on=v["stopped_on"], reason=v["reason"], patient_id=pid)
+            return ctx.write(stop_medication, row.id, stopped_on=v["stopped_on"], reason=v["reason"], patient_id=pid,
+                             changes=Change.MEDICATION)
 
         self._medication_form(f"Stop {row.name}", fields, work, ok="Stop medication",
                               intro=f"{row.name} {row.regimen}, since {_since(row)}. It leaves the current regimen; "
@@ -310,8 +314,8 @@ class ChartMedications:
         def work(v: dict[str, Any]) -> Any:
             changes = {k: norm(k, val) for k, val in v.items()
                        if k != "reason" and norm(k, val) != norm(k, original.get(k))}
-            return ctx.write(amend_medication, row.id, reason=v["reason"], expected_version=row.row_version,
-                             patient_id=pid, **changes)
+            return ctx.write(amend_medication, row.id, reason=v["reason"], expected_version=row.row_version, patient_id=pid,
+                             changes=(Change.CORRECTION, Change.MEDICATION), **changes)
 
         self._medication_form(f"Amend {row.name}", fields, work, ok="Save amendment", intro=(
             "Correct a value entered wrongly (a typo, a wrong date); the old value stays in the history. "
@@ -329,8 +333,8 @@ class ChartMedications:
         ctx, pid = self.ctx, self.patient_id
 
         def work(v: dict[str, Any]) -> Any:
-            return ctx.write(void_medication, row.id, reason=v["reason"], expected_version=row.row_version,
-                             patient_id=pid)
+            return ctx.write(void_medication, row.id, reason=v["reason"], expected_version=row.row_version, patient_id=pid,
+                             changes=(Change.CORRECTION, Change.MEDICATION))
 
         back = " The line it replaced is current again." if row.supersedes_id else ""
         self._medication_form("Void \u2014 entered in error", [Field("reason", "Why is it in error?", "text", True,
@@ -349,7 +353,7 @@ class ChartMedications:
         proposal = waiting[0]
         lines = [f"{m.name} {m.regimen}" for m in lst.current]
         if proposal.action == "start":
-            self._write(apply_proposal, proposal.id, what="medication")
+            self._write(apply_proposal, proposal.id, changes=(Change.MEDICATION, Change.RECOMMENDATION))
             return
         if not lines:
             return
@@ -357,4 +361,5 @@ class ChartMedications:
                                           f"{proposal.description}: which current medication does it change?",
                                           lines, 0, False)
         if ok:
-            self._write(apply_proposal, proposal.id, line_id=lst.current[lines.index(choice)].id, what="medication")
+            self._write(apply_proposal, proposal.id, line_id=lst.current[lines.index(choice)].id,
+                        changes=(Change.MEDICATION, Change.RECOMMENDATION))

@@ -27,6 +27,12 @@ from cocm_desktop.gui.chart_widgets import selected_item
 from cocm_desktop.gui.context import AppContext
 from cocm_desktop.gui.errors import describe
 from cocm_desktop.gui.worker import PaneLoad, run_in_background
+from cocm_desktop.services.changes import Change, ChangeEvent
+
+#: what the chart shows of its patient (billing submissions and clinic-wide settings aside)
+PATIENT_KINDS = frozenset(Change) - {Change.BILLING, Change.USERS, Change.POLICY}
+#: clinic-wide changes the chart shows for every patient: staff names, policy figures (response line)
+CLINIC_KINDS = frozenset({Change.USERS, Change.POLICY})
 
 
 class ChartPane(ChartLayout, ChartFill, ChartActions, ChartCorrections, ChartEntryCorrections, ChartMedications, PaneLoad,
@@ -50,11 +56,20 @@ class ChartPane(ChartLayout, ChartFill, ChartActions, ChartCorrections, ChartEnt
         self._generation = 0
         self._instrument = inst.PHQ9
         self._build()
+        context.changes.connect(self.on_changes)
         self._install_corrections()
         self._install_medications()
         self._show_empty()
 
     # ================================================================= loading
+    def on_changes(self, event: ChangeEvent) -> None:
+        """Reload when the open patient is in the event (or it is clinic-wide); other patients'
+        writes leave the chart, its scroll position and its selection alone."""
+        if self.patient_id is None or self.ctx.db.locked:
+            return
+        if (event.has(*PATIENT_KINDS) and event.touches(self.patient_id)) or event.has(*CLINIC_KINDS):
+            self.reload()
+
     def open_patient(self, patient_id: int, episode_id: int | None = None) -> None:
         if patient_id != self.patient_id:
             self.chart = None

@@ -9,16 +9,19 @@ while saving, the form stays open with everything typed and saves once when it i
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from PySide6.QtWidgets import QDialog, QWidget
 
 from cocm_desktop.domain.activities import CONTACT_KINDS, CONTACT_MODES
 from cocm_desktop.gui.context import AppContext
-from cocm_desktop.gui.errors import is_expected
+from cocm_desktop.gui.errors import is_expected, show_error
 from cocm_desktop.gui.form_dialog import pydate, pydatetime, qdate, qdatetime
 from cocm_desktop.gui.forms.ui_contact_dialog import Ui_ContactDialog
 from cocm_desktop.gui.inputs import InputProblem
+from cocm_desktop.gui.operations import hold_while_running
 from cocm_desktop.gui.save_again import SaveOnce
+from cocm_desktop.services.changes import Change
 
 
 class ContactDialog(QDialog):
@@ -32,6 +35,8 @@ class ContactDialog(QDialog):
         self.episode_id = episode_id
         self.patient_id = patient_id
         self.result_value = None
+        self.saving: Any = None  # the save operation while it runs
+        self._sent: dict[str, Any] = {}  # what the last save sent (Save again compares)
         ui = self.ui
         now = now or datetime.now().replace(second=0, microsecond=0)
         ui.patientLabel.setText(patient_name)
@@ -112,13 +117,25 @@ class ContactDialog(QDialog):
         self._mark(None)
         nxt = values["next_step_on"]
         assert isinstance(nxt, date)
-        try:
-            result = self.ctx.write(self.saving_once.call, self.episode_id, patient_id=self.patient_id, **values)
-        except Exception as exc:
-            if not is_expected(exc):
-                raise
-            self.saving_once.failed(exc, values)  # the form stays open with what was typed
-            return
+        self.show_error("")
+        self._sent = values
+        self.saving = hold_while_running(self.ctx.write(
+            self.saving_once.call, self.episode_id, patient_id=self.patient_id, changes=(Change.CONTACT, Change.TIME),
+            done=self._saved, failed=self._refused, **values), self.ui.saveButton, self.ui.cancelButton)
+
+    def _saved(self, result: Any) -> None:
+        self.saving = None
         self.result_value = result
-        self.saving_once.saved(result, values)
+        self.saving_once.saved(result, self._sent)
         self.accept()
+
+    def _refused(self, exc: BaseException) -> None:
+        self.saving = None
+        if not is_expected(exc):
+            show_error(self, exc)
+            return
+        self.saving_once.failed(exc, self._sent)  # nothing was saved (or Save again): what was typed stays
+
+    def reject(self) -> None:
+        if self.saving is None:  # Esc while saving: the form stays until the save has ended
+            super().reject()

@@ -20,6 +20,10 @@ from cocm_desktop.domain.episode import Program, TargetCondition, is_valid_icd10
 from cocm_desktop.domain.instruments import INSTRUMENTS
 from cocm_desktop.gui.context import AppContext
 from cocm_desktop.gui.form_dialog import Field, FieldError, FormDialog, parse_typed_date
+from cocm_desktop.services.changes import Change, event
+
+#: an enrollment: the episode with its consent, history and current medications (a new patient too)
+ENROLL_CHANGES = (Change.PATIENT, Change.EPISODE, Change.MEDICATION)
 
 MEDICATION_COLUMNS = (("Medication", None), ("Dose", None), ("Started (YYYY-MM-DD)", None))
 
@@ -185,11 +189,16 @@ class EnrollDialog(FormDialog):
         if v["urgent_risk_ruled_out"] and v["risk_ruled_out_by_id"] is None:
             raise FieldError("risk_ruled_out_by_id", "Urgent risk: choose who ruled it out.")
         kwargs = self.enroll_kwargs(v)
-        if self.new_patient is not None:
-            self.added, self.enrollment = self.ctx.write(
-                add_and_enroll, patient=self.new_patient, enrollment=kwargs, what="registry")
-            self.patient_id = self.added.id
-            return self.enrollment
-        self.enrollment = self.ctx.write(enroll, patient_id=self.patient_id, what="registry", **kwargs)
-        return self.enrollment
+        if self.new_patient is not None:  # the patient and the enrollment: one operation, one event
+            return self.ctx.write(add_and_enroll, patient=self.new_patient, enrollment=kwargs, done=self._added,
+                                  changes=lambda added: event(*ENROLL_CHANGES, patients=added[0].id))
+        return self.ctx.write(enroll, patient_id=self.patient_id, changes=ENROLL_CHANGES, done=self._enrolled,
+                              **kwargs)
+
+    def _added(self, result: tuple[Any, Any]) -> None:
+        self.added, self.enrollment = result
+        self.patient_id = self.added.id
+
+    def _enrolled(self, result: Any) -> None:
+        self.enrollment = result
 

@@ -1,6 +1,8 @@
 """Small forms built from a field list (referral, close-out, risk steps, care plan…).
 
-`FormDialog(title, fields).ask()` → dict of values, or None when cancelled. Required fields are
+`FormDialog(title, fields).ask()` → dict of values, or None when cancelled. With `submit`, OK
+runs `submit(values)`: a value is the form's `result_value`; an `Operation` (`AppContext.write`)
+runs off the GUI thread while the form waits with its buttons disabled. Required fields are
 checked for presence only; every real rule is the service's, and its refusal is shown in the
 dialog (the dialog stays open so nothing typed is lost) with the fields it names outlined in red:
 a refusal carrying `.problems` (each with a `.field`) maps through `problem_fields`; otherwise a
@@ -156,12 +158,9 @@ class TableField(QWidget):
 class FormDialog(QDialog):
     def __init__(self, title: str, fields: Sequence[Field], parent: QWidget | None = None, *,
                  intro: str = "", ok_text: str = "Save",
-                 submit: Callable[[dict[str, Any]], Any] | None = None, scroll_after: int = 14,
-                 in_background: bool = False) -> None:
+                 submit: Callable[[dict[str, Any]], Any] | None = None, scroll_after: int = 14) -> None:
         super().__init__(parent)
-        #: run `submit` off the GUI thread (a write that recomputes derived data); the form waits
-        self.in_background = in_background
-        self.saving = False
+        self.saving = False  # a write started by `submit` is running
         self.setWindowTitle(title)
         self.setMinimumWidth(480)
         self.fields = list(fields)
@@ -227,6 +226,7 @@ class FormDialog(QDialog):
         self._sent: dict[str, Any] | None = None
         buttons.accepted.connect(self._accept)
         buttons.rejected.connect(self.reject)
+        self.buttons = buttons
         layout.addWidget(buttons)
 
     def _make(self, f: Field) -> QWidget:
@@ -389,52 +389,57 @@ class FormDialog(QDialog):
             self.mark_invalid([f.name for f in missing])
             self.show_error("Fill in: " + ", ".join(f.label for f in missing) + ".")
             return
-        if self.submit is not None and self.in_background:
-            self._submit_in_background(values)
-            return
         if self.submit is not None:
             from cocm_desktop.gui.errors import is_expected
+            from cocm_desktop.gui.operations import Operation
 
             self._sent = values
             try:
-                self.result_value = self.submit(values)
+                result = self.submit(values)
             except Exception as exc:  # refusals stay in the dialog; bugs go to the hook
                 if not (is_expected(exc) or isinstance(exc, FieldError)):
                     raise
                 self.refuse(exc)
                 return
-            self.saving_once.saved(self.result_value, values)
+            if isinstance(result, Operation):  # a write running off the GUI thread: the form waits
+                self._wait_for(result)
+                return
+            self.result_value = result
+            self.saving_once.saved(result, values)
         self.mark_invalid([])
         self.accept()
 
-    def _submit_in_background(self, values: dict[str, Any]) -> None:
-        from cocm_desktop.gui.errors import is_expected, show_error
-        from cocm_desktop.gui.worker import run_in_background
-
-        submit = self.submit
-        assert submit is not None
-        self._sent = values
-        self.saving = True
-        self.ok_button.setEnabled(False)
+    def _wait_for(self, op: Any) -> None:
+        """Save and Cancel stay disabled until the write has ended (nothing is saved twice, and
+        the form is not closed under a save); then it closes, or shows the refusal."""
+        self._set_saving(True)
         self.show_error("")
+        op.on_done(self._saved).on_failed(self._save_failed)
 
-        def done(result: Any) -> None:
-            self.saving = False
-            self.ok_button.setEnabled(True)
-            self.result_value = result
-            self.saving_once.saved(result, values)
-            self.mark_invalid([])
-            self.accept()
+    def _set_saving(self, saving: bool) -> None:
+        self.saving = saving
+        for button in self.buttons.buttons():
+            button.setEnabled(not saving)
 
-        def failed(exc: BaseException) -> None:
-            self.saving = False
-            self.ok_button.setEnabled(True)
-            if is_expected(exc) or isinstance(exc, FieldError):
-                self.refuse(exc)  # nothing was saved; what was typed stays
-            else:
-                show_error(self, exc)
+    def _saved(self, result: Any) -> None:
+        self._set_saving(False)
+        self.result_value = result
+        self.saving_once.saved(result, self._sent)
+        self.mark_invalid([])
+        self.accept()
 
-        run_in_background(lambda: submit(values), done, failed)
+    def _save_failed(self, exc: BaseException) -> None:
+        from cocm_desktop.gui.errors import is_expected, show_error
+
+        self._set_saving(False)
+        if is_expected(exc) or isinstance(exc, FieldError):
+            self.refuse(exc)  # nothing was saved; what was typed stays
+        else:
+            show_error(self, exc)
+
+    def reject(self) -> None:
+        if not self.saving:  # Esc or Cancel while saving: the form stays until the save has ended
+            super().reject()
 
     def ask(self) -> dict[str, Any] | None:
         return self.values() if self.exec() == QDialog.DialogCode.Accepted else None

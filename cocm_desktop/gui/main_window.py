@@ -10,7 +10,16 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QLabel, QMainWindow, QMessageBox, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QWidget,
+)
 
 from cocm_desktop import APP_NAME
 from cocm_desktop.domain.roles import Permission, Role
@@ -19,8 +28,8 @@ from cocm_desktop.gui.errors import show_error
 from cocm_desktop.gui.forms.ui_main_window import Ui_MainWindow
 from cocm_desktop.gui.lock import DialogVeil, IdleWatcher, LockScreen
 from cocm_desktop.gui.resources import ON_DARK, app_icon, icon
-from cocm_desktop.gui.worker import run_in_background
-from cocm_desktop.services.changes import Change, ChangeEvent
+from cocm_desktop.gui.worker import Spinner, run_in_background
+from cocm_desktop.services.changes import ChangeEvent
 from cocm_desktop.services.errors import SessionLocked, StoreError, WrongCredentials
 
 if TYPE_CHECKING:
@@ -86,6 +95,7 @@ class MainWindow(QMainWindow):
         self.lock_screen.form.unlockRequested.connect(self.unlock)
         self.lock_screen.form.signOutRequested.connect(self.switch_user)
         self._veils: list[DialogVeil] = []
+        self._may_close = False  # the running timer was dealt with: closing asks nothing more
         self._locked = False
         self._page_before_lock = None
 
@@ -130,7 +140,10 @@ class MainWindow(QMainWindow):
         self.registry.openChart.connect(self.open_chart)
         self.worklist.openItem.connect(self.open_work_item)
         self.worklist.countsChanged.connect(self._show_work_count)
-        context.changed.connect(self._data_changed)
+        # No central change handler: each pane listens to `context.changes` and decides what to
+        # refresh; the window only follows the policy (idle lock) and shows running writes.
+        context.policyReloaded.connect(self._policy_reloaded)
+        context.busyChanged.connect(self._show_busy)
 
         self._apply_role()
         self._build_status_bar()
@@ -235,9 +248,26 @@ class MainWindow(QMainWindow):
         self.status_clinic = QLabel(self.ctx.clinic_name + ("  · demo data, all patients invented" if self.ctx.demo else ""))
         self.status_user = QLabel(f"{actor.display_name} ({actor.username})")
         self.status_role = QLabel(Role(actor.role).label)
+        # A write taking longer than a moment: a spinner and "Saving…" (gui.operations.BUSY_AFTER_MS)
+        self.status_busy = QWidget(self)
+        self.status_busy.setObjectName("savingIndicator")
+        row = QHBoxLayout(self.status_busy)
+        row.setContentsMargins(0, 0, 8, 0)
+        row.setSpacing(6)
+        row.addWidget(Spinner(self.status_busy, size=16))
+        row.addWidget(QLabel("Saving…", self.status_busy))
+        self.status_busy.hide()
+        bar.addPermanentWidget(self.status_busy)
         for w in (self.status_clinic, self.status_user, self.status_role):
             bar.addPermanentWidget(w)
         bar.setSizeGripEnabled(False)
+
+    def _show_busy(self, busy: bool) -> None:
+        self.status_busy.setVisible(busy)
+        if busy:
+            self.setCursor(Qt.CursorShape.BusyCursor)
+        else:
+            self.unsetCursor()
 
     def _restore_geometry(self) -> None:
         s = settings()
@@ -346,39 +376,10 @@ class MainWindow(QMainWindow):
         if self._case_review is not None:
             self.case_review.reload()
 
-    def _data_changed(self, what: str, patient_id: object) -> None:
-        """One broadcast after each write: panes reload what may have changed."""
-        if self._locked:
-            return
-        self.registry.reload()
-        self.worklist.reload()
-        shown = self._chart_patient()
-        if shown is not None and (patient_id is None or patient_id == shown):
-            self.chart.reload()
-        if self._case_review is not None:  # never built: it loads when first shown
-            if what in ("case_review", "recommendation"):
-                self.case_review.reload()
-            else:
-                self.case_review.mark_stale()
-        if patient_id is not None:
-            self.timer.refresh_totals()
-
     def _live_change(self, change: ChangeEvent) -> None:
-        """Another workstation's committed change (gui.live_bridge; open forms got their notice).
-
-        MERGE POINT (issue 17): once AppContext.publish (typed change events) lands, this whole
-        body becomes `self.ctx.publish(change)`; until then the existing refresh path runs.
-        """
-        publish = getattr(self.ctx, "publish", None)
-        if callable(publish):
-            publish(change)
-            return
-        what = "case_review" if change.has(Change.CASE_REVIEW, Change.RECOMMENDATION) else "patient"
-        shown = self._chart_patient()
-        if change.many or not change.patient_ids:
-            self._data_changed(what, None)
-        else:
-            self._data_changed(what, shown if shown in change.patient_ids else min(change.patient_ids))
+        """Another workstation's committed change (gui.live_bridge; open forms got their notice):
+        every pane hears it as it hears this window's own writes."""
+        self.ctx.publish(change)
 
     # ---- lock --------------------------------------------------------------------------------
     @property
@@ -467,9 +468,7 @@ class MainWindow(QMainWindow):
 
     # ---- file menu -------------------------------------------------------------------------------
     def sign_out(self) -> None:
-        if not self._confirm_leave("sign out"):
-            return
-        self.signOutRequested.emit()
+        self._confirm_leave("sign out", self.signOutRequested.emit)
 
     def switch_user(self) -> None:
         """Lock screen › Sign in as someone else: the session closes without asking anything (the
@@ -481,11 +480,11 @@ class MainWindow(QMainWindow):
         self.switchUserRequested.emit()
 
     def _open_clinic(self) -> None:
-        if not self._confirm_leave("open another clinic"):
-            return
-        self.openClinicRequested.emit()
+        self._confirm_leave("open another clinic", self.openClinicRequested.emit)
 
-    def _confirm_leave(self, what: str) -> bool:
+    def _confirm_leave(self, what: str, then: Callable[[], None]) -> None:
+        """`then()` once the user may leave: at once, or after a running timer's time is saved
+        (off the GUI thread; a failed save is shown and the user stays). Cancel: never."""
         if self.timer.is_running and not self._locked:
             answer = QMessageBox.question(
                 self, "Timer running",
@@ -494,10 +493,11 @@ class MainWindow(QMainWindow):
                 QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No | QMessageBox.StandardButton.Cancel,
                 QMessageBox.StandardButton.Yes)
             if answer == QMessageBox.StandardButton.Cancel:
-                return False
+                return
             if answer == QMessageBox.StandardButton.Yes:
-                return self.timer.stop()
-        return True
+                self.timer.stop(done=then)
+                return
+        then()
 
     def _back_up(self) -> None:
         """An encrypted, verified copy (services.backups.make_backup) saved where the clinic lead chooses."""
@@ -538,15 +538,12 @@ class MainWindow(QMainWindow):
     def _policy(self) -> None:
         from cocm_desktop.gui.admin import PolicyDialog
 
-        if PolicyDialog(self.ctx, self).exec() == QDialog.DialogCode.Accepted:
-            self.apply_policy()
+        PolicyDialog(self.ctx, self).exec()  # its POLICY event reloads the policy and every pane
 
-    def apply_policy(self) -> None:
-        """A saved policy takes effect at once: the idle lock first, then every view's figures."""
-        self.ctx.reload_settings()
+    def _policy_reloaded(self) -> None:
+        """A saved policy (here or on another workstation) takes effect at once: the idle lock."""
         if self._idle_override is None:
             self.idle.set_interval_ms(self.ctx.policy.idle_lock_minutes * 60_000)
-        self.refresh()
 
     def _audit_report(self) -> None:
         from cocm_desktop.gui.admin import AuditReportDialog
@@ -557,8 +554,8 @@ class MainWindow(QMainWindow):
         from cocm_desktop.gui.admin import ask_restore
 
         request = ask_restore(self.ctx, self)
-        if request is not None and self._confirm_leave("restore the backup"):
-            self.restoreRequested.emit(request)
+        if request is not None:
+            self._confirm_leave("restore the backup", lambda: self.restoreRequested.emit(request))
 
     def show_help(self, which: str) -> QDialog:
         """Help → the user guide, the keyboard shortcuts, or where the files and backups are."""
@@ -600,12 +597,17 @@ class MainWindow(QMainWindow):
 
     # ---- closing -----------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
-        if not self._confirm_leave("quit"):
-            event.ignore()
+        if self.timer.is_running and not self._locked and not self._may_close:
+            event.ignore()  # asked first; closed again once the time is saved (or left running)
+            self._confirm_leave("quit", self._close_now)
             return
         settings().setValue("window/geometry", self.saveGeometry())
         self.shutdown()
         event.accept()
+
+    def _close_now(self) -> None:
+        self._may_close = True
+        self.close()
 
     def shutdown(self) -> None:
         """Stop timers and background refreshes; the controller closes the database."""

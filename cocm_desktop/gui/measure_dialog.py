@@ -12,6 +12,7 @@ once (gui.save_again).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeyEvent, QShowEvent
@@ -19,10 +20,12 @@ from PySide6.QtWidgets import QButtonGroup, QDialog, QLabel, QRadioButton, QWidg
 
 from cocm_desktop.domain import instruments as inst
 from cocm_desktop.gui.context import AppContext
-from cocm_desktop.gui.errors import is_expected
+from cocm_desktop.gui.errors import is_expected, show_error
 from cocm_desktop.gui.form_dialog import pydatetime, qdatetime
 from cocm_desktop.gui.forms.ui_measure_dialog import Ui_MeasureDialog
+from cocm_desktop.gui.operations import hold_while_running
 from cocm_desktop.gui.save_again import SaveOnce
+from cocm_desktop.services.changes import Change
 
 
 class MeasureDialog(QDialog):
@@ -36,6 +39,8 @@ class MeasureDialog(QDialog):
         self.patient_id = patient_id
         self.instrument = instrument
         self.result_value = None
+        self.saving: Any = None  # the save operation while it runs
+        self._sent: object = None  # what the last save sent (Save again compares)
         self.groups: list[QButtonGroup] = []
         self._cursor = 0
         ui = self.ui
@@ -158,20 +163,38 @@ class MeasureDialog(QDialog):
             return
         taken_at = pydatetime(self.ui.takenAtEdit.dateTime())
         difficulty = self.ui.difficultyCombo.currentData() if self.instrument == inst.PHQ9 else None
-        sent = (tuple(values), taken_at, difficulty)
-        try:
-            outcome = self.ctx.write(self.saving_once.call, self.episode_id, self.instrument,
-                                     [int(v) for v in values],  # type: ignore[misc]
-                                     taken_at=taken_at, difficulty=difficulty, patient_id=self.patient_id)
-            result = outcome
+        self._sent = (tuple(values), taken_at, difficulty)
+        call = self.saving_once.call
+        assert call is not None
+
+        def record(session: Any, actor: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+            outcome = call(session, actor, *args, **kwargs)
             if isinstance(outcome, AlreadySaved) and outcome.object_id is not None:
                 # saved before the connection dropped: read it back, so item 9's warning still shows
-                result = self.ctx.read(saved_measure, outcome.object_id)
-        except Exception as exc:
-            if not is_expected(exc):
-                raise
-            self.saving_once.failed(exc, sent)  # the answers stay; Save again saves once
-            return
+                return outcome, saved_measure(session, actor, outcome.object_id)
+            return outcome, outcome
+
+        self._show_error("")
+        self.saving = hold_while_running(self.ctx.write(  # a PHQ-9 item 9 above 0 opens a risk event
+            record, self.episode_id, self.instrument, [int(v) for v in values],  # type: ignore[misc]
+            taken_at=taken_at, difficulty=difficulty,
+            patient_id=self.patient_id, changes=(Change.MEASURE, Change.RISK), done=self._saved,
+            failed=self._refused), self.ui.saveButton, self.ui.cancelButton)
+
+    def _saved(self, outcome_and_result: tuple[Any, Any]) -> None:
+        outcome, result = outcome_and_result
+        self.saving = None
         self.result_value = result
-        self.saving_once.saved(outcome, sent)
+        self.saving_once.saved(outcome, self._sent)
         self.accept()
+
+    def _refused(self, exc: BaseException) -> None:
+        self.saving = None
+        if not is_expected(exc):
+            show_error(self, exc)
+            return
+        self.saving_once.failed(exc, self._sent)  # the answers stay; Save again saves once
+
+    def reject(self) -> None:
+        if self.saving is None:  # Esc while saving: the form stays until the save has ended
+            super().reject()

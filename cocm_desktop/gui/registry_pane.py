@@ -34,6 +34,7 @@ from cocm_desktop.gui.registry_delegates import FlagChipsDelegate, MinutesDelega
 from cocm_desktop.gui.registry_model import COLUMN_INDEX, COLUMNS, IdRole, RegistryModel, RegistryProxy
 from cocm_desktop.gui.resources import MUTED, icon
 from cocm_desktop.gui.worker import BusyOverlay, PaneLoad, run_in_background
+from cocm_desktop.services.changes import Change, ChangeEvent
 
 
 class RegistryTable(QTableView):
@@ -60,6 +61,7 @@ class RegistryPane(PaneLoad, QWidget):
         self.source = RegistryModel(self)
         self.model = RegistryProxy(self, self.source)  # what the table shows: the filtered rows
         self._build()
+        context.changes.connect(self.on_changes)
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)
         # A keystroke costs ~20 ms at 10,000 rows: a short pause only coalesces fast typing, so
@@ -218,6 +220,15 @@ class RegistryPane(PaneLoad, QWidget):
         self.care_manager.blockSignals(False)
 
     # ---- loading ---------------------------------------------------------------------------------
+    #: what a registry row shows: everything about a patient's episode, staff names, policy figures
+    #: (billing submissions are not on the registry)
+    SHOWN = frozenset(Change) - {Change.BILLING}
+
+    def on_changes(self, event: ChangeEvent) -> None:
+        """A write here or elsewhere: the rows reload when they show something it changed."""
+        if event.has(*self.SHOWN) and not self.ctx.db.locked:
+            self.reload()
+
     def reload(self) -> None:
         from cocm_desktop.services.registry import build_registry
 

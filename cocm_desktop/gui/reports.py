@@ -16,6 +16,7 @@ from cocm_desktop.gui.context import AppContext
 from cocm_desktop.gui.errors import show_error
 from cocm_desktop.gui.worker import run_in_background
 from cocm_desktop.reports.output import OutputError, write_private
+from cocm_desktop.services.changes import Change, ChangeEvent, event
 
 
 def recent_months(today: date, count: int = 13) -> list[date]:
@@ -102,8 +103,9 @@ def mark_month_submitted_dialog(parent: QWidget, ctx: AppContext) -> None:
         QMessageBox.information(parent, "Mark billing month submitted",
                                 f"{month:%B %Y} marked submitted ({sub.patient_months} patient-months).")
 
-    run_in_background(lambda: ctx.write(mark_month_submitted, month, what="billing"), done,
-                      lambda e: show_error(parent, e))
+    # every patient of the month may now have a submitted figure
+    ctx.write(mark_month_submitted, month, changes=ChangeEvent(frozenset({Change.BILLING}), many=True), done=done,
+              parent=parent)
 
 
 def acknowledge_adjustment_dialog(parent: QWidget, ctx: AppContext, item: Any) -> bool:
@@ -130,11 +132,8 @@ def acknowledge_adjustment_dialog(parent: QWidget, ctx: AppContext, item: Any) -
     box.exec()
     if box.clickedButton() is not ack:
         return False
-    try:
-        ctx.write(acknowledge_adjustment, a.month, a.patient_id, what="billing", patient_id=None)
-    except Exception as exc:  # noqa: BLE001
-        show_error(parent, exc)
-        return False
+    ctx.write(acknowledge_adjustment, a.month, a.patient_id, changes=event(Change.BILLING, patients=a.patient_id),
+              parent=parent)  # the work item goes when its BILLING event reloads My work
     return True
 
 

@@ -31,6 +31,7 @@ from cocm_desktop.gui.context import AppContext
 from cocm_desktop.gui.errors import is_expected, note_failure, show_error
 from cocm_desktop.gui.resources import ACCENT, MUTED, SAFETY, icon
 from cocm_desktop.gui.worker import run_in_background
+from cocm_desktop.services.changes import Change, ChangeEvent
 from cocm_desktop.services.errors import ServerUnreachable
 
 HEARTBEAT_MS = 30_000
@@ -78,7 +79,11 @@ class TimerWidget(QWidget):
         self._generation = 0  # counts changes made here, so a late heartbeat cannot undo one
         #: a stop pressed while the server was away: (its once-wrapped call, the exact time)
         self.queued_stop: tuple[Any, datetime] | None = None
+        self._stopping: Any = None  # the stop operation while it saves (gui.operations.Operation)
+        self._after_stop: list[Callable[[], None]] = []  # what waits for the running stop to be saved
+        self._changing: Any = None  # a start, resume, pause or take-over while it saves
         self._build()
+        context.changes.connect(self.on_changes)
         self._tick = QTimer(self)
         self._tick.setInterval(1000)
         self._tick.timeout.connect(self._refresh_elapsed)
@@ -119,7 +124,7 @@ class TimerWidget(QWidget):
         self.pause_button.clicked.connect(self.pause)
         self.stop_button = QPushButton(icon("stop", SAFETY, 16), "Stop", self)
         self.stop_button.setObjectName("timerStop")
-        self.stop_button.clicked.connect(self.stop)
+        self.stop_button.clicked.connect(lambda: self.stop())
         for b in (self.start_button, self.pause_button, self.stop_button):
             lay.addWidget(b)
         self.elapsed = QLabel("0:00:00", self)
@@ -213,14 +218,21 @@ class TimerWidget(QWidget):
         self.elapsed.setText(fmt_elapsed(self.seconds()))
 
     # ---- actions ---------------------------------------------------------------------------------
-    def _call(self, fn, *args: Any, **kwargs: Any) -> Any:  # type: ignore[no-untyped-def]
-        try:
-            return True, self.ctx.read(fn, *args, **kwargs)
-        except Exception as exc:
-            if not is_expected(exc):
-                raise
-            show_error(self, exc)
-            return False, None
+    def _change(self, fn: Callable[..., Any], *args: Any, done: Callable[[Any], None] | None = None,
+                failed: Callable[[BaseException], None] | None = None, **kwargs: Any) -> Any:
+        """Start, resume, pause or take over: a write off the GUI thread (the buttons wait for it;
+        a second press meanwhile does nothing); its new state is shown when it has ended."""
+        if self._changing is not None and not self._changing.finished:
+            return None
+        for b in (self.start_button, self.pause_button, self.stop_button):
+            b.setEnabled(False)
+        self._changing = self.ctx.write(fn, *args, changes=Change.TIME, done=done or self._set_state,
+                                        failed=failed or self._refused, parent=self, **kwargs)
+        self._changing.ended.connect(self._sync_buttons)
+        return self._changing
+
+    def _refused(self, exc: BaseException) -> None:
+        show_error(self, exc)
 
     def start_for(self, patient_id: int, name: str) -> None:
         if self.state is not None:
@@ -231,106 +243,110 @@ class TimerWidget(QWidget):
         self.start_or_resume()
 
     def start_or_resume(self) -> None:
-        from cocm_desktop.services.timer import TimerAlreadyRunning, resume_timer, start_timer
+        from cocm_desktop.services.timer import resume_timer, start_timer
 
         if self.is_paused:
-            ok, state = self._call(resume_timer)
-            if ok:
-                self._set_state(state)
+            self._change(resume_timer)
             return
         pid = self.patient_id()
         if pid is None:
             QMessageBox.information(self, "Timer", "Open a patient's chart first: the timer is for the open patient.")
             return
-        try:
-            state = self.ctx.read(start_timer, patient_id=pid, activity=self.activity.currentData())
-        except TimerAlreadyRunning as exc:
-            state = getattr(exc, "timer", None)
-            if state is None:
-                show_error(self, exc)
-                return
-            if state.runs_elsewhere():  # another of this person's computers: say where, offer
-                self.offer_elsewhere(state)
-                return
-            # this computer's own (e.g. an earlier session): show it
-        except Exception as exc:
-            if not is_expected(exc):
-                raise
+        self._change(start_timer, patient_id=pid, activity=self.activity.currentData(), failed=self._start_refused)
+
+    def _start_refused(self, exc: BaseException) -> None:
+        from cocm_desktop.services.timer import TimerAlreadyRunning
+
+        state = getattr(exc, "timer", None) if isinstance(exc, TimerAlreadyRunning) else None
+        if state is None:
             show_error(self, exc)
-            return
-        self._set_state(state)
+        elif state.runs_elsewhere():  # another of this person's computers: say where, offer
+            self.offer_elsewhere(state)
+        else:  # this computer's own (e.g. an earlier session): show it
+            self._set_state(state)
 
     def pause(self) -> None:
         from cocm_desktop.services.timer import pause_timer
 
-        try:
-            state = self.ctx.read(pause_timer)
-        except ServerUnreachable as exc:  # refused plainly: a pause needs the server now
+        self._change(pause_timer, failed=self._pause_refused)
+
+    def _pause_refused(self, exc: BaseException) -> None:
+        if isinstance(exc, ServerUnreachable):  # refused plainly: a pause needs the server now
             note_failure(exc)
             QMessageBox.information(
                 self, "Timer not paused",
                 "The clinic server is not reachable, so the timer cannot be paused now; it keeps running. "
                 "Stop still works: it is kept with its exact time and logged when the server is back.")
             return
-        except Exception as exc:
-            if not is_expected(exc):
-                raise
-            show_error(self, exc)
-            return
-        self._set_state(state)
+        show_error(self, exc)
 
-    def stop(self) -> bool:
-        """Stop at this moment and write the time entries (services.timer). True when nothing is
-        left running. With the clinic server away the stop is kept with its exact time and
-        written when it is back (False until then)."""
+    def stop(self, *, done: Callable[[], None] | None = None) -> bool:
+        """Stop at this moment and write the time entries (services.timer) off the GUI thread;
+        Stop stays disabled meanwhile. `done()` runs once nothing is left running (at once when no
+        timer runs; not when the save fails: that is shown and the timer keeps running). With the
+        clinic server away the stop is kept with its exact time and written when it is back. True
+        when no timer runs or its save has started."""
         from cocm_desktop.services.submissions import once
         from cocm_desktop.services.timer import stop_timer
 
         if self.state is None:
+            if done is not None:
+                done()
             return True
         if self.queued_stop is None:
             self.queued_stop = (once(stop_timer), datetime.now().replace(microsecond=0))
-        return self.write_queued_stop()
+        if done is not None:
+            self._after_stop.append(done)
+        self.write_queued_stop()
+        return True
 
-    def write_queued_stop(self) -> bool:
-        """Write the stop pressed at its time; on a lost server keep it queued (said in the bar)."""
-        from cocm_desktop.services.common import NotFound
+    def write_queued_stop(self) -> None:
+        """Write the stop pressed at its time (one submission: never logged twice) unless its save
+        is already on its way; on a lost server it stays queued (said in the bar)."""
+        if self.state is None or self.queued_stop is None:
+            return
+        if self._stopping is not None and not self._stopping.finished:
+            return
+        call, stopped_at = self.queued_stop
+        self._sync_buttons()
+        self._stopping = self.ctx.write(call, changes=Change.TIME, patient_id=self.state.patient_id, now=stopped_at,
+                                        done=self._stopped, failed=self._stop_failed, parent=self)
+
+    def _stopped(self, result: Any) -> None:
         from cocm_desktop.services.submissions import AlreadySaved
 
-        if self.state is None or self.queued_stop is None:
-            return self.state is None
-        call, stopped_at = self.queued_stop
-        pid = self.state.patient_id
-        try:
-            result = self.ctx.write(call, what="timer", patient_id=pid, now=stopped_at)
-        except ServerUnreachable as exc:
-            note_failure(exc)
-            self._tick.stop()
-            self._sync_buttons()
-            self._refresh_elapsed()
-            self.totals.setText(f"Stopped at {stopped_at:%H:%M:%S}; the time is logged when the clinic "
-                                "server is back.")
-            return False
-        except NotFound:  # stopped on another computer meanwhile: nothing left to write
-            self._set_state(None)
-            self._say("The timer was already stopped on another computer.")
-            self.refresh_totals()
-            return True
-        except Exception as exc:
-            if not is_expected(exc):
-                raise
-            self.queued_stop = None  # refused (not a fault): the timer runs on as before
-            self._set_state(self.state)
-            show_error(self, exc)
-            return False
+        after, self._after_stop = self._after_stop, []
         self._set_state(None)
         if isinstance(result, AlreadySaved):
             self._say("The time was logged before the connection was lost (not logged twice).")
         else:
             self.stopped.emit(result)
             self._announce(result)
-        self.refresh_totals()
-        return True
+        for callback in after:
+            callback()
+
+    def _stop_failed(self, exc: BaseException) -> None:
+        from cocm_desktop.services.common import NotFound
+
+        after, self._after_stop = self._after_stop, []
+        if isinstance(exc, ServerUnreachable) and self.queued_stop is not None:
+            note_failure(exc)
+            self._tick.stop()
+            self._sync_buttons()
+            self._refresh_elapsed()
+            self.totals.setText(f"Stopped at {self.queued_stop[1]:%H:%M:%S}; the time is logged when the clinic "
+                                "server is back.")
+            return
+        if isinstance(exc, NotFound):  # stopped on another computer meanwhile: nothing left to write
+            self._set_state(None)
+            self._say("The timer was already stopped on another computer.")
+            self.refresh_totals()
+            for callback in after:
+                callback()
+            return
+        self.queued_stop = None  # refused (not a fault): the timer runs on as before; Stop is offered again
+        self._sync_buttons()
+        show_error(self, exc)
 
     def _say(self, message: str) -> None:
         window = self.window()
@@ -424,19 +440,13 @@ class TimerWidget(QWidget):
         from cocm_desktop.services.timer import adopt_timer, stop_timer
 
         if choice == "adopt":
-            ok, adopted = self._call(adopt_timer)
-            if ok:
-                self._set_state(adopted)
+            self._change(adopt_timer)
         elif choice == "stop_and_start":
-            try:
-                result = self.ctx.write(stop_timer, what="timer", patient_id=state.patient_id)
-            except Exception as exc:
-                if not is_expected(exc):
-                    raise
-                show_error(self, exc)
-                return
-            self._announce(result)
-            self.start_or_resume()
+            def stopped(result: Any) -> None:
+                self._announce(result)
+                self.start_or_resume()
+
+            self.ctx.write(stop_timer, changes=Change.TIME, patient_id=state.patient_id, done=stopped, parent=self)
 
     # ---- recovery -----------------------------------------------------------------------------------
     def check_recovery(self, state: Any = _UNREAD) -> None:
@@ -479,21 +489,24 @@ class TimerWidget(QWidget):
         self.recover(choice, state.patient_id)
 
     def recover(self, choice: str, patient_id: int | None = None) -> Any:
+        """The recovery choice, saved off the GUI thread (the returned operation's `result` is
+        the StopResult once it has ended)."""
         from cocm_desktop.services.timer import recover_timer
 
-        try:
-            result = self.ctx.write(recover_timer, choice, what="timer", patient_id=patient_id)
-        except Exception as exc:
-            if not is_expected(exc):
-                raise
-            show_error(self, exc)
-            return None
-        self._set_state(None)
-        self._announce(result)
-        self.refresh_totals()
-        return result
+        def recovered(result: Any) -> None:
+            self._set_state(None)
+            self._announce(result)
+
+        return self.ctx.write(recover_timer, choice, changes=Change.TIME, patient_id=patient_id,
+                              done=recovered, parent=self)
 
     # ---- totals -----------------------------------------------------------------------------------
+    def on_changes(self, event: ChangeEvent) -> None:
+        """Time logged, corrected or voided for the patient the totals are about: read them again."""
+        pid = self.patient_id()
+        if pid is not None and event.has(Change.TIME, Change.CONTACT, Change.CORRECTION) and event.touches(pid):
+            self.refresh_totals()
+
     def refresh_totals(self) -> None:
         from cocm_desktop.services.time_log import list_time
 

@@ -1,7 +1,7 @@
 """Run slow work off the GUI thread and get the result back on it.
 
-`run_in_background(fn, on_done, on_error)` runs `fn()` on a small thread pool; the callbacks run
-on the GUI thread. Callbacks that are bound methods of a QObject are skipped when that object has
+`run_in_background(fn, on_done, on_error)` runs `fn()` on a small thread pool (writes: on
+`WRITE_POOL`, see gui.operations); the callbacks run on the GUI thread. Callbacks that are bound methods of a QObject are skipped when that object has
 been deleted meanwhile. `BusyOverlay` greys a pane and spins while its data loads; `PaneLoad` is
 what a pane does when its load fails.
 """
@@ -21,6 +21,9 @@ from cocm_desktop.services.errors import SessionLocked
 
 POOL = QThreadPool()
 POOL.setMaxThreadCount(2)
+#: writes (gui.operations) run here, one at a time in the order they were made
+WRITE_POOL = QThreadPool()
+WRITE_POOL.setMaxThreadCount(1)
 _pending: set[Task] = set()
 
 
@@ -45,7 +48,7 @@ class Task(QRunnable):
             self.signals.done.emit(result)
 
 
-def _alive(callback: Callable[..., Any] | None) -> bool:
+def callback_alive(callback: Callable[..., Any] | None) -> bool:
     owner = getattr(callback, "__self__", None)
     return not (isinstance(owner, QObject) and not shiboken6.isValid(owner))
 
@@ -54,19 +57,21 @@ def run_in_background(
     fn: Callable[[], Any],
     on_done: Callable[[Any], None],
     on_error: Callable[[BaseException], None] | None = None,
+    *,
+    pool: QThreadPool | None = None,
 ) -> Task:
     task = Task(fn)
     _pending.add(task)
 
     def finished_ok(result: Any) -> None:
         _pending.discard(task)
-        if _alive(on_done):
+        if callback_alive(on_done):
             on_done(result)
 
     def finished_bad(exc: BaseException) -> None:
         _pending.discard(task)
         if on_error is not None:
-            if _alive(on_error):
+            if callback_alive(on_error):
                 on_error(exc)
         else:
             from cocm_desktop.gui.errors import show_error
@@ -75,7 +80,7 @@ def run_in_background(
 
     task.signals.done.connect(finished_ok, Qt.ConnectionType.QueuedConnection)
     task.signals.failed.connect(finished_bad, Qt.ConnectionType.QueuedConnection)
-    POOL.start(task)
+    (pool or POOL).start(task)
     return task
 
 
@@ -110,11 +115,12 @@ def wait_all(timeout_ms: int = 30_000) -> bool:
 
     deadline = QDeadlineTimer(timeout_ms)
     while True:
-        if not POOL.waitForDone(max(0, deadline.remainingTime())):
-            return False
+        for pool in (WRITE_POOL, POOL):
+            if not pool.waitForDone(max(0, deadline.remainingTime())):
+                return False
         QCoreApplication.sendPostedEvents()
         QCoreApplication.processEvents()
-        if not _pending and POOL.activeThreadCount() == 0:
+        if not _pending and POOL.activeThreadCount() == 0 and WRITE_POOL.activeThreadCount() == 0:
             return True
         if deadline.hasExpired():
             return False

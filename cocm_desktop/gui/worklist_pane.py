@@ -30,6 +30,7 @@ from cocm_desktop.gui.registry_pane import RegistryTable
 from cocm_desktop.gui.resources import MUTED, icon
 from cocm_desktop.gui.table_model import Col, RecordTableModel
 from cocm_desktop.gui.worker import BusyOverlay, PaneLoad, run_in_background
+from cocm_desktop.services.changes import ChangeEvent
 from cocm_desktop.services.worklists import KINDS, WorkItem, WorkKind, Worklist
 
 OVERDUE = "#B3261E"
@@ -106,6 +107,7 @@ class WorklistPane(PaneLoad, QWidget):
         self.proxy.setSortRole(SortRole)
         self.categories = RecordTableModel(CATEGORY_COLUMNS, self)
         self._build()
+        context.changes.connect(self.on_changes)
 
     # ---- layout ------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -186,6 +188,12 @@ class WorklistPane(PaneLoad, QWidget):
         self.busy = BusyOverlay(body, "Loading your work…")
 
     # ---- loading ---------------------------------------------------------------------------------
+    def on_changes(self, event: ChangeEvent) -> None:
+        """Every kind of change can add or settle a work item (a score, a risk, a recommendation,
+        a submission, a user to set up): the list reloads on any event."""
+        if event.kinds and not self.ctx.db.locked:
+            self.reload()
+
     def reload(self) -> None:
         from cocm_desktop.services.worklists import worklist
 

@@ -37,7 +37,7 @@ def test_clinic_menu_only_for_the_clinic_lead(open_window, clinic_path, user, en
     assert ui.actionChangePassword.isEnabled()  # everyone
 
 
-def test_users_add_with_matching_passwords_and_change_role(open_window, clinic_path, qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_users_add_with_matching_passwords_and_change_role(open_window, clinic_path, qtbot, wait_idle) -> None:  # type: ignore[no-untyped-def]
     w = open_window(clinic_path, "lead")
     d = UsersDialog(w.ctx, w)
     qtbot.addWidget(d)
@@ -60,6 +60,7 @@ def test_users_add_with_matching_passwords_and_change_role(open_window, clinic_p
         f["password"].setText("correct horse")
         f["password_again"].setText("correct hose" if len(forms) == 1 else "correct horse")
         qtbot.mouseClick(form.ok_button, Qt.MouseButton.LeftButton)
+        wait_idle()
         if form.result() != QDialog.DialogCode.Accepted:
             captured["error"] = form.error.text()
             captured["invalid"] = form.invalid_fields()
@@ -110,7 +111,7 @@ def test_remove_user_runs_off_the_gui_thread_and_rekeys(open_window, clinic_path
     assert "cannot remove yourself" in d.remove_button.toolTip()
 
 
-def test_policy_form_is_generated_from_the_policy_fields_and_saves(open_window, clinic_path, qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_policy_form_is_generated_from_the_policy_fields_and_saves(open_window, clinic_path, qtbot, wait_idle) -> None:  # type: ignore[no-untyped-def]
     from cocm_desktop.domain.policy import policy_fields
 
     w = open_window(clinic_path, "lead")
@@ -123,20 +124,22 @@ def test_policy_form_is_generated_from_the_policy_fields_and_saves(open_window, 
     d.spins["idle_lock_minutes"].setValue(3)
     d.spins["stable_contact_days"].setValue(21)
     d.save()
+    wait_idle()
     assert d.result() == QDialog.DialogCode.Accepted
     assert d.saved.idle_lock_minutes == 3 and d.saved.stable_contact_days == 21
-    w.apply_policy()
+    # its POLICY event reloaded the policy: the idle lock follows at once
     assert w.ctx.policy.idle_lock_minutes == 3 and w.idle.interval_ms == 3 * 60_000
     assert _last_actions(w.ctx, 1) == ["policy.update"]
 
 
-def test_policy_refusal_names_the_setting_and_saves_nothing(open_window, clinic_path, qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_policy_refusal_names_the_setting_and_saves_nothing(open_window, clinic_path, qtbot, wait_idle) -> None:  # type: ignore[no-untyped-def]
     w = open_window(clinic_path, "lead")
     before = _last_actions(w.ctx, 1)
     d = PolicyDialog(w.ctx, w)
     qtbot.addWidget(d)
     d.spins["partial_response_percent"].setValue(60)  # not below the 50 % response
     d.save()
+    wait_idle()
     assert d.result() != QDialog.DialogCode.Accepted
     assert "Partial response" in d.error.text()
     assert d.spins["partial_response_percent"].property("invalid")
@@ -186,7 +189,7 @@ def test_audit_report_unknown_mrn_is_a_plain_message(open_window, clinic_path, q
     assert any("No patient has that MRN" in t for t in auto_dialogs) and d.run_button.isEnabled()
 
 
-def test_change_my_password(open_window, clinic_path, qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_change_my_password(open_window, clinic_path, qtbot, wait_idle) -> None:  # type: ignore[no-untyped-def]
     w = open_window(clinic_path, "cm1")
     d = ChangePasswordDialog(w.ctx, w)
     qtbot.addWidget(d)
@@ -194,10 +197,12 @@ def test_change_my_password(open_window, clinic_path, qtbot) -> None:  # type: i
     d.widgets["password"].setText("new secret 1")
     d.widgets["password_again"].setText("new secret 1")
     qtbot.mouseClick(d.ok_button, Qt.MouseButton.LeftButton)
+    wait_idle()
     assert d.result() != QDialog.DialogCode.Accepted and "current password" in d.error.text().lower()
     assert d.invalid_fields() == ["current"]
     d.widgets["current"].setText("demo")
     qtbot.mouseClick(d.ok_button, Qt.MouseButton.LeftButton)
+    wait_idle()
     assert d.result() == QDialog.DialogCode.Accepted
     assert w.ctx.db.check_password("cm1", "new secret 1") and not w.ctx.db.check_password("cm1", "demo")
 

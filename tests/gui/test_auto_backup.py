@@ -90,6 +90,7 @@ def test_the_lead_sets_the_second_folder_in_clinic_policy_and_backups_are_copied
     dialog.findChild(type(dialog.save_button), "policySecondFolderChoose").click()
     assert dialog.second_folder.text() == str(usb)
     dialog.save()
+    qtbot.waitUntil(lambda: not window.ctx.busy, timeout=90_000)  # saved off the GUI thread
     assert window.ctx.read(get_second_folder) == str(usb)
     run = run_auto_backup(window.ctx.db)  # none due; today's backup is copied over
     assert run.made is None and run.second_copy is not None and run.second_copy.exists()

@@ -10,6 +10,7 @@ from cocm_desktop.domain.case_review import AgendaGroup
 from cocm_desktop.gui.case_review_agenda import NOT_REACHED
 from cocm_desktop.gui.case_review_pane import GroupHeader
 from cocm_desktop.services.case_review import rebuild_agenda
+from cocm_desktop.services.changes import Change
 from cocm_desktop.store.models import Recommendation
 
 SHOTS = Path("/tmp/cr/shots")  # screenshots for a person to look at, when that folder exists
@@ -21,7 +22,7 @@ def _pane(open_window, demo_path, user, wait_idle):  # type: ignore[no-untyped-d
     wait_idle()
     pane = w.case_review
     assert pane.review_id is not None
-    w.ctx.write(rebuild_agenda, pane.review_id, what="case_review")
+    w.ctx.write(rebuild_agenda, pane.review_id, changes=Change.CASE_REVIEW)
     wait_idle()
     return w, pane
 
@@ -117,15 +118,19 @@ def test_consultant_records_a_recommendation_inline(open_window, demo_path, wait
     pane.select_episode(first.episode_id)
     pane.kind.setCurrentIndex(pane.kind.findData("medication_start"))
     pane.rec_text.setPlainText("Start for depressive symptoms; recheck PHQ-9 in 4 weeks.")
-    assert pane.save_recommendation() is None  # the drug and dose are missing
+    refused = pane.save_recommendation()
+    wait_idle()
+    assert refused.error is not None and refused.result is None  # the drug and dose are missing
     assert "name the drug" in pane.rec_error.text()
+    assert pane.rec_text.toPlainText()  # what was typed stays
     pane.drug.setText("sertraline")
     pane.dose.setText("50 mg daily")
-    result = pane.save_recommendation()
+    op = pane.save_recommendation()
     wait_idle()
-    assert result is not None
+    assert op.error is None and op.result is not None
+    assert not pane.rec_text.toPlainText()  # recorded: the fields clear
     with w.ctx.db.session() as s:
-        rec = s.get(Recommendation, result.id)
+        rec = s.get(Recommendation, op.result.id)
         assert (rec.state, rec.drug, rec.dose, rec.episode_id) == ("recommended", "sertraline", "50 mg daily",
                                                                    first.episode_id)
 

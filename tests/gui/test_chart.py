@@ -150,7 +150,9 @@ def test_care_manager_cannot_approve_and_is_told_why(open_window, demo_path, wai
     wait_idle()
     _select_rec(w, rec_id)
     assert not w.chart.approve_button.isEnabled()
-    assert w.chart.decide(rec_id, "approved") is None  # the service refuses, the GUI shows it
+    op = w.chart.decide(rec_id, "approved")
+    wait_idle()
+    assert op.error is not None and op.event is None  # the service refuses, the GUI shows it; nothing published
     assert any("care manager cannot approve" in text for text in auto_dialogs)
     with w.ctx.db.session() as s:
         assert s.get(Recommendation, rec_id).state == "recommended"

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from cocm_desktop.domain.flags import Flag
 from cocm_desktop.gui.registry_model import RowRole
 from cocm_desktop.services.billing_month import compute_billing_month
+from cocm_desktop.services.changes import Change
 from cocm_desktop.services.measures import record_measure
 from cocm_desktop.services.time_log import add_manual_time
 from cocm_desktop.store.models import Correction, Measure, Patient, TimeEntry, User
@@ -64,8 +65,11 @@ def test_care_manager_voids_a_wrong_phq9_with_delete_and_the_registry_follows(  
     row = next(r for r in w.registry.model.rows
                if r.care_manager_id == me and r.has(Flag.NOT_IMPROVING) and not r.has(Flag.SAFETY))
     # another patient's PHQ-9 (all zeros) typed on this chart: it looks like a remission
-    wrong = w.ctx.write(record_measure, row.episode_id, "PHQ-9", [0] * 9, patient_id=row.patient_id,
-                        taken_at=datetime.now().replace(second=0, microsecond=0))
+    op = w.ctx.write(record_measure, row.episode_id, "PHQ-9", [0] * 9, patient_id=row.patient_id,
+                     taken_at=datetime.now().replace(second=0, microsecond=0), changes=Change.MEASURE)
+    wait_idle()
+    assert op.error is None
+    wrong = op.result
     wait_idle()
     looks_better = _registry_row(w, row.episode_id)
     assert looks_better.phq9_last == 0 and not looks_better.has(Flag.NOT_IMPROVING)
@@ -103,8 +107,11 @@ def test_care_manager_amends_a_time_entry_and_the_billing_month_follows(  # type
     me = w.ctx.actor.user_id
     row = next(r for r in w.registry.model.rows if r.care_manager_id == me and r.status == "active")
     today = date.today()
-    entry = w.ctx.write(add_manual_time, patient_id=row.patient_id, activity="care_coordination", minutes=10,
-                        local_date=today)[0]
+    op = w.ctx.write(add_manual_time, patient_id=row.patient_id, activity="care_coordination", minutes=10,
+                     local_date=today, changes=Change.TIME)
+    wait_idle()
+    assert op.error is None
+    entry = op.result[0]
     wait_idle()
     before = _registry_row(w, row.episode_id).minutes_this_month
     with w.ctx.db.session() as s:

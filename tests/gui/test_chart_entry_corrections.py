@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt
 from sqlalchemy import select
 
 from cocm_desktop.services.case_review import record_recommendation
+from cocm_desktop.services.changes import Change
 from cocm_desktop.services.referrals import add_referral
 from cocm_desktop.store.models import Episode, Patient, Recommendation, Referral, RiskEvent, User
 
@@ -26,8 +27,11 @@ def test_referral_entered_in_error_is_voided_with_delete_and_leaves_the_registry
         open_window, demo_path, qtbot, wait_idle) -> None:
     w = open_window(demo_path, "cm1")
     row = next(r for r in w.registry.model.rows if r.care_manager_id == w.ctx.actor.user_id)
-    ref = w.ctx.write(add_referral, row.episode_id, to_whom="Sleep clinic", reason="Insomnia",
-                      referred_on=date.today(), patient_id=row.patient_id)
+    op = w.ctx.write(add_referral, row.episode_id, to_whom="Sleep clinic", reason="Insomnia",
+                     referred_on=date.today(), patient_id=row.patient_id, changes=Change.REFERRAL)
+    wait_idle()
+    assert op.error is None
+    ref = op.result
     wait_idle()
     w.open_chart(row.patient_id)
     wait_idle()
@@ -60,7 +64,7 @@ def test_clinician_corrects_a_decision_by_double_click_and_the_care_manager_list
                                     row.episode_id, kind="psychotherapy", text="Weekly CBT")
     from cocm_desktop.services.case_review import decide_recommendation
 
-    w.ctx.write(decide_recommendation, rec.id, "approved", patient_id=row.patient_id)
+    w.ctx.write(decide_recommendation, rec.id, "approved", patient_id=row.patient_id, changes=Change.RECOMMENDATION)
     wait_idle()
     w.open_chart(row.patient_id)
     wait_idle()
@@ -123,7 +127,8 @@ def test_status_change_made_in_error_is_voided_from_the_history_tab(  # type: ig
 
     w = open_window(demo_path, "cm1")
     row = next(r for r in w.registry.model.rows if r.care_manager_id == w.ctx.actor.user_id and r.status == "active")
-    w.ctx.write(change_status, row.episode_id, "closed", reason="moved", patient_id=row.patient_id)
+    w.ctx.write(change_status, row.episode_id, "closed", reason="moved", patient_id=row.patient_id,
+                changes=Change.EPISODE)
     wait_idle()
     assert row.episode_id not in {r.episode_id for r in w.registry.model.rows}
     w.open_chart(row.patient_id)

@@ -125,7 +125,7 @@ def test_a_weak_password_from_before_the_rules_is_changed_at_sign_in(qtbot, tmp_
     dialog.database.close()
 
 
-def test_add_user_and_change_password_dialogs_name_the_rule(open_window, clinic_path, qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_add_user_and_change_password_dialogs_name_the_rule(open_window, clinic_path, qtbot, wait_idle) -> None:  # type: ignore[no-untyped-def]
     from cocm_desktop.gui.admin import UsersDialog
     from cocm_desktop.services.users import add_staff_user as add
 
@@ -142,12 +142,14 @@ def test_add_user_and_change_password_dialogs_name_the_rule(open_window, clinic_
     form.widgets["password"].setText("0000")
     form.widgets["password_again"].setText("0000")
     qtbot.mouseClick(form.ok_button, Qt.MouseButton.LeftButton)
+    wait_idle()
     assert form.result() != QDialog.DialogCode.Accepted
     assert "at least 10 characters; this one has 4" in form.error.text()
     assert "chooses their own" in _shown(form)
     form.widgets["password"].setText(SET_BY_LEAD)
     form.widgets["password_again"].setText(SET_BY_LEAD)
     qtbot.mouseClick(form.ok_button, Qt.MouseButton.LeftButton)
+    wait_idle()
     assert form.result() == QDialog.DialogCode.Accepted
     users.reload()
     assert users.select("sam")
@@ -159,4 +161,5 @@ def test_add_user_and_change_password_dialogs_name_the_rule(open_window, clinic_
     change.widgets["password"].setText("Test Clinic")
     change.widgets["password_again"].setText("Test Clinic")
     qtbot.mouseClick(change.ok_button, Qt.MouseButton.LeftButton)
+    wait_idle()
     assert change.result() != QDialog.DialogCode.Accepted and "clinic's name" in change.error.text()

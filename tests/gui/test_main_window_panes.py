@@ -6,6 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import QPoint, Qt
 
 from cocm_desktop.gui.registry_model import COLUMN_INDEX, IdRole, RowRole
+from cocm_desktop.services.changes import Change, ChangeEvent
 
 
 def test_chart_and_case_review_are_built_on_first_use(open_window, demo_path, qtbot, wait_idle) -> None:  # type: ignore[no-untyped-def]
@@ -23,7 +24,7 @@ def test_chart_and_case_review_are_built_on_first_use(open_window, demo_path, qt
     wait_idle()
     assert not w.is_locked and w.registry.model.rowCount() > 0
     w.refresh()
-    w.ctx.changed.emit("patient", None)
+    w.ctx.publish(ChangeEvent(frozenset(Change), many=True))
     wait_idle()
     assert w._chart is None and w._case_review is None
     w.show_chart()  # no patient yet: stays on the registry

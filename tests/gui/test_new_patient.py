@@ -60,6 +60,7 @@ def test_new_patient_is_added_enrolled_and_opened(cm, qtbot, wait_idle, monkeypa
         seen.append(d.windowTitle())
         _fill_patient(d)
         qtbot.mouseClick(d.ok_button, Qt.MouseButton.LeftButton)
+        wait_idle()
         return d.result()
 
     def enroll_exec(d: EnrollDialog) -> int:
@@ -67,6 +68,7 @@ def test_new_patient_is_added_enrolled_and_opened(cm, qtbot, wait_idle, monkeypa
         assert not d.visit_required  # seen 40 days ago: no initiating visit needed
         _fill_enrollment(d)
         qtbot.mouseClick(d.ok_button, Qt.MouseButton.LeftButton)
+        wait_idle()
         return d.result()
 
     monkeypatch.setattr(PatientDialog, "exec", patient_exec)
@@ -88,7 +90,7 @@ def test_new_patient_is_added_enrolled_and_opened(cm, qtbot, wait_idle, monkeypa
     assert w.registry.model.row_for_patient(chart.patient.id) is not None
 
 
-def test_taken_mrn_is_named_on_the_patient_form_and_nothing_is_written(cm, qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_taken_mrn_is_named_on_the_patient_form_and_nothing_is_written(cm, qtbot, wait_idle) -> None:  # type: ignore[no-untyped-def]
     w = cm
     taken = w.registry.model.rows[0].mrn
     before = _counts(w.ctx)
@@ -96,6 +98,7 @@ def test_taken_mrn_is_named_on_the_patient_form_and_nothing_is_written(cm, qtbot
     qtbot.addWidget(d)
     _fill_patient(d, mrn=taken)
     qtbot.mouseClick(d.ok_button, Qt.MouseButton.LeftButton)
+    wait_idle()
     assert d.result() != QDialog.DialogCode.Accepted
     assert "MRN" in d.error.text() and d.invalid_fields() == ["mrn"]
     assert _counts(w.ctx) == before  # the check ran the service and rolled back: not even an audit row
@@ -107,16 +110,17 @@ def test_taken_mrn_is_named_on_the_patient_form_and_nothing_is_written(cm, qtbot
     ({"family_name": ""}, "family_name", "Fill in: Family name"),
     ({"last_seen_on": ""}, "last_seen_on", "New to the practice"),
 ])
-def test_patient_form_refusals_name_the_field(cm, qtbot, override, field, words) -> None:  # type: ignore[no-untyped-def]
+def test_patient_form_refusals_name_the_field(cm, qtbot, override, field, words, wait_idle) -> None:  # type: ignore[no-untyped-def]
     d = PatientDialog(cm.ctx, cm)
     qtbot.addWidget(d)
     _fill_patient(d, **override)
     qtbot.mouseClick(d.ok_button, Qt.MouseButton.LeftButton)
+    wait_idle()
     assert d.result() != QDialog.DialogCode.Accepted
     assert words in d.error.text() and field in d.invalid_fields()
 
 
-def test_new_to_practice_needs_an_initiating_visit_and_a_refusal_leaves_no_patient(cm, qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_new_to_practice_needs_an_initiating_visit_and_a_refusal_leaves_no_patient(cm, qtbot, wait_idle) -> None:  # type: ignore[no-untyped-def]
     w = cm
     p = PatientDialog(w.ctx, w)
     qtbot.addWidget(p)
@@ -124,6 +128,7 @@ def test_new_to_practice_needs_an_initiating_visit_and_a_refusal_leaves_no_patie
     p.widgets["new_to_practice"].setChecked(True)
     assert not p.widgets["last_seen_on"].isEnabled()
     qtbot.mouseClick(p.ok_button, Qt.MouseButton.LeftButton)
+    wait_idle()
     assert p.result() == QDialog.DialogCode.Accepted and p.result_value["last_seen_on"] is None
     before = _counts(w.ctx)
     e = EnrollDialog(w.ctx, patient_name="Quill, Ada", parent=w, new_patient=p.result_value)
@@ -131,6 +136,7 @@ def test_new_to_practice_needs_an_initiating_visit_and_a_refusal_leaves_no_patie
     assert e.visit_required
     _fill_enrollment(e, consent=False)
     qtbot.mouseClick(e.ok_button, Qt.MouseButton.LeftButton)
+    wait_idle()
     assert e.result() != QDialog.DialogCode.Accepted
     assert "initiating visit" in e.error.text().lower() and "Consent" in e.error.text()
     assert {"initiating_visit_on", "team_care_explained", "patient_agrees"} <= set(e.invalid_fields())
@@ -140,12 +146,13 @@ def test_new_to_practice_needs_an_initiating_visit_and_a_refusal_leaves_no_patie
         e.widgets[name].setChecked(True)
     e.widgets["initiating_visit_on"].setText(date.today().isoformat())
     qtbot.mouseClick(e.ok_button, Qt.MouseButton.LeftButton)
+    wait_idle()
     assert e.result() == QDialog.DialogCode.Accepted and e.invalid_fields() == []
     assert _counts(w.ctx)[:2] == (before[0] + 1, before[1] + 1)
     assert e.enrollment.initiating_visit_required
 
 
-def test_bad_icd10_code_is_named_before_the_service_is_asked(cm, qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_bad_icd10_code_is_named_before_the_service_is_asked(cm, qtbot, wait_idle) -> None:  # type: ignore[no-untyped-def]
     p = PatientDialog(cm.ctx, cm)
     _fill_patient(p, mrn="N-7003")
     p._accept()
@@ -155,6 +162,7 @@ def test_bad_icd10_code_is_named_before_the_service_is_asked(cm, qtbot) -> None:
     e.widgets["icd10"].setText("32.1F")
     before = _counts(cm.ctx)
     qtbot.mouseClick(e.ok_button, Qt.MouseButton.LeftButton)
+    wait_idle()
     assert "ICD-10 code" in e.error.text() and e.invalid_fields() == ["icd10"]
     assert _counts(cm.ctx) == before
 

@@ -25,6 +25,7 @@ from cocm_desktop.gui.form_dialog import Field, FormDialog
 from cocm_desktop.gui.measure_dialog import MeasureDialog
 from cocm_desktop.gui.save_again import BACK_NOTE, SAVE_AGAIN
 from cocm_desktop.services import timer as timer_service
+from cocm_desktop.services.changes import Change
 from cocm_desktop.services.submissions import once
 from cocm_desktop.store.models import CarePlanVersion, Contact, Measure, RunningTimer, TimeEntry
 from cocm_desktop.store.pg_cluster import PgCluster
@@ -88,6 +89,7 @@ def test_a_contact_form_stays_open_while_the_server_is_away_and_saves_once_when_
     dialog.ui.minutesEdit.setValue(12)
     with server.down():
         dialog.save()
+        wait_idle()  # the save runs off the GUI thread and meets the lost server there
         # still open, everything typed still there, and it says why and what to do
         assert dialog.isVisible() and dialog.result() != QDialog.DialogCode.Accepted
         assert dialog.ui.summaryEdit.toPlainText() == summary
@@ -123,8 +125,10 @@ def test_a_phq9_already_saved_before_the_answer_was_lost_is_not_saved_twice_and_
     dialog.set_answers(answers)
     taken = datetime.now().replace(second=0, microsecond=0)
     # the first attempt, committed by the server: same submission id as the form's
-    first = w.ctx.write(dialog.saving_once.call, row.episode_id, "PHQ-9", answers, taken_at=taken,
-                        difficulty=None, patient_id=row.patient_id)
+    op = w.ctx.write(dialog.saving_once.call, row.episode_id, "PHQ-9", answers, taken_at=taken,
+                     difficulty=None, patient_id=row.patient_id, changes=Change.MEASURE)
+    wait_idle()
+    first = op.result
     dialog.ui.takenAtEdit.setDateTime(dialog.ui.takenAtEdit.dateTime())  # the form as it was sent
     dialog.save()
     wait_idle()
@@ -149,6 +153,7 @@ def test_a_phq9_form_keeps_its_answers_while_the_server_is_away(
         before = s.scalar(select(func.count()).select_from(Measure).where(Measure.episode_id == row.episode_id))
     with server.down():
         dialog.save()
+        wait_idle()
         assert dialog.isVisible() and dialog.answers() == answers
         assert dialog.ui.saveButton.text() == SAVE_AGAIN and dialog.ui.saveButton.isEnabled()
         assert dialog.ui.errorLabel.isVisible()
@@ -170,7 +175,8 @@ def test_a_care_plan_form_keeps_what_was_typed_and_saves_once_when_back(
     save = once(save_care_plan)  # as the chart's "Care plan…" does
     dialog = FormDialog("Care plan", [Field("goals", "Goals", "text", True),
                                       Field("safety_steps", "Safety steps", "text")], w,
-                        submit=lambda vals: w.ctx.write(save, row.episode_id, patient_id=row.patient_id, **vals),
+                        submit=lambda vals: w.ctx.write(save, row.episode_id, patient_id=row.patient_id,
+                                                        changes=Change.CARE_PLAN, **vals),
                         ok_text="Save new version")
     dialog.show()
     goals = "Back to the Saturday choir; sleep before midnight."
@@ -180,6 +186,7 @@ def test_a_care_plan_form_keeps_what_was_typed_and_saves_once_when_back(
                           .where(CarePlanVersion.episode_id == row.episode_id))
     with server.down():
         dialog._accept()
+        wait_idle()
         assert dialog.isVisible() and dialog.widgets["goals"].toPlainText() == goals
         assert dialog.ok_button.text() == SAVE_AGAIN and dialog.invalid_fields() == []
         assert "does not answer" in dialog.error.text()
@@ -188,6 +195,7 @@ def test_a_care_plan_form_keeps_what_was_typed_and_saves_once_when_back(
     wait_idle()
     assert dialog.result() == QDialog.DialogCode.Accepted
     dialog._accept()  # a second press (e.g. a double click) never saves a second version
+    wait_idle()
     with w.ctx.db.session() as s:
         assert s.scalar(select(func.count()).select_from(CarePlanVersion)
                         .where(CarePlanVersion.episode_id == row.episode_id)) == before + 1
@@ -211,9 +219,11 @@ def test_the_timer_keeps_counting_and_a_stop_made_while_away_is_logged_exactly(
         assert not w.server_status.reachable and _away_label(w).isVisible()
         assert bar.seconds() >= 20 * 60
         bar.pause()  # refused plainly: it keeps running
+        wait_idle()
         assert auto_dialogs[-1].startswith("Timer not paused: The clinic server is not reachable")
         assert bar.is_running and not bar.is_paused
-        assert not bar.stop()  # kept with its exact time, not refused
+        assert bar.stop()  # its save starts…
+        wait_idle()  # …meets the lost server, and the stop is kept with its exact time, not refused
         assert bar.stop_pending and bar.is_running
         stopped_at = bar.queued_stop[1]
         assert f"Stopped at {stopped_at:%H:%M:%S}" in bar.totals.text()
@@ -243,6 +253,7 @@ def test_a_timer_running_on_another_computer_is_named_and_can_be_taken_over(
                workstation="FRONT-DESK-2")
     bar.set_default_patient(row.patient_id, row.patient_name)
     bar.start_or_resume()  # Start pressed here
+    wait_idle()
     assert not bar.is_running  # nothing started twice
     shown = auto_dialogs[-1]
     assert shown.startswith("Timer running on another computer: Your timer for ")
@@ -252,6 +263,7 @@ def test_a_timer_running_on_another_computer_is_named_and_can_be_taken_over(
     box = bar.elsewhere_box(state)
     assert {b.objectName() for b in box.buttons()} == {"adopt", "stop_and_start", "cancel"}
     bar.resolve_elsewhere("adopt", state)
+    wait_idle()
     assert bar.is_running and bar.seconds() >= 5 * 60
     with w.ctx.db.session() as s:
         assert s.scalar(select(RunningTimer.workstation)) == timer_service.this_workstation()
@@ -264,13 +276,15 @@ def test_a_timer_running_on_another_computer_is_named_and_can_be_taken_over(
     # Start here again, and this time stop that one: its time is logged, and a new one runs here
     state = w.ctx.read(timer_service.current_timer)
     bar.resolve_elsewhere("stop_and_start", state)
+    wait_idle()
     assert bar.is_running and bar.seconds() < 60
     with w.ctx.db.session() as s:
         assert s.scalar(select(RunningTimer.workstation)) == timer_service.this_workstation()
         logged = s.scalar(select(func.sum(TimeEntry.minutes)).where(
             TimeEntry.patient_id == row.patient_id, TimeEntry.source == "timer", TimeEntry.started_at == started))
     assert logged is not None and logged >= 5
-    w.ctx.write(timer_service.discard_timer, what="timer")
+    w.ctx.write(timer_service.discard_timer, changes=Change.TIME)
+    wait_idle()
 
 
 def test_signing_in_while_the_server_is_down_says_so_in_one_sentence(

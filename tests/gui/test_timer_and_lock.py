@@ -26,6 +26,8 @@ def test_start_and_stop_writes_a_time_entry(open_window, demo_path, qtbot, wait_
     timer = w.timer
     assert timer.patient_id() == row.patient_id  # defaults to the open chart
     qtbot.mouseClick(timer.start_button, Qt.MouseButton.LeftButton)
+    assert not timer.start_button.isEnabled()  # saving the start off the GUI thread: no second press
+    wait_idle()
     assert timer.is_running and timer.stop_button.isEnabled() and not timer.patient.isEnabled()
     assert w.ctx.read(current_timer).patient_id == row.patient_id  # a database row from the first second
     before = {e.id for e in _entries(w, row.patient_id)}
@@ -60,9 +62,9 @@ def test_crash_recovery_offers_three_choices_and_stops_at_heartbeat(open_window,
     assert state.stale
     box = w.timer.recovery_box(state)
     assert {b.objectName() for b in box.buttons()} == {"stop_at_heartbeat", "stop_now", "discard"}
-    result = w.timer.recover("stop_at_heartbeat", row.patient_id)
+    op = w.timer.recover("stop_at_heartbeat", row.patient_id)
     wait_idle()
-    assert result.minutes == 15
+    assert op.result.minutes == 15
     assert w.ctx.read(current_timer) is None
     assert any(e.minutes == 15 and e.activity == "outreach" for e in _entries(w, row.patient_id))
 
@@ -74,6 +76,7 @@ def test_idle_lock_hides_patient_data_and_resume_restores_it(open_window, demo_p
     w.open_chart(row.patient_id)
     wait_idle()
     qtbot.mouseClick(w.timer.start_button, Qt.MouseButton.LeftButton)
+    wait_idle()
     assert w.timer.is_running
     clock.advance(0.39)
     assert not w.idle.check() and not w.is_locked  # 390 ms idle: not yet
@@ -164,6 +167,7 @@ def test_sign_in_as_someone_else_closes_the_session_and_keeps_the_running_timer(
     w.open_chart(row.patient_id)
     wait_idle()
     qtbot.mouseClick(w.timer.start_button, Qt.MouseButton.LeftButton)
+    wait_idle()
     assert w.timer.is_running
     w.lock()
     asked: list[tuple] = []

@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from cocm_desktop.gui.registry_model import RowRole
+from cocm_desktop.services.changes import Change
 from cocm_desktop.services.worklists import WorkKind
 
 SHOTS = os.environ.get("COCM_SCREENSHOTS")  # a folder: the screens are saved there to be looked at
@@ -86,7 +87,7 @@ def test_a_write_updates_the_counts_and_the_clinician_opens_on_approvals(  # typ
 
     from cocm_desktop.services.case_review import decide_recommendation
 
-    w.ctx.write(decide_recommendation, rec.id, "approved", what="recommendation", patient_id=ep.patient_id)
+    w.ctx.write(decide_recommendation, rec.id, "approved", changes=Change.RECOMMENDATION, patient_id=ep.patient_id)
     wait_idle()
     assert pane.worklist.total == before - 1
     assert w.ui.worklistNav.text() == (f"My work\n{before - 1}" if before > 1 else "My work")

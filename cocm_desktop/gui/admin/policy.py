@@ -23,8 +23,9 @@ from PySide6.QtWidgets import (
 
 from cocm_desktop.gui.admin._common import heading
 from cocm_desktop.gui.context import AppContext
-from cocm_desktop.gui.errors import describe, is_expected
+from cocm_desktop.gui.errors import describe, is_expected, show_error
 from cocm_desktop.gui.inputs import InputProblem, NumberEdit
+from cocm_desktop.services.changes import Change, event
 
 
 class PolicyDialog(QDialog):
@@ -42,6 +43,7 @@ class PolicyDialog(QDialog):
         self.fields = policy_fields()
         current = context.read(get_policy)
         self.saved: Any = None
+        self.saving = False  # a save is running off the GUI thread
         layout = QVBoxLayout(self)
         layout.setContentsMargins(22, 18, 22, 16)
         layout.addWidget(heading("Clinic policy", self))
@@ -192,18 +194,39 @@ class PolicyDialog(QDialog):
         if not changes and folder == self._second_initial:
             self.accept()
             return
-        try:
-            if folder != self._second_initial:
-                self.ctx.write(set_second_folder, folder or None, what="policy")
-                self._second_initial = folder
-            if changes:
-                self.saved = self.ctx.write(update_policy, changes, what="policy")
-        except Exception as exc:
-            if not is_expected(exc):
-                raise
-            message = describe(exc)[1]
-            self.error.setText(message)
-            self.error.show()
-            self._mark(message)
-            return
+        db, actor, new_folder = self.ctx.db, self.ctx.actor, folder != self._second_initial
+
+        def work() -> Any:  # one unit of work: the folder and the numbers are saved together or not at all
+            with db.session() as s:
+                if new_folder:
+                    set_second_folder(s, actor, folder or None)
+                return update_policy(s, actor, changes) if changes else None
+
+        self._set_saving(True)
+        self.ctx.perform(work, changes=event(Change.POLICY), done=self._saved, failed=self._refused)
+
+    def _set_saving(self, saving: bool) -> None:
+        self.saving = saving
+        for button in self.findChildren(QPushButton):
+            button.setEnabled(not saving)
+
+    def _saved(self, result: Any) -> None:
+        self._set_saving(False)
+        self._second_initial = self.second_folder.text().strip()
+        if result is not None:
+            self.saved = result
         self.accept()
+
+    def _refused(self, exc: BaseException) -> None:
+        self._set_saving(False)
+        if not is_expected(exc):
+            show_error(self, exc)
+            return
+        message = describe(exc)[1]
+        self.error.setText(message)
+        self.error.show()
+        self._mark(message)
+
+    def reject(self) -> None:
+        if not self.saving:  # the form stays until a running save has ended
+            super().reject()

@@ -28,9 +28,11 @@ from cocm_desktop.gui.admin._common import PasswordsMatch, heading
 from cocm_desktop.gui.context import AppContext
 from cocm_desktop.gui.errors import describe, is_expected, show_error
 from cocm_desktop.gui.form_dialog import Field, FormDialog
+from cocm_desktop.gui.operations import Operation
 from cocm_desktop.gui.registry_model import RowRole
 from cocm_desktop.gui.table_model import Col, RecordTableModel
-from cocm_desktop.gui.worker import BusyOverlay, run_in_background
+from cocm_desktop.gui.worker import BusyOverlay
+from cocm_desktop.services.changes import Change
 from cocm_desktop.services.clinic import Clinic
 from cocm_desktop.services.passwords import RULES_SUMMARY as PASSWORD_HINT
 
@@ -176,6 +178,16 @@ class UsersDialog(QDialog):
         self.status.setText(message)
 
     # ---- actions
+    def _op(self, work: Callable[[], Any]) -> Operation:
+        """A change of the staff list, off the GUI thread (the form waits for it)."""
+        return self.ctx.perform(work, changes=Change.USERS)
+
+    def _reactivate(self, username: str, password: str) -> Operation:
+        from cocm_desktop.services.users import reactivate_user
+
+        db, actor = self.ctx.db, self.ctx.actor
+        return self._op(lambda: reactivate_user(db, actor, username, password=password))
+
     def _form(self, title: str, fields: list[Field], submit: Callable[[dict[str, Any]], Any], *,
               intro: str = "", ok: str = "Save") -> FormDialog:
         return FormDialog(title, fields, self, intro=intro, ok_text=ok, submit=submit)
@@ -183,11 +195,14 @@ class UsersDialog(QDialog):
     def add_user(self) -> None:
         from cocm_desktop.services.users import add_staff_user
 
+        db, actor = self.ctx.db, self.ctx.actor
+
         def submit(v: dict[str, Any]) -> Any:
             password = PasswordsMatch.check(v)
-            return add_staff_user(self.ctx.db, self.ctx.actor, username=v["username"] or "",
-                                  display_name=v["display_name"] or "", role=v["role"], password=password or "",
-                                  credentials=v["credentials"], npi=v["npi"])
+            return self._op(lambda: add_staff_user(db, actor, username=v["username"] or "",
+                                                   display_name=v["display_name"] or "", role=v["role"],
+                                                   password=password or "", credentials=v["credentials"],
+                                                   npi=v["npi"]))
 
         form = self.add_user_form(submit)
         if form.exec() == QDialog.DialogCode.Accepted and form.result_value is not None:
@@ -213,9 +228,10 @@ class UsersDialog(QDialog):
         u = self.selected()
         if u is None:
             return
+        db, actor = self.ctx.db, self.ctx.actor
         form = self._form(f"Change the role of {u.display_name}", [
             Field("role", "Role", "choice", True, u.role, choices=ROLE_CHOICES),
-        ], lambda v: change_role(self.ctx.db, self.ctx.actor, u.username, role=v["role"]),
+        ], lambda v: self._op(lambda: change_role(db, actor, u.username, role=v["role"])),
             intro="What they may do changes at their next sign-in.")
         if form.exec() == QDialog.DialogCode.Accepted:
             self._done(f"Role of {u.display_name} changed.", u.username)
@@ -226,9 +242,11 @@ class UsersDialog(QDialog):
         u = self.selected()
         if u is None:
             return
+        db, actor = self.ctx.db, self.ctx.actor
 
-        def submit(v: dict[str, Any]) -> None:
-            reset_password(self.ctx.db, self.ctx.actor, u.username, new_password=PasswordsMatch.check(v) or "")
+        def submit(v: dict[str, Any]) -> Any:
+            new = PasswordsMatch.check(v) or ""
+            return self._op(lambda: reset_password(db, actor, u.username, new_password=new))
 
         form = self._form(f"Reset the password of {u.display_name}", [
             Field("password", "New password", "password", True, hint=PASSWORD_HINT),
@@ -239,15 +257,13 @@ class UsersDialog(QDialog):
             self._done(f"Password of {u.display_name} reset.", u.username)
 
     def reactivate(self) -> None:
-        from cocm_desktop.services.users import reactivate_user
-
         u = self.selected()
         if u is None:
             return
         form = self._form(f"Reactivate {u.display_name}", [
             Field("password", "New password", "password", True, hint=PASSWORD_HINT),
             Field("password_again", "New password again", "password", True),
-        ], lambda v: reactivate_user(self.ctx.db, self.ctx.actor, u.username, password=PasswordsMatch.check(v) or ""),
+        ], lambda v: self._reactivate(u.username, PasswordsMatch.check(v) or ""),
             intro="They sign in once with this password and then choose their own. " + PASSWORD_HINT,
             ok="Reactivate")
         if form.exec() == QDialog.DialogCode.Accepted:
@@ -290,7 +306,8 @@ class UsersDialog(QDialog):
             self.status.setText(describe(exc)[1])
             show_error(self, exc)
 
-        run_in_background(lambda: deactivate_user(db, actor, username, reason=reason), done, failed)
+        self.ctx.perform(lambda: deactivate_user(db, actor, username, reason=reason), changes=Change.USERS,
+                         done=done, failed=failed)
 
 
 
@@ -306,11 +323,13 @@ class ChangePasswordDialog(FormDialog):
             submit=self._submit)
         self.setObjectName("changePasswordDialog")
 
-    def _submit(self, v: dict[str, Any]) -> None:
+    def _submit(self, v: dict[str, Any]) -> Operation:
         from cocm_desktop.services.users import change_own_password
 
         new = PasswordsMatch.check(v)
-        change_own_password(self.ctx.db, self.ctx.actor, current_password=v["current"] or "", new_password=new or "")
+        db, actor = self.ctx.db, self.ctx.actor
+        return self.ctx.perform(lambda: change_own_password(db, actor, current_password=v["current"] or "",
+                                                            new_password=new or ""), changes=Change.USERS)
 
 
 class NewPasswordDialog(FormDialog):
