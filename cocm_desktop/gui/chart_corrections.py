@@ -24,7 +24,7 @@ from cocm_desktop.domain import instruments as inst
 from cocm_desktop.domain.activities import ACTIVITIES, CONTACT_KINDS, CONTACT_MODES
 from cocm_desktop.domain.corrections import KIND_LABELS, may_correct, refusal
 from cocm_desktop.gui.chart_widgets import selected_item, short_datetime
-from cocm_desktop.gui.form_dialog import Field, FormDialog
+from cocm_desktop.gui.form_dialog import Field, FormDialog, expected
 from cocm_desktop.gui.registry_model import RowRole, fmt_date
 from cocm_desktop.services.changes import Change
 
@@ -213,15 +213,15 @@ class ChartCorrections:
         ctx, pid = self.ctx, self.patient_id
         if kind == "measure":
             def work(v):  # type: ignore[no-untyped-def]
-                return ctx.write(void_measure, row.id, reason=v["reason"], expected_version=row.row_version, patient_id=pid,
+                return ctx.write(void_measure, row.id, reason=v["reason"], expected_version=expected(v, row.row_version), patient_id=pid,
                                  changes=(Change.CORRECTION, Change.MEASURE))
         elif kind == "contact":
             def work(v):  # type: ignore[no-untyped-def]
-                return ctx.write(void_contact, row.id, reason=v["reason"], expected_version=row.row_version, patient_id=pid,
+                return ctx.write(void_contact, row.id, reason=v["reason"], expected_version=expected(v, row.row_version), patient_id=pid,
                                  changes=(Change.CORRECTION, Change.CONTACT, Change.TIME))
         else:
             def work(v):  # type: ignore[no-untyped-def]
-                return ctx.write(delete_time_entry, row.id, v["reason"], expected_version=row.row_version, patient_id=pid,
+                return ctx.write(delete_time_entry, row.id, v["reason"], expected_version=expected(v, row.row_version), patient_id=pid,
                                  changes=(Change.CORRECTION, Change.TIME))
         extra = " Its minutes are voided with it." if kind == "contact" and row.minutes else ""
         dialog = self._correction_form(
@@ -274,7 +274,7 @@ class ChartCorrections:
         def work(v: dict[str, Any]) -> Any:
             items = [v[f"item{i}"] for i in range(len(labels))]
             taken = v["taken_at"] if v["taken_at"] != m.taken_at.replace(second=0, microsecond=0) else None
-            return ctx.write(amend_measure, m.id, reason=v["reason"], items=items, taken_at=taken, expected_version=m.row_version, patient_id=pid,
+            return ctx.write(amend_measure, m.id, reason=v["reason"], items=items, taken_at=taken, expected_version=expected(v, m.row_version), patient_id=pid,
                              changes=(Change.CORRECTION, Change.MEASURE))
 
         dialog = self._correction_form(
@@ -311,7 +311,7 @@ class ChartCorrections:
 
         def work(v: dict[str, Any]) -> Any:
             changes = {k: val for k, val in v.items() if k != "reason" and val != original.get(k)}
-            return ctx.write(amend_contact, c.id, reason=v["reason"], expected_version=c.row_version, patient_id=pid,
+            return ctx.write(amend_contact, c.id, reason=v["reason"], expected_version=expected(v, c.row_version), patient_id=pid,
                              changes=(Change.CORRECTION, Change.CONTACT, Change.TIME), **changes)
 
         self._correction_form(
@@ -332,7 +332,7 @@ class ChartCorrections:
 
         def work(v: dict[str, Any]) -> Any:
             changes = {k: v[k] for k in ("local_date", "minutes", "activity") if v[k] != getattr(t, k)}
-            return ctx.write(update_time_entry, t.id, reason=v["reason"], expected_version=t.row_version, patient_id=pid,
+            return ctx.write(update_time_entry, t.id, reason=v["reason"], expected_version=expected(v, t.row_version), patient_id=pid,
                              changes=(Change.CORRECTION, Change.TIME), **changes)
 
         timed = " A timed entry keeps its start; its end follows the minutes." if t.started_at else ""
@@ -349,7 +349,7 @@ class ChartCorrections:
         ctx, pid = self.ctx, self.patient_id
 
         def work(v: dict[str, Any]) -> Any:
-            return ctx.write(update_patient, reason=v["reason"], expected_version=d.row_version, patient_id=pid,
+            return ctx.write(update_patient, reason=v["reason"], expected_version=expected(v, d.row_version), patient_id=pid,
                              changes=(Change.CORRECTION, Change.PATIENT), **{d.id: v["value"]})
 
         verb = "Clear" if clear else "Amend"

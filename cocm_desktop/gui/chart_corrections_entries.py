@@ -20,7 +20,7 @@ from cocm_desktop.domain.case_review import LoopState
 from cocm_desktop.domain.corrections import may_correct, refusal
 from cocm_desktop.domain.episode import CloseReason, EpisodeStatus
 from cocm_desktop.gui.chart_widgets import short_datetime
-from cocm_desktop.gui.form_dialog import Field
+from cocm_desktop.gui.form_dialog import Field, expected
 from cocm_desktop.gui.registry_model import fmt_date
 from cocm_desktop.services.changes import Change, event
 
@@ -104,7 +104,7 @@ class ChartEntryCorrections:
         }.get(kind, "")
         self._correction_form(
             "Void \u2014 entered in error", [self._reason_field("Why is it in error?")],
-            lambda v: ctx.write(service, row.id, reason=v["reason"], expected_version=row.row_version, patient_id=pid,
+            lambda v: ctx.write(service, row.id, reason=v["reason"], expected_version=expected(v, row.row_version), patient_id=pid,
                                 changes=(Change.CORRECTION, ENTRY_CHANGES[kind])),
             intro=f"{self._describe_entry(kind, row)}. A voided entry stays in the chart's history, struck through, "
                   f"and counts nowhere: registry, flags, worklists, billing and packets.{effect}",
@@ -124,7 +124,7 @@ class ChartEntryCorrections:
         def work(v: dict[str, Any]) -> Any:
             values = convert(v) if convert else v
             changes = {k: val for k, val in values.items() if k != "reason" and val != original.get(k)}
-            return ctx.write(service, row.id, reason=v["reason"], expected_version=row.row_version, patient_id=pid,
+            return ctx.write(service, row.id, reason=v["reason"], expected_version=expected(v, row.row_version), patient_id=pid,
                              changes=(Change.CORRECTION, ENTRY_CHANGES[kind]), **changes)
 
         self._correction_form(title, [*fields, self._reason_field()], work, ok="Save amendment", intro=(
@@ -225,7 +225,7 @@ class ChartEntryCorrections:
 
         def work(v: dict[str, Any]) -> Any:
             return ctx.write(rc.amend_recommendation_state, r.id, reason=v["reason"], state=v["state"],
-                             modified_text=v["modified_text"], note=v["note"], expected_version=r.row_version, patient_id=pid,
+                             modified_text=v["modified_text"], note=v["note"], expected_version=expected(v, r.row_version), patient_id=pid,
                              changes=(Change.CORRECTION, Change.RECOMMENDATION))
 
         self._correction_form("Correct recommendation state", fields, work, ok="Save correction", intro=(
@@ -269,7 +269,7 @@ class ChartEntryCorrections:
 
         def work(v: dict[str, Any]) -> Any:
             kept = v["duplicate_of"]
-            return ctx.write(void_patient, reason=v["reason"], duplicate_of=kept, expected_version=p.row_version, patient_id=p.id,
+            return ctx.write(void_patient, reason=v["reason"], duplicate_of=kept, expected_version=expected(v, p.row_version), patient_id=p.id,
                              changes=event(Change.CORRECTION, Change.PATIENT,
                                            patients={p.id, kept} if kept is not None else p.id))
 

@@ -20,7 +20,7 @@ from cocm_desktop.domain.corrections import may_correct, refusal
 from cocm_desktop.domain.roles import Permission, denial_message
 from cocm_desktop.gui.chart_corrections import REASON_HINT, DeleteKey
 from cocm_desktop.gui.chart_widgets import E, rich_label, scrolled, selected_item, table_view
-from cocm_desktop.gui.form_dialog import Field, FormDialog
+from cocm_desktop.gui.form_dialog import Field, FormDialog, expected
 from cocm_desktop.gui.registry_model import RowRole, fmt_date
 from cocm_desktop.gui.table_model import Col, RecordTableModel
 from cocm_desktop.services.changes import Change
@@ -314,7 +314,7 @@ class ChartMedications:
         def work(v: dict[str, Any]) -> Any:
             changes = {k: norm(k, val) for k, val in v.items()
                        if k != "reason" and norm(k, val) != norm(k, original.get(k))}
-            return ctx.write(amend_medication, row.id, reason=v["reason"], expected_version=row.row_version, patient_id=pid,
+            return ctx.write(amend_medication, row.id, reason=v["reason"], expected_version=expected(v, row.row_version), patient_id=pid,
                              changes=(Change.CORRECTION, Change.MEDICATION), **changes)
 
         self._medication_form(f"Amend {row.name}", fields, work, ok="Save amendment", intro=(
@@ -333,7 +333,7 @@ class ChartMedications:
         ctx, pid = self.ctx, self.patient_id
 
         def work(v: dict[str, Any]) -> Any:
-            return ctx.write(void_medication, row.id, reason=v["reason"], expected_version=row.row_version, patient_id=pid,
+            return ctx.write(void_medication, row.id, reason=v["reason"], expected_version=expected(v, row.row_version), patient_id=pid,
                              changes=(Change.CORRECTION, Change.MEDICATION))
 
         back = " The line it replaced is current again." if row.supersedes_id else ""

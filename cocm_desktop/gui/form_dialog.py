@@ -8,7 +8,10 @@ dialog (the dialog stays open so nothing typed is lost) with the fields it names
 a refusal carrying `.problems` (each with a `.field`) maps through `problem_fields`; otherwise a
 field whose label the message names is marked. If the clinic server goes away while saving, the
 form keeps everything typed and its button becomes "Save again" (gui.save_again); a caller whose
-submit is wrapped in services.submissions.once gets it saved once.
+submit is wrapped in services.submissions.once gets it saved once. When someone else saved the record
+after the form read it (EditConflict), the form says who changed what and stays open; the person
+chooses: Cancel keeps theirs, "Save over their change" saves what is typed over the version just
+shown (the submit passes `expected(values, row.row_version)` as the service's `expected_version`).
 
 Kinds: line, text, date, datetime, check, choice, int, section (a heading), password, datetext (typed
 YYYY-MM-DD or MM/DD/YYYY; empty = None), table (rows of text cells; `choices` = column titles).
@@ -155,12 +158,31 @@ class TableField(QWidget):
         return out
 
 
+#: the Save button once the form has shown another person's change (EditConflict)
+SAVE_OVER = "Save over their change"
+
+
+class FormValues(dict[str, Any]):
+    """A form's values; `seen_version` is the record's version a conflict message showed (the
+    person chose to save over it), else None."""
+
+    seen_version: int | None = None
+
+
+def expected(values: dict[str, Any], version: int) -> int:
+    """The `expected_version` a form's save passes: the version the form opened with, or the one
+    its conflict message showed when the person saves over that change."""
+    seen = getattr(values, "seen_version", None)
+    return version if seen is None else seen
+
+
 class FormDialog(QDialog):
     def __init__(self, title: str, fields: Sequence[Field], parent: QWidget | None = None, *,
                  intro: str = "", ok_text: str = "Save",
                  submit: Callable[[dict[str, Any]], Any] | None = None, scroll_after: int = 14) -> None:
         super().__init__(parent)
         self.saving = False  # a write started by `submit` is running
+        self.seen_version: int | None = None  # a conflict showed this version; Save goes over it
         self.setWindowTitle(title)
         self.setMinimumWidth(480)
         self.fields = list(fields)
@@ -370,10 +392,17 @@ class FormDialog(QDialog):
 
     def refuse(self, exc: BaseException) -> None:
         from cocm_desktop.gui.errors import describe
-        from cocm_desktop.services.errors import ServerUnreachable
+        from cocm_desktop.services.errors import EditConflict, ServerUnreachable
 
         if isinstance(exc, ServerUnreachable):  # nothing wrong with the form: keep it as it is
             self.saving_once.failed(exc, self._sent)
+            return
+        if isinstance(exc, EditConflict) and exc.current_version is not None:
+            self.seen_version = exc.current_version  # the next Save goes over the change just shown
+            self.ok_button.setText(SAVE_OVER)
+            self.ok_button.setMinimumWidth(self.ok_button.fontMetrics().horizontalAdvance(SAVE_OVER) + 44)
+            self.mark_invalid([])
+            self.show_error(f"{exc} Cancel keeps their change.")
             return
         self.mark_invalid(self.fields_named_in(exc))
         self.show_error(str(exc) if isinstance(exc, FieldError) else describe(exc)[1])
@@ -393,6 +422,8 @@ class FormDialog(QDialog):
             from cocm_desktop.gui.errors import is_expected
             from cocm_desktop.gui.operations import Operation
 
+            values = FormValues(values)
+            values.seen_version = self.seen_version
             self._sent = values
             try:
                 result = self.submit(values)

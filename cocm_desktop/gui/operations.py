@@ -20,6 +20,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QWidget
 
 from cocm_desktop.services.changes import Change, ChangeEvent
+from cocm_desktop.services.errors import EditConflict
 
 if TYPE_CHECKING:
     from cocm_desktop.gui.context import AppContext
@@ -118,7 +119,20 @@ class Operation(QObject):
             for callback in handlers:
                 callback(exc)
         finally:
+            if isinstance(exc, EditConflict):
+                self._show_theirs()
             self.ended.emit()
+
+    def _show_theirs(self) -> None:
+        """Refused because someone else changed the record: the panes showing it reload, so the
+        person sees the change the message names (on the file engine no live event brings it)."""
+        if callable(self.changes):
+            return  # its kinds depend on a result there is not
+        try:
+            event = change_event(self.changes, None, self.patient_id, by=None, origin=None)
+        except ValueError:
+            return
+        self.ctx.publish(event)
 
     def _finish(self) -> None:
         self.running = False

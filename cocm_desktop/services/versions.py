@@ -47,9 +47,11 @@ def expect_version(session: Session, actor: Actor, row: Any, expected: int | Non
     locked on the server; the file engine has one writer at a time)."""
     if expected is None:
         return
-    if locked_version(session, row) == expected:
+    current = locked_version(session, row)
+    if current == expected:
         return
-    raise EditConflict(conflict_message(session, actor, row, object_type=object_type, action=action))
+    raise EditConflict(conflict_message(session, actor, row, object_type=object_type, action=action),
+                       current_version=current)
 
 
 def conflict_message(session: Session, actor: Actor, row: Any, *, object_type: str | None = None,

@@ -102,11 +102,14 @@ class EditConflict(StoreError):
 
     title = "Changed by someone else"
 
-    def __init__(self, message: str | None = None) -> None:
+    def __init__(self, message: str | None = None, *, current_version: int | None = None) -> None:
         super().__init__(message or (
             "Someone else changed this record while you were saving it. Your change was not saved; "
             "review theirs and save again."
         ))
+        #: the version the record holds now: a form that showed the other change saves over it
+        #: with this one (a third change meanwhile is refused again)
+        self.current_version = current_version
 
 
 class ServerUnreachable(StoreError):
