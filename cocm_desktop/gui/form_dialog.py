@@ -239,8 +239,7 @@ class FormDialog(QDialog):
         layout.addWidget(self.error)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
         self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.ok_button.setText(ok_text)
-        self.ok_button.setMinimumWidth(self.ok_button.fontMetrics().horizontalAdvance(ok_text) + 44)
+        self._fit_ok_button(ok_text)
         self.ok_button.setObjectName("okButton")
         from cocm_desktop.gui.save_again import SaveOnce
 
@@ -250,6 +249,15 @@ class FormDialog(QDialog):
         buttons.rejected.connect(self.reject)
         self.buttons = buttons
         layout.addWidget(buttons)
+
+    def _fit_ok_button(self, text: str) -> None:
+        """The Save button's text, never clipped: the default button's style sets it in bold."""
+        from PySide6.QtGui import QFont, QFontMetrics
+
+        bold = QFont(self.ok_button.font())
+        bold.setBold(True)
+        self.ok_button.setText(text)
+        self.ok_button.setMinimumWidth(QFontMetrics(bold).horizontalAdvance(text) + 48)
 
     def _make(self, f: Field) -> QWidget:
         if f.kind == "section":
@@ -399,8 +407,7 @@ class FormDialog(QDialog):
             return
         if isinstance(exc, EditConflict) and exc.current_version is not None:
             self.seen_version = exc.current_version  # the next Save goes over the change just shown
-            self.ok_button.setText(SAVE_OVER)
-            self.ok_button.setMinimumWidth(self.ok_button.fontMetrics().horizontalAdvance(SAVE_OVER) + 44)
+            self._fit_ok_button(SAVE_OVER)
             self.mark_invalid([])
             self.show_error(f"{exc} Cancel keeps their change.")
             return
