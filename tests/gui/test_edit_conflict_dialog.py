@@ -19,13 +19,7 @@ from cocm_desktop.store.models import Contact, Episode
 def test_saving_a_contact_someone_else_changed_shows_their_change_and_saves_nothing(  # type: ignore[no-untyped-def]
         open_window, demo_path: Path, qtbot, wait_idle, tmp_path: Path) -> None:
     w = open_window(demo_path, "cm1")
-    me = w.ctx.actor.user_id
-    with w.ctx.db.session() as s:
-        c = s.scalars(select(Contact).join(Episode, Episode.id == Contact.episode_id)
-                      .where(Contact.staff_id == me, Contact.voided_at.is_(None), Contact.minutes > 0,
-                             Episode.status != "closed").order_by(Contact.id.desc())).first()
-        ep = s.get(Episode, c.episode_id)
-        cid, pid, minutes, doc, version = c.id, ep.patient_id, c.minutes, ep.treating_clinician_id, c.row_version
+    cid, pid, minutes, doc, version = _my_latest_contact(w)
     w.open_chart(pid)
     wait_idle()
     tabs = w.chart.tabs
@@ -91,12 +85,7 @@ def test_a_third_change_after_the_message_is_refused_again(  # type: ignore[no-u
     """"Save over their change" goes over the change the message showed, not over one made after."""
     w = open_window(demo_path, "cm1")
     me = w.ctx.actor.user_id
-    with w.ctx.db.session() as s:
-        c = s.scalars(select(Contact).join(Episode, Episode.id == Contact.episode_id)
-                      .where(Contact.staff_id == me, Contact.voided_at.is_(None), Contact.minutes > 0,
-                             Episode.status != "closed").order_by(Contact.id.desc())).first()
-        ep = s.get(Episode, c.episode_id)
-        cid, pid, minutes = c.id, ep.patient_id, c.minutes
+    cid, pid, minutes, _doc, _version = _my_latest_contact(w)
     w.open_chart(pid)
     wait_idle()
     contact = next(c for c in w.chart.chart.contacts if c.id == cid)
@@ -128,6 +117,17 @@ def test_a_third_change_after_the_message_is_refused_again(  # type: ignore[no-u
     with w.ctx.db.session() as s:
         row = s.get(Contact, cid)
         assert (row.minutes, row.next_step) == (minutes + 7, "Call on Monday")
+
+
+def _my_latest_contact(w) -> tuple[int, int, int, int, int]:  # type: ignore[no-untyped-def]
+    """(contact id, patient id, minutes, treating clinician id, row version) of the signed-in care
+    manager's newest contact with minutes on an open episode."""
+    with w.ctx.db.session() as s:
+        c = s.scalars(select(Contact).join(Episode, Episode.id == Contact.episode_id)
+                      .where(Contact.staff_id == w.ctx.actor.user_id, Contact.voided_at.is_(None),
+                             Contact.minutes > 0, Episode.status != "closed").order_by(Contact.id.desc())).first()
+        ep = s.get(Episode, c.episode_id)
+        return c.id, ep.patient_id, c.minutes, ep.treating_clinician_id, c.row_version
 
 
 def _actor(s, user_id: int):  # type: ignore[no-untyped-def]
