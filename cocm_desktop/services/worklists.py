@@ -1,8 +1,9 @@
 """Worklists ("needs my action"): what each role opens on after sign-in, with counts.
 
 - treating clinician: recommendations waiting for approval (from the moment they are recorded, not
-  after the registry flag's 3 days), consents and urgent-risk rule-outs to attest, care plans to
-  sign off, open risk events of their patients;
+  after the registry flag's 3 days), approved medication changes the app could not apply to the list
+  by itself, consents and urgent-risk rule-outs to attest, care plans to sign off, open risk events
+  of their patients;
 - care manager: contacts and measures due today or overdue, next actions due, approved changes to
   tell the patient, a timer left running, referrals to confirm;
 - psychiatric consultant: this week's case-review agendas;
@@ -27,6 +28,7 @@ from sqlalchemy.orm import Session, aliased
 from cocm_desktop.domain.actor import Actor
 from cocm_desktop.domain.case_review import LoopState
 from cocm_desktop.domain.flags import phase_of
+from cocm_desktop.domain.medications import ChangeAction, ProposalState
 from cocm_desktop.domain.roles import Permission, Role
 from cocm_desktop.domain.schedule import next_contact_due, next_measure_due
 from cocm_desktop.store.models import (
@@ -35,6 +37,7 @@ from cocm_desktop.store.models import (
     CaseReviewSession,
     Consent,
     Episode,
+    MedicationProposal,
     Patient,
     Recommendation,
     Referral,
@@ -49,6 +52,7 @@ from .common import check, load_policy, local_now, local_today
 class WorkKind(StrEnum):
     # treating clinician
     APPROVE_RECOMMENDATION = "approve_recommendation"
+    MEDICATION_REVIEW = "medication_review"
     ATTEST = "attest"
     SIGN_OFF_PLAN = "sign_off_plan"
     RISK_EVENT = "risk_event"
@@ -73,6 +77,7 @@ class WorkKind(StrEnum):
 
 _LABELS = {
     WorkKind.APPROVE_RECOMMENDATION: "Recommendations to approve",
+    WorkKind.MEDICATION_REVIEW: "Medication changes to apply by hand",
     WorkKind.ATTEST: "Consent and risk rule-out to attest",
     WorkKind.SIGN_OFF_PLAN: "Care plans to sign off",
     WorkKind.RISK_EVENT: "Open risk events",
@@ -90,8 +95,8 @@ _LABELS = {
 
 # What each role's list holds, in the order shown (safety first for the clinician).
 KINDS: dict[Role, tuple[WorkKind, ...]] = {
-    Role.CLINICIAN: (WorkKind.RISK_EVENT, WorkKind.APPROVE_RECOMMENDATION, WorkKind.ATTEST,
-                     WorkKind.SIGN_OFF_PLAN),
+    Role.CLINICIAN: (WorkKind.RISK_EVENT, WorkKind.APPROVE_RECOMMENDATION, WorkKind.MEDICATION_REVIEW,
+                     WorkKind.ATTEST, WorkKind.SIGN_OFF_PLAN),
     Role.CARE_MANAGER: (WorkKind.TIMER, WorkKind.TELL_PATIENT, WorkKind.CONTACT_DUE, WorkKind.MEASURE_DUE,
                         WorkKind.NEXT_ACTION, WorkKind.REFERRAL),
     Role.PSYCHIATRIST: (WorkKind.AGENDA,),
@@ -169,6 +174,7 @@ def worklist(
     if role is Role.CLINICIAN:
         items += _risk_events(session, actor.user_id)
         items += _to_approve(session, actor.user_id, today)
+        items += _medications_to_review(session, actor.user_id)
         items += _to_attest(session, actor.user_id)
         items += _plans_to_sign(session, actor.user_id)
     elif role is Role.CARE_MANAGER:
@@ -227,6 +233,27 @@ def _to_approve(session: Session, clinician_id: int, today: date) -> list[WorkIt
         drug_text = " ".join(x for x in (drug, dose) if x)
         what = f"Approve, modify or decline: {text}" + (f" ({drug_text})" if drug_text else "") + f" — {by}"
         out.append(WorkItem(WorkKind.APPROVE_RECOMMENDATION, Target.CHART, what, pid, _name(fam, giv), mrn, eid,
+                            _day(at), False, rid))
+    return out
+
+
+def _medications_to_review(session: Session, clinician_id: int) -> list[WorkItem]:
+    """Approved medication changes that matched no single current line (services.medications):
+    until the clinician applies or withdraws one, the medication list does not show it."""
+    rows = session.execute(
+        select(MedicationProposal.recommendation_id, MedicationProposal.action, MedicationProposal.drug,
+               MedicationProposal.dose, MedicationProposal.note, MedicationProposal.proposed_at,
+               Episode.id, Patient.id, Patient.family_name, Patient.given_name, Patient.mrn)
+        .join(Episode, Episode.id == MedicationProposal.episode_id)
+        .join(Patient, Patient.id == Episode.patient_id)
+        .where(MedicationProposal.state == ProposalState.NEEDS_REVIEW.value,
+               *_open_episodes_of(Episode.treating_clinician_id, clinician_id))
+    )
+    out = []
+    for rid, action, drug, dose, note, at, eid, pid, fam, giv, mrn in rows:
+        change = " ".join(x for x in (ChangeAction(action).label, drug, dose) if x)
+        what = f"Apply by hand or withdraw: {change}" + (f" — {note}" if note else "")
+        out.append(WorkItem(WorkKind.MEDICATION_REVIEW, Target.CHART, what, pid, _name(fam, giv), mrn, eid,
                             _day(at), False, rid))
     return out
 

@@ -16,6 +16,7 @@ from cocm_desktop.services.case_review_packet import packet_data
 from cocm_desktop.services.common import ValidationError
 from cocm_desktop.services.enrollment import MedicationIn
 from cocm_desktop.services.policy import update_policy
+from cocm_desktop.services.worklists import Target, WorkKind, worklist
 from cocm_desktop.store.models import AuditRecord, Correction, Medication, MedicationProposal
 
 from .conftest import NOW, TODAY
@@ -208,11 +209,17 @@ def test_a_change_that_matches_no_line_waits_for_the_clinician(build) -> None:  
     assert regimen == [("Sertraline", "50 mg", "daily")]
     (p,) = lst.proposals
     assert p.state == "needs_review" and "Zoloft is not on the current medications" in p.note
+    # the treating clinician's worklist says so until it is applied (or withdrawn)
+    (item,) = [i for i in build.call(worklist, "doc1").items if i.kind is WorkKind.MEDICATION_REVIEW]
+    assert (item.episode_id, item.ref_id, item.target) == (e, rec.id, Target.CHART)
+    assert item.what.startswith("Apply by hand or withdraw: Change dose Zoloft 100 mg — ")
+    assert "Zoloft is not on the current medications" in item.what
     with pytest.raises(PermissionDenied):
         build.call(medications.apply_proposal, "cm1", p.id, line_id=line.id, now=LATER)
     build.call(medications.apply_proposal, "doc1", p.id, line_id=line.id, now=LATER)
     regimen, lst = _regimen(build, e)
     assert regimen == [("Sertraline", "100 mg", "daily")] and lst.proposals == ()
+    assert not [i for i in build.call(worklist, "doc1").items if i.kind is WorkKind.MEDICATION_REVIEW]
 
 
 # --- corrections ----------------------------------------------------------------------------------
