@@ -25,7 +25,7 @@ from cocm_desktop.services.changes import Change, event
 #: an enrollment: the episode with its consent, history and current medications (a new patient too)
 ENROLL_CHANGES = (Change.PATIENT, Change.EPISODE, Change.MEDICATION)
 
-MEDICATION_COLUMNS = (("Medication", None), ("Dose", None), ("Started (YYYY-MM-DD)", None))
+MEDICATION_COLUMNS = (("Medication", None), ("Dose", None), ("Schedule", None), ("Started", None))
 
 
 def staff_choices(ctx: AppContext, role: str) -> list[tuple[str, int]]:
@@ -105,8 +105,9 @@ class EnrollDialog(FormDialog):
                   choices=clinicians + [(n, i) for n, i in managers if (n, i) not in clinicians]),
             Field("s_story", "History, medications and goals", "section"),
             Field("history", "History", "text"),
-            Field("medications", "Current medications", "table", False,
-                  choices=MEDICATION_COLUMNS),
+            Field("medications", "Current medications", "table", False, choices=MEDICATION_COLUMNS,
+                  hint="One row per medication: name and dose required; schedule and the date started "
+                       "(YYYY-MM-DD or MM/DD/YYYY) if known."),
             Field("patient_goals", "Goals (the patient's own words)", "text"),
             Field("s_next", "Next step", "section"),
             Field("next_action", "Next action", "line", True, "Baseline PHQ-9 and first follow-up call"),
@@ -157,7 +158,7 @@ class EnrollDialog(FormDialog):
         from cocm_desktop.services.enrollment import MedicationIn
 
         meds = []
-        for n, (name, dose, started) in enumerate(v.get("medications") or [], start=1):
+        for n, (name, dose, schedule, started) in enumerate(v.get("medications") or [], start=1):
             if not name or not dose:
                 raise FieldError("medications", f"Current medications, row {n}: give the name and the dose.")
             try:
@@ -165,7 +166,7 @@ class EnrollDialog(FormDialog):
             except ValueError:
                 raise FieldError("medications", f"Current medications, row {n}: “{started}” is not a date "
                                  "(YYYY-MM-DD).") from None
-            meds.append(MedicationIn(name, dose, started_on))
+            meds.append(MedicationIn(name, dose, started_on, schedule=schedule or None))
         return meds
 
     def enroll_kwargs(self, v: dict[str, Any]) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
@@ -116,11 +117,10 @@ class TableField(QWidget):
         self.table = QTableWidget(0, len(columns), self)
         self.table.setHorizontalHeaderLabels(list(columns))
         self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setStretchLastSection(True)
+        # the columns share the form's width (no sideways scrolling to reach the last one)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.setMinimumHeight(96)
         self.table.setMaximumHeight(150)
-        for n in range(len(columns)):
-            self.table.setColumnWidth(n, 150)
         lay.addWidget(self.table)
         buttons = QHBoxLayout()
         self.add_button = QPushButton("Add row", self)

@@ -38,8 +38,9 @@ def _fill_enrollment(d: EnrollDialog, *, consent: bool = True, visit: str = "") 
     w["initiating_visit_on"].setText(visit)
     w["history"].setPlainText("Low mood since spring; no prior treatment.")
     w["medications"].table.item(0, 0).setText("sertraline")
-    w["medications"].table.item(0, 1).setText("50 mg daily")
-    w["medications"].table.item(0, 2).setText("2026-10-01")
+    w["medications"].table.item(0, 1).setText("50 mg")
+    w["medications"].table.item(0, 2).setText("every morning")
+    w["medications"].table.item(0, 3).setText("2026-10-01")
     w["patient_goals"].setPlainText("Get back to gardening with my grandson.")
 
 
@@ -84,6 +85,9 @@ def test_new_patient_is_added_enrolled_and_opened(cm, qtbot, wait_idle, monkeypa
     assert chart.patient.mrn == "N-5001" and chart.patient.display_name.startswith("Quill")
     assert chart.patient.payer_name and chart.patient.date_of_birth == date(1971, 3, 9)
     assert chart.episode is not None and chart.episode.patient_goals == "Get back to gardening with my grandson."
+    (med,) = [m for m in chart.medication_list.lines if not m.voided]  # as typed, its schedule too
+    assert (med.name, med.dose, med.schedule, med.started_on) == ("sertraline", "50 mg", "every morning",
+                                                                   date(2026, 10, 1))
     with w.ctx.db.session() as s:
         actions = s.scalars(select(AuditRecord.action).order_by(AuditRecord.seq.desc()).limit(8)).all()
     assert "patient.create" in actions and "episode.enroll" in actions
