@@ -47,11 +47,16 @@ class CorrectionRefused(ValueError):
     """This person may not correct this entry; the message says who may."""
 
 
+#: `clean_reason`'s action for undoing a void made in error (a patient record restored)
+RESTORE = "restore"
+
+
 def clean_reason(reason: str | None, action: CorrectionAction | str) -> str:
     """The reason, stripped; a missing or over-long one is refused with a plain message."""
     text = (reason or "").strip()
     if not text:
-        what = "why this entry was entered in error" if action == CorrectionAction.VOID else "why the value is wrong"
+        what = {CorrectionAction.VOID: "why this entry was entered in error",
+                RESTORE: "why the record was voided in error"}.get(action, "why the value is wrong")
         raise ValueError(f"Reason: say {what}; it stays in the history.")
     if len(text) > MAX_REASON:
         raise ValueError(f"Reason: at most {MAX_REASON} characters (you wrote {len(text)}).")

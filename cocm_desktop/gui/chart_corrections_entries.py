@@ -279,6 +279,37 @@ class ChartEntryCorrections:
                    "struck through, and count nowhere: it leaves the registry, worklists, billing and packets. "
                    "Record anything that belongs to the patient on the kept record."))
 
+    def patient_restore_refusal(self) -> str | None:
+        if self.chart is None:
+            return "Open a chart first."
+        actor, p = self.ctx.actor, self.chart.patient
+        if not may_correct(actor.role, actor.user_id, "patient", made_by=p.created_by_id,
+                           clinicians=self.chart.clinician_ids):
+            return refusal("patient")
+        return None
+
+    def restore_patient_record(self) -> None:
+        """Undo a void made in error (services.patients.restore_patient)."""
+        from cocm_desktop.services.patients import restore_patient
+
+        why_not = self.patient_restore_refusal()
+        if why_not is not None:
+            QMessageBox.information(self, "Corrections", why_not)
+            return
+        p, ctx = self.chart.patient, self.ctx
+
+        def work(v: dict[str, Any]) -> Any:
+            return ctx.write(restore_patient, reason=v["reason"], expected_version=expected(v, p.row_version),
+                             patient_id=p.id, changes=(Change.CORRECTION, Change.PATIENT))
+
+        self._correction_form(
+            "Restore patient record (voided in error)", [self._reason_field("Why was the void a mistake?")], work,
+            ok="Restore this record",
+            intro=(f"{p.display_name}, MRN {p.mrn}, voided {short_datetime(p.voided_at)}: {p.void_reason or ''}. "
+                   "The record and the entries voided with it count again (entries voided on their own stay "
+                   "voided); put the patient back on an upcoming case-review agenda by hand. The void and this "
+                   "restore stay in the history."))
+
     # ---- the urgent-risk rule-out
     def confirm_rule_out(self) -> None:
         from cocm_desktop.services.enrollment import attest_risk_rule_out

@@ -460,6 +460,11 @@ class ChartLayout:
         self.void_patient_button.setObjectName("voidPatientButton")
         self.void_patient_button.clicked.connect(self.void_patient_record)
         drow.addWidget(self.void_patient_button)
+        self.restore_patient_button = QPushButton("Restore this record (voided in error)…", details)
+        self.restore_patient_button.setObjectName("restorePatientButton")
+        self.restore_patient_button.clicked.connect(self.restore_patient_record)
+        self.restore_patient_button.hide()
+        drow.addWidget(self.restore_patient_button)
         dl.addLayout(drow)
         self.tabs.addTab(details, "Details")
 

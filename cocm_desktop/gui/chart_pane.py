@@ -185,6 +185,11 @@ class ChartPane(ChartLayout, ChartFill, ChartActions, ChartCorrections, ChartEnt
         self.void_patient_button.setEnabled(patient is not None and why_not is None)
         self.void_patient_button.setToolTip(why_not or "Entered twice: void this record with a reason; it stays in "
                                             "the history and counts nowhere.")
+        self.restore_patient_button.setVisible(patient is not None and patient.voided)
+        why_not_restore = self.patient_restore_refusal() if patient is not None and patient.voided else None
+        self.restore_patient_button.setEnabled(patient is not None and patient.voided and why_not_restore is None)
+        self.restore_patient_button.setToolTip(why_not_restore or "Voided in error (not a duplicate): the record and "
+                                               "what was voided with it count again.")
         can_status = ctx.can(Permission.CHANGE_EPISODE_STATUS)
         self.episode_button.setEnabled(ep is not None)
         status = ep.status if ep else None

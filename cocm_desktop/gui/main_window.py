@@ -134,6 +134,7 @@ class MainWindow(QMainWindow):
         ui.actionUsers.triggered.connect(self._users)
         ui.actionPolicy.triggered.connect(self._policy)
         ui.actionAuditReport.triggered.connect(self._audit_report)
+        ui.actionVoidedPatients.triggered.connect(self._voided_patients)
         ui.actionNewPatient.setIcon(icon("plus"))
         self.registry.newPatientRequested.connect(self.new_patient)
 
@@ -365,6 +366,29 @@ class MainWindow(QMainWindow):
     def _find(self) -> None:
         self.show_registry()
         self.registry.focus_search()
+
+    def _voided_patients(self) -> None:
+        """Records voided as entered twice: choose one to open its chart (where the person who
+        added it or a treating clinician can restore one voided in error)."""
+        from cocm_desktop.gui.form_dialog import Field, FormDialog
+        from cocm_desktop.gui.registry_model import fmt_date
+        from cocm_desktop.services.patients import voided_patients
+
+        rows = self.ctx.read(voided_patients)
+        if not rows:
+            QMessageBox.information(self, "Voided patient records", "No patient record is voided.")
+            return
+        choices = [(f"{p.display_name} · MRN {p.mrn} · voided {fmt_date(p.voided_at.date()) if p.voided_at else ''}"
+                    f" — {p.void_reason or ''}", p.id) for p in rows]
+        dialog = FormDialog("Voided patient records", [Field("patient", "Record", "choice", True, rows[0].id,
+                                                             choices=choices)], self, ok_text="Open chart",
+                            intro="Records voided as entered twice count nowhere; their charts stay readable. "
+                                  "One voided in error is restored from its chart's Details tab.")
+        dialog.setObjectName("voidedPatientsDialog")
+        self.voided_dialog = dialog  # tests drive it
+        values = dialog.ask()
+        if values is not None:
+            self.open_chart(values["patient"])
 
     def refresh(self) -> None:
         if self._locked:

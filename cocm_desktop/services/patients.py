@@ -9,11 +9,11 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from cocm_desktop.domain.actor import Actor
-from cocm_desktop.domain.corrections import CorrectionAction
+from cocm_desktop.domain.corrections import RESTORE, CorrectionAction
 from cocm_desktop.domain.roles import Permission
 from cocm_desktop.store.models import Episode, Patient, PayerRuleSet
 
-from ._clinical import OPEN_STATUS_VALUES, get_live_patient, text
+from ._clinical import OPEN_STATUS_VALUES, get_live_patient, get_patient, text
 from ._text import refuse_hidden_characters
 from .common import ValidationError, check, local_now, local_today, record
 from .corrections import check_corrector, clinicians_of_patient, log_correction, reason_of
@@ -252,7 +252,7 @@ def void_patient(
                               "outcome (on the patient's kept record if that is where care goes on) first.")
     if session.scalar(select(RunningTimer.id).where(RunningTimer.patient_id == patient.id)) is not None:
         raise ValidationError("A timer is running on this record; stop or discard it first.")
-    note = f"Patient record voided (entered twice): {why}"[:300]
+    note = _void_note(why)
     for kind, rows in entries.items():
         for row in rows:
             if kind == "time_entry":
@@ -277,3 +277,87 @@ def void_patient(
                        ", ".join(f"{n} {k.replace('_', ' ')}{'s' if n != 1 else ''}" for k, n in counts.items())
                        or "no entries") + " voided with it")
     return PatientVoided(patient.id, counts)
+
+
+
+def _void_note(why: str) -> str:
+    """What the entries voided with a patient record say (void_patient): how restore finds them."""
+    return f"Patient record voided (entered twice): {why}"[:300]
+
+
+def voided_patients(session: Session, actor: Actor) -> list[PatientSummary]:
+    """Patient records voided as entered twice, newest first: the way back to one voided in error."""
+    check(actor, Permission.READ_CHART)
+    rows = session.scalars(select(Patient).where(Patient.voided_at.is_not(None))
+                           .order_by(Patient.voided_at.desc(), Patient.id.desc()))
+    return [patient_summary(session, p) for p in rows]
+
+
+@dataclass(frozen=True)
+class PatientRestored:
+    id: int
+    restored_entries: dict[str, int]  # kind → how many entries voided with the record count again
+
+
+def restore_patient(
+    session: Session, actor: Actor, patient_id: int, *, reason: str, expected_version: int | None = None,
+    now: datetime | None = None,
+) -> PatientRestored:
+    """Undo a patient record's void made in error: the record and exactly the entries voided with it
+    count again (entries voided on their own before stay voided). Upcoming case-review agendas do
+    not get the patient back by themselves. The void and the restore both stay in the history."""
+    check(actor, Permission.EDIT_PATIENT)
+    patient = get_patient(session, patient_id)
+    if patient.voided_at is None:
+        raise ValidationError("This patient record is not voided.")
+    check_corrector(actor, "patient", made_by=patient.created_by_id,
+                    clinicians=clinicians_of_patient(session, patient.id))
+    expect_version(session, actor, patient, expected_version)
+    why = reason_of(reason, RESTORE)
+    now = now or local_now()
+    note, at, by = _void_note(patient.void_reason or ""), patient.voided_at, patient.voided_by_id
+    counts: dict[str, int] = {}
+    for kind, rows in _entries_voided_with(session, patient.id, note, at, by).items():
+        for row in rows:
+            if kind == "time_entry":
+                row.deleted_at = row.deleted_by_id = row.delete_reason = None  # type: ignore[attr-defined]
+            else:
+                row.voided_at = row.voided_by_id = row.void_reason = None  # type: ignore[attr-defined]
+        if rows:
+            counts[kind] = len(rows)
+    was = patient.void_reason
+    patient.voided_at = patient.voided_by_id = patient.void_reason = None
+    session.flush()
+    log_correction(session, actor, patient_id=patient.id, object_type="patient", object_id=patient.id,
+                   action=CorrectionAction.AMEND, reason=why, now=now, audit_action="patient.restore",
+                   changes={"voided": (True, False), "void_reason": (was, None), "restored_entries": ({}, counts)},
+                   summary="Patient record restored (its void was made in error); " + (
+                       ", ".join(f"{n} {k.replace('_', ' ')}{'s' if n != 1 else ''}" for k, n in counts.items())
+                       or "no entries") + " count again")
+    return PatientRestored(patient.id, counts)
+
+
+def _entries_voided_with(session: Session, patient_id: int, note: str, at: datetime | None,
+                         by: int | None) -> dict[str, list[object]]:
+    from cocm_desktop.store.models import (
+        CarePlanVersion,
+        Contact,
+        Measure,
+        Recommendation,
+        Referral,
+        RiskEvent,
+        TimeEntry,
+    )
+
+    episodes = select(Episode.id).where(Episode.patient_id == patient_id)
+    out: dict[str, list[object]] = {}
+    for kind, model in (("measure", Measure), ("contact", Contact), ("referral", Referral),
+                        ("risk_event", RiskEvent), ("care_plan_version", CarePlanVersion),
+                        ("recommendation", Recommendation)):
+        out[kind] = list(session.scalars(select(model).where(
+            model.episode_id.in_(episodes), model.voided_at == at, model.voided_by_id == by,
+            model.void_reason == note)))
+    out["time_entry"] = list(session.scalars(select(TimeEntry).where(
+        TimeEntry.patient_id == patient_id, TimeEntry.deleted_at == at, TimeEntry.deleted_by_id == by,
+        TimeEntry.delete_reason == note)))
+    return out

@@ -191,3 +191,48 @@ def test_duplicate_patient_record_is_voided_from_details_and_leaves_the_registry
     assert row.patient_id not in {r.patient_id for r in w.registry.model.rows}
     assert w.chart.voided_label.isVisible() and "voided" in w.chart.voided_label.text()
     assert not w.chart.void_patient_button.isVisible()
+
+
+def test_a_record_voided_in_error_is_found_under_view_and_restored_from_its_chart(  # type: ignore[no-untyped-def]
+        open_window, demo_path, qtbot, wait_idle, monkeypatch) -> None:
+    from cocm_desktop.gui.form_dialog import FormDialog
+    from cocm_desktop.services.patients import void_patient
+
+    w = open_window(demo_path, "cm1")
+    me = w.ctx.actor.user_id
+    with w.ctx.db.session() as s:
+        mine = set(s.scalars(select(Patient.id).where(Patient.created_by_id == me)))
+        risky = set(s.scalars(select(Episode.patient_id).join(RiskEvent, RiskEvent.episode_id == Episode.id)
+                              .where(RiskEvent.outcome.is_(None))))
+    row = next(r for r in w.registry.model.rows if r.patient_id in mine and r.patient_id not in risky)
+    pid = row.patient_id
+    w.ctx.write(void_patient, reason="Thought it was entered twice", patient_id=pid,
+                changes=(Change.CORRECTION, Change.PATIENT))
+    wait_idle()
+    assert pid not in {r.patient_id for r in w.registry.model.rows}
+    offered: list[object] = []
+
+    def pick(dialog: FormDialog) -> int:  # the person picks the record from the list
+        combo = dialog.widgets["patient"]
+        offered.extend(combo.itemData(n) for n in range(combo.count()))
+        combo.setCurrentIndex(combo.findData(pid))
+        return int(dialog.DialogCode.Accepted)
+
+    real_exec = FormDialog.exec
+    monkeypatch.setattr(FormDialog, "exec", pick)
+    w.ui.actionVoidedPatients.trigger()
+    wait_idle()
+    monkeypatch.setattr(FormDialog, "exec", real_exec)  # back to the suite's non-blocking exec
+    assert pid in offered and w.chart.chart.patient.id == pid  # its chart is open
+    _show_tab(w, "Details")
+    button = w.chart.restore_patient_button
+    assert button.isVisible() and button.isEnabled() and not w.chart.void_patient_button.isVisible()
+    button.click()
+    dialog = w.chart.correction_dialog
+    assert dialog.windowTitle() == "Restore patient record (voided in error)"
+    dialog.grab().save(str(demo_path.parent / "restore_patient.png"))
+    _finish(dialog, wait_idle, reason="Not a duplicate: two different people")
+    with w.ctx.db.session() as s:
+        assert s.get(Patient, pid).voided_at is None
+    qtbot.waitUntil(lambda: pid in {r.patient_id for r in w.registry.model.rows}, timeout=10_000)
+    assert not w.chart.voided_label.isVisible() and w.chart.void_patient_button.isVisible()

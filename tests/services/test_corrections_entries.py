@@ -17,6 +17,7 @@ from cocm_desktop.services import (
     case_review,
     chart,
     episodes,
+    measures,
     patients,
     quality,
     recommendation_corrections,
@@ -393,6 +394,44 @@ def test_duplicate_with_an_open_risk_event_is_not_voided_until_its_follow_up(bui
         build.call(patients.void_patient, "cm1", pid, reason="Entered twice", now=LATER)
     with build.db.session() as s:
         assert s.get(Patient, pid).voided_at is None and s.get(RiskEvent, ev.id).voided_at is None
+
+
+def test_a_patient_record_voided_in_error_is_restored_with_exactly_what_went_with_it(build) -> None:  # type: ignore[no-untyped-def]
+    e = build.episode(TODAY - timedelta(days=40), baseline=15, family="Notadupe", given="Nina")
+    pid = _row(build, e).patient_id
+    wrong = build.measure(e, TODAY - timedelta(days=4), 14)
+    build.call(measures.void_measure, "cm1", wrong.id, reason="Entered on the wrong day", now=NOW)  # on its own
+    build.contact(e, TODAY - timedelta(days=3), minutes=25)
+    build.call(time_log.add_manual_time, "cm1", patient_id=pid, activity="care_coordination", minutes=20,
+               local_date=TODAY - timedelta(days=2))
+    with build.db.session() as s:
+        billed = {r.patient_id: r for r in compute_billing_month(s, "2026-11", today=TODAY).rows}[pid]
+    voided = build.call(patients.void_patient, "cm1", pid, reason="Thought she was entered twice", now=LATER)
+    assert voided.voided_entries == {"measure": 1, "contact": 1, "time_entry": 2}
+    assert pid in {p.id for p in build.call(patients.voided_patients, "doc1")}
+    with pytest.raises(ValidationError, match="Only the person who added the patient or a treating clinician"):
+        build.call(patients.restore_patient, "cm2", pid, reason="Not a duplicate", now=LATER)
+    with pytest.raises(ValidationError, match="say why the record was voided in error"):
+        build.call(patients.restore_patient, "cm1", pid, reason="  ", now=LATER)
+
+    res = build.call(patients.restore_patient, "cm1", pid, reason="Not a duplicate: a different Nina", now=LATER)
+    assert res.restored_entries == {"measure": 1, "contact": 1, "time_entry": 2}
+    assert _row(build, e) is not None  # back on the registry, and in billing as before
+    assert pid not in {p.id for p in build.call(patients.voided_patients, "doc1")}
+    with build.db.session() as s:
+        again = {r.patient_id: r for r in compute_billing_month(s, "2026-11", today=TODAY).rows}[pid]
+        assert (again.counted_minutes, again.codes) == (billed.counted_minutes, billed.codes)
+        assert s.get(Measure, wrong.id).void_reason == "Entered on the wrong day"  # voided on its own: stays
+    c = build.call(chart.open_chart, "cm1", patient_id=pid, today=TODAY)
+    assert not c.patient.voided and len(c.contacts) == 1
+    build.contact(e, TODAY, minutes=5)  # care is recorded on it again
+    history = build.call(corrections_for_patient, "cm1", pid)
+    assert [(h.object_type, h.action) for h in history if h.object_type == "patient"] == [
+        ("patient", "void"), ("patient", "amend")]
+    assert history[-1].changes["voided"] == (True, False)
+    assert _audit(build, "patient.restore")
+    with pytest.raises(ValidationError, match="not voided"):
+        build.call(patients.restore_patient, "cm1", pid, reason="Twice", now=LATER)
 
 
 # ---- the urgent-risk rule-out ----------------------------------------------------------------------
