@@ -4,9 +4,8 @@ Publishing is installed on the server's sessionmaker, so no service can forget i
 notes the kinds of record it wrote and the patients they belong to (store.invalidation resolves
 owners the same way the registry cache does), and just before the commit one
 `pg_notify(CHANNEL, payload)` joins the transaction. PostgreSQL delivers it only if the commit
-succeeds, so a rolled-back write is never announced. The payload is the wire form of
-services.changes.ChangeEvent (the store cannot import services; a test holds the two together):
-kinds, patient ids, the writer's username, a time and the writing instance — never PHI.
+succeeds, so a rolled-back write is never announced. The payload is domain.changes.ChangeEvent's
+wire form: kinds, patient ids, the writer's username, a time and the writing instance — never PHI.
 
 Listening (`NotifyListener`) uses its own autocommit connection in its own thread, reconnects with
 backoff when the server goes away, and reports a gap after a reconnect (whatever was committed
@@ -15,7 +14,6 @@ while nobody listened must be assumed changed).
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import threading
@@ -28,6 +26,8 @@ import psycopg
 from psycopg import sql
 from sqlalchemy import event, text
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
+
+from cocm_desktop.domain.changes import CHANNEL, Change, ChangeEvent
 
 from . import invalidation
 from .models import (
@@ -59,33 +59,30 @@ from .models import (
 
 log = logging.getLogger(__name__)
 
-#: the channel of a clinic database (the same value as services.changes.CHANNEL)
-CHANNEL = "cocm_changes"
 ORIGIN_INFO = "cocm_origin"  # session.info: the writing app instance
 BY_INFO = "cocm_by"  # session.info: the writer's username
 _PENDING = "cocm_changes_pending"
-_MAX_IDS = 200  # as services.changes: beyond this many patients the payload says "many"
 
-# Model class -> services.changes.Change value. Audit records, saves' request ids (Submission),
+# Model class -> the kind of change it is. Audit records, saves' request ids (Submission),
 # the registry cache and overlap days are bookkeeping of other writes, not news; a table missing
 # here fails a test.
-KIND_OF: dict[type, str] = {
-    Patient: "patient",
-    Episode: "episode", EpisodeStatusChange: "episode", Diagnosis: "episode", Consent: "episode",
-    Measure: "measure",
-    Contact: "contact",
-    TimeEntry: "time", RunningTimer: "time",
-    CarePlanVersion: "care_plan",
-    Medication: "medication", MedicationProposal: "medication",
-    Referral: "referral",
-    RiskEvent: "risk",
-    CaseReviewSession: "case_review", AgendaItem: "case_review",
-    Recommendation: "recommendation",
-    Correction: "correction",
-    BillingSubmission: "billing", BillingSubmissionLine: "billing", BillingAdjustmentAck: "billing",
-    PayerRuleSet: "billing",
-    User: "users",
-    ClinicSetting: "policy",
+KIND_OF: dict[type, Change] = {
+    Patient: Change.PATIENT,
+    Episode: Change.EPISODE, EpisodeStatusChange: Change.EPISODE, Diagnosis: Change.EPISODE, Consent: Change.EPISODE,
+    Measure: Change.MEASURE,
+    Contact: Change.CONTACT,
+    TimeEntry: Change.TIME, RunningTimer: Change.TIME,
+    CarePlanVersion: Change.CARE_PLAN,
+    Medication: Change.MEDICATION, MedicationProposal: Change.MEDICATION,
+    Referral: Change.REFERRAL,
+    RiskEvent: Change.RISK,
+    CaseReviewSession: Change.CASE_REVIEW, AgendaItem: Change.CASE_REVIEW,
+    Recommendation: Change.RECOMMENDATION,
+    Correction: Change.CORRECTION,
+    BillingSubmission: Change.BILLING, BillingSubmissionLine: Change.BILLING, BillingAdjustmentAck: Change.BILLING,
+    PayerRuleSet: Change.BILLING,
+    User: Change.USERS,
+    ClinicSetting: Change.POLICY,
 }
 # Settings written as a side effect of other work (the audit chain's head, the self-check marker).
 _QUIET_SETTINGS = frozenset({"audit_head", "audit_chain_key", "selfcheck_marker", "database_id"})
@@ -93,15 +90,15 @@ _QUIET_SETTINGS = frozenset({"audit_head", "audit_chain_key", "selfcheck_marker"
 
 @dataclass
 class _Pending:
-    kinds: set[str] = field(default_factory=set)
+    kinds: set[Change] = field(default_factory=set)
     patients: set[int] = field(default_factory=set)
     many: bool = False
 
 
-def kind_of(obj: object) -> str | None:
+def kind_of(obj: object) -> Change | None:
     """The kind of change a flushed object is (None: not news for other workstations)."""
     kind = KIND_OF.get(type(obj))
-    if kind == "policy" and getattr(obj, "key", None) in _QUIET_SETTINGS:
+    if kind is Change.POLICY and getattr(obj, "key", None) in _QUIET_SETTINGS:
         return None
     return kind
 
@@ -122,7 +119,7 @@ def _pending(session: Session) -> _Pending:
 
 
 def _after_flush(session: Session, _flush_context: Any) -> None:
-    kinds: set[str] = set()
+    kinds: set[Change] = set()
     timers: set[int] = set()
     for obj in (*session.new, *session.dirty, *session.deleted):
         kind = kind_of(obj)
@@ -172,19 +169,11 @@ def _forget(session: Session) -> None:
     session.info.pop(_PENDING, None)
 
 
-def encode_payload(kinds: set[str], patients: set[int], *, many: bool, by: str | None,
+def encode_payload(kinds: set[Change], patients: set[int], *, many: bool, by: str | None,
                    origin: str | None, at: datetime | None = None) -> str:
-    """services.changes.ChangeEvent.to_payload's wire form (a test compares the two)."""
-    ids = sorted(patients)
-    many = many or len(ids) > _MAX_IDS
-    return json.dumps({
-        "k": sorted(kinds),
-        "p": [] if many else ids,
-        "m": many,
-        "b": by,
-        "t": (at or datetime.now(UTC)).isoformat(timespec="microseconds"),
-        "o": origin,
-    }, separators=(",", ":"))
+    """The NOTIFY payload of one commit: the ChangeEvent's own wire form."""
+    return ChangeEvent(kinds=frozenset(kinds), patient_ids=frozenset(patients), many=many, by=by,
+                       at=at or datetime.now(UTC), origin=origin).to_payload()
 
 
 # ---- listening ---------------------------------------------------------------------------------
