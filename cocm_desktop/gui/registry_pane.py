@@ -33,7 +33,7 @@ from cocm_desktop.gui.context import AppContext
 from cocm_desktop.gui.registry_delegates import FlagChipsDelegate, MinutesDelegate, PatientDelegate
 from cocm_desktop.gui.registry_model import COLUMN_INDEX, COLUMNS, IdRole, RegistryModel, RegistryProxy
 from cocm_desktop.gui.resources import MUTED, icon
-from cocm_desktop.gui.worker import BusyOverlay, PaneLoad, run_in_background
+from cocm_desktop.gui.worker import BusyOverlay, LoadQueue, PaneLoad, run_in_background
 from cocm_desktop.services.changes import Change, ChangeEvent
 
 
@@ -58,6 +58,8 @@ class RegistryPane(PaneLoad, QWidget):
         self._generation = 0
         self.loading = False
         self.load_count = 0
+        self.full_loads = 0  # whole-registry reads (a change to a few patients re-reads only theirs)
+        self.loads = LoadQueue(self._load_all, self._load_some)
         self.source = RegistryModel(self)
         self.model = RegistryProxy(self, self.source)  # what the table shows: the filtered rows
         self._build()
@@ -225,16 +227,25 @@ class RegistryPane(PaneLoad, QWidget):
     SHOWN = frozenset(Change) - {Change.BILLING}
 
     def on_changes(self, event: ChangeEvent) -> None:
-        """A write here or elsewhere: the rows reload when they show something it changed."""
-        if event.has(*self.SHOWN) and not self.ctx.db.locked:
-            self.reload()
+        """A write here or elsewhere: the rows of the patients it names are read again (all rows
+        when it names none, or many)."""
+        if not event.has(*self.SHOWN) or self.ctx.db.locked:
+            return
+        if event.many or not event.patient_ids or not self.model.rows:
+            self.loads.all()
+        else:
+            self.loads.some(event.patient_ids)
 
     def reload(self) -> None:
+        """Read every row again (after the load running now, if one is)."""
+        self.loads.all()
+
+    def _load_all(self) -> None:
         from cocm_desktop.services.registry import build_registry
 
-        self._generation += 1
         generation = self._generation
         self.loading = True
+        self.full_loads += 1
         if not self.model.rows:
             self.busy.start("Loading the registry…")
         ctx = self.ctx
@@ -244,10 +255,32 @@ class RegistryPane(PaneLoad, QWidget):
             return ctx.read(build_registry, today=today)
 
         run_in_background(work, lambda rows: self._loaded(generation, rows, today),
-                          lambda exc: self._failed(generation, exc))
+                          lambda exc: self._load_failed(generation, exc))
+
+    def _load_some(self, patient_ids: frozenset[int]) -> None:
+        from cocm_desktop.services.registry import registry_rows_of
+
+        generation = self._generation
+        ctx = self.ctx
+        today = date.today()
+
+        def work():  # type: ignore[no-untyped-def]
+            return ctx.read(registry_rows_of, patient_ids, today=today)
+
+        def merge(rows: list) -> None:  # type: ignore[type-arg]
+            # their rows replace what was shown for them (none: they left the registry)
+            kept = [r for r in self.model.rows if r.patient_id not in patient_ids]
+            self._loaded(generation, kept + rows, today)
+
+        run_in_background(work, merge, lambda exc: self._load_failed(generation, exc))
+
+    def _load_failed(self, generation: int, exc: BaseException) -> None:
+        self.loads.ended()
+        self._failed(generation, exc)
 
     def _loaded(self, generation: int, rows: list, today: date) -> None:  # type: ignore[type-arg]
-        if generation != self._generation:
+        if generation != self._generation:  # cleared for the lock meanwhile
+            self.loads.ended()
             return
         selected = self.selected_patient_id()
         self.model.set_rows(rows, today)
@@ -264,9 +297,11 @@ class RegistryPane(PaneLoad, QWidget):
         self.load_count += 1
         self.busy.stop()
         self.loaded.emit()
+        self.loads.ended()
 
     def clear_for_lock(self) -> None:
         self._generation += 1
+        self.loads.drop()
         self.loading = False
         self.busy.stop()
         self.model.clear()

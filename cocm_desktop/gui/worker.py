@@ -102,6 +102,55 @@ class PaneLoad:
             show_error(self, exc)
 
 
+class LoadQueue:
+    """A pane's loads, one at a time. A load asked for while one runs waits for it, and any number
+    of asks meanwhile merge into one: a whole-list load swallows the few-patient ones (a busy team's
+    stream of change events costs at most one extra read, never one per event)."""
+
+    def __init__(self, start_all: Callable[[], None],
+                 start_some: Callable[[frozenset[int]], None] | None = None) -> None:
+        self._start_all = start_all
+        self._start_some = start_some
+        self.running = False
+        self._all = False
+        self._some: set[int] = set()
+
+    def all(self) -> None:
+        self._all = True
+        self._next()
+
+    def some(self, patient_ids: frozenset[int]) -> None:
+        if self._start_some is None:
+            self.all()
+            return
+        self._some |= patient_ids
+        self._next()
+
+    def ended(self) -> None:
+        """The running load's result or failure arrived (applied or not): start the next one."""
+        self.running = False
+        self._next()
+
+    def drop(self) -> None:
+        """Forget what was asked for (the pane was cleared for the lock)."""
+        self._all = False
+        self._some.clear()
+
+    def _next(self) -> None:
+        if self.running:
+            return
+        if self._all:
+            self._all = False
+            self._some.clear()
+            self.running = True
+            self._start_all()
+        elif self._some and self._start_some is not None:
+            ids = frozenset(self._some)
+            self._some.clear()
+            self.running = True
+            self._start_some(ids)
+
+
 def busy() -> bool:
     """True while any background task has not yet delivered its result (tests wait on this)."""
     return bool(_pending)

@@ -29,7 +29,7 @@ from cocm_desktop.gui.registry_model import RowRole, SortRole
 from cocm_desktop.gui.registry_pane import RegistryTable
 from cocm_desktop.gui.resources import MUTED, icon
 from cocm_desktop.gui.table_model import Col, RecordTableModel
-from cocm_desktop.gui.worker import BusyOverlay, PaneLoad, run_in_background
+from cocm_desktop.gui.worker import BusyOverlay, LoadQueue, PaneLoad, run_in_background
 from cocm_desktop.services.changes import ChangeEvent
 from cocm_desktop.services.worklists import KINDS, WorkItem, WorkKind, Worklist
 
@@ -100,6 +100,7 @@ class WorklistPane(PaneLoad, QWidget):
         self._generation = 0
         self.loading = False
         self.load_count = 0
+        self.loads = LoadQueue(self._load)  # events arriving while it loads make one more load
         self.worklist: Worklist | None = None
         self.model = RecordTableModel(ITEM_COLUMNS, self, id_of=lambda i: i.key)
         self.proxy = _KindProxy(self)
@@ -195,9 +196,12 @@ class WorklistPane(PaneLoad, QWidget):
             self.reload()
 
     def reload(self) -> None:
+        """Read the list again (after the load running now, if one is)."""
+        self.loads.all()
+
+    def _load(self) -> None:
         from cocm_desktop.services.worklists import worklist
 
-        self._generation += 1
         generation = self._generation
         self.loading = True
         if self.worklist is None:
@@ -208,11 +212,15 @@ class WorklistPane(PaneLoad, QWidget):
             backup = backup_state() if backup_state is not None else None
             return ctx.read(worklist, backup=backup)
 
-        run_in_background(work, lambda wl: self._loaded(generation, wl),
-                          lambda exc: self._failed(generation, exc))
+        def failed(exc: BaseException) -> None:
+            self.loads.ended()
+            self._failed(generation, exc)
+
+        run_in_background(work, lambda wl: self._loaded(generation, wl), failed)
 
     def _loaded(self, generation: int, wl: Worklist) -> None:
-        if generation != self._generation:
+        self.loads.ended()
+        if generation != self._generation:  # cleared for the lock meanwhile
             return
         self.loading = False
         self.busy.stop()
@@ -233,6 +241,7 @@ class WorklistPane(PaneLoad, QWidget):
 
     def clear_for_lock(self) -> None:
         self._generation += 1
+        self.loads.drop()
         self.loading = False
         self.busy.stop()
         self.worklist = None

@@ -143,6 +143,17 @@ def build_registry(
     return out
 
 
+def registry_rows_of(session: Session, actor: Actor, patient_ids: Iterable[int], *,
+                     today: date | None = None) -> list[RegistryRow]:
+    """The registry rows of these patients only, exactly as `build_registry` lists them (none for a
+    patient no longer on the registry): what a change to a few patients needs re-reading."""
+    check(actor, Permission.READ_REGISTRY)
+    episodes = registry_reads.episodes_of_patients(session.connection(), patient_ids)
+    if not episodes:
+        return []
+    return [r for r, _ in collect(session, today=today or local_today(), episode_ids=episodes)]
+
+
 @without_gc
 def collect(
     session: Session,

@@ -491,3 +491,11 @@ def update_billing_facts(conn: Connection, month: date, facts: Iterable[tuple[in
             next_code=bindparam("b_code"), minutes_needed=bindparam("b_needed"),
             billing_label=bindparam("b_label")),
         values)
+
+
+def episodes_of_patients(conn: Connection, patient_ids: Iterable[int]) -> list[int]:
+    """Every episode of these patients (a registry read narrows them to the ones it lists)."""
+    ids = sorted(set(patient_ids))
+    if not ids:
+        return []
+    return list(conn.execute(select(Episode.id).where(Episode.patient_id.in_(ids))).scalars())
