@@ -11,9 +11,6 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QApplication,
-    QDialog,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QMainWindow,
@@ -24,13 +21,14 @@ from PySide6.QtWidgets import (
 from cocm_desktop import APP_NAME
 from cocm_desktop.domain.roles import Permission, Role
 from cocm_desktop.gui.context import AppContext, settings
-from cocm_desktop.gui.errors import show_error
 from cocm_desktop.gui.forms.ui_main_window import Ui_MainWindow
 from cocm_desktop.gui.lock import DialogVeil, IdleWatcher, LockScreen
 from cocm_desktop.gui.resources import ON_DARK, app_icon, icon
-from cocm_desktop.gui.worker import Spinner, run_in_background
+from cocm_desktop.gui.window_lock import WindowLock
+from cocm_desktop.gui.window_menus import WindowMenus
+from cocm_desktop.gui.worker import Spinner
 from cocm_desktop.services.changes import ChangeEvent
-from cocm_desktop.services.errors import SessionLocked, StoreError, WrongCredentials
+from cocm_desktop.services.errors import SessionLocked
 
 if TYPE_CHECKING:
     from cocm_desktop.gui.case_review_pane import CaseReviewPane
@@ -47,7 +45,7 @@ def module_available(name: str) -> bool:
         return False
 
 
-class MainWindow(QMainWindow):
+class MainWindow(WindowLock, WindowMenus, QMainWindow):
     signOutRequested = Signal()
     switchUserRequested = Signal()  # from the lock screen: close this session, sign-in with no name filled in
     openClinicRequested = Signal()
@@ -404,220 +402,6 @@ class MainWindow(QMainWindow):
         """Another workstation's committed change (gui.live_bridge; open forms got their notice):
         every pane hears it as it hears this window's own writes."""
         self.ctx.publish(change)
-
-    # ---- lock --------------------------------------------------------------------------------
-    @property
-    def is_locked(self) -> bool:
-        return self._locked
-
-    def lock(self) -> None:
-        if self._locked:
-            return
-        self._locked = True
-        self.idle.stop()
-        self._page_before_lock = self.ui.paneStack.currentWidget()
-        # Patient data leaves the screen first, then the database refuses every read.
-        for pane in self._built_panes():
-            pane.clear_for_lock()  # type: ignore[attr-defined]
-        self.timer.set_locked(True)
-        self.ui.timerToolBar.setVisible(False)
-        self.ui.rootStack.setCurrentWidget(self.ui.lockPage)
-        self.menuBar().setEnabled(False)
-        self.lock_screen.form.reset()
-        who = f"Signed in as {self.ctx.actor.display_name} ({self.ctx.actor.username})."
-        for widget in QApplication.topLevelWidgets():
-            if isinstance(widget, QDialog) and widget.isVisible():
-                veil = DialogVeil(widget, who)
-                veil.form.unlockRequested.connect(self.unlock)
-                self._veils.append(veil)
-        try:
-            self.ctx.db.lock()
-        except StoreError as exc:  # the lock itself failed to write its audit row: still locked on screen
-            show_error(self, exc)
-        self.lock_screen.form.password.setFocus()
-        self.locked.emit()
-
-    def _forms(self):  # type: ignore[no-untyped-def]
-        return [self.lock_screen.form] + [v.form for v in self._veils]
-
-    def unlock(self, password: str) -> None:
-        if not self._locked:
-            return
-        for form in self._forms():
-            form.set_busy(True)
-        username = self.ctx.actor.username
-        db = self.ctx.db
-        run_in_background(lambda: db.unlock(username, password) if db.locked else db.actor,
-                          self._unlocked, self._unlock_failed)
-
-    def _unlock_failed(self, exc: BaseException) -> None:
-        from cocm_desktop.gui.login import delay_seconds
-
-        for form in self._forms():
-            form.set_busy(False)
-            if isinstance(exc, WrongCredentials):
-                form.show_error("Wrong password. Try again.")
-            elif delay_seconds(exc):
-                form.show_error(str(exc))
-            else:
-                form.show_error(str(exc) if isinstance(exc, StoreError) else "Could not unlock; try again.")
-
-    def _unlocked(self, _actor: object) -> None:
-        self._locked = False
-        for veil in self._veils:
-            veil.deleteLater()
-        self._veils.clear()
-        self.menuBar().setEnabled(True)
-        self.ui.rootStack.setCurrentWidget(self.ui.workPage)
-        if self.ctx.role is not Role.CLINIC_LEAD:
-            self.ui.timerToolBar.setVisible(True)
-        self.timer.set_locked(False)
-        self.registry.reload()
-        self.worklist.reload()
-        if self._chart_patient() is not None:
-            self.chart.reload()
-        if self._case_review is not None:
-            self.case_review.mark_stale()
-        if self._page_before_lock is self.ui.caseReviewPage:
-            self.show_case_review()
-        elif self._page_before_lock is self.ui.chartPage and self._chart_patient() is not None:
-            self._go(self.ui.chartPage, self.ui.chartNav)
-        elif self._page_before_lock is self.ui.registryPage:
-            self.show_registry()
-        else:
-            self.show_worklist()
-        self.idle.start()
-        self.backups.check()  # a backup that fell due while locked is made now
-        self.unlocked.emit()
-
-    # ---- file menu -------------------------------------------------------------------------------
-    def sign_out(self) -> None:
-        self._confirm_leave("sign out", self.signOutRequested.emit)
-
-    def switch_user(self) -> None:
-        """Lock screen › Sign in as someone else: the session closes without asking anything (the
-        owner is away). A running timer keeps its database row; its owner gets it back at their
-        next sign-in (adopted while fresh, else the three recovery choices)."""
-        if not self._locked:
-            self.lock()
-        self.timer.shutdown()
-        self.switchUserRequested.emit()
-
-    def _open_clinic(self) -> None:
-        self._confirm_leave("open another clinic", self.openClinicRequested.emit)
-
-    def _confirm_leave(self, what: str, then: Callable[[], None]) -> None:
-        """`then()` once the user may leave: at once, or after a running timer's time is saved
-        (off the GUI thread; a failed save is shown and the user stays). Cancel: never."""
-        if self.timer.is_running and not self._locked:
-            answer = QMessageBox.question(
-                self, "Timer running",
-                f"A timer is running. Stop it and save the time before you {what}?\n\n"
-                "Yes: stop and save.  No: leave it running (it is offered back at your next sign-in).",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No | QMessageBox.StandardButton.Cancel,
-                QMessageBox.StandardButton.Yes)
-            if answer == QMessageBox.StandardButton.Cancel:
-                return
-            if answer == QMessageBox.StandardButton.Yes:
-                self.timer.stop(done=then)
-                return
-        then()
-
-    def _back_up(self) -> None:
-        """An encrypted, verified copy (services.backups.make_backup) saved where the clinic lead chooses."""
-        from datetime import date
-        from pathlib import Path
-
-        from cocm_desktop.services.backups import audit_altered_message, make_backup
-
-        db = self.ctx.db
-        suggested = db.path.with_name(f"{db.path.stem}-backup-{date.today().isoformat()}{db.path.suffix}")
-        name, _ = QFileDialog.getSaveFileName(self, "Back up the clinic database", str(suggested),
-                                              "Clinic databases (*.db *.cocm)")
-        if not name:
-            return
-        dest = Path(name)
-
-        def done(result) -> None:  # type: ignore[no-untyped-def]
-            altered = audit_altered_message(result)
-            if altered:
-                QMessageBox.warning(self, "Back up", f"Backup saved: {result.path}\n\n{altered}")
-            else:
-                QMessageBox.information(self, "Back up", f"Backup saved and verified:\n{result.path}\n"
-                                        "Keep it with its .keys file; both are needed to restore.")
-            self.backups.refresh()
-
-        run_in_background(lambda: make_backup(db, dest), done, lambda e: show_error(self, e))
-
-    def _change_password(self) -> None:
-        from cocm_desktop.gui.admin import ChangePasswordDialog
-
-        ChangePasswordDialog(self.ctx, self).exec()
-
-    def _users(self) -> None:
-        from cocm_desktop.gui.admin import UsersDialog
-
-        UsersDialog(self.ctx, self).exec()
-
-    def _policy(self) -> None:
-        from cocm_desktop.gui.admin import PolicyDialog
-
-        PolicyDialog(self.ctx, self).exec()  # its POLICY event reloads the policy and every pane
-
-    def _policy_reloaded(self) -> None:
-        """A saved policy (here or on another workstation) takes effect at once: the idle lock."""
-        if self._idle_override is None:
-            self.idle.set_interval_ms(self.ctx.policy.idle_lock_minutes * 60_000)
-
-    def _audit_report(self) -> None:
-        from cocm_desktop.gui.admin import AuditReportDialog
-
-        AuditReportDialog(self.ctx, self).exec()
-
-    def _restore(self) -> None:
-        from cocm_desktop.gui.admin import ask_restore
-
-        request = ask_restore(self.ctx, self)
-        if request is not None:
-            self._confirm_leave("restore the backup", lambda: self.restoreRequested.emit(request))
-
-    def show_help(self, which: str) -> QDialog:
-        """Help → the user guide, the keyboard shortcuts, or where the files and backups are."""
-        from cocm_desktop.gui.help import HelpDialog, files_html, guide_html, shortcuts_html
-        from cocm_desktop.services.backups import backup_folder, get_second_folder
-
-        if which == "files":
-            folder = backup_folder(self.ctx.db)
-            second = self.ctx.read(get_second_folder)
-            dialog = HelpDialog("Where are my files and backups?", files_html(self.ctx.db.path, folder, second),
-                                self, folder=folder)
-        elif which == "shortcuts":
-            dialog = HelpDialog("Keyboard shortcuts", shortcuts_html(self), self)
-        else:
-            dialog = HelpDialog("How collaborative care works here", guide_html(), self)
-        self.help_dialog = dialog
-        dialog.exec()
-        return dialog
-
-    def _about(self) -> None:
-        from cocm_desktop.gui.app import show_about
-
-        show_about(self)
-
-    def _billing_report(self) -> None:
-        from cocm_desktop.gui.reports import run_billing_report
-
-        run_billing_report(self, self.ctx)
-
-    def _mark_submitted(self) -> None:
-        from cocm_desktop.gui.reports import mark_month_submitted_dialog
-
-        mark_month_submitted_dialog(self, self.ctx)
-
-    def _quality_report(self) -> None:
-        from cocm_desktop.gui.reports import run_quality_report
-
-        run_quality_report(self, self.ctx)
 
     # ---- closing -----------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
