@@ -45,6 +45,7 @@ from ._clinical import get_episode, get_open_episode, get_row, staff_user, user_
 from ._clinical import text as clean
 from .case_review_agenda import plan_agenda, session_length
 from .common import ValidationError, check, load_policy, local_now, local_today, record
+from .versions import expect_version
 
 
 @dataclass(frozen=True)
@@ -417,8 +418,13 @@ def record_recommendation(
     return recommendation_view(session, row)
 
 
-def _step(session: Session, actor: Actor, rec_id: int, to: cr.LoopState, **kw: str | None) -> Recommendation:
+def _step(session: Session, actor: Actor, rec_id: int, to: cr.LoopState, expected_version: int | None,
+          **kw: str | None) -> Recommendation:
+    """The recommendation, refused when it is not where the person read it (`expected_version`:
+    e.g. the consultant amended the text the clinician is approving; services.versions) or the
+    loop cannot take this step."""
     row = get_row(session, Recommendation, rec_id, "recommendation")
+    expect_version(session, actor, row, expected_version)
     if row.voided_at is not None:
         raise ValidationError("This recommendation was voided (entered in error); it counts nowhere.")
     try:
@@ -431,12 +437,13 @@ def _step(session: Session, actor: Actor, rec_id: int, to: cr.LoopState, **kw: s
 def decide_recommendation(
     session: Session, actor: Actor, rec_id: int, decision: str, *, note: str | None = None,
     modified_text: str | None = None, now: datetime | None = None, drug: str | None = None,
-    dose: str | None = None, schedule: str | None = None,
+    dose: str | None = None, schedule: str | None = None, expected_version: int | None = None,
 ) -> RecommendationView:
     """The treating clinician approves, modifies (say what changed) or declines. An approved or
     modified medication recommendation proposes its change to the medication list (`drug`, `dose`,
     `schedule`: the clinician's modification of it), applied now or when the patient is told
-    (services.medications, clinic policy)."""
+    (services.medications, clinic policy). `expected_version`: the `row_version` the clinician read
+    (None: not shown first) — a recommendation changed since is not decided."""
     check(actor, Permission.DECIDE_RECOMMENDATION)
     now = now or local_now()
     try:
@@ -446,7 +453,7 @@ def decide_recommendation(
     if to not in (cr.LoopState.APPROVED, cr.LoopState.MODIFIED, cr.LoopState.DECLINED):
         raise ValidationError("Decide with approved, modified or declined.")
     what = modified_text if to is cr.LoopState.MODIFIED else note
-    row = _step(session, actor, rec_id, to, note=what)
+    row = _step(session, actor, rec_id, to, expected_version, note=what)
     row.state = row.decision = to.value
     row.decided_at, row.decided_by_id = now, actor.user_id
     row.decision_note = clean(note, "Decision note", max_len=4000)
@@ -463,12 +470,14 @@ def decide_recommendation(
 
 def tell_patient(
     session: Session, actor: Actor, rec_id: int, *, how: str, told_at: datetime | None = None,
-    now: datetime | None = None,
+    expected_version: int | None = None, now: datetime | None = None,
 ) -> RecommendationView:
+    """The patient was told the decision (`expected_version` as for `decide_recommendation`: the
+    patient is told what the person read, not a decision changed since)."""
     check(actor, Permission.CLOSE_LOOP)
     now = now or local_now()
     told_at = told_at or now
-    row = _step(session, actor, rec_id, cr.LoopState.TOLD_PATIENT, told_how=how)
+    row = _step(session, actor, rec_id, cr.LoopState.TOLD_PATIENT, expected_version, told_how=how)
     if told_at > now:
         raise ValidationError("The patient cannot be told in the future; check the date.")
     if row.decided_at is not None and told_at < row.decided_at:
@@ -484,10 +493,11 @@ def tell_patient(
     return recommendation_view(session, row)
 
 
-def close_recommendation(session: Session, actor: Actor, rec_id: int, *, now: datetime | None = None) -> RecommendationView:
+def close_recommendation(session: Session, actor: Actor, rec_id: int, *, expected_version: int | None = None,
+                         now: datetime | None = None) -> RecommendationView:
     check(actor, Permission.CLOSE_LOOP)
     now = now or local_now()
-    row = _step(session, actor, rec_id, cr.LoopState.CLOSED)
+    row = _step(session, actor, rec_id, cr.LoopState.CLOSED, expected_version)
     row.state = cr.LoopState.CLOSED.value
     row.closed_at = now
     episode = get_episode(session, row.episode_id)

@@ -24,8 +24,10 @@ from PySide6.QtWidgets import (
 from cocm_desktop.gui.admin._common import heading
 from cocm_desktop.gui.context import AppContext
 from cocm_desktop.gui.errors import describe, is_expected, show_error
+from cocm_desktop.gui.form_dialog import SAVE_OVER
 from cocm_desktop.gui.inputs import InputProblem, NumberEdit
 from cocm_desktop.services.changes import Change, event
+from cocm_desktop.services.errors import EditConflict
 
 
 class PolicyDialog(QDialog):
@@ -33,7 +35,7 @@ class PolicyDialog(QDialog):
 
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         from cocm_desktop.domain.policy import policy_fields
-        from cocm_desktop.services.policy import get_policy
+        from cocm_desktop.services.policy import policy_for_editing
 
         super().__init__(parent)
         self.ctx = context
@@ -41,7 +43,8 @@ class PolicyDialog(QDialog):
         self.setObjectName("policyDialog")
         self.resize(900, 760)
         self.fields = policy_fields()
-        current = context.read(get_policy)
+        # the version passed back on Save: another lead's save since is refused (services.policy)
+        current, self.version = context.read(policy_for_editing)
         self.saved: Any = None
         self.saving = False  # a save is running off the GUI thread
         layout = QVBoxLayout(self)
@@ -195,12 +198,13 @@ class PolicyDialog(QDialog):
             self.accept()
             return
         db, actor, new_folder = self.ctx.db, self.ctx.actor, folder != self._second_initial
+        version = self.version
 
         def work() -> Any:  # one unit of work: the folder and the numbers are saved together or not at all
             with db.session() as s:
                 if new_folder:
                     set_second_folder(s, actor, folder or None)
-                return update_policy(s, actor, changes) if changes else None
+                return update_policy(s, actor, changes, expected_version=version) if changes else None
 
         self._set_saving(True)
         self.ctx.perform(work, changes=event(Change.POLICY), done=self._saved, failed=self._refused)
@@ -219,6 +223,12 @@ class PolicyDialog(QDialog):
 
     def _refused(self, exc: BaseException) -> None:
         self._set_saving(False)
+        if isinstance(exc, EditConflict) and exc.current_version is not None:
+            # The message names their changes; Save again saves only the numbers changed here
+            # over the policy as it is now (the others keep the other lead's values).
+            self.version = exc.current_version
+            self.save_button.setText(SAVE_OVER)
+            self.save_button.setMinimumWidth(self.save_button.fontMetrics().horizontalAdvance(SAVE_OVER) + 44)
         if not is_expected(exc):
             show_error(self, exc)
             return
