@@ -249,7 +249,9 @@ class ChartActions:
         ep = self._need_episode()
         if ep is None:
             return
+        # the status the form was opened on: a change someone else made meanwhile is refused and named
         self._form(title, fields, lambda vals: self.ctx.write(change_status, ep.id, to, patient_id=self.patient_id,
+                                                                      expected_status=ep.status,
                                                                       changes=Change.EPISODE, **vals),
                    intro=intro)
 
@@ -282,6 +284,7 @@ class ChartActions:
         self._form("Transfer to specialty care", [Field("to_whom", "To", required=True, value=ep.transfer_to),
                                                   Field("note", "Note", "text")],
                    lambda vals: self.ctx.write(request_transfer, ep.id, vals["to_whom"], note=vals["note"],
+                                               expected_transfer_to=ep.transfer_to or "",
                                                patient_id=self.patient_id, changes=Change.EPISODE),
                    intro="The patient stays on the registry until the receiving service confirms the handoff.")
 
@@ -294,6 +297,7 @@ class ChartActions:
         self._form("Confirm transfer handoff", [Field("confirmed_on", "Handoff confirmed on", "date", True),
                                                 Field("note", "Note", "text")],
                    lambda vals: self.ctx.write(confirm_transfer, ep.id, vals["confirmed_on"], note=vals["note"],
+                                               expected_transfer_to=ep.transfer_to or "",
                                                patient_id=self.patient_id, changes=Change.EPISODE),
                    intro=f"Closes the episode as transferred to {ep.transfer_to}.", ok="Confirm and close")
 

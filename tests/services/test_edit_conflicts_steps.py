@@ -15,7 +15,15 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from cocm_desktop.services import care_plans, case_review, chart, recommendation_corrections, referrals, risk
+from cocm_desktop.services import (
+    care_plans,
+    case_review,
+    chart,
+    episodes,
+    recommendation_corrections,
+    referrals,
+    risk,
+)
 from cocm_desktop.services.common import EditConflict
 from cocm_desktop.store.models import (
     AuditRecord,
@@ -246,3 +254,62 @@ def test_closing_a_loop_someone_else_closed_since_it_was_shown_names_them(build)
     name = build.actors["cm2"].display_name
     with pytest.raises(EditConflict, match=rf"^{name} changed this recommendation .*\(Recommendation loop closed\)"):
         build.call(case_review.close_recommendation, "cm1", rid, expected_version=seen, now=build.now)
+
+
+# ---- the episode: its status and its transfer as the form showed them ---------------------------
+
+
+def _active_episode(b: Builder) -> tuple[int, int]:
+    ep = b.episode(TODAY - timedelta(weeks=10), baseline=16)
+    b.contact(ep, TODAY - timedelta(weeks=9))  # the first contact makes it active
+    b.care_plan(ep, relapse="Call if sleep slips for a week")
+    with b.db.session() as s:
+        return ep, s.get(Episode, ep).patient_id
+
+
+def _episode_shown(b: Builder, who: str, pid: int) -> Any:
+    return b.call(chart.open_chart, who, patient_id=pid, today=TODAY).episode
+
+
+def test_a_status_change_on_a_status_someone_else_changed_is_refused_naming_their_step(build) -> None:  # type: ignore[no-untyped-def]
+    ep, pid = _active_episode(build)
+    doc, cm = _episode_shown(build, "doc1", pid), _episode_shown(build, "cm1", pid)
+    assert doc.status == cm.status == "active"
+    build.contact(ep, TODAY - timedelta(days=1))  # a call logged meanwhile moves the row, not the status
+    build.call(episodes.change_status, "doc1", ep, "relapse_prevention", on=TODAY, expected_status=doc.status,
+               now=build.now)
+    audits = _audits(build)
+    with pytest.raises(EditConflict) as caught:  # the care manager closes out what was shown as active
+        build.call(episodes.change_status, "cm1", ep, "closed", reason="completed", on=TODAY,
+                   note="Goals met", expected_status=cm.status, now=build.now)
+    message = str(caught.value)
+    assert message.startswith(build.actors["doc1"].display_name + " changed this episode of care at "), message
+    assert "Active → Relapse prevention" in message and "Your change was not saved" in message
+    assert _audits(build) == audits
+    with build.db.session() as s:
+        assert s.get(Episode, ep).status == "relapse_prevention"
+
+    again = _episode_shown(build, "cm1", pid)
+    build.call(episodes.change_status, "cm1", ep, "closed", reason="completed", on=TODAY, note="Goals met",
+               expected_status=again.status, now=build.now)
+    with build.db.session() as s:
+        assert s.get(Episode, ep).status == "closed"
+
+
+def test_a_transfer_someone_else_requested_meanwhile_is_not_overwritten_or_confirmed_unseen(build) -> None:  # type: ignore[no-untyped-def]
+    ep, pid = _active_episode(build)
+    shown = _episode_shown(build, "cm1", pid).transfer_to or ""
+    build.call(episodes.request_transfer, "doc1", ep, "Perinatal psychiatry", expected_transfer_to=shown)
+    with pytest.raises(EditConflict, match=r"changed this episode of care .*\(Transfer to specialty care requested\)"):
+        build.call(episodes.request_transfer, "cm1", ep, "Addiction service", expected_transfer_to=shown)
+    with pytest.raises(EditConflict, match="changed this episode of care"):  # confirms what the form named
+        build.call(episodes.confirm_transfer, "cm1", ep, TODAY, expected_transfer_to="Addiction service",
+                   now=build.now)
+    with build.db.session() as s:
+        row = s.get(Episode, ep)
+        assert (row.transfer_to, row.status) == ("Perinatal psychiatry", "active")
+    named = _episode_shown(build, "cm1", pid).transfer_to
+    build.call(episodes.confirm_transfer, "cm1", ep, TODAY, expected_transfer_to=named, now=build.now)
+    with build.db.session() as s:
+        row = s.get(Episode, ep)
+        assert (row.status, row.close_reason) == ("closed", "transferred")
