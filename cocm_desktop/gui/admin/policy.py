@@ -223,12 +223,12 @@ class PolicyDialog(QDialog):
 
     def _refused(self, exc: BaseException) -> None:
         self._set_saving(False)
-        if isinstance(exc, EditConflict) and exc.current_version is not None:
-            # The message names their changes; Save again saves only the numbers changed here
-            # over the policy as it is now (the others keep the other lead's values).
-            self.version = exc.current_version
-            self.save_button.setText(SAVE_OVER)
-            self.save_button.setMinimumWidth(self.save_button.fontMetrics().horizontalAdvance(SAVE_OVER) + 44)
+        if isinstance(exc, EditConflict):
+            self._show_theirs()
+            self.error.setText(f"{exc} Cancel keeps their change.")
+            self.error.show()
+            self._mark("")  # no number of this page is wrong
+            return
         if not is_expected(exc):
             show_error(self, exc)
             return
@@ -236,6 +236,20 @@ class PolicyDialog(QDialog):
         self.error.setText(message)
         self.error.show()
         self._mark(message)
+
+    def _show_theirs(self) -> None:
+        """After another lead's save: the page shows the policy as it is now, keeping the numbers
+        changed here; Save then saves only those, over the version now shown."""
+        from cocm_desktop.services.policy import policy_for_editing
+
+        typed = self.changes()
+        current, self.version = self.ctx.read(policy_for_editing)
+        for name, spin in self.spins.items():
+            self._initial[name] = getattr(current, name)
+            spin.setValue(typed.get(name, getattr(current, name)))
+            self._changed(name)
+        self.save_button.setText(SAVE_OVER)
+        self.save_button.setMinimumWidth(self.save_button.fontMetrics().horizontalAdvance(SAVE_OVER) + 64)
 
     def reject(self) -> None:
         if not self.saving:  # the form stays until a running save has ended
