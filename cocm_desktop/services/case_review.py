@@ -40,12 +40,13 @@ from cocm_desktop.store.models import (
     Recommendation,
     User,
 )
+from cocm_desktop.store.versions import locked_version
 
 from ._clinical import get_episode, get_open_episode, get_row, staff_user, user_names
 from ._clinical import text as clean
 from .case_review_agenda import plan_agenda, session_length
 from .common import ValidationError, check, load_policy, local_now, local_today, record
-from .versions import expect_version
+from .versions import EditConflict, conflict_message, expect_version
 
 
 @dataclass(frozen=True)
@@ -241,10 +242,20 @@ def drop_from_agenda(session: Session, actor: Actor, agenda_item_id: int, *, tod
 
 def mark_discussed(
     session: Session, actor: Actor, agenda_item_id: int, *, discussion: str | None = None,
+    expected_reviewed: bool | None = None,
 ) -> AgendaEntry:
-    """The patient was discussed: counts as reviewed on the session date; open questions answered."""
+    """The patient was discussed: counts as reviewed on the session date; open questions answered.
+
+    `expected_reviewed`: whether the pane showed the patient as discussed already (None: not
+    shown). Someone else's discussion saved since is refused, not written over. Compared by
+    value, not row version: an agenda entry's row also moves whenever the agenda is rebuilt or a
+    patient added (positions), which would refuse for nothing."""
     check(actor, Permission.MANAGE_CASE_REVIEW)
     item = get_row(session, AgendaItem, agenda_item_id, "agenda item")
+    if expected_reviewed is not None:
+        locked_version(session, item)  # held to the commit (and reloaded if it moved)
+        if bool(item.reviewed) != expected_reviewed:
+            raise EditConflict(conflict_message(session, actor, item, action="case_review.discussed"))
     if item.removed:
         raise ValidationError("This patient was dropped from the agenda; add them back first.")
     _discussed(session, item, clean(discussion, "Discussion", max_len=8000))

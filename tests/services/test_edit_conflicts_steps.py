@@ -313,3 +313,24 @@ def test_a_transfer_someone_else_requested_meanwhile_is_not_overwritten_or_confi
     with build.db.session() as s:
         row = s.get(Episode, ep)
         assert (row.status, row.close_reason) == ("closed", "transferred")
+
+
+def test_a_discussion_someone_else_saved_meanwhile_is_not_written_over(build) -> None:  # type: ignore[no-untyped-def]
+    ep = build.episode(TODAY - timedelta(weeks=2), baseline=16)  # new, never reviewed: on the agenda
+    review = build.call(case_review.create_review_session, "cm1", session_on=TODAY,
+                        consultant_id=build.actors["psych"].user_id, today=TODAY)
+    (item,) = [e for e in review.agenda if e.episode_id == ep]
+    assert not item.reviewed  # both the care manager and the consultant see it not yet discussed
+    build.call(case_review.mark_discussed, "cm1", item.id, discussion="Raise sertraline",
+               expected_reviewed=item.reviewed)
+    build.call(case_review.rebuild_agenda, "cm1", review.id, today=TODAY)  # positions move: no conflict by itself
+    with pytest.raises(EditConflict) as caught:
+        build.call(case_review.mark_discussed, "psych", item.id, discussion="Add therapy",
+                   expected_reviewed=item.reviewed)
+    message = str(caught.value)
+    assert message.startswith(build.actors["cm1"].display_name + " changed this agenda entry at "), message
+    assert "Discussed at case review" in message
+    entry = next(e for e in build.call(case_review.get_review_session, "psych", review.id).agenda if e.id == item.id)
+    assert entry.discussion == "Raise sertraline"
+    build.call(case_review.mark_discussed, "psych", item.id, discussion="Add therapy",
+               expected_reviewed=entry.reviewed)  # having read it, the consultant adds theirs
