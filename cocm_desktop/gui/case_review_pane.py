@@ -511,8 +511,10 @@ class CaseReviewPane(PaneLoad, QWidget):
         e = self.selected_entry()
         if e is None:
             return None
+        # as the pane showed it: a discussion someone else saved meanwhile is named, not overwritten
         return self._write(mark_discussed, e.id, discussion=self.discussion.toPlainText().strip() or None,
-                           patient_id=e.patient_id, done=lambda _r: self.discussion.clear())
+                           expected_reviewed=e.reviewed, patient_id=e.patient_id,
+                           done=lambda _r: self.discussion.clear())
 
     def save_recommendation(self) -> Any:
         e = self.selected_entry()

@@ -16,7 +16,7 @@ from cocm_desktop.domain.activities import ACTIVITIES, REFERRAL_STATUSES
 from cocm_desktop.domain.case_review import TOLD_MODES
 from cocm_desktop.domain.episode import CloseReason
 from cocm_desktop.gui.chart_widgets import TOLD_LABELS, selected_item
-from cocm_desktop.gui.form_dialog import Field, FormDialog
+from cocm_desktop.gui.form_dialog import Field, FormDialog, expected
 from cocm_desktop.gui.operations import Changes, Operation
 from cocm_desktop.services.changes import Change
 
@@ -106,12 +106,14 @@ class ChartActions:
         ep = self._need_episode()
         if ep is None or not self.chart.care_plans:
             return
-        version = self.chart.care_plans[0].version
+        shown = self.chart.care_plans[0]
         if QMessageBox.question(self, "Sign off care plan",
-                                f"Sign off version {version} of the care plan as the treating clinician?") \
+                                f"Sign off version {shown.version} of the care plan as the treating clinician?") \
                 != QMessageBox.StandardButton.Yes:
             return
-        self._write(sign_off_care_plan, ep.id, version=version, changes=Change.CARE_PLAN)
+        # the words read, not an amendment made since (refused and shown: services.versions)
+        self._write(sign_off_care_plan, ep.id, version=shown.version, expected_version=shown.row_version,
+                    changes=Change.CARE_PLAN)
 
     def attest_consent(self) -> None:
         from cocm_desktop.services.enrollment import attest_consent
@@ -148,8 +150,8 @@ class ChartActions:
 
         note = modified = None
         medication: dict[str, str] = {}
+        rec = next((r for r in self.recs_model.rows if r.id == rec_id), None)  # as the pane shows it
         if decision == "modified":
-            rec = next((r for r in self.recs_model.rows if r.id == rec_id), None)
             text, ok = QInputDialog.getMultiLineText(self, "Modify recommendation",
                                                      "The recommendation as you approve it (what changed):",
                                                      rec.text if rec is not None else "")  # edit, not retype
@@ -168,7 +170,10 @@ class ChartActions:
             if not ok:
                 return None
             note = text.strip() or None
+        # The decision is on the text shown: if the consultant changed it since, the clinician is
+        # told who changed what and the chart reloads with it (services.versions).
         return self._write(decide_recommendation, rec_id, decision, note=note, modified_text=modified,
+                           expected_version=rec.row_version if rec is not None else None,
                            changes=(Change.RECOMMENDATION, Change.MEDICATION), **medication)
 
     def tell_selected(self) -> None:
@@ -180,14 +185,15 @@ class ChartActions:
         labels = [TOLD_LABELS.get(m, m) for m in TOLD_MODES]
         choice, ok = QInputDialog.getItem(self, "Told patient", "How was the patient told?", labels, 0, False)
         if ok:
-            self._write(tell_patient, r.id, how=TOLD_MODES[labels.index(choice)], changes=Change.RECOMMENDATION)
+            self._write(tell_patient, r.id, how=TOLD_MODES[labels.index(choice)], expected_version=r.row_version,
+                        changes=Change.RECOMMENDATION)
 
     def close_selected(self) -> None:
         from cocm_desktop.services.case_review import close_recommendation
 
         r = self._selected_rec()
         if r is not None:
-            self._write(close_recommendation, r.id, changes=Change.RECOMMENDATION)
+            self._write(close_recommendation, r.id, expected_version=r.row_version, changes=Change.RECOMMENDATION)
 
     # ---- referrals
     def add_referral(self) -> None:
@@ -218,7 +224,8 @@ class ChartActions:
         ], lambda vals: self.ctx.write(
             update_referral, r.id, status=vals["status"],
             seen_confirmed_on=vals["seen_confirmed_on"] if vals["status"] == "seen" else None,
-            note=vals["note"], patient_id=self.patient_id, changes=Change.REFERRAL),
+            note=vals["note"], expected_version=expected(vals, r.row_version), patient_id=self.patient_id,
+            changes=Change.REFERRAL),
             intro="The seen date is kept only when the status is Seen.")
 
     # ---- time
@@ -242,7 +249,9 @@ class ChartActions:
         ep = self._need_episode()
         if ep is None:
             return
+        # the status the form was opened on: a change someone else made meanwhile is refused and named
         self._form(title, fields, lambda vals: self.ctx.write(change_status, ep.id, to, patient_id=self.patient_id,
+                                                                      expected_status=ep.status,
                                                                       changes=Change.EPISODE, **vals),
                    intro=intro)
 
@@ -275,6 +284,7 @@ class ChartActions:
         self._form("Transfer to specialty care", [Field("to_whom", "To", required=True, value=ep.transfer_to),
                                                   Field("note", "Note", "text")],
                    lambda vals: self.ctx.write(request_transfer, ep.id, vals["to_whom"], note=vals["note"],
+                                               expected_transfer_to=ep.transfer_to or "",
                                                patient_id=self.patient_id, changes=Change.EPISODE),
                    intro="The patient stays on the registry until the receiving service confirms the handoff.")
 
@@ -287,6 +297,7 @@ class ChartActions:
         self._form("Confirm transfer handoff", [Field("confirmed_on", "Handoff confirmed on", "date", True),
                                                 Field("note", "Note", "text")],
                    lambda vals: self.ctx.write(confirm_transfer, ep.id, vals["confirmed_on"], note=vals["note"],
+                                               expected_transfer_to=ep.transfer_to or "",
                                                patient_id=self.patient_id, changes=Change.EPISODE),
                    intro=f"Closes the episode as transferred to {ep.transfer_to}.", ok="Confirm and close")
 
@@ -336,7 +347,7 @@ class ChartActions:
             Field("after_hours_routing_used", "After-hours routing used", "check", value=r.after_hours_routing_used),
             Field("safety_plan_done", "Safety plan made", "check", value=r.safety_plan_done),
         ], lambda vals: self.ctx.write(record_risk_steps, r.id, patient_id=self.patient_id, changes=Change.RISK,
-                                      **self._steps_in(vals)),
+                                      expected_version=expected(vals, r.row_version), **self._steps_in(vals)),
             intro="Tick each step as it is done. \"Clinician notified\" records who was told and when.")
 
     @staticmethod
@@ -361,7 +372,8 @@ class ChartActions:
         def submit(vals: dict[str, Any]) -> Any:
             reasons = {s: vals[f"why_{s}"] for s in missing}
             return self.ctx.write(record_risk_outcome, r.id, vals["outcome"], step_reasons=reasons,
-                                  patient_id=self.patient_id, changes=Change.RISK)
+                                  expected_version=expected(vals, r.row_version), patient_id=self.patient_id,
+                                  changes=Change.RISK)
 
         todo = [STEP_LABELS[s].lower() for s in ("safety_assessment_done", "clinician_notified") if not getattr(r, s)]
         intro = "Documenting the outcome closes the risk event and clears the safety banner."

@@ -132,7 +132,9 @@ def acknowledge_adjustment_dialog(parent: QWidget, ctx: AppContext, item: Any) -
     box.exec()
     if box.clickedButton() is not ack:
         return False
-    ctx.write(acknowledge_adjustment, a.month, a.patient_id, changes=event(Change.BILLING, patients=a.patient_id),
+    # `shown`: a change after these figures were read is refused, not acknowledged unseen
+    ctx.write(acknowledge_adjustment, a.month, a.patient_id, shown=a,
+              changes=event(Change.BILLING, patients=a.patient_id),
               parent=parent)  # the work item goes when its BILLING event reloads My work
     return True
 

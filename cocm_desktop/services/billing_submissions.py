@@ -42,6 +42,7 @@ from .billing_month import compute_billing_month
 from .billing_month import parse_month as _month
 from .billing_month_model import PatientMonth
 from .common import ValidationError, check, local_today, record
+from .errors import EditConflict
 
 # Audited actions that cannot change a month's codes or counted minutes: reads, and clinical
 # writes the packet only turns into warnings (contacts, measures, care plans, case review). A
@@ -92,6 +93,11 @@ class Adjustment:
     @property
     def minutes_text(self) -> str:
         return f"{self.minutes_before} → {self.minutes_after} min"
+
+
+def _after(a: Adjustment) -> tuple[object, ...]:
+    """What an acknowledgement records as told to the billing office."""
+    return _norm(a.codes_after), a.status_after, a.minutes_after
 
 
 def codes_text(codes: Iterable[Iterable[object]], status: str) -> str:
@@ -339,10 +345,16 @@ def _compare(session: Session, sub: BillingSubmission, month: Month, touched: se
 
 def acknowledge_adjustment(
     session: Session, actor: Actor, month: Month | date | str, patient_id: int, *,
-    note: str | None = None, today: date | None = None,
+    note: str | None = None, shown: Adjustment | None = None, today: date | None = None,
 ) -> Adjustment:
     """The lead has passed the change on to the billing office: the current state becomes the one
-    later changes are compared with. Clinic lead only; audited."""
+    later changes are compared with. Clinic lead only; audited.
+
+    `shown`: the adjustment as the lead read it. The acknowledgement appends a row (nothing is
+    edited in place, so there is no row version): what must not slip through is a change made
+    after the lead read the figures — acknowledging would record figures the billing office was
+    never told and that change would never be listed. So it is refused (EditConflict) when the
+    month's codes, status or counted minutes are no longer the ones shown."""
     check(actor, Permission.RUN_BILLING_REPORT)
     m = _month(month)
     sub = _submission(session, m)
@@ -352,6 +364,11 @@ def acknowledge_adjustment(
     if not found:
         raise ValidationError(f"This patient's {m} has no billing adjustment to acknowledge.")
     adj = found[0]
+    if shown is not None and _after(shown) != _after(adj):
+        newest = f" ({adj.changes[-1]})" if adj.changes and len(adj.changes[-1]) <= 160 else ""
+        raise EditConflict(
+            f"This patient's {m} billing changed again after you opened it{newest}: now {adj.codes_text}, "
+            f"{adj.minutes_text}. Nothing was acknowledged; review the new figures and acknowledge again.")
     session.add(BillingAdjustmentAck(
         submission_id=sub.id, patient_id=patient_id, codes_before=[list(c) for c in adj.codes_before],
         status_before=adj.status_before, minutes_before=adj.minutes_before,

@@ -29,6 +29,7 @@ from cocm_desktop.store.models import CarePlanVersion, Episode
 from ._clinical import get_open_episode, text, user_names
 from .common import ValidationError, check, local_now, not_in_future, record
 from .corrections import correctable_entry, log_correction, reason_of
+from .versions import expect_version
 
 
 @dataclass(frozen=True)
@@ -127,9 +128,11 @@ def save_care_plan(
 
 def sign_off_care_plan(
     session: Session, actor: Actor, episode_id: int, *, version: int | None = None,
-    signed_on: date | None = None, now: datetime | None = None,
+    signed_on: date | None = None, expected_version: int | None = None, now: datetime | None = None,
 ) -> CarePlanView:
-    """The clinician signs off the newest version (or checks `version` is the newest)."""
+    """The clinician signs off the newest version (or checks `version` is the newest).
+    `expected_version`: the `row_version` of the version the clinician read — signing words that
+    were amended since is refused (services.versions), since they would sign what they never saw."""
     check(actor, Permission.SIGN_OFF_CARE_PLAN)
     now = now or local_now()
     signed_on = signed_on or now.date()
@@ -139,6 +142,7 @@ def sign_off_care_plan(
         raise ValidationError("There is no care plan to sign off yet.")
     if version is not None and version != plan.version:
         raise ValidationError(f"Version {version} is not the newest (version {plan.version}); review that first.")
+    expect_version(session, actor, plan, expected_version)
     if plan.signed_off_on is not None:
         raise ValidationError(f"Care plan version {plan.version} is already signed off.")
     not_in_future(signed_on, "The sign-off", now)

@@ -40,11 +40,13 @@ from cocm_desktop.store.models import (
     Recommendation,
     User,
 )
+from cocm_desktop.store.versions import locked_version
 
 from ._clinical import get_episode, get_open_episode, get_row, staff_user, user_names
 from ._clinical import text as clean
 from .case_review_agenda import plan_agenda, session_length
 from .common import ValidationError, check, load_policy, local_now, local_today, record
+from .versions import EditConflict, conflict_message, expect_version
 
 
 @dataclass(frozen=True)
@@ -240,10 +242,20 @@ def drop_from_agenda(session: Session, actor: Actor, agenda_item_id: int, *, tod
 
 def mark_discussed(
     session: Session, actor: Actor, agenda_item_id: int, *, discussion: str | None = None,
+    expected_reviewed: bool | None = None,
 ) -> AgendaEntry:
-    """The patient was discussed: counts as reviewed on the session date; open questions answered."""
+    """The patient was discussed: counts as reviewed on the session date; open questions answered.
+
+    `expected_reviewed`: whether the pane showed the patient as discussed already (None: not
+    shown). Someone else's discussion saved since is refused, not written over. Compared by
+    value, not row version: an agenda entry's row also moves whenever the agenda is rebuilt or a
+    patient added (positions), which would refuse for nothing."""
     check(actor, Permission.MANAGE_CASE_REVIEW)
     item = get_row(session, AgendaItem, agenda_item_id, "agenda item")
+    if expected_reviewed is not None:
+        locked_version(session, item)  # held to the commit (and reloaded if it moved)
+        if bool(item.reviewed) != expected_reviewed:
+            raise EditConflict(conflict_message(session, actor, item, action="case_review.discussed"))
     if item.removed:
         raise ValidationError("This patient was dropped from the agenda; add them back first.")
     _discussed(session, item, clean(discussion, "Discussion", max_len=8000))
@@ -417,8 +429,13 @@ def record_recommendation(
     return recommendation_view(session, row)
 
 
-def _step(session: Session, actor: Actor, rec_id: int, to: cr.LoopState, **kw: str | None) -> Recommendation:
+def _step(session: Session, actor: Actor, rec_id: int, to: cr.LoopState, expected_version: int | None,
+          **kw: str | None) -> Recommendation:
+    """The recommendation, refused when it is not where the person read it (`expected_version`:
+    e.g. the consultant amended the text the clinician is approving; services.versions) or the
+    loop cannot take this step."""
     row = get_row(session, Recommendation, rec_id, "recommendation")
+    expect_version(session, actor, row, expected_version)
     if row.voided_at is not None:
         raise ValidationError("This recommendation was voided (entered in error); it counts nowhere.")
     try:
@@ -431,12 +448,13 @@ def _step(session: Session, actor: Actor, rec_id: int, to: cr.LoopState, **kw: s
 def decide_recommendation(
     session: Session, actor: Actor, rec_id: int, decision: str, *, note: str | None = None,
     modified_text: str | None = None, now: datetime | None = None, drug: str | None = None,
-    dose: str | None = None, schedule: str | None = None,
+    dose: str | None = None, schedule: str | None = None, expected_version: int | None = None,
 ) -> RecommendationView:
     """The treating clinician approves, modifies (say what changed) or declines. An approved or
     modified medication recommendation proposes its change to the medication list (`drug`, `dose`,
     `schedule`: the clinician's modification of it), applied now or when the patient is told
-    (services.medications, clinic policy)."""
+    (services.medications, clinic policy). `expected_version`: the `row_version` the clinician read
+    (None: not shown first) — a recommendation changed since is not decided."""
     check(actor, Permission.DECIDE_RECOMMENDATION)
     now = now or local_now()
     try:
@@ -446,7 +464,7 @@ def decide_recommendation(
     if to not in (cr.LoopState.APPROVED, cr.LoopState.MODIFIED, cr.LoopState.DECLINED):
         raise ValidationError("Decide with approved, modified or declined.")
     what = modified_text if to is cr.LoopState.MODIFIED else note
-    row = _step(session, actor, rec_id, to, note=what)
+    row = _step(session, actor, rec_id, to, expected_version, note=what)
     row.state = row.decision = to.value
     row.decided_at, row.decided_by_id = now, actor.user_id
     row.decision_note = clean(note, "Decision note", max_len=4000)
@@ -463,12 +481,14 @@ def decide_recommendation(
 
 def tell_patient(
     session: Session, actor: Actor, rec_id: int, *, how: str, told_at: datetime | None = None,
-    now: datetime | None = None,
+    expected_version: int | None = None, now: datetime | None = None,
 ) -> RecommendationView:
+    """The patient was told the decision (`expected_version` as for `decide_recommendation`: the
+    patient is told what the person read, not a decision changed since)."""
     check(actor, Permission.CLOSE_LOOP)
     now = now or local_now()
     told_at = told_at or now
-    row = _step(session, actor, rec_id, cr.LoopState.TOLD_PATIENT, told_how=how)
+    row = _step(session, actor, rec_id, cr.LoopState.TOLD_PATIENT, expected_version, told_how=how)
     if told_at > now:
         raise ValidationError("The patient cannot be told in the future; check the date.")
     if row.decided_at is not None and told_at < row.decided_at:
@@ -484,10 +504,11 @@ def tell_patient(
     return recommendation_view(session, row)
 
 
-def close_recommendation(session: Session, actor: Actor, rec_id: int, *, now: datetime | None = None) -> RecommendationView:
+def close_recommendation(session: Session, actor: Actor, rec_id: int, *, expected_version: int | None = None,
+                         now: datetime | None = None) -> RecommendationView:
     check(actor, Permission.CLOSE_LOOP)
     now = now or local_now()
-    row = _step(session, actor, rec_id, cr.LoopState.CLOSED)
+    row = _step(session, actor, rec_id, cr.LoopState.CLOSED, expected_version)
     row.state = cr.LoopState.CLOSED.value
     row.closed_at = now
     episode = get_episode(session, row.episode_id)

@@ -26,11 +26,13 @@ from cocm_desktop.domain.actor import Actor
 from cocm_desktop.domain.corrections import CorrectionAction
 from cocm_desktop.domain.roles import Permission
 from cocm_desktop.store.models import Contact, Episode, EpisodeStatusChange
+from cocm_desktop.store.versions import locked_version
 
 from ._clinical import OPEN_STATUS_VALUES, get_live_patient, get_open_episode, text, user_names
 from .care_plans import has_relapse_prevention_plan
 from .common import ValidationError, check, load_policy, local_now, not_in_future, record
 from .corrections import correctable_entry, log_correction, reason_of
+from .versions import EditConflict, conflict_message
 
 
 @dataclass(frozen=True)
@@ -78,13 +80,16 @@ def change_status(
     note: str | None = None,
     reentry_path: str | None = None,
     on: date | None = None,
+    expected_status: str | None = None,
     now: datetime | None = None,
 ) -> EpisodeStatusResult:
-    """Change the status (and close with a reason). Refusals name the missing rule."""
+    """Change the status (and close with a reason). Refusals name the missing rule.
+    `expected_status`: the status the form showed (see `_expect_shown`)."""
     check(actor, Permission.CHANGE_EPISODE_STATUS)
     now = now or local_now()
     on = on or now.date()
     episode = get_open_episode(session, episode_id)
+    _expect_shown(session, actor, episode, "status", expected_status, "episode.status")
     not_in_future(on, "The status change", now)
     if on < episode.enrolled_on:
         raise ValidationError("A status change cannot be dated before the enrollment.")
@@ -121,12 +126,32 @@ def _apply(session: Session, actor: Actor, episode: Episode, to_status: str, rea
     return EpisodeStatusResult(episode.id, episode.status, episode.close_reason, episode.closed_on)
 
 
+def _expect_shown(session: Session, actor: Actor, episode: Episode, field: str, shown: str | None,
+                  action: str) -> None:
+    """Refuse (EditConflict, naming the other person's step) when the episode's `field` is no
+    longer what the form showed ("" = none shown; None = not shown: no check).
+
+    Not the row version, unlike other records: the episode row also moves with every contact's
+    next step (services.contacts), so comparing versions would refuse a close-out because a call
+    was logged meanwhile — with a message that could not name that call. What a status or
+    transfer form decides on is the status and the transfer it showed; those are compared."""
+    if shown is None:
+        return
+    locked_version(session, episode)  # held to the commit (and reloaded if it moved), as expect_version
+    if (getattr(episode, field) or "") != shown:
+        raise EditConflict(conflict_message(session, actor, episode, action=action))
+
+
 def request_transfer(
     session: Session, actor: Actor, episode_id: int, to_whom: str, *, note: str | None = None,
+    expected_transfer_to: str | None = None,
 ) -> None:
-    """Record that a transfer to specialty care is being arranged; the episode stays on the registry."""
+    """Record that a transfer to specialty care is being arranged; the episode stays on the registry.
+    `expected_transfer_to`: the transfer the form showed ("" none), so a transfer someone else
+    requested meanwhile is not overwritten unseen."""
     check(actor, Permission.CHANGE_EPISODE_STATUS)
     episode = get_open_episode(session, episode_id)
+    _expect_shown(session, actor, episode, "transfer_to", expected_transfer_to, "episode.transfer_request")
     episode.transfer_to = text(to_whom, "Transfer to", required=True, max_len=200)
     episode.transfer_confirmed_on = None
     if note:
@@ -137,12 +162,14 @@ def request_transfer(
 
 def confirm_transfer(
     session: Session, actor: Actor, episode_id: int, confirmed_on: date, *, note: str | None = None,
-    now: datetime | None = None,
+    expected_transfer_to: str | None = None, now: datetime | None = None,
 ) -> EpisodeStatusResult:
-    """The receiving service confirmed the handoff: record it and close the episode as transferred."""
+    """The receiving service confirmed the handoff: record it and close the episode as transferred
+    (`expected_transfer_to`: the service the form named — a transfer changed since is refused)."""
     check(actor, Permission.CHANGE_EPISODE_STATUS)
     now = now or local_now()
     episode = get_open_episode(session, episode_id)
+    _expect_shown(session, actor, episode, "transfer_to", expected_transfer_to, "episode.transfer_request")
     if not episode.transfer_to:
         raise ValidationError("No transfer was requested for this episode; request it first.")
     not_in_future(confirmed_on, "The handoff confirmation", now)

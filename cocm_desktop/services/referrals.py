@@ -22,6 +22,7 @@ from cocm_desktop.store.models import Episode, Referral
 from ._clinical import REFERRAL_STATUSES, get_episode, get_open_episode, get_row, one_of, text
 from .common import ValidationError, check, local_now, not_in_future, record
 from .corrections import correctable_entry, log_correction, reason_of
+from .versions import expect_version
 
 OPEN_REFERRAL_STATUSES: tuple[str, ...] = ("sent", "scheduled")
 
@@ -74,12 +75,14 @@ def add_referral(
 
 def update_referral(
     session: Session, actor: Actor, referral_id: int, *, status: str, seen_confirmed_on: date | None = None,
-    note: str | None = None, now: datetime | None = None,
+    note: str | None = None, expected_version: int | None = None, now: datetime | None = None,
 ) -> ReferralView:
-    """Move a referral along: sent → scheduled → seen (needs the date seen was confirmed) | declined."""
+    """Move a referral along: sent → scheduled → seen (needs the date seen was confirmed) | declined.
+    `expected_version`: the `row_version` the form showed (services.versions)."""
     check(actor, Permission.MANAGE_REFERRALS)
     now = now or local_now()
     row = get_row(session, Referral, referral_id, "referral")
+    expect_version(session, actor, row, expected_version)
     episode = get_episode(session, row.episode_id)
     if row.voided_at is not None:
         raise ValidationError("This referral was voided (entered in error); it counts nowhere.")

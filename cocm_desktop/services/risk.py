@@ -30,6 +30,7 @@ from cocm_desktop.store.models import Episode, Measure, RiskEvent
 from ._clinical import get_episode, get_open_episode, get_row, one_of, staff_user, text, user_names
 from .common import ValidationError, check, local_now, not_in_future, record
 from .corrections import correctable_entry, json_value, log_correction, reason_of
+from .versions import expect_version
 
 MANUAL_TRIGGERS: tuple[str, ...] = ("statement", "clinician_concern")
 STEPS: tuple[str, ...] = ("safety_assessment_done", "clinician_notified", "after_hours_routing_used",
@@ -123,8 +124,9 @@ def open_risk_event(
     return view(session, row)
 
 
-def _live(session: Session, risk_event_id: int) -> RiskEvent:
+def _live(session: Session, risk_event_id: int, actor: Actor, expected_version: int | None) -> RiskEvent:
     row = get_row(session, RiskEvent, risk_event_id, "risk event")
+    expect_version(session, actor, row, expected_version)
     if row.voided_at is not None:
         raise ValidationError("This risk event was voided (entered in error); it counts nowhere.")
     return row
@@ -147,14 +149,16 @@ def record_risk_steps(
     session: Session, actor: Actor, risk_event_id: int, *, safety_assessment_done: bool | None = None,
     clinician_notified: bool | None = None, after_hours_routing_used: bool | None = None,
     safety_plan_done: bool | None = None, notified_clinician_id: int | None = None,
-    notified_at: datetime | None = None, now: datetime | None = None,
+    notified_at: datetime | None = None, expected_version: int | None = None, now: datetime | None = None,
 ) -> RiskEventView:
     """Tick protocol steps (None = leave as is). "Clinician notified" names the clinician and the
     time (default: the treating clinician, now). Steps of a closed event change only by an
-    amendment with a reason (`amend_risk_event`)."""
+    amendment with a reason (`amend_risk_event`). `expected_version`: the `row_version` the form
+    showed — the ticks are saved as a whole, so steps someone else recorded meanwhile are not
+    silently unticked (services.versions)."""
     check(actor, Permission.RECORD_RISK_EVENT)
     now = now or local_now()
-    row = _live(session, risk_event_id)
+    row = _live(session, risk_event_id, actor, expected_version)
     episode = get_episode(session, row.episode_id)
     if row.outcome is not None:
         raise ValidationError("This risk event already has an outcome; amend it (with a reason) to correct a step.")
@@ -228,14 +232,15 @@ def _steps(row: RiskEvent) -> dict[str, bool]:
 def record_risk_outcome(
     session: Session, actor: Actor, risk_event_id: int, outcome: str, *,
     step_reasons: Mapping[str, str] | None = None, outcome_at: datetime | None = None,
-    now: datetime | None = None,
+    expected_version: int | None = None, now: datetime | None = None,
 ) -> RiskEventView:
     """Close the event with its outcome. Refused while a protocol step is not done and has no
-    documented reason (`step_reasons`: step → why it was not done)."""
+    documented reason (`step_reasons`: step → why it was not done), and when the event changed
+    after the form showed it (`expected_version`: the reasons answer the steps it showed)."""
     check(actor, Permission.RECORD_RISK_EVENT)
     now = now or local_now()
     outcome_at = outcome_at or now
-    row = _live(session, risk_event_id)
+    row = _live(session, risk_event_id, actor, expected_version)
     episode = get_episode(session, row.episode_id)
     if row.outcome is not None:
         raise ValidationError("This risk event already has an outcome.")

@@ -28,6 +28,7 @@ from cocm_desktop.store.models import User, utcnow
 from ._text import has_hidden_characters as _has_hidden_characters
 from .common import NotFound, ValidationError, check, clinic_name, is_demo_clinic, record
 from .passwords import PasswordListMissing, check_new_password, password_problem
+from .versions import expect_version
 
 USERNAME_RE = re.compile(r"^[a-z][a-z0-9._-]{1,31}$")
 USERNAME_RULE = "A username is 2–32 characters: letters, digits, dot, dash or underscore, starting with a letter."
@@ -46,11 +47,12 @@ class StaffUser:
     credentials: str | None
     active: bool
     password_must_change: bool = False  # the clinic lead chose it; changed at the next sign-in
+    row_version: int = 1  # passed back as `expected_version` by the admin page (services.versions)
 
 
 def _to_staff(u: User) -> StaffUser:
     return StaffUser(u.id, u.username, u.display_name, u.role, u.credentials, u.active,
-                     bool(u.password_must_change))
+                     bool(u.password_must_change), u.row_version)
 
 
 def add_staff_user(
@@ -189,10 +191,12 @@ def _active_leads(s) -> int:  # type: ignore[no-untyped-def]
     return len(s.scalars(select(User.id).where(User.role == Role.CLINIC_LEAD.value, User.active.is_(True))).all())
 
 
-def deactivate_user(db: Database, actor: Actor, username: str, *, reason: str) -> StaffUser:
+def deactivate_user(db: Database, actor: Actor, username: str, *, reason: str,
+                    expected_version: int | None = None) -> StaffUser:
     """Someone leaves: the row stays (history, audit) but is inactive; the key slot is deleted and
     the database re-keyed, so the person's old password opens nothing current (old backups
-    excepted — see store.keyslots)."""
+    excepted — see store.keyslots). `expected_version`: the account's `row_version` the admin
+    page showed — an account another lead changed since is not removed unseen (services.versions)."""
     check(actor, Permission.MANAGE_USERS)
     if not reason.strip():
         raise ValidationError("Say why the user is being removed; the reason is kept in the audit log.")
@@ -207,6 +211,7 @@ def deactivate_user(db: Database, actor: Actor, username: str, *, reason: str) -
             raise RekeyRefused(problems)
         with db.session() as s:
             user = _find_user(s, name)
+            expect_version(s, actor, user, expected_version)
             if not user.active:
                 if name not in db.slots():
                     raise ValidationError(f"“{name}” is already removed.")
@@ -275,7 +280,10 @@ def change_own_password(db: Database, actor: Actor, *, current_password: str, ne
         db.add_key_slot(actor.username, new_password, session=s)
 
 
-def change_role(db: Database, actor: Actor, username: str, *, role: str) -> StaffUser:
+def change_role(db: Database, actor: Actor, username: str, *, role: str,
+                expected_version: int | None = None) -> StaffUser:
+    """`expected_version`: the account's `row_version` the form showed (services.versions): a
+    role another lead changed meanwhile is not overwritten unseen."""
     check(actor, Permission.MANAGE_USERS)
     name = normalize_username(username)
     try:
@@ -284,6 +292,7 @@ def change_role(db: Database, actor: Actor, username: str, *, role: str) -> Staf
         raise ValidationError(f"Unknown role “{role}”.") from None
     with db.session() as s:
         user = _find_user(s, name)
+        expect_version(s, actor, user, expected_version)
         if user.role == new_role:
             return _to_staff(user)
         if user.role == Role.CLINIC_LEAD.value and user.active and _active_leads(s) <= 1:

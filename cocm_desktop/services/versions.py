@@ -38,6 +38,7 @@ _LABELS = {
 # Records whose values identify a person: the message names the fields changed, never the values.
 _NAMES_ONLY = frozenset({"patient", "user"})
 _SHORT = 30  # longer text is named, not quoted (a note does not belong in a dialog title line)
+_SUMMARY = 160  # an audit summary quoted when a change names no fields (never a patient's: it may name them)
 
 
 def expect_version(session: Session, actor: Actor, row: Any, expected: int | None, *,
@@ -98,6 +99,10 @@ def _what(kind: str, row: Any, last: LastChange) -> str:
                 parts.append(f"{_name(field)} edited")
             else:
                 parts.append(f"{_name(field)} now {_value(now)}")
+    if not parts and last.summary and kind != "patient" and len(last.summary) <= _SUMMARY:
+        # A step with no field list (a sign-off, a decision, a role or policy change): its audit
+        # summary says what it did ("Recommendation approved", "Clinic policy changed: …").
+        return last.summary
     return "; ".join(parts)
 
 

@@ -24,8 +24,10 @@ from PySide6.QtWidgets import (
 from cocm_desktop.gui.admin._common import heading
 from cocm_desktop.gui.context import AppContext
 from cocm_desktop.gui.errors import describe, is_expected, show_error
+from cocm_desktop.gui.form_dialog import SAVE_OVER
 from cocm_desktop.gui.inputs import InputProblem, NumberEdit
 from cocm_desktop.services.changes import Change, event
+from cocm_desktop.services.errors import EditConflict
 
 
 class PolicyDialog(QDialog):
@@ -33,7 +35,7 @@ class PolicyDialog(QDialog):
 
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         from cocm_desktop.domain.policy import policy_fields
-        from cocm_desktop.services.policy import get_policy
+        from cocm_desktop.services.policy import policy_for_editing
 
         super().__init__(parent)
         self.ctx = context
@@ -41,7 +43,8 @@ class PolicyDialog(QDialog):
         self.setObjectName("policyDialog")
         self.resize(900, 760)
         self.fields = policy_fields()
-        current = context.read(get_policy)
+        # the version passed back on Save: another lead's save since is refused (services.policy)
+        current, self.version = context.read(policy_for_editing)
         self.saved: Any = None
         self.saving = False  # a save is running off the GUI thread
         layout = QVBoxLayout(self)
@@ -195,12 +198,13 @@ class PolicyDialog(QDialog):
             self.accept()
             return
         db, actor, new_folder = self.ctx.db, self.ctx.actor, folder != self._second_initial
+        version = self.version
 
         def work() -> Any:  # one unit of work: the folder and the numbers are saved together or not at all
             with db.session() as s:
                 if new_folder:
                     set_second_folder(s, actor, folder or None)
-                return update_policy(s, actor, changes) if changes else None
+                return update_policy(s, actor, changes, expected_version=version) if changes else None
 
         self._set_saving(True)
         self.ctx.perform(work, changes=event(Change.POLICY), done=self._saved, failed=self._refused)
@@ -219,6 +223,12 @@ class PolicyDialog(QDialog):
 
     def _refused(self, exc: BaseException) -> None:
         self._set_saving(False)
+        if isinstance(exc, EditConflict):
+            self._show_theirs()
+            self.error.setText(f"{exc} Cancel keeps their change.")
+            self.error.show()
+            self._mark("")  # no number of this page is wrong
+            return
         if not is_expected(exc):
             show_error(self, exc)
             return
@@ -226,6 +236,20 @@ class PolicyDialog(QDialog):
         self.error.setText(message)
         self.error.show()
         self._mark(message)
+
+    def _show_theirs(self) -> None:
+        """After another lead's save: the page shows the policy as it is now, keeping the numbers
+        changed here; Save then saves only those, over the version now shown."""
+        from cocm_desktop.services.policy import policy_for_editing
+
+        typed = self.changes()
+        current, self.version = self.ctx.read(policy_for_editing)
+        for name, spin in self.spins.items():
+            self._initial[name] = getattr(current, name)
+            spin.setValue(typed.get(name, getattr(current, name)))
+            self._changed(name)
+        self.save_button.setText(SAVE_OVER)
+        self.save_button.setMinimumWidth(self.save_button.fontMetrics().horizontalAdvance(SAVE_OVER) + 64)
 
     def reject(self) -> None:
         if not self.saving:  # the form stays until a running save has ended

@@ -27,13 +27,14 @@ from cocm_desktop.domain.roles import Role
 from cocm_desktop.gui.admin._common import PasswordsMatch, heading
 from cocm_desktop.gui.context import AppContext
 from cocm_desktop.gui.errors import describe, is_expected, show_error
-from cocm_desktop.gui.form_dialog import Field, FormDialog
+from cocm_desktop.gui.form_dialog import Field, FormDialog, expected
 from cocm_desktop.gui.operations import Operation
 from cocm_desktop.gui.registry_model import RowRole
 from cocm_desktop.gui.table_model import Col, RecordTableModel
 from cocm_desktop.gui.worker import BusyOverlay
 from cocm_desktop.services.changes import Change
 from cocm_desktop.services.clinic import Clinic
+from cocm_desktop.services.errors import EditConflict
 from cocm_desktop.services.passwords import RULES_SUMMARY as PASSWORD_HINT
 
 ROLE_CHOICES = [(r.label, r.value) for r in Role]
@@ -231,10 +232,13 @@ class UsersDialog(QDialog):
         db, actor = self.ctx.db, self.ctx.actor
         form = self._form(f"Change the role of {u.display_name}", [
             Field("role", "Role", "choice", True, u.role, choices=ROLE_CHOICES),
-        ], lambda v: self._op(lambda: change_role(db, actor, u.username, role=v["role"])),
+        ], lambda v: self._op(lambda: change_role(db, actor, u.username, role=v["role"],
+                                                  expected_version=expected(v, u.row_version))),
             intro="What they may do changes at their next sign-in.")
         if form.exec() == QDialog.DialogCode.Accepted:
             self._done(f"Role of {u.display_name} changed.", u.username)
+        else:
+            self.reload()  # cancelled, perhaps after another lead's change: the list shows it
 
     def reset_password(self) -> None:
         from cocm_desktop.services.users import reset_password
@@ -278,9 +282,9 @@ class UsersDialog(QDialog):
         ], lambda v: None, intro=f"{u.display_name} will no longer be able to sign in. Their history stays. "
                                  "The database is re-keyed, which can take a moment.", ok="Remove user")
         if form.exec() == QDialog.DialogCode.Accepted:
-            self.start_deactivate(u.username, form.values()["reason"] or "")
+            self.start_deactivate(u.username, form.values()["reason"] or "", expected_version=u.row_version)
 
-    def start_deactivate(self, username: str, reason: str) -> None:
+    def start_deactivate(self, username: str, reason: str, *, expected_version: int | None = None) -> None:
         """Deactivate + re-key off the GUI thread; the dialog shows a busy veil meanwhile."""
         from cocm_desktop.services.users import deactivate_user
 
@@ -299,6 +303,8 @@ class UsersDialog(QDialog):
 
         def failed(exc: BaseException) -> None:
             finished()
+            if isinstance(exc, EditConflict):
+                self.reload()  # the list shows the other lead's change the message names
             self._sync()
             if not is_expected(exc):
                 show_error(self, exc)
@@ -306,7 +312,8 @@ class UsersDialog(QDialog):
             self.status.setText(describe(exc)[1])
             show_error(self, exc)
 
-        self.ctx.perform(lambda: deactivate_user(db, actor, username, reason=reason), changes=Change.USERS,
+        self.ctx.perform(lambda: deactivate_user(db, actor, username, reason=reason, expected_version=expected_version),
+                         changes=Change.USERS,
                          done=done, failed=failed)
 
 
