@@ -251,7 +251,7 @@ class ChartMedications:
         def work(v: dict[str, Any]) -> Any:
             return ctx.write(change_dose, row.id, dose=v["dose"], schedule=v["schedule"] or None,
                              changed_on=v["changed_on"], reason=v["reason"], patient_id=pid,
-                             changes=Change.MEDICATION)
+                             expected_version=expected(v, row.row_version), changes=Change.MEDICATION)
 
         self._medication_form(f"Change dose of {row.name}", fields, work, ok="Change dose", intro=(
             f"Now {row.name} {row.regimen}, since {_since(row)}. This line stops on the day you give and a new line "
@@ -270,7 +270,7 @@ class ChartMedications:
 
         def work(v: dict[str, Any]) -> Any:
             return ctx.write(stop_medication, row.id, stopped_on=v["stopped_on"], reason=v["reason"], patient_id=pid,
-                             changes=Change.MEDICATION)
+                             expected_version=expected(v, row.row_version), changes=Change.MEDICATION)
 
         self._medication_form(f"Stop {row.name}", fields, work, ok="Stop medication",
                               intro=f"{row.name} {row.regimen}, since {_since(row)}. It leaves the current regimen; "

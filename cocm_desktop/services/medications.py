@@ -293,13 +293,16 @@ _KEEP = object()
 
 def change_dose(
     session: Session, actor: Actor, medication_id: int, *, dose: str, reason: str,
-    schedule: str | None | object = _KEEP, changed_on: date | None = None, now: datetime | None = None,
+    schedule: str | None | object = _KEEP, changed_on: date | None = None, expected_version: int | None = None,
+    now: datetime | None = None,
 ) -> MedicationView:
     """The treating clinician changes the dose (and/or schedule): the line stops and a new line at
-    the new dose starts the same day. The schedule stays unless given."""
+    the new dose starts the same day. The schedule stays unless given. `expected_version`: the line
+    as the form showed it (an amendment meanwhile is named, nothing changed)."""
     check(actor, Permission.CHANGE_MEDICATION)
     now = now or local_now()
     row, episode = _live_line(session, medication_id)
+    expect_version(session, actor, row, expected_version)
     why = _why(reason, "dose changed")
     day = _date(changed_on, "The dose change", now)
     new = _change(session, actor, row, episode, dose=dose, schedule=row.schedule if schedule is _KEEP else schedule,  # type: ignore[arg-type]
@@ -309,12 +312,13 @@ def change_dose(
 
 def stop_medication(
     session: Session, actor: Actor, medication_id: int, *, reason: str, stopped_on: date | None = None,
-    now: datetime | None = None,
+    expected_version: int | None = None, now: datetime | None = None,
 ) -> MedicationView:
     """The treating clinician stops a medication (the line keeps its stop date, who and why)."""
     check(actor, Permission.CHANGE_MEDICATION)
     now = now or local_now()
     row, episode = _live_line(session, medication_id)
+    expect_version(session, actor, row, expected_version)
     why = _why(reason, "medication was stopped")
     day = _date(stopped_on, "The stop date", now)
     _stop(row, actor, day, why, now)

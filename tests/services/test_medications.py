@@ -292,3 +292,24 @@ def test_a_late_approval_on_a_closed_episode_is_kept_for_the_clinician(build) ->
         p = s.scalar(select(MedicationProposal).where(MedicationProposal.recommendation_id == rec.id))
         assert (p.state, p.note) == ("needs_review", "the episode of care is closed")
         assert [m.dose for m in s.scalars(select(Medication).where(Medication.episode_id == e))] == ["50 mg"]
+
+
+def test_a_dose_change_or_stop_on_a_line_amended_since_it_was_shown_is_refused(build) -> None:  # type: ignore[no-untyped-def]
+    from cocm_desktop.services.common import EditConflict
+
+    e, line = _episode_on_sertraline(build)
+    shown = line.row_version  # the clinician's chart shows the line…
+    build.call(medications.amend_medication, "cm1", line.id, reason="Schedule typed wrong",  # …the care manager amends it
+               schedule="every morning", now=NOW)
+    for step in (lambda v: build.call(medications.change_dose, "doc1", line.id, dose="100 mg", reason="Partial response",
+                                      expected_version=v, now=LATER),
+                 lambda v: build.call(medications.stop_medication, "doc1", line.id, reason="Side effects",
+                                      expected_version=v, now=LATER)):
+        with pytest.raises(EditConflict, match="changed this medication") as refused:
+            step(shown)
+        assert "every morning" in str(refused.value) and "Casey Morgan" in str(refused.value)
+    regimen, _ = _regimen(build, e)
+    assert regimen == [("Sertraline", "50 mg", "every morning")]  # nothing of either step stored
+    build.call(medications.change_dose, "doc1", line.id, dose="100 mg", reason="Partial response",
+               expected_version=shown + 1, now=LATER)  # on what is there now, it goes through
+    assert _regimen(build, e)[0] == [("Sertraline", "100 mg", "every morning")]
