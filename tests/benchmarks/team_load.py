@@ -78,8 +78,8 @@ def _workstation(profile_path: str, login: str, password: str, kind: str, second
 
     # Where an action's time goes: waiting for the audit head (every writer's queue), other SQL
     # round trips, and the rest (Python, commit). Summed per action from the driver's cursor.
-    sql_ms = {"head": 0.0, "sql": 0.0, "got_head": 0.0}
-    # action → [total, head wait, other SQL, head held (from getting it to the action's end)]
+    sql_ms = {"head": 0.0, "locks": 0.0, "sql": 0.0, "got_head": 0.0}
+    # action → [total, head wait, advisory locks, other SQL, head held (from getting it to the end)]
     breakdown: dict[str, list[list[float]]] = defaultdict(list)
 
     @event.listens_for(db.engine, "before_cursor_execute")
@@ -91,7 +91,9 @@ def _workstation(profile_path: str, login: str, password: str, kind: str, second
         end = time.perf_counter()
         took = (end - conn.info.pop("team_load_t0", end)) * 1000
         head = "cocm_write_lock()" in statement
-        sql_ms["head" if head else "sql"] += took
+        # the derived tables' advisory locks a writer takes at commit (store.write_locks)
+        lock = "pg_advisory_xact_lock" in statement
+        sql_ms["head" if head else "locks" if lock else "sql"] += took
         if head:
             sql_ms["got_head"] = end
 
@@ -190,7 +192,7 @@ def _workstation(profile_path: str, login: str, password: str, kind: str, second
     deadline = start_at + seconds
     while time.time() < deadline:
         i = rng.choices(range(len(names)), weights=weights)[0]
-        sql_ms.update(head=0.0, sql=0.0, got_head=0.0)
+        sql_ms.update(head=0.0, locks=0.0, sql=0.0, got_head=0.0)
         t0 = time.perf_counter()
         try:
             label = fns[i]()
@@ -203,7 +205,7 @@ def _workstation(profile_path: str, login: str, password: str, kind: str, second
                 took = (end - t0) * 1000
                 latencies[label].append(took)
                 held = (end - sql_ms["got_head"]) * 1000 if sql_ms["got_head"] else 0.0
-                breakdown[label].append([took, sql_ms["head"], sql_ms["sql"], held])
+                breakdown[label].append([took, sql_ms["head"], sql_ms["locks"], sql_ms["sql"], held])
         time.sleep(rng.uniform(0, 2 * think))
     if timing:  # leave no timer running: its time is a write like any other
         try:
@@ -319,22 +321,24 @@ class _RefreshProbe:
 
 
 def _print_breakdown(reports: list[dict[str, Any]]) -> None:
-    """Per action, where the time went: the audit head wait (the writers' queue), other SQL, the
-    rest (Python, commit round trip), and how long it held the head (everyone else's wait).
+    """Per action, where the time went: the audit head wait (the writers' queue), the derived
+    tables' advisory locks at commit, other SQL, the rest (Python, commit round trip), and how long
+    it held the head (everyone else's wait).
     Means over all, and over its slowest 5 %."""
     rows: dict[str, list[list[float]]] = defaultdict(list)
     for r in reports:
         for action, values in r["breakdown"].items():
             rows[action] += values
-    cols = f"{'head':>6} {'sql':>6} {'rest':>6} {'held':>6}"
+    cols = f"{'head':>6} {'locks':>6} {'sql':>6} {'rest':>6} {'held':>6}"
     print(f"{'action':<12} {'mean ms':>7} {cols} | slowest 5 %: {'mean':>6} {cols}")
     for action in sorted(rows):
         v = sorted(rows[action])
         tail = v[int(len(v) * 0.95):] or v[-1:]
 
         def means(part: list[list[float]]) -> str:
-            total, head, sql, held = (statistics.fmean(x[i] for x in part) for i in range(4))
-            return f"{total:>6.1f} {head:>6.1f} {sql:>6.1f} {total - head - sql:>6.1f} {held:>6.1f}"
+            total, head, locks, sql, held = (statistics.fmean(x[i] for x in part) for i in range(5))
+            rest = total - head - locks - sql
+            return f"{total:>6.1f} {head:>6.1f} {locks:>6.1f} {sql:>6.1f} {rest:>6.1f} {held:>6.1f}"
 
         print(f"{action:<12} {means(v)} |              {means(tail)}")
 
