@@ -20,7 +20,10 @@ line is
 "Remote refresh" is a save on one workstation reaching another through LISTEN/NOTIFY: from the
 save's commit until the app's own listener (services.live, on a connection of its own in this
 process) has the event; a save whose event never arrives counts as infinitely late (_RefreshProbe).
-Saves run as the app's units of work do (store.unit_of_work.run: a deadlock's rollback is retried).
+Saves run through store.unit_of_work.run (a unit of work the server rolled back to break a
+deadlock runs again; the count is printed). A breakdown per action shows where the time went: the
+wait for the audit head (the writers' queue), the derived tables' advisory locks, other SQL, the
+rest, and how long the action held the head.
 Targets at N = 20 (issue 17): E = 0, L = 0, p95 save ≤ 150 ms, p95 remote refresh ≤ 1 s.
 """
 
