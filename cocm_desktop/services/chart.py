@@ -213,14 +213,19 @@ def open_chart(
                                    .order_by(Episode.enrolled_on.desc(), Episode.id.desc())))
     if ep is None and all_eps:
         ep = next((e for e in all_eps if e.status != EpisodeStatus.CLOSED), all_eps[0])
-    record(session, actor, "chart.open", patient_id=patient.id, object_type="episode" if ep else "patient",
-           object_id=ep.id if ep else patient.id, summary="Chart opened")
     briefs = tuple(EpisodeBrief(e.id, e.program, e.status, e.enrolled_on, e.closed_on, e.close_reason)
                    for e in all_eps)
     if ep is None:
-        return Chart(patient_summary(session, patient), briefs, None, None, (), (), (), (), (), (), (), (), (), (),
-                     corrections=tuple(correction_history(session, patient.id)))
-    return _episode_chart(session, patient, ep, briefs, today)
+        chart = Chart(patient_summary(session, patient), briefs, None, None, (), (), (), (), (), (), (), (), (), (),
+                      corrections=tuple(correction_history(session, patient.id)))
+    else:
+        chart = _episode_chart(session, patient, ep, briefs, today)
+    # Logged last (same transaction: no chart shown without its record): on the clinic server the
+    # audit record takes the writers' queue (the audit head) until the commit, so logging first
+    # would hold every other workstation's save while this chart is read.
+    record(session, actor, "chart.open", patient_id=patient.id, object_type="episode" if ep else "patient",
+           object_id=ep.id if ep else patient.id, summary="Chart opened")
+    return chart
 
 
 def _episode_chart(session, patient, ep: Episode, briefs, today: date) -> Chart:  # type: ignore[no-untyped-def]

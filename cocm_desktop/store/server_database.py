@@ -10,10 +10,14 @@ disabled), and the audit chain is extended by the server with a key no staff rol
 from __future__ import annotations
 
 import contextlib
+import logging
+import random
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
+from typing import TypeVar
 
 import psycopg
 from sqlalchemy import Engine, create_engine, select, text
@@ -39,6 +43,7 @@ from .keyslots import normalize_username
 from .models import ClinicSetting, PayerRuleSet, User
 from .server_engine import (
     NOT_ANSWERING,
+    ServerBusy,
     ServerUnreachable,
     connect,
     connect_error,
@@ -48,6 +53,11 @@ from .server_engine import (
 from .server_profile import ServerProfile
 
 ENGINE_INFO = "engine"  # session.info key: "server" on the clinic server
+RUN_ATTEMPTS = 4  # a unit of work the server rolled back is tried at most this many times in all
+_RETRY_BASE_S = 0.03  # first wait before trying again; doubles each time, ±50 % jitter
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class ServerDatabase:
@@ -66,6 +76,7 @@ class ServerDatabase:
         self.database_id = ""
         # this open clinic's own NOTIFYs carry it, so its windows can tell their own echo
         self.origin = uuid.uuid4().hex[:12]
+        self.retries = 0  # units of work run again after the server rolled them back (run())
 
     def __repr__(self) -> str:  # never show the password
         return f"<ServerDatabase {self.profile.label}>"
@@ -86,6 +97,28 @@ class ServerDatabase:
             raise SessionLocked()
         with self._session() as s:
             yield s
+
+    def run(self, work: Callable[[Session], T], *, attempts: int = RUN_ATTEMPTS) -> T:
+        """`work(session)` as one unit of work, run again from its start when the server rolled
+        it back to break a deadlock or a serialization conflict (ServerBusy.rolled_back).
+
+        Safe because such a transaction left nothing behind — no rows, no audit records, no
+        NOTIFY — and `work` gets a fresh session each time, so it commits exactly once. `work`
+        must do nothing outside the database that cannot be done twice. The waits between
+        attempts grow and are jittered, so two workstations that collided do not collide again
+        in step. After `attempts` the ServerBusy reaches the caller (a plain "try again")."""
+        for attempt in range(1, attempts + 1):
+            try:
+                with self.session() as s:
+                    return work(s)
+            except ServerBusy as exc:
+                if not exc.rolled_back or attempt >= attempts:
+                    raise
+                self.retries += 1
+                log.info("unit of work rolled back by the server (attempt %d of %d); running it again",
+                         attempt, attempts)
+                time.sleep(_RETRY_BASE_S * 2 ** (attempt - 1) * random.uniform(0.5, 1.5))
+        raise AssertionError("unreachable")  # the loop returns or raises
 
     @contextlib.contextmanager
     def _session(self) -> Iterator[Session]:

@@ -121,16 +121,29 @@ def translate(exc: BaseException, *, committing: bool = False) -> StoreError | N
             return ServerUnreachable(LOST_WHILE_SAVING, maybe_saved=True)
         return ServerUnreachable(NOT_ANSWERING)
     if isinstance(orig, psycopg.OperationalError):  # e.g. a lock wait or serialization failure
-        return ServerBusy()
+        return ServerBusy(rolled_back=_rolled_back(orig))
     return None
 
 
 class ServerBusy(StoreError):
+    """The server could not finish a unit of work just now; nothing of it was saved.
+
+    `rolled_back`: the server itself undid the whole transaction to break a deadlock or a
+    serialization conflict (SQLSTATE class 40) or refused a lock it could not get at once
+    (55P03), so running the unit of work again from its start saves it exactly once
+    (ServerDatabase.run does, a few times)."""
+
     title = "Not saved"
 
-    def __init__(self) -> None:
+    def __init__(self, *, rolled_back: bool = False) -> None:
         super().__init__("The clinic server could not finish this just now (it was busy); nothing was saved. "
                          "Try again.")
+        self.rolled_back = rolled_back
+
+
+def _rolled_back(orig: psycopg.Error) -> bool:
+    state = orig.sqlstate or ""
+    return state.startswith("40") or state == "55P03"
 
 
 def _connection_lost(exc: BaseException, orig: psycopg.Error) -> bool:

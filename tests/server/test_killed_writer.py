@@ -1,0 +1,138 @@
+"""A workstation killed in the middle of a save leaves nothing of it, and nothing wrong behind.
+
+A writer process (tests/server/killed_writer.py) starts a unit of work — a contact with minutes and
+a timed entry, flushed, so it holds the writers' queue and has written rows, audit records, registry
+invalidations and overlap days — while six other workstations do a day of work
+(tests/server/team_day.py). It is SIGKILLed before its commit. The server rolls its transaction
+back when the connection drops; the others, queued behind it, carry on. Afterwards nothing of the
+killed save exists, every cached registry row equals a fresh computation, the overlap days equal a
+fresh pass and the audit chain verifies.
+"""
+
+from __future__ import annotations
+
+import os
+import select as io_select
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from sqlalchemy import func, select
+
+from cocm_desktop.services import registry_facts
+from cocm_desktop.services.common import load_policy
+from cocm_desktop.store import overlap_days
+from cocm_desktop.store.models import AuditRecord, Contact, TimeOverlapDay
+from cocm_desktop.store.pg_cluster import PgCluster
+from cocm_desktop.store.server_database import ServerDatabase
+from cocm_desktop.store.server_profile import ServerProfile
+
+from .test_concurrent_exactness import LOGINS, run_team
+
+KILLED = Path(__file__).with_name("killed_writer.py")
+NEXT_STEP = "Unfinished save"  # killed_writer.NEXT_STEP
+# Refusals a person would see and act on (a record voided or corrected meanwhile), never corruption.
+ACCEPTED = ("voided", "deleted", "Nothing to amend", "changed this record")
+
+
+def _enrol(profile: ServerProfile, n: int) -> None:
+    from cocm_desktop.domain.episode import TargetCondition
+    from cocm_desktop.services.enrollment import ConsentIn, enroll
+    from cocm_desktop.services.patients import add_patient
+    from cocm_desktop.store.models import User
+
+    with ServerDatabase.open(profile, "doc1", "demo") as doc:
+        assert doc.actor is not None
+        with doc.session() as s:
+            cms = list(s.scalars(select(User.id).where(User.username.in_(("cm1", "cm2"))).order_by(User.username)))
+            for i in range(n):
+                pid = add_patient(s, doc.actor, mrn=f"K{i:03d}", family_name=f"Family{i}", given_name="Pat",
+                                  date_of_birth=date(1970, 1 + i, 2), last_seen_on=date(2026, 10, 1),
+                                  today=date(2026, 11, 24)).id
+                enroll(s, doc.actor, patient_id=pid, enrolled_on=date(2026, 10, 1), program="cocm",
+                       primary_scale="PHQ-9", target_conditions=[TargetCondition("F32.1", "Major depressive disorder")],
+                       treating_clinician_id=doc.actor.user_id, care_manager_id=cms[i % 2],
+                       urgent_risk_ruled_out=True, risk_ruled_out_by_id=doc.actor.user_id,
+                       consent=ConsentIn(True, True, True, True, date(2026, 10, 1)),
+                       baseline_items=None, baseline_taken_at=None)
+
+
+def _waiting(admin: psycopg.Connection) -> int:
+    """Backends of the clinic's staff waiting for a lock right now."""
+    row = admin.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                        "AND wait_event_type = 'Lock'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def test_a_writer_killed_before_its_commit_leaves_no_trace_and_derived_tables_exact(
+    server_profile: ServerProfile, pg_cluster: PgCluster, pg_admin_password: str, tmp_path: Path
+) -> None:
+    _enrol(server_profile, 6)
+    profile_json = tmp_path / "victim.json"
+    server_profile.save(profile_json)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    # The team starts 6 s from now (run_team); the doomed save 2 s into their day.
+    victim = subprocess.Popen([sys.executable, str(KILLED), str(profile_json), "cm1", repr(time.time() + 8.0)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    team: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            team["reports"] = run_team(server_profile, tmp_path, actions=25, seed=7)
+        except BaseException as exc:  # noqa: BLE001 - the test reports it
+            team["error"] = exc
+
+    working = threading.Thread(target=work)
+    working.start()
+    try:
+        assert victim.stdout is not None
+        ready, _, _ = io_select.select([victim.stdout], [], [], 90)
+        assert ready, "the writer never started its save"
+        assert victim.stdout.readline().strip() == "HOLDING", victim.stderr.read() if victim.stderr else ""
+        with psycopg.connect(pg_cluster.admin_dsn(server_profile.dbname), password=pg_admin_password,
+                             autocommit=True) as watcher:
+            deadline = time.monotonic() + 10
+            while _waiting(watcher) == 0 and time.monotonic() < deadline:  # others queue behind it
+                time.sleep(0.05)
+            queued = _waiting(watcher)
+            os.kill(victim.pid, signal.SIGKILL)
+            victim.wait(30)
+            working.join(600)
+            # The server noticed the dead connection: nothing of it is left holding anything.
+            left = watcher.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                   "AND state LIKE 'idle in transaction%'").fetchone()
+    finally:
+        if victim.poll() is None:
+            victim.kill()
+            victim.wait()
+    assert victim.returncode == -signal.SIGKILL
+    assert queued > 0  # the kill came while other workstations waited for it
+    assert left == (0,)
+    assert not working.is_alive() and "error" not in team, team.get("error")
+    reports = team["reports"]
+    assert sum(r["actions"] for r in reports) == 25 * len(LOGINS)
+    unexpected = sorted({e for r in reports for e in r["errors"] if not any(a in e for a in ACCEPTED)})
+
+    with ServerDatabase.open(server_profile, "lead", "demo") as lead:
+        with lead.session() as s:
+            unfinished = s.scalar(select(func.count()).select_from(Contact).where(Contact.next_step == NEXT_STEP))
+            assert s.scalar(select(func.count()).select_from(TimeOverlapDay)) > 0  # the work overlapped
+            stale = registry_facts.cache_differences(s, load_policy(s))
+            missing, extra = overlap_days.differences(s.connection())
+            audited = s.scalar(select(func.count()).select_from(AuditRecord))
+        report = lead.full_check()
+    found = {
+        "errors": unexpected,
+        "killed save's contact": [unfinished] if unfinished else [],
+        "stale registry rows": stale,
+        "overlap days missing": sorted(missing),
+        "overlap days extra": sorted(extra),
+        "audit chain": list(report.findings()) + ([] if report.records == audited else ["records uncounted"]),
+    }
+    assert found == {k: [] for k in found}
