@@ -111,9 +111,8 @@ class AppContext(QObject):
             kwargs["patient_id"] = patient_id
         db, actor = self.db, self.actor
 
-        def work() -> Any:
-            with db.session() as s:
-                return fn(s, actor, *args, **kwargs)
+        def work() -> Any:  # run again from its start if the clinic server rolled it back (a deadlock)
+            return db.run(lambda s: fn(s, actor, *args, **kwargs))
 
         return self.perform(work, changes=changes, patient_id=patient_id, done=done, failed=failed, parent=parent)
 

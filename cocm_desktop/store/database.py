@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import DBAPIError
@@ -63,6 +64,8 @@ from .open_checks import (
     verify_readable,
     writable,
 )
+
+T = TypeVar("T")
 
 AUDIT_KEY_SETTING = "audit_chain_key"
 
@@ -114,6 +117,12 @@ class Database:
             raise SessionLocked()
         with self._session() as s:
             yield s
+
+    def run(self, work: Callable[[Session], T]) -> T:
+        """`work(session)` as one unit of work (ServerDatabase.run's twin: the file has one writer
+        at a time, so nothing is ever rolled back under it to run again)."""
+        with self.session() as s:
+            return work(s)
 
     @contextlib.contextmanager
     def _session(self) -> Iterator[Session]:

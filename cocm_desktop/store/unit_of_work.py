@@ -15,14 +15,10 @@ from typing import TypeVar
 from sqlalchemy.orm import Session
 
 from .clinic_db import ClinicDatabase
-from .server_database import ServerDatabase
 
 T = TypeVar("T")
 
 
 def run(db: ClinicDatabase, work: Callable[[Session], T]) -> T:
     """`work(session)` committed once; ServerBusy only when the server stayed busy."""
-    if isinstance(db, ServerDatabase):
-        return db.run(work)
-    with db.session() as s:
-        return work(s)
+    return db.run(work)
