@@ -65,25 +65,28 @@ def median_ms(fn: Callable[[], object], runs: int) -> tuple[float, float, object
 # Building (or reusing) the two clinics
 
 
-def build(folder: Path, patients: int) -> tuple[Path, Path, object]:
-    """(clinic file, server profile, running cluster)."""
+def build(folder: Path, patients: int, engines: list[str]):  # type: ignore[no-untyped-def]
+    """The clinics of `engines` in `folder`, made or kept; the running cluster (None: no server)."""
     folder.mkdir(parents=True, exist_ok=True)
     folder.chmod(0o711)
-    file_path = folder / "clinic.db"
-    if file_path.exists():
-        _upgrade_kept_file(file_path)
-    else:
-        from cocm_desktop.demo import generate_demo
+    if "file" in engines:
+        file_path = folder / "clinic.db"
+        if file_path.exists():
+            _upgrade_kept_file(file_path)
+        else:
+            from cocm_desktop.demo import generate_demo
 
-        t = time.perf_counter()
-        generate_demo(file_path, patients=patients, seed=7, today=TODAY)
-        print(f"file clinic built in {time.perf_counter() - t:.0f} s", file=sys.stderr)
+            t = time.perf_counter()
+            generate_demo(file_path, patients=patients, seed=7, today=TODAY)
+            print(f"file clinic built in {time.perf_counter() - t:.0f} s", file=sys.stderr)
+    if "server" not in engines:
+        return None
     server_dir = folder / "server"
     if (server_dir / "profile.json").exists():
         cluster = _kept_server(server_dir)
         if cluster is not None:
-            return file_path, server_dir / "profile.json", cluster
-    return file_path, server_dir / "profile.json", _build_server(server_dir, patients)
+            return cluster
+    return _build_server(server_dir, patients)
 
 
 def _upgrade_kept_file(path: Path) -> None:
@@ -333,13 +336,13 @@ def main() -> int:
     if args.child:
         return child(args.child, args.keep, args.runs)
     folder = args.keep or Path(tempfile.mkdtemp(prefix="cocm-bench-engines-"))
-    _file, _profile, cluster = build(folder, args.patients)
     engines = args.engine or ["file", "server"]
+    cluster = build(folder, args.patients, engines)
     print(f"load average before measuring: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     try:
         results = {engine: run_child(engine, folder, args.runs) for engine in engines}
     finally:
-        if args.keep is None:
+        if args.keep is None and cluster is not None:
             cluster.stop()  # type: ignore[attr-defined]
     if len(results) == 2:
         print_table(args.patients, args.runs, results["file"], results["server"])
