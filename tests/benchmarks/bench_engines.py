@@ -10,7 +10,9 @@ not kept is rebuilt. A kept clinic is not rebuilt when only the demo generator c
 folder (stop its server first: `cocm-desktop server stop --dir DIR/server`) to measure new demo data.
 
 Then, in one child process per engine (so each peak memory is its own), as the clinic lead:
-registry rows of all open episodes (facts cache warm), one chart opened (median over 7 patients
+registry rows of all open episodes with the facts cache warm (the server fills it over many reads:
+at most 64 patients per read, store.write_locks; the child reads until it is full), the same rows
+with every fact computed afresh (a cold cache), one chart opened (median over 7 patients
 spread across the registry), the October billing month, and — as a care manager, like
 run_benchmarks.py — the case-review packet of one session of median size (its data, and data + PDF;
 each run rolled back, as printing audits it), and the process's peak memory. Medians of --runs
@@ -186,7 +188,7 @@ class StatementCounter:
 def figures(open_db: Callable[[str], object], runs: int) -> dict[str, float]:
     from cocm_desktop.services.billing_month import compute_billing_month
     from cocm_desktop.services.chart import open_chart
-    from cocm_desktop.services.registry import build_registry
+    from cocm_desktop.services.registry import build_registry, collect
 
     counter = StatementCounter()
     out: dict[str, float] = {}
@@ -202,6 +204,10 @@ def figures(open_db: Callable[[str], object], runs: int) -> dict[str, float]:
     out["registry"], out["registry cpu"], rows = median_ms(
         lambda: in_session(lambda s: build_registry(s, actor, today=TODAY)), runs)
     out["registry rows"] = len(rows)  # type: ignore[arg-type]
+    # What a read costs when no facts are cached (after a bulk import, and on the server at a new
+    # month until reads have filled the cache): every fact computed afresh, nothing stored.
+    out["registry cold"], out["registry cold cpu"], _ = median_ms(
+        lambda: in_session(lambda s: collect(s, today=TODAY, cached=False)), max(1, runs // 2))
     picks = [rows[i].patient_id for i in range(0, len(rows), max(1, len(rows) // 7))][:7]  # type: ignore[index]
     charts = [median_ms(lambda pid=pid: in_session(lambda s: open_chart(s, actor, patient_id=pid, today=TODAY)),
                         max(1, runs // 2))[:2] for pid in picks]
@@ -312,6 +318,7 @@ def print_table(patients: int, runs: int, on_file: dict[str, float], on_server: 
           f"/ {int(on_file['packet pages'])} pages); load average {os.getloadavg()[0]:.2f} at the end")
     print(f"{'figure':<36}{'encrypted file':>16}{'clinic server':>16}{'server target':>18}")
     rows = (("registry", "registry rows (warm facts)", "ms"), ("registry cpu", "  CPU", "ms"),
+            ("registry cold", "registry, facts computed afresh", "ms"), ("registry cold cpu", "  CPU", "ms"),
             ("chart", "open one chart", "ms"), ("chart cpu", "  CPU", "ms"),
             ("chart statements", "  SQL statements per open", ""),
             ("billing", "billing month (Oct)", "ms"), ("billing cpu", "  CPU", "ms"),
