@@ -386,14 +386,18 @@ def recommendation_view(session: Session, r: Recommendation, names: dict[int, st
     )
 
 
-def recommendations_for(session: Session, episode_id: int) -> list[RecommendationView]:
-    """Newest first (no permission/audit: the chart service calls it)."""
+def recommendations_for(
+    session: Session, episode_id: int, *, names: dict[int, str] | None = None,
+) -> list[RecommendationView]:
+    """Newest first (no permission/audit: the chart service calls it). `names`: user names
+    already read (the chart reads them once for all its parts)."""
     rows = list(session.scalars(select(Recommendation).where(Recommendation.episode_id == episode_id)
                                 .order_by(Recommendation.recommended_at.desc(), Recommendation.id.desc())))
-    ids = set()
-    for r in rows:
-        ids |= {r.recommended_by_id, r.decided_by_id, r.told_by_id}
-    names = user_names(session, ids)
+    if names is None:
+        ids = set()
+        for r in rows:
+            ids |= {r.recommended_by_id, r.decided_by_id, r.told_by_id}
+        names = user_names(session, ids)
     return [recommendation_view(session, r, names) for r in rows]
 
 

@@ -14,6 +14,7 @@ from cocm_desktop.domain.flags import FlagHit
 from cocm_desktop.domain.outcomes import Outcome, assess, format_change, pick_baseline
 from cocm_desktop.domain.roles import Permission
 from cocm_desktop.store.models import (
+    CarePlanVersion,
     Consent,
     Contact,
     Diagnosis,
@@ -21,15 +22,16 @@ from cocm_desktop.store.models import (
     Measure,
     Referral,
     RiskEvent,
+    User,
 )
 
 from . import referrals as referrals_svc
 from . import risk as risk_svc
-from ._clinical import get_episode, get_patient, user_names
-from .care_plans import CarePlanView, care_plan_versions
+from ._clinical import get_episode, get_patient
+from .care_plans import CarePlanView, plan_view
 from .case_review import RecommendationView, recommendations_for
 from .common import NotFound, check, load_policy, local_today, record
-from .corrections import CorrectionView, clinicians_of_patient, correction_history
+from .corrections import CorrectionView, correction_history
 from .enrollment import risk_rule_out_attester
 from .episodes import StatusChangeView, status_history
 from .medications import MedicationList, MedicationView, episode_medications
@@ -215,20 +217,28 @@ def open_chart(
         ep = next((e for e in all_eps if e.status != EpisodeStatus.CLOSED), all_eps[0])
     briefs = tuple(EpisodeBrief(e.id, e.program, e.status, e.enrolled_on, e.closed_on, e.close_reason)
                    for e in all_eps)
+    names = _all_user_names(session)
     if ep is None:
-        chart = Chart(patient_summary(session, patient), briefs, None, None, (), (), (), (), (), (), (), (), (), (),
-                      corrections=tuple(correction_history(session, patient.id)))
+        chart = Chart(patient_summary(session, patient, all_eps), briefs, None, None, (), (), (), (), (), (), (), (),
+                      (), (), corrections=tuple(correction_history(session, patient.id, names=names)))
     else:
-        chart = _episode_chart(session, patient, ep, briefs, today)
-    # Logged last (same transaction: no chart shown without its record): on the clinic server the
-    # audit record takes the writers' queue (the audit head) until the commit, so logging first
-    # would hold every other workstation's save while this chart is read.
+        chart = _episode_chart(session, patient, ep, all_eps, briefs, names, today)
+    # Audited last: on the server the audit record takes the chain's head (every writer's queue,
+    # store.server_write_order) until commit, so it is held for the commit only, not the reads.
     record(session, actor, "chart.open", patient_id=patient.id, object_type="episode" if ep else "patient",
            object_id=ep.id if ep else patient.id, summary="Chart opened")
     return chart
 
 
-def _episode_chart(session, patient, ep: Episode, briefs, today: date) -> Chart:  # type: ignore[no-untyped-def]
+def _all_user_names(session: Session) -> dict[int, str]:
+    """Every staff member's name in one statement (a clinic's staff list is short): the chart's
+    parts name people from many tables, and a statement each is a network round trip on the server."""
+    return {r.id: r.display_name for r in session.execute(select(User.id, User.display_name))}
+
+
+def _episode_chart(  # type: ignore[no-untyped-def]
+    session, patient, ep: Episode, all_eps: list[Episode], briefs, names: dict[int, str], today: date,
+) -> Chart:
     policy = load_policy(session)
     every_measure = list(session.scalars(select(Measure).where(Measure.episode_id == ep.id)
                                          .order_by(Measure.taken_at.desc(), Measure.id.desc())))
@@ -237,20 +247,15 @@ def _episode_chart(session, patient, ep: Episode, briefs, today: date) -> Chart:
     measures = [m for m in every_measure if m.voided_at is None]
     contacts = [c for c in every_contact if c.voided_at is None]
     consent = session.scalars(select(Consent).where(Consent.episode_id == ep.id).order_by(Consent.id.desc())).first()
-    meds = episode_medications(session, ep.id)
+    meds = episode_medications(session, ep.id, names=names)
     risks = list(session.scalars(select(RiskEvent).where(RiskEvent.episode_id == ep.id)
                                  .order_by(RiskEvent.opened_at.desc())))
     refs = list(session.scalars(select(Referral).where(Referral.episode_id == ep.id)
                                 .order_by(Referral.referred_on.desc(), Referral.id.desc())))
     dx = session.execute(select(Diagnosis.icd10, Diagnosis.description).where(Diagnosis.episode_id == ep.id)
                          .order_by(Diagnosis.is_primary.desc(), Diagnosis.id)).all()
-    ids = {ep.care_manager_id, ep.treating_clinician_id, ep.urgent_risk_ruled_out_by_id,
-           ep.risk_rule_out_attested_by_id}
-    ids |= {m.entered_by_id for m in every_measure} | {c.staff_id for c in every_contact}
-    ids |= {m.voided_by_id for m in every_measure} | {c.voided_by_id for c in every_contact}
-    if consent is not None:
-        ids |= {consent.obtained_by_id, consent.recorded_by_id, consent.attested_by_id}
-    names = user_names(session, ids)
+    plans = list(session.scalars(select(CarePlanVersion).where(CarePlanVersion.episode_id == ep.id)
+                                 .order_by(CarePlanVersion.version.desc())))
 
     primary = [m for m in measures if m.instrument == ep.primary_scale and m.taken_at.date() >= ep.enrolled_on]
 
@@ -303,28 +308,28 @@ def _episode_chart(session, patient, ep: Episode, briefs, today: date) -> Chart:
 
         rows = collect(session, today=today, episode_ids=[ep.id], policy=policy, with_billing=False)
         flags = rows[0][0].flags if rows else ()
-    risk_views = tuple(risk_svc.view(session, r) for r in risks)
+    risk_views = tuple(risk_svc.view(session, r, names) for r in risks)
     live_risks = tuple(r for r in risk_views if not r.voided)
     ref_views = tuple(referrals_svc.view(r) for r in refs)
-    rec_views = tuple(recommendations_for(session, ep.id))
+    rec_views = tuple(recommendations_for(session, ep.id, names=names))
     return Chart(
-        patient=patient_summary(session, patient), episodes=briefs, episode=header, consent=consent_view, flags=flags,
+        patient=patient_summary(session, patient, all_eps), episodes=briefs, episode=header, consent=consent_view, flags=flags,
         open_risk=tuple(r for r in live_risks if r.is_open), risk_events=live_risks,
         measures=tuple(_measure_view(m, names, base_m) for m in measures),
         contacts=tuple(_contact_view(c, names) for c in contacts),
-        care_plans=tuple(care_plan_versions(session, ep.id)),
+        care_plans=tuple(plan_view(session, p, names) for p in plans if p.voided_at is None),
         medications=meds.current,
         referrals=tuple(r for r in ref_views if not r.voided),
         recommendations=tuple(r for r in rec_views if not r.voided),
-        status_history=tuple(status_history(session, ep.id)),
+        status_history=tuple(status_history(session, ep.id, names=names)),
         voided_measures=tuple(_measure_view(m, names, None) for m in every_measure if m.voided_at is not None),
         voided_contacts=tuple(_contact_view(c, names) for c in every_contact if c.voided_at is not None),
-        corrections=tuple(correction_history(session, patient.id)),
-        clinician_ids=tuple(sorted(clinicians_of_patient(session, patient.id))),
+        corrections=tuple(correction_history(session, patient.id, names=names)),
+        clinician_ids=tuple(sorted({e.treating_clinician_id for e in all_eps})),
         medication_list=meds,
         voided_referrals=tuple(r for r in ref_views if r.voided),
         voided_risk_events=tuple(r for r in risk_views if r.voided),
-        voided_care_plans=tuple(care_plan_versions(session, ep.id, voided=True)),
+        voided_care_plans=tuple(plan_view(session, p, names) for p in plans if p.voided_at is not None),
         voided_recommendations=tuple(r for r in rec_views if r.voided),
     )
 

@@ -143,11 +143,15 @@ def corrections_for_patient(session: Session, actor: Actor, patient_id: int) -> 
     return correction_history(session, patient_id)
 
 
-def correction_history(session: Session, patient_id: int) -> list[CorrectionView]:
-    """`corrections_for_patient` for a caller that has checked the permission (the chart)."""
+def correction_history(
+    session: Session, patient_id: int, *, names: dict[int, str] | None = None,
+) -> list[CorrectionView]:
+    """`corrections_for_patient` for a caller that has checked the permission (the chart).
+    `names`: user names already read (the chart reads them once for all its parts)."""
     rows = list(session.scalars(select(Correction).where(Correction.patient_id == patient_id)
                                 .order_by(Correction.corrected_at, Correction.id)))
-    names = user_names(session, {r.corrected_by_id for r in rows})
+    if names is None:
+        names = user_names(session, {r.corrected_by_id for r in rows})
     return [
         CorrectionView(r.id, r.object_type, r.object_id, r.action, r.reason,
                        {k: (v[0], v[1]) for k, v in (r.changes or {}).items()},

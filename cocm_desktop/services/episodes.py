@@ -182,11 +182,15 @@ def confirm_transfer(
                          note=note or f"Transferred to {episode.transfer_to}", on=confirmed_on, now=now)
 
 
-def status_history(session: Session, episode_id: int) -> list[StatusChangeView]:
-    """Oldest first, voided changes included (flagged; no permission/audit: the chart calls it)."""
+def status_history(
+    session: Session, episode_id: int, *, names: dict[int, str] | None = None,
+) -> list[StatusChangeView]:
+    """Oldest first, voided changes included (flagged; no permission/audit: the chart calls it).
+    `names`: user names already read (the chart reads them once for all its parts)."""
     rows = list(session.scalars(select(EpisodeStatusChange).where(EpisodeStatusChange.episode_id == episode_id)
                                 .order_by(EpisodeStatusChange.changed_on, EpisodeStatusChange.id)))
-    names = user_names(session, {r.changed_by_id for r in rows})
+    if names is None:
+        names = user_names(session, {r.changed_by_id for r in rows})
     return [StatusChangeView(r.id, r.from_status, r.to_status, r.reason, r.note, r.changed_on,
                              names.get(r.changed_by_id, "?"), r.changed_by_id, r.voided_at is not None,
                              r.void_reason, r.voided_at, r.row_version) for r in rows]

@@ -161,8 +161,11 @@ def _proposal_view(p: MedicationProposal, names: dict[int, str]) -> ProposalView
         p.applied_at, p.medication_id, p.note)
 
 
-def episode_medications(session: Session, episode_id: int) -> MedicationList:
-    """The list for the chart (no permission or audit: the chart service calls it)."""
+def episode_medications(
+    session: Session, episode_id: int, *, names: dict[int, str] | None = None,
+) -> MedicationList:
+    """The list for the chart (no permission or audit: the chart service calls it).
+    `names`: user names already read (the chart reads them once for all its parts)."""
     rows = list(session.scalars(select(Medication).where(Medication.episode_id == episode_id)
                                 .order_by(Medication.started_on.desc(), Medication.id.desc())))
     proposals = list(session.scalars(
@@ -170,7 +173,8 @@ def episode_medications(session: Session, episode_id: int) -> MedicationList:
                                          MedicationProposal.state.in_((ProposalState.PENDING.value,
                                                                        ProposalState.NEEDS_REVIEW.value)))
         .order_by(MedicationProposal.proposed_at, MedicationProposal.id)))
-    names = _names_of(session, rows) | user_names(session, {p.proposed_by_id for p in proposals})
+    if names is None:
+        names = _names_of(session, rows) | user_names(session, {p.proposed_by_id for p in proposals})
     lines = [line_view(m, names) for m in rows]
     current = sorted((m for m in lines if m.current),  # by start, unknown starts last
                      key=lambda m: (m.started_on is None, m.started_on or date.min, m.id))

@@ -54,10 +54,14 @@ _EDITABLE = (
 )
 
 
-def patient_summary(session: Session, p: Patient) -> PatientSummary:
-    open_id = session.scalar(
-        select(Episode.id).where(Episode.patient_id == p.id, Episode.status.in_(OPEN_STATUS_VALUES))
-    )
+def patient_summary(session: Session, p: Patient, episodes: list[Episode] | None = None) -> PatientSummary:
+    """`episodes`: every episode of the patient, already read (the chart has them)."""
+    if episodes is None:
+        open_id = session.scalar(
+            select(Episode.id).where(Episode.patient_id == p.id, Episode.status.in_(OPEN_STATUS_VALUES))
+        )
+    else:
+        open_id = next((e.id for e in episodes if e.status in OPEN_STATUS_VALUES), None)
     return PatientSummary(
         id=p.id, mrn=p.mrn, family_name=p.family_name, given_name=p.given_name,
         display_name=p.display_name, date_of_birth=p.date_of_birth, sex=p.sex, phone=p.phone,

@@ -82,8 +82,10 @@ class RiskEventView:
         return [s for s in STEPS if not getattr(self, s)]
 
 
-def view(session: Session, r: RiskEvent) -> RiskEventView:
-    names = user_names(session, {r.opened_by_id, r.outcome_by_id, r.notified_clinician_id})
+def view(session: Session, r: RiskEvent, names: dict[int, str] | None = None) -> RiskEventView:
+    """`names`: user names already read (the chart reads them once for all its parts)."""
+    if names is None:
+        names = user_names(session, {r.opened_by_id, r.outcome_by_id, r.notified_clinician_id})
     return RiskEventView(
         r.id, r.episode_id, r.trigger, r.opened_at, r.detail, bool(r.safety_assessment_done),
         bool(r.clinician_notified), bool(r.after_hours_routing_used), bool(r.safety_plan_done), r.outcome,
