@@ -234,12 +234,9 @@ class ChartEntryCorrections:
 
     # ---- a patient record entered twice
     def patient_void_refusal(self) -> str | None:
-        if self.chart is None:
-            return "Open a chart first."
-        actor, p = self.ctx.actor, self.chart.patient
-        if not may_correct(actor.role, actor.user_id, "patient", made_by=p.created_by_id,
-                           clinicians=self.chart.clinician_ids):
-            return refusal("patient")
+        why_not = self.patient_restore_refusal()  # the same people may void a record and restore it
+        if why_not is not None:
+            return why_not
         if any(r.is_open for r in self.chart.open_risk):
             return "A risk event on this record is open: record its outcome first."
         return None
@@ -280,6 +277,7 @@ class ChartEntryCorrections:
                    "Record anything that belongs to the patient on the kept record."))
 
     def patient_restore_refusal(self) -> str | None:
+        """Why this person may not void or restore the open patient record (None: they may)."""
         if self.chart is None:
             return "Open a chart first."
         actor, p = self.ctx.actor, self.chart.patient

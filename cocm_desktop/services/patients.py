@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -206,6 +207,13 @@ def duplicate_contents(session: Session, patient_id: int) -> dict[str, int]:
 
 
 def _live_entries(session: Session, patient_id: int) -> dict[str, list[object]]:
+    return _entries(session, patient_id)
+
+
+def _entries(session: Session, patient_id: int, *,
+             voided_with: tuple[datetime | None, int | None, str] | None = None) -> dict[str, list[object]]:
+    """The entries on a patient's record by kind: the live ones, or (`voided_with` = when, by whom,
+    the note) exactly those voided with the record."""
     from cocm_desktop.store.models import (
         CarePlanVersion,
         Contact,
@@ -216,15 +224,21 @@ def _live_entries(session: Session, patient_id: int) -> dict[str, list[object]]:
         TimeEntry,
     )
 
+    def which(at: Any, by: Any, why: Any) -> list[Any]:
+        if voided_with is None:
+            return [at.is_(None)]
+        return [at == voided_with[0], by == voided_with[1], why == voided_with[2]]
+
     episodes = select(Episode.id).where(Episode.patient_id == patient_id)
     out: dict[str, list[object]] = {}
     for kind, model in (("measure", Measure), ("contact", Contact), ("referral", Referral),
                         ("risk_event", RiskEvent), ("care_plan_version", CarePlanVersion),
                         ("recommendation", Recommendation)):
-        out[kind] = list(session.scalars(select(model).where(model.episode_id.in_(episodes),
-                                                             model.voided_at.is_(None))))
-    out["time_entry"] = list(session.scalars(select(TimeEntry).where(TimeEntry.patient_id == patient_id,
-                                                                     TimeEntry.deleted_at.is_(None))))
+        out[kind] = list(session.scalars(select(model).where(
+            model.episode_id.in_(episodes), *which(model.voided_at, model.voided_by_id, model.void_reason))))
+    out["time_entry"] = list(session.scalars(select(TimeEntry).where(
+        TimeEntry.patient_id == patient_id,
+        *which(TimeEntry.deleted_at, TimeEntry.deleted_by_id, TimeEntry.delete_reason))))
     return out
 
 
@@ -321,7 +335,7 @@ def restore_patient(
     now = now or local_now()
     note, at, by = _void_note(patient.void_reason or ""), patient.voided_at, patient.voided_by_id
     counts: dict[str, int] = {}
-    for kind, rows in _entries_voided_with(session, patient.id, note, at, by).items():
+    for kind, rows in _entries(session, patient.id, voided_with=(at, by, note)).items():
         for row in rows:
             if kind == "time_entry":
                 row.deleted_at = row.deleted_by_id = row.delete_reason = None  # type: ignore[attr-defined]
@@ -339,29 +353,3 @@ def restore_patient(
                        ", ".join(f"{n} {k.replace('_', ' ')}{'s' if n != 1 else ''}" for k, n in counts.items())
                        or "no entries") + " count again")
     return PatientRestored(patient.id, counts)
-
-
-def _entries_voided_with(session: Session, patient_id: int, note: str, at: datetime | None,
-                         by: int | None) -> dict[str, list[object]]:
-    from cocm_desktop.store.models import (
-        CarePlanVersion,
-        Contact,
-        Measure,
-        Recommendation,
-        Referral,
-        RiskEvent,
-        TimeEntry,
-    )
-
-    episodes = select(Episode.id).where(Episode.patient_id == patient_id)
-    out: dict[str, list[object]] = {}
-    for kind, model in (("measure", Measure), ("contact", Contact), ("referral", Referral),
-                        ("risk_event", RiskEvent), ("care_plan_version", CarePlanVersion),
-                        ("recommendation", Recommendation)):
-        out[kind] = list(session.scalars(select(model).where(
-            model.episode_id.in_(episodes), model.voided_at == at, model.voided_by_id == by,
-            model.void_reason == note)))
-    out["time_entry"] = list(session.scalars(select(TimeEntry).where(
-        TimeEntry.patient_id == patient_id, TimeEntry.deleted_at == at, TimeEntry.deleted_by_id == by,
-        TimeEntry.delete_reason == note)))
-    return out

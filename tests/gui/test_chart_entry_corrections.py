@@ -170,12 +170,7 @@ def test_clinician_confirms_the_rule_out_from_the_chart(  # type: ignore[no-unty
 def test_duplicate_patient_record_is_voided_from_details_and_leaves_the_registry(  # type: ignore[no-untyped-def]
         open_window, demo_path, qtbot, wait_idle) -> None:
     w = open_window(demo_path, "cm1")
-    me = w.ctx.actor.user_id
-    with w.ctx.db.session() as s:
-        mine = set(s.scalars(select(Patient.id).where(Patient.created_by_id == me)))
-        risky = set(s.scalars(select(Episode.patient_id).join(RiskEvent, RiskEvent.episode_id == Episode.id)
-                              .where(RiskEvent.outcome.is_(None))))
-    row = next(r for r in w.registry.model.rows if r.patient_id in mine and r.patient_id not in risky)
+    row = _my_voidable_row(w)
     w.open_chart(row.patient_id)
     wait_idle()
     _show_tab(w, "Details")
@@ -199,12 +194,7 @@ def test_a_record_voided_in_error_is_found_under_view_and_restored_from_its_char
     from cocm_desktop.services.patients import void_patient
 
     w = open_window(demo_path, "cm1")
-    me = w.ctx.actor.user_id
-    with w.ctx.db.session() as s:
-        mine = set(s.scalars(select(Patient.id).where(Patient.created_by_id == me)))
-        risky = set(s.scalars(select(Episode.patient_id).join(RiskEvent, RiskEvent.episode_id == Episode.id)
-                              .where(RiskEvent.outcome.is_(None))))
-    row = next(r for r in w.registry.model.rows if r.patient_id in mine and r.patient_id not in risky)
+    row = _my_voidable_row(w)
     pid = row.patient_id
     w.ctx.write(void_patient, reason="Thought it was entered twice", patient_id=pid,
                 changes=(Change.CORRECTION, Change.PATIENT))
@@ -236,3 +226,12 @@ def test_a_record_voided_in_error_is_found_under_view_and_restored_from_its_char
         assert s.get(Patient, pid).voided_at is None
     qtbot.waitUntil(lambda: pid in {r.patient_id for r in w.registry.model.rows}, timeout=10_000)
     assert not w.chart.voided_label.isVisible() and w.chart.void_patient_button.isVisible()
+
+
+def _my_voidable_row(w):  # type: ignore[no-untyped-def]
+    """A registry row of a patient the signed-in person added, with no open risk event."""
+    with w.ctx.db.session() as s:
+        mine = set(s.scalars(select(Patient.id).where(Patient.created_by_id == w.ctx.actor.user_id)))
+        risky = set(s.scalars(select(Episode.patient_id).join(RiskEvent, RiskEvent.episode_id == Episode.id)
+                              .where(RiskEvent.outcome.is_(None))))
+    return next(r for r in w.registry.model.rows if r.patient_id in mine and r.patient_id not in risky)
