@@ -32,10 +32,10 @@ LOGINS = ("cm1", "cm2", "doc1", "doc2", "lead", "psych")
 # Refusals a worker may meet honestly: another workstation voided the entry it chose meanwhile.
 # Refusals a person would see and act on, never a corruption: a record voided or corrected by
 # someone else meanwhile (the optimistic-concurrency check says so plainly; nothing is overwritten).
-_ACCEPTED = ("voided", "deleted", "Nothing to amend", "changed this record")
+ACCEPTED = ("voided", "deleted", "Nothing to amend", "changed this record")
 
 
-def _enrol(profile: ServerProfile, n: int) -> None:
+def enrol(profile: ServerProfile, n: int) -> None:
     """n enrolled patients, alternately cm1's and cm2's, through the services."""
     from cocm_desktop.domain.episode import TargetCondition
     from cocm_desktop.services.enrollment import ConsentIn, enroll
@@ -81,11 +81,11 @@ def run_team(profile: ServerProfile, folder: Path, *, actions: int, seed: int) -
 def test_six_workstations_at_once_leave_derived_tables_and_audit_chain_exact(
     server_profile: ServerProfile, tmp_path: Path, seed: int
 ) -> None:
-    _enrol(server_profile, 8)
+    enrol(server_profile, 8)
     reports = run_team(server_profile, tmp_path, actions=60, seed=seed)
 
     errors = [e for r in reports for e in r["errors"]]  # type: ignore[attr-defined]
-    unexpected = sorted({e for e in errors if not any(a in e for a in _ACCEPTED)})
+    unexpected = sorted({e for e in errors if not any(a in e for a in ACCEPTED)})
     assert sum(r["actions"] for r in reports) == 60 * len(LOGINS)  # type: ignore[misc]
     assert max(r["cached_seen"] for r in reports) > 0  # type: ignore[type-var]  # reads filled the cache
 
@@ -119,7 +119,7 @@ def test_a_save_committing_while_a_registry_read_computes_never_leaves_a_stale_r
     from cocm_desktop.store import write_locks
     from cocm_desktop.store.models import Episode
 
-    _enrol(server_profile, 1)
+    enrol(server_profile, 1)
     month, day = date(2026, 11, 1), date(2026, 11, 24)
     with ServerDatabase.open(server_profile, "lead", "demo") as reader, \
             ServerDatabase.open(server_profile, "cm1", "demo") as writer:
@@ -169,7 +169,7 @@ def test_a_cold_registry_on_the_server_fills_the_cache_a_few_patients_per_read(s
     from cocm_desktop.store import write_locks
 
     n = write_locks.READ_PATIENT_LOCKS + 6
-    _enrol(server_profile, n)
+    enrol(server_profile, n)
     today = date(2026, 11, 24)
     with ServerDatabase.open(server_profile, "lead", "demo") as lead:
         counts = []

@@ -18,7 +18,6 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -33,36 +32,10 @@ from cocm_desktop.store.pg_cluster import PgCluster
 from cocm_desktop.store.server_database import ServerDatabase
 from cocm_desktop.store.server_profile import ServerProfile
 
-from .test_concurrent_exactness import LOGINS, run_team
+from .test_concurrent_exactness import ACCEPTED, LOGINS, enrol, run_team
 
 KILLED = Path(__file__).with_name("killed_writer.py")
 NEXT_STEP = "Unfinished save"  # killed_writer.NEXT_STEP
-# Refusals a person would see and act on (a record voided or corrected meanwhile), never corruption.
-ACCEPTED = ("voided", "deleted", "Nothing to amend", "changed this record")
-
-
-def _enrol(profile: ServerProfile, n: int) -> None:
-    from cocm_desktop.domain.episode import TargetCondition
-    from cocm_desktop.services.enrollment import ConsentIn, enroll
-    from cocm_desktop.services.patients import add_patient
-    from cocm_desktop.store.models import User
-
-    with ServerDatabase.open(profile, "doc1", "demo") as doc:
-        assert doc.actor is not None
-        with doc.session() as s:
-            cms = list(s.scalars(select(User.id).where(User.username.in_(("cm1", "cm2"))).order_by(User.username)))
-            for i in range(n):
-                pid = add_patient(s, doc.actor, mrn=f"K{i:03d}", family_name=f"Family{i}", given_name="Pat",
-                                  date_of_birth=date(1970, 1 + i, 2), last_seen_on=date(2026, 10, 1),
-                                  today=date(2026, 11, 24)).id
-                enroll(s, doc.actor, patient_id=pid, enrolled_on=date(2026, 10, 1), program="cocm",
-                       primary_scale="PHQ-9", target_conditions=[TargetCondition("F32.1", "Major depressive disorder")],
-                       treating_clinician_id=doc.actor.user_id, care_manager_id=cms[i % 2],
-                       urgent_risk_ruled_out=True, risk_ruled_out_by_id=doc.actor.user_id,
-                       consent=ConsentIn(True, True, True, True, date(2026, 10, 1)),
-                       baseline_items=None, baseline_taken_at=None)
-
-
 def _waiting(admin: psycopg.Connection) -> int:
     """Backends of the clinic's staff waiting for a lock right now."""
     row = admin.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
@@ -73,12 +46,13 @@ def _waiting(admin: psycopg.Connection) -> int:
 def test_a_writer_killed_before_its_commit_leaves_no_trace_and_derived_tables_exact(
     server_profile: ServerProfile, pg_cluster: PgCluster, pg_admin_password: str, tmp_path: Path
 ) -> None:
-    _enrol(server_profile, 6)
+    enrol(server_profile, 6)
     profile_json = tmp_path / "victim.json"
     server_profile.save(profile_json)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    # The team starts 6 s from now (run_team); the doomed save 2 s into their day.
-    victim = subprocess.Popen([sys.executable, str(KILLED), str(profile_json), "cm1", repr(time.time() + 8.0)],
+    # The doomed save first; the team's day starts once it holds the writers' queue (run_team: 6 s
+    # after it is called), so their first saves queue behind it.
+    victim = subprocess.Popen([sys.executable, str(KILLED), str(profile_json), "cm1", repr(time.time())],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     team: dict[str, Any] = {}
 
@@ -89,15 +63,15 @@ def test_a_writer_killed_before_its_commit_leaves_no_trace_and_derived_tables_ex
             team["error"] = exc
 
     working = threading.Thread(target=work)
-    working.start()
     try:
         assert victim.stdout is not None
         ready, _, _ = io_select.select([victim.stdout], [], [], 90)
         assert ready, "the writer never started its save"
         assert victim.stdout.readline().strip() == "HOLDING", victim.stderr.read() if victim.stderr else ""
+        working.start()
         with psycopg.connect(pg_cluster.admin_dsn(server_profile.dbname), password=pg_admin_password,
                              autocommit=True) as watcher:
-            deadline = time.monotonic() + 10
+            deadline = time.monotonic() + 60
             while _waiting(watcher) == 0 and time.monotonic() < deadline:  # others queue behind it
                 time.sleep(0.05)
             queued = _waiting(watcher)
