@@ -32,6 +32,7 @@ from cocm_desktop.domain.outcomes import change_from_baseline
 from cocm_desktop.domain.policy import Policy
 from cocm_desktop.domain.roles import Permission
 from cocm_desktop.store import invalidation
+from cocm_desktop.store.clinic_db import ClinicDatabase
 from cocm_desktop.store.models import User
 from cocm_desktop.store.reads import registry_reads
 from cocm_desktop.store.reads.registry_reads import RegistryEpisode, RegistryFactsRow, RegistryQuery
@@ -152,6 +153,38 @@ def registry_rows_of(session: Session, actor: Actor, patient_ids: Iterable[int],
     if not episodes:
         return []
     return [r for r, _ in collect(session, today=today or local_today(), episode_ids=episodes)]
+
+
+def warm_cache(db: ClinicDatabase, *, today: date | None = None) -> int:
+    """Fill the facts cache for every open episode in short units of work; the number of rounds.
+
+    On the clinic server one registry read stores the facts of at most `READ_PATIENT_LOCKS`
+    patients (store.write_locks: a read holds few locks, briefly), so a clinic loaded in bulk
+    (`server demo`) would answer its first whole-clinic reads from a mostly cold cache. Each round
+    here is its own transaction over the next batch; a round that stores nothing (writers busy with
+    those patients) ends the warm-up — the registry computes what is missing, as always. On the
+    file one round stores everything."""
+    left: int | None = None
+    rounds = 0
+    while True:
+        def one_round(session: Session) -> int:
+            day = today or local_today()
+            policy = load_policy(session)
+            month = day.replace(day=1)
+            rows = registry_reads.registry_rows(session.connection(), RegistryQuery(day))
+            stale = [e for e, f in rows if f is None or f.remission_below != policy.remission_below
+                     or f.billing_month != month]
+            batch = registry_facts.cache_candidates(session, {e.patient_id for e in stale})
+            if batch:
+                collect(session, today=day, policy=policy,
+                        episode_ids=[e.episode_id for e in stale if e.patient_id in batch])
+            return len(stale)
+
+        stale_now = db.run(one_round)
+        rounds += 1
+        if stale_now == 0 or (left is not None and stale_now >= left):
+            return rounds
+        left = stale_now
 
 
 @without_gc
