@@ -7,6 +7,7 @@ while every test still opens a real SQLCipher file with a real key.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import shutil
@@ -19,8 +20,11 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # What this computer account remembers of each clinic's audit log (store.account_memory) goes to
-# a temp folder, never the tester's own user data folder; child processes inherit it.
-os.environ.setdefault("COCM_DESKTOP_ACCOUNT_DIR", tempfile.mkdtemp(prefix="cocm-account-memory-"))
+# a temp folder, never the tester's own user data folder; child processes inherit it. The process
+# that made it removes it at exit.
+if "COCM_DESKTOP_ACCOUNT_DIR" not in os.environ:
+    os.environ["COCM_DESKTOP_ACCOUNT_DIR"] = tempfile.mkdtemp(prefix="cocm-account-memory-")
+    atexit.register(shutil.rmtree, os.environ["COCM_DESKTOP_ACCOUNT_DIR"], ignore_errors=True)
 
 from cocm_desktop.domain.actor import Actor  # noqa: E402
 from cocm_desktop.store.database import Database  # noqa: E402
