@@ -26,7 +26,7 @@ from cocm_desktop.gui.lock import DialogVeil, IdleWatcher, LockScreen
 from cocm_desktop.gui.resources import ON_DARK, app_icon, icon
 from cocm_desktop.gui.window_lock import WindowLock
 from cocm_desktop.gui.window_menus import WindowMenus
-from cocm_desktop.gui.worker import Spinner
+from cocm_desktop.gui.worker import Spinner, run_in_background
 from cocm_desktop.services.changes import ChangeEvent
 from cocm_desktop.services.errors import SessionLocked
 
@@ -173,6 +173,9 @@ class MainWindow(WindowLock, WindowMenus, QMainWindow):
         from cocm_desktop.gui.live_bridge import LiveRefresh
 
         self.live = LiveRefresh(self, context.db, self._live_change) if context.on_server else None
+        self._warming = False
+        if context.on_server:
+            self._warm_registry()
         self._restore_geometry()
         # Adopting a live timer or offering recovery (a dialog) waits for the window to show.
         QTimer.singleShot(0, lambda: self.timer.check_recovery(timer_state))
@@ -417,8 +420,26 @@ class MainWindow(WindowLock, WindowMenus, QMainWindow):
         self._may_close = True
         self.close()
 
+    def _warm_registry(self) -> None:
+        """On the clinic server, fill the registry's facts cache in the background after sign-in
+        (services.registry.warm_cache): at the start of a month, or after a bulk change, the first
+        whole-clinic reads would otherwise each compute most facts afresh. Usually one quick look."""
+        from cocm_desktop.services.registry import warm_cache
+
+        db = self.ctx.db
+        self._warming = True
+
+        def done(_rounds: object) -> None:
+            self._warming = False
+
+        def failed(_exc: BaseException) -> None:  # locked, signed out or the server away: the
+            self._warming = False                  # registry computes what it needs, as always
+
+        run_in_background(lambda: warm_cache(db, stop=lambda: not self._warming or db.locked), done, failed)
+
     def shutdown(self) -> None:
         """Stop timers and background refreshes; the controller closes the database."""
+        self._warming = False  # a registry warm-up ends after its current round
         self.idle.dispose()
         if self.live is not None:
             self.live.close()

@@ -18,7 +18,7 @@ Decisions:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from datetime import date, timedelta
 from fractions import Fraction
@@ -155,7 +155,8 @@ def registry_rows_of(session: Session, actor: Actor, patient_ids: Iterable[int],
     return [r for r, _ in collect(session, today=today or local_today(), episode_ids=episodes)]
 
 
-def warm_cache(db: ClinicDatabase, *, today: date | None = None) -> int:
+def warm_cache(db: ClinicDatabase, *, today: date | None = None,
+               stop: Callable[[], bool] | None = None) -> int:
     """Fill the facts cache for every open episode in short units of work; the number of rounds.
 
     On the clinic server one registry read stores the facts of at most `READ_PATIENT_LOCKS`
@@ -163,7 +164,7 @@ def warm_cache(db: ClinicDatabase, *, today: date | None = None) -> int:
     (`server demo`) would answer its first whole-clinic reads from a mostly cold cache. Each round
     here is its own transaction over the next batch; a round that stores nothing (writers busy with
     those patients) ends the warm-up — the registry computes what is missing, as always. On the
-    file one round stores everything."""
+    file one round stores everything. `stop()` true ends it between rounds (a sign-out)."""
     left: int | None = None
     rounds = 0
     while True:
@@ -180,6 +181,8 @@ def warm_cache(db: ClinicDatabase, *, today: date | None = None) -> int:
                         episode_ids=[e.episode_id for e in stale if e.patient_id in batch])
             return len(stale)
 
+        if stop is not None and stop():
+            return rounds
         stale_now = db.run(one_round)
         rounds += 1
         if stale_now == 0 or (left is not None and stale_now >= left):

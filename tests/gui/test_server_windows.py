@@ -126,3 +126,29 @@ def test_a_conflicting_edit_between_two_windows_is_shown_live_and_resolved_plain
     with doc.ctx.db.session() as s:
         row = s.get(Contact, cid)
         assert (row.minutes, row.next_step) == (minutes + 10, "Call on Friday")
+
+
+def test_signing_in_fills_a_cold_registry_cache_in_the_background(  # type: ignore[no-untyped-def]
+        open_window, pg_bin, pg_dir_factory, wait_idle) -> None:
+    """A month start (or a bulk change) leaves the server's facts cache cold, and one registry read
+    stores at most 64 patients' facts: signing in fills the rest in the background, so the next
+    whole-clinic reads find every row cached."""
+    from sqlalchemy import delete, func
+
+    from cocm_desktop.services.clinic import open_clinic
+    from cocm_desktop.services.server_setup import start_demo_server, stop_demo_server
+    from cocm_desktop.store.models import RegistryFacts
+
+    folder = pg_dir_factory() / "cold"
+    demo = start_demo_server(folder, patients=160, port=None, seed=3)
+    try:
+        with open_clinic(demo.profile_path, "lead", "demo") as db, db.session() as s:
+            s.execute(delete(RegistryFacts))  # derived: as at a month start, every row to renew
+        w = open_window(demo.profile_path, "cm1")
+        wait_idle()
+        listed = len(w.registry.model.rows)
+        assert listed > 64  # more than one registry read stores
+        with w.ctx.db.session() as s:
+            assert s.scalar(select(func.count()).select_from(RegistryFacts)) == listed
+    finally:
+        stop_demo_server(folder)
