@@ -566,6 +566,16 @@ class PgCluster:
                 f"The PostgreSQL server in {self.directory} did not start: {reason} (log: {self.log_path})."
             )
 
+    @contextlib.contextmanager
+    def stopped(self) -> Iterator[None]:
+        """The server stopped inside the block and running again after it, whatever happens there
+        (how the tests take the clinic server away under a running session)."""
+        self.stop()
+        try:
+            yield
+        finally:
+            self.start()
+
     def stop(self) -> None:
         """Stop the server (open sessions are rolled back and closed); a no-op when it is stopped."""
         if not self.is_running():

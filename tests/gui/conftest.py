@@ -53,6 +53,17 @@ def wait_idle(qtbot) -> Callable[[], None]:  # type: ignore[no-untyped-def]
     return wait
 
 
+@pytest.fixture(scope="module")
+def demo_server(pg_bin, pg_dir_factory):  # type: ignore[no-untyped-def]
+    """A `server demo` with 8 patients for one test module's windows: its connection profile."""
+    from cocm_desktop.services.server_setup import start_demo_server, stop_demo_server
+
+    folder = pg_dir_factory() / "demo"
+    demo = start_demo_server(folder, patients=8, port=None, seed=7)
+    yield demo.profile_path
+    stop_demo_server(folder)
+
+
 @pytest.fixture
 def open_window(qtbot, wait_idle):  # type: ignore[no-untyped-def]
     """Factory: a MainWindow on `path` (a clinic file, or a connection profile: the clinic

@@ -9,7 +9,6 @@ import time
 from datetime import date
 from pathlib import Path
 
-import pytest
 from PySide6.QtWidgets import QLabel
 
 from cocm_desktop.domain.flags import Flag
@@ -17,16 +16,6 @@ from cocm_desktop.gui.live_bridge import NOTICE_NAME
 from cocm_desktop.gui.measure_dialog import MeasureDialog
 
 SHOTS = os.environ.get("COCM_SCREENSHOTS")  # a folder: the notice's screenshot is saved there
-
-
-@pytest.fixture(scope="module")
-def demo_server(pg_bin, pg_dir_factory):  # type: ignore[no-untyped-def]
-    from cocm_desktop.services.server_setup import start_demo_server, stop_demo_server
-
-    folder = pg_dir_factory() / "live"
-    demo = start_demo_server(folder, patients=8, port=None, seed=11)
-    yield demo.profile_path
-    stop_demo_server(folder)
 
 
 def _row(window, patient_id: int):  # type: ignore[no-untyped-def]

@@ -36,13 +36,8 @@ class Server:
         self.cluster = PgCluster.open(folder)
         self.profile_path = profile_path
 
-    @contextlib.contextmanager
-    def down(self) -> Iterator[None]:
-        self.cluster.stop()
-        try:
-            yield
-        finally:
-            self.cluster.start()
+    def down(self) -> contextlib.AbstractContextManager[None]:
+        return self.cluster.stopped()
 
 
 @pytest.fixture(scope="module")

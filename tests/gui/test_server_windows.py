@@ -7,22 +7,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
 from cocm_desktop.domain.flags import Flag
 from cocm_desktop.gui.measure_dialog import MeasureDialog
 from cocm_desktop.store.models import AuditRecord, Measure
-
-
-@pytest.fixture(scope="module")
-def demo_server(pg_bin, pg_dir_factory):  # type: ignore[no-untyped-def]
-    from cocm_desktop.services.server_setup import start_demo_server, stop_demo_server
-
-    folder = pg_dir_factory() / "team"
-    demo = start_demo_server(folder, patients=8, port=None, seed=7)
-    yield demo.profile_path
-    stop_demo_server(folder)
 
 
 def test_two_windows_on_the_server_work_on_one_patient(open_window, demo_server: Path, wait_idle) -> None:  # type: ignore[no-untyped-def]

@@ -50,14 +50,9 @@ class OwnServer:
         return psycopg.connect(self.cluster.admin_dsn(self.profile.dbname), password=self.admin_password,
                                autocommit=True)
 
-    @contextlib.contextmanager
-    def down(self) -> Iterator[None]:
+    def down(self) -> contextlib.AbstractContextManager[None]:
         """The server is stopped inside the block and running again after it, whatever happens."""
-        self.cluster.stop()
-        try:
-            yield
-        finally:
-            self.cluster.start()
+        return self.cluster.stopped()
 
 
 @pytest.fixture(scope="module")
