@@ -392,14 +392,20 @@ class MainWindow(WindowLock, WindowMenus, QMainWindow):
             self.open_chart(values["patient"])
 
     def refresh(self) -> None:
-        if self._locked:
-            return
+        if not self._locked:
+            self.reload_panes()
+
+    def reload_panes(self, *, case_review_when_shown: bool = False) -> None:
+        """Every built pane reads its data again (the case review, when asked, only once shown)."""
         self.worklist.reload()
         self.registry.reload()
         if self._chart_patient() is not None:
             self.chart.reload()
         if self._case_review is not None:
-            self.case_review.reload()
+            if case_review_when_shown:
+                self.case_review.mark_stale()
+            else:
+                self.case_review.reload()
 
     def _live_change(self, change: ChangeEvent) -> None:
         """Another workstation's committed change (gui.live_bridge; open forms got their notice):

@@ -81,12 +81,7 @@ class WindowLock:
         if self.ctx.role is not Role.CLINIC_LEAD:
             self.ui.timerToolBar.setVisible(True)
         self.timer.set_locked(False)
-        self.registry.reload()
-        self.worklist.reload()
-        if self._chart_patient() is not None:
-            self.chart.reload()
-        if self._case_review is not None:
-            self.case_review.mark_stale()
+        self.reload_panes(case_review_when_shown=True)
         if self._page_before_lock is self.ui.caseReviewPage:
             self.show_case_review()
         elif self._page_before_lock is self.ui.chartPage and self._chart_patient() is not None:
